@@ -1,0 +1,1 @@
+"""scikit-learn estimators that compose priors, the likelihood and skorch training."""

@@ -1,0 +1,1 @@
+"""Readers for summary statistics and LD files; allele alignment."""

@@ -1,0 +1,260 @@
+"""LD sources: where the correlation blocks R[rows, cols] of a window come from.
+
+An LD source owns a variant table (``variants``: columns chrom, pos, snp, a1, a2 and, when
+known, freq) and answers :meth:`LDSource.block` with dense float64 blocks. Sources never hold
+more than the blocks a window needs, so genome-scale panels work window by window.
+
+* :class:`DenseLD` -- an in-memory (M, M) matrix;
+* :class:`GenotypeLD` -- reference genotypes (PLINK .bed via bed-reader), standardised per
+  variant, missing calls mean-imputed, ``R = X X^T / N_ref``.
+"""
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["LDSource", "DenseLD", "GenotypeLD", "read_plink_reference"]
+
+log = logging.getLogger(__name__)
+
+VARIANT_COLUMNS = ["chrom", "pos", "snp", "a1", "a2"]
+
+
+def normalise_chrom(values):
+    """Chromosome labels as strings without a ``chr`` prefix ("chr17" -> "17")."""
+    s = pd.Series(values).astype(str).str.strip()
+    return s.str.replace(r"^(?i:chr)", "", regex=True).to_numpy(dtype=object)
+
+
+def _hash_arrays(*arrays):
+    h = hashlib.sha256()
+    for a in arrays:
+        a = np.ascontiguousarray(a)
+        h.update(str(a.dtype).encode() + str(a.shape).encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
+
+
+class LDSource:
+    """Base class of LD sources.
+
+    Subclasses set ``self.variants`` and implement :meth:`block`. They may override
+    :meth:`window_key` with something cheaper than hashing the blocks, as long as any change
+    of the underlying data changes the key, and :meth:`natural_windows` when the source comes
+    cut into windows (UK Biobank LD files).
+    """
+
+    variants: pd.DataFrame
+
+    def __len__(self):
+        return len(self.variants)
+
+    def block(self, rows, cols):  # pragma: no cover - interface
+        """Dense float64 array ``R[rows][:, cols]`` (indices into ``self.variants``)."""
+        raise NotImplementedError
+
+    def window_key(self, core, ext):
+        """Content fingerprint of the LD a window uses (hex string)."""
+        return _hash_arrays(self.block(core, core), self.block(ext, core))
+
+    def natural_windows(self):
+        """``None`` or a list of (core, ext) index arrays fixed by the source itself."""
+        return None
+
+    def subset(self, keep):
+        """A source restricted to the variants ``keep`` (sorted indices)."""
+        return _SubsetLD(self, np.asarray(keep, dtype=np.int64))
+
+
+class _SubsetLD(LDSource):
+    def __init__(self, parent, keep):
+        self.parent = parent
+        self.keep = keep
+        self.variants = parent.variants.iloc[keep].reset_index(drop=True)
+
+    def block(self, rows, cols):
+        return self.parent.block(self.keep[rows], self.keep[cols])
+
+    def window_key(self, core, ext):
+        return self.parent.window_key(self.keep[core], self.keep[ext])
+
+    def natural_windows(self):
+        nat = self.parent.natural_windows()
+        if nat is None:
+            return None
+        where = np.full(len(self.parent), -1, dtype=np.int64)
+        where[self.keep] = np.arange(len(self.keep))
+        out = []
+        for core, ext in nat:
+            c, e = where[core], where[ext]
+            c, e = c[c >= 0], e[e >= 0]
+            if len(c):
+                out.append((c, e))
+        return out
+
+
+def check_ld_matrix(R, *, name="LD matrix", atol=1e-6):
+    """Raise ``ValueError`` unless R is a finite, square, symmetric matrix with unit diagonal."""
+    R = np.asarray(R)
+    if R.ndim != 2 or R.shape[0] != R.shape[1]:
+        raise ValueError(f"{name} must be square, got shape {R.shape}")
+    if not np.all(np.isfinite(R)):
+        raise ValueError(f"{name} contains NaN or inf entries ({int((~np.isfinite(R)).sum())} of them)")
+    asym = np.max(np.abs(R - R.T)) if R.size else 0.0
+    if asym > atol:
+        raise ValueError(f"{name} is not symmetric (max |R - R^T| = {asym:.3g})")
+    diag_err = np.max(np.abs(np.diag(R) - 1.0)) if R.size else 0.0
+    if diag_err > atol:
+        raise ValueError(f"{name} diagonal is not 1 (max |diag - 1| = {diag_err:.3g}); "
+                         "pass correlations, not covariances")
+    return R
+
+
+class DenseLD(LDSource):
+    """An in-memory LD matrix over all variants.
+
+    Entries between chromosomes are never read. The matrix is validated once (square,
+    symmetric, unit diagonal, finite).
+    """
+
+    def __init__(self, R, variants=None):
+        R = np.asarray(R, dtype=np.float64)
+        check_ld_matrix(R)
+        self.R = R
+        if variants is None:
+            variants = pd.DataFrame({"chrom": ["1"] * len(R), "pos": np.arange(len(R))})
+        self.variants = variants.reset_index(drop=True)
+        if len(self.variants) != len(R):
+            raise ValueError(f"LD matrix has {len(R)} rows but there are {len(self.variants)} variants")
+
+    def block(self, rows, cols):
+        return self.R[np.ix_(rows, cols)]
+
+
+class GenotypeLD(LDSource):
+    """LD computed on demand from reference genotypes.
+
+    Parameters
+    ----------
+    dosages : ndarray, shape (M, N_ref), int8
+        Allele counts of ``a1`` (0, 1, 2), ``-127`` for a missing call; one row per variant.
+    variants : DataFrame
+        The variant table (rows aligned with ``dosages``).
+    fingerprint : str, optional
+        Identifies the genotype files; defaults to a hash of ``dosages``.
+
+    Notes
+    -----
+    Each variant is standardised with the reference panel's mean and population standard
+    deviation after mean-imputing missing calls, so ``R`` has an exact unit diagonal and rank at
+    most ``N_ref - 1``.
+    """
+
+    MISSING = -127
+
+    def __init__(self, dosages, variants, fingerprint=None):
+        self.dosages = np.asarray(dosages, dtype=np.int8)
+        self.variants = variants.reset_index(drop=True)
+        if len(self.variants) != len(self.dosages):
+            raise ValueError("genotype rows and variant table disagree in length")
+        d = self.dosages.astype(np.float64)
+        miss = self.dosages == self.MISSING
+        d[miss] = 0.0
+        n_obs = (~miss).sum(1)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            self.mean = d.sum(1) / n_obs
+            dev = np.where(miss, 0.0, d - self.mean[:, None])
+            self.std = np.sqrt((dev ** 2).sum(1) / self.dosages.shape[1])
+        self.n_ref = self.dosages.shape[1]
+        self._fingerprint = fingerprint or _hash_arrays(self.dosages)
+
+    @property
+    def monomorphic(self):
+        """Boolean mask of variants with no variation in the reference panel."""
+        return ~(self.std > 0)
+
+    def standardised(self, rows):
+        d = self.dosages[rows].astype(np.float64)
+        miss = self.dosages[rows] == self.MISSING
+        x = (d - self.mean[rows, None]) / self.std[rows, None]
+        x[miss] = 0.0  # mean imputation, in standardised units
+        return x
+
+    def block(self, rows, cols):
+        rows = np.asarray(rows)
+        cols = np.asarray(cols)
+        xr = self.standardised(rows)
+        xc = xr if rows is cols else self.standardised(cols)
+        return xr @ xc.T / self.n_ref
+
+    def window_key(self, core, ext):
+        return _hash_arrays(np.frombuffer(self._fingerprint.encode(), dtype=np.uint8),
+                            np.asarray(core, dtype=np.int64), np.asarray(ext, dtype=np.int64))
+
+    def subset(self, keep):
+        keep = np.asarray(keep, dtype=np.int64)
+        return GenotypeLD(self.dosages[keep], self.variants.iloc[keep],
+                          fingerprint=_hash_arrays(
+                              np.frombuffer(self._fingerprint.encode(), dtype=np.uint8), keep))
+
+
+def _file_digest(path, chunk=1 << 22):
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while True:
+            b = fh.read(chunk)
+            if not b:
+                break
+            h.update(b)
+    return h.hexdigest()
+
+
+def read_plink_reference(bfile_prefixes):
+    """Read PLINK .bed/.bim/.fam files into a :class:`GenotypeLD`.
+
+    Parameters
+    ----------
+    bfile_prefixes : str or sequence of str
+        Prefixes (without extension), e.g. one per chromosome. All must share the same people
+        in the same order.
+
+    Returns
+    -------
+    GenotypeLD
+        Dosages count the bim file's first allele (column 5, ``a1``).
+    """
+    from bed_reader import open_bed
+
+    if isinstance(bfile_prefixes, (str, os.PathLike)):
+        bfile_prefixes = [bfile_prefixes]
+    tables, dosages, digests, iids = [], [], [], None
+    for prefix in bfile_prefixes:
+        prefix = str(prefix)
+        if prefix.endswith(".bed"):
+            prefix = prefix[:-4]
+        for ext in (".bed", ".bim", ".fam"):
+            if not os.path.exists(prefix + ext):
+                raise FileNotFoundError(f"PLINK file not found: {prefix + ext}")
+        with open_bed(prefix + ".bed") as bed:
+            if iids is None:
+                iids = np.asarray(bed.iid)
+            elif len(bed.iid) != len(iids) or np.any(np.asarray(bed.iid) != iids):
+                raise ValueError(f"{prefix}.fam lists different people than {bfile_prefixes[0]}.fam")
+            g = bed.read(dtype="int8", order="C")  # (N, M), missing -> -127
+            tables.append(pd.DataFrame({
+                "chrom": normalise_chrom(bed.chromosome),
+                "pos": np.asarray(bed.bp_position, dtype=np.int64),
+                "snp": np.asarray(bed.sid, dtype=object),
+                "a1": pd.Series(bed.allele_1).str.upper().to_numpy(dtype=object),
+                "a2": pd.Series(bed.allele_2).str.upper().to_numpy(dtype=object),
+            }))
+            dosages.append(np.ascontiguousarray(g.T))
+        digests.append(_file_digest(prefix + ".bed") + _file_digest(prefix + ".bim"))
+    variants = pd.concat(tables, ignore_index=True)
+    dos = np.concatenate(dosages, axis=0)
+    fp = hashlib.sha256("".join(digests).encode()).hexdigest()
+    return GenotypeLD(dos, variants, fingerprint=fp)

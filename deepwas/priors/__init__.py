@@ -1,0 +1,1 @@
+"""Torch prior modules mapping variant features to log prior variances (no LD here)."""
