@@ -1,1 +1,47 @@
-"""Torch prior modules mapping variant features to log prior variances (no LD here)."""
+"""Torch prior modules mapping variant features to log prior variances (no LD here).
+
+* :class:`PriorModule` -- ``log f = alpha log(p(1-p)) + bound(network(features))``;
+* networks: :class:`ConstantNet`, :class:`GLMNet`, :class:`TransformerNet`;
+* :func:`build_prior` -- a :class:`PriorModule` from a model name and feature sizes.
+"""
+from .base import PriorModule, soft_clamp, count_parameters
+from .constant import ConstantNet
+from .glm import GLMNet
+from .transformer import TransformerNet, TRANSFORMER_PRESETS
+
+__all__ = ["PriorModule", "ConstantNet", "GLMNet", "TransformerNet", "TRANSFORMER_PRESETS",
+           "build_network", "build_prior", "count_parameters", "soft_clamp", "NETWORKS"]
+
+NETWORKS = {"constant": ConstantNet, "glm": GLMNet, "transformer": TransformerNet}
+
+
+def build_network(model, d_func=0, width=0, d_pred=0, **params):
+    """A network by name.
+
+    Parameters
+    ----------
+    model : {"constant", "glm", "transformer"}
+    d_func, width, d_pred : int
+        Feature sizes.
+    **params
+        Passed to the network's constructor. For the transformer, ``size`` names a preset of
+        :data:`TRANSFORMER_PRESETS` ("tiny", "small", "paper"; default "small") whose values
+        explicit keywords override.
+    """
+    if model not in NETWORKS:
+        raise ValueError(f"unknown model {model!r}; expected one of {sorted(NETWORKS)}")
+    if model == "transformer":
+        size = params.pop("size", "small")
+        if size not in TRANSFORMER_PRESETS:
+            raise ValueError(f"unknown transformer size {size!r}; expected one of {sorted(TRANSFORMER_PRESETS)}")
+        params = {**TRANSFORMER_PRESETS[size], **params}
+    return NETWORKS[model](d_func=d_func, width=width, d_pred=d_pred, **params)
+
+
+def build_prior(model, d_func=0, width=0, d_pred=0, *, alpha=0.7, learn_alpha=False,
+                log_f_bounds=(-30.0, 0.0), **params):
+    """A :class:`PriorModule` around :func:`build_network` (``model`` may also be an nn.Module)."""
+    import torch.nn as nn
+    net = model if isinstance(model, nn.Module) else build_network(model, d_func, width, d_pred, **params)
+    return PriorModule(net, alpha=alpha, learn_alpha=learn_alpha, log_f_bounds=log_f_bounds,
+                       d_func=d_func, width=width, d_pred=d_pred)

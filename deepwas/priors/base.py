@@ -1,0 +1,139 @@
+"""The prior wrapper shared by all networks: features -> log f.
+
+A *network* maps standardised features to one raw number per variant; :class:`PriorModule`
+turns that into the log prior variance
+
+    log f_m = alpha * log(p_m (1 - p_m)) + bound(network(C_func,m, C_pred,m))
+
+with ``p_m`` the allele frequency, ``alpha`` fixed (0.7) or learnable, and ``bound`` a smooth
+clamp to ``log_f_bounds`` that is the identity well inside the interval (so the exponent can
+neither overflow nor underflow ``f`` to 0, and gradients never vanish abruptly). Nothing here
+knows about LD or windows.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+import torch.nn.functional as F
+
+__all__ = ["PriorModule", "soft_clamp", "count_parameters", "FREQ_EPS"]
+
+#: allele frequencies are clipped to [FREQ_EPS, 1 - FREQ_EPS] before log(p(1-p)).
+FREQ_EPS = 1e-4
+
+
+def soft_clamp(x, lo, hi):
+    """Smooth clamp: ``lo + softplus(x - lo) - softplus(x - hi)``.
+
+    Increasing, strictly inside ``(lo, hi)``, and equal to ``x`` to within
+    ``exp(-(x-lo)) + exp(-(hi-x))`` well inside the interval; it saturates smoothly outside.
+    The gradient ``sigmoid(x-lo) - sigmoid(x-hi)`` is never exactly zero.
+    """
+    return lo + F.softplus(x - lo) - F.softplus(x - hi)
+
+
+def count_parameters(module, trainable_only=True):
+    """Number of (trainable) scalar parameters of a torch module."""
+    return int(sum(p.numel() for p in module.parameters() if p.requires_grad or not trainable_only))
+
+
+class PriorModule(nn.Module):
+    """Features -> log prior effect variance, ``log f``.
+
+    Parameters
+    ----------
+    network : nn.Module
+        Called as ``network(func, pred)`` with ``func`` of shape (n, d_func, width) or None and
+        ``pred`` of shape (n, d_pred) or None (both already standardised); returns shape (n,).
+        It must expose a scalar parameter ``intercept`` added to its output.
+    alpha : float, default=0.7
+        Exponent of the frequency term ``(p(1-p))**alpha``.
+    learn_alpha : bool, default=False
+        Make ``alpha`` a trainable parameter.
+    log_f_bounds : tuple of float, default=(-30.0, 0.0)
+        Soft bounds of the network's exponent (``f <= 1``: the variance of a standardised
+        effect can never exceed the phenotype's; ``exp(-30) ~ 1e-13`` keeps float32 away from 0).
+    d_func, width, d_pred : int
+        Feature sizes; fix the shapes of the standardisation buffers.
+
+    Notes
+    -----
+    The standardisation (``func_mean``, ``func_scale``, ``pred_mean``, ``pred_scale``) lives in
+    buffers so a saved module is self-contained; they are set by the estimator from training
+    windows only (:meth:`set_standardisation`).
+    """
+
+    def __init__(self, network, *, alpha=0.7, learn_alpha=False, log_f_bounds=(-30.0, 0.0),
+                 d_func=0, width=0, d_pred=0):
+        super().__init__()
+        self.network = network
+        lo, hi = (float(b) for b in log_f_bounds)
+        if not lo < hi:
+            raise ValueError(f"log_f_bounds must be increasing, got {log_f_bounds}")
+        self.lo, self.hi = lo, hi
+        if learn_alpha:
+            self.alpha = nn.Parameter(torch.tensor(float(alpha)))
+        else:
+            self.register_buffer("alpha", torch.tensor(float(alpha)))
+        self.d_func, self.width, self.d_pred = int(d_func), int(width), int(d_pred)
+        self.register_buffer("func_mean", torch.zeros(self.d_func))
+        self.register_buffer("func_scale", torch.ones(self.d_func))
+        self.register_buffer("pred_mean", torch.zeros(self.d_pred))
+        self.register_buffer("pred_scale", torch.ones(self.d_pred))
+
+    @torch.no_grad()
+    def set_standardisation(self, func_mean=None, func_scale=None, pred_mean=None, pred_scale=None):
+        """Store per-track / per-predictor mean and scale (zero scales are replaced by 1)."""
+        for name, val in (("func_mean", func_mean), ("func_scale", func_scale),
+                          ("pred_mean", pred_mean), ("pred_scale", pred_scale)):
+            if val is None:
+                continue
+            buf = getattr(self, name)
+            t = torch.as_tensor(val, dtype=buf.dtype).reshape(buf.shape)
+            if name.endswith("scale"):
+                t = torch.where(t > 0, t, torch.ones_like(t))
+            buf.copy_(t)
+
+    @torch.no_grad()
+    def set_intercept(self, value):
+        """Set the network's intercept (initialisation at a chosen scale of f)."""
+        self.network.intercept.fill_(float(value))
+
+    def log_freq_term(self, freq):
+        """``log(p(1-p))`` with ``p`` clipped to ``[FREQ_EPS, 1-FREQ_EPS]``; 0 when freq is None."""
+        if freq is None:
+            return None
+        p = freq.clamp(FREQ_EPS, 1.0 - FREQ_EPS)
+        return torch.log(p) + torch.log1p(-p)
+
+    def standardise(self, func, pred):
+        dtype = self.func_mean.dtype
+        if func is not None and self.d_func:
+            func = (func.to(dtype) - self.func_mean[None, :, None]) / self.func_scale[None, :, None]
+        if pred is not None and self.d_pred:
+            pred = (pred.to(dtype) - self.pred_mean) / self.pred_scale
+        return func, pred
+
+    def exponent(self, func, pred, n=None):
+        """Bounded network output (the log f before the frequency term), shape (n,)."""
+        func, pred = self.standardise(func, pred)
+        out = self.network(func, pred) if n is None else self.network(func, pred, n=n)
+        return soft_clamp(out, self.lo, self.hi)
+
+    def forward(self, func=None, pred=None, freq=None, n=None):
+        """log f, shape (n,). ``n`` is needed only when there are no features at all."""
+        if n is None:
+            for a in (func, pred, freq):
+                if a is not None:
+                    n = a.shape[0]
+                    break
+        e = self.exponent(func, pred, n=n)
+        lpq = self.log_freq_term(freq)
+        if lpq is not None:
+            e = e + self.alpha.to(e.dtype) * lpq.to(e.dtype)
+        return e
+
+    def extra_repr(self):
+        return f"log_f_bounds=({self.lo}, {self.hi}), d_func={self.d_func}, width={self.width}, d_pred={self.d_pred}"
