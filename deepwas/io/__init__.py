@@ -1,1 +1,6 @@
 """Readers for summary statistics and LD files; allele alignment."""
+from .sumstats import STANDARD_COLUMNS, bolt_effective_n, read_sumstats
+from .ukbb import LONG_RANGE_LD_REGIONS_HG19, UKBBLD, in_long_range_ld, write_ukbb_ld
+
+__all__ = ["read_sumstats", "bolt_effective_n", "STANDARD_COLUMNS",
+           "UKBBLD", "write_ukbb_ld", "LONG_RANGE_LD_REGIONS_HG19", "in_long_range_ld"]
