@@ -65,6 +65,25 @@ class LDSource:
         """``None`` or a list of (core, ext) index arrays fixed by the source itself."""
         return None
 
+    def eigenbasis(self, core, ext, eig_rtol):
+        """Kept eigenpairs of R_II and ``G = R_EI U_r lam_r^{-1/2}`` for one window.
+
+        The default eigendecomposes the dense core block; sources with low-rank structure
+        (genotypes) override this with something cheaper.
+
+        Returns
+        -------
+        U_r : ndarray, shape (n, r)
+        lam_r : ndarray, shape (r,)
+        G : ndarray, shape (m, r)
+        """
+        lam, U = np.linalg.eigh(self.block(core, core))
+        keep = lam > eig_rtol * max(lam.max(initial=0.0), 0.0)
+        if not np.any(keep):
+            raise ValueError("LD block of the core variants has no positive eigenvalue")
+        U_r, lam_r = U[:, keep], lam[keep]
+        return U_r, lam_r, (self.block(ext, core) @ U_r) / np.sqrt(lam_r)
+
     def subset(self, keep):
         """A source restricted to the variants ``keep`` (sorted indices)."""
         return _SubsetLD(self, np.asarray(keep, dtype=np.int64))
@@ -78,6 +97,9 @@ class _SubsetLD(LDSource):
 
     def block(self, rows, cols):
         return self.parent.block(self.keep[rows], self.keep[cols])
+
+    def eigenbasis(self, core, ext, eig_rtol):
+        return self.parent.eigenbasis(self.keep[core], self.keep[ext], eig_rtol)
 
     def window_key(self, core, ext):
         return self.parent.window_key(self.keep[core], self.keep[ext])
@@ -194,6 +216,23 @@ class GenotypeLD(LDSource):
     def window_key(self, core, ext):
         return _hash_arrays(np.frombuffer(self._fingerprint.encode(), dtype=np.uint8),
                             np.asarray(core, dtype=np.int64), np.asarray(ext, dtype=np.int64))
+
+    def eigenbasis(self, core, ext, eig_rtol):
+        """Eigenpairs of R_II from the thin SVD of the core genotypes.
+
+        With ``Xn = X / sqrt(N_ref)`` and ``Xn_I = U S V^T``: ``R_II = U S^2 U^T`` and
+        ``G = R_EI U S^{-1} = Xn_E V``, at O(n N_ref^2 + m N_ref r) cost instead of O(n^3)
+        for a dense eigendecomposition (n = 4,000 core variants: ~0.1 s instead of ~7 s here).
+        """
+        scale = 1.0 / np.sqrt(self.n_ref)
+        xi = self.standardised(core) * scale
+        U, S, Vt = np.linalg.svd(xi, full_matrices=False)
+        lam = S * S
+        keep = lam > eig_rtol * max(lam.max(initial=0.0), 0.0)
+        if not np.any(keep):
+            raise ValueError("core genotypes of this window have no variation")
+        G = (self.standardised(ext) * scale) @ Vt[keep].T
+        return U[:, keep], lam[keep], G
 
     def subset(self, keep):
         keep = np.asarray(keep, dtype=np.int64)

@@ -1,0 +1,143 @@
+"""The DeepWAS marginal likelihood of summary statistics, window by window.
+
+For window i with factors (G, z, q, logdet_R, r) and s = sigma^2 / N (DESIGN section 1)::
+
+    log p(beta_hat_(i)) = null_i + gain_i(f)
+    null_i = -1/2 [ q/s + r log s + logdet_R + r log(2 pi) ]
+
+``null_i`` is a theta-free constant evaluated in float64; ``gain_i`` comes from a solver in
+:mod:`deepwas.solvers` in the dtype and on the device of ``f``.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+from .solvers.exact import exact_gain
+
+__all__ = ["marginal_loglik", "window_gain", "null_loglik", "LINALG_CHOICES"]
+
+LINALG_CHOICES = ("cholesky", "iterative", "auto")
+
+
+def null_loglik(wt, s):
+    """Log-likelihood of a window under f = 0 (float)."""
+    r = wt.rank
+    return -0.5 * (wt.q / s + r * math.log(s) + wt.logdet_R + r * math.log(2 * math.pi))
+
+
+def _resolve_linalg(linalg, m, r, device):
+    if linalg not in LINALG_CHOICES:
+        raise ValueError(f"linalg must be one of {LINALG_CHOICES}, got {linalg!r}")
+    if linalg == "auto":
+        try:
+            from .solvers import choose_linalg
+        except ImportError:
+            return "cholesky"
+        return choose_linalg(m, r, device)
+    return linalg
+
+
+def window_gain(stats, k, f_ext, *, linalg="cholesky", sigma2=None, config=None, info=None):
+    """Gain over the null of window ``k`` for prior variances on its extended set.
+
+    Parameters
+    ----------
+    stats : SummaryStats
+    k : int
+        Window index within ``stats``.
+    f_ext : torch.Tensor, shape (m,)
+        Prior variances of the window's extended variants (``stats.windows[k][1]``); its
+        dtype and device set where the computation runs.
+    linalg : {"cholesky", "iterative", "auto"}
+    sigma2 : float, optional
+        Residual variance; defaults to ``stats.sigma2``.
+    config : optional
+        Settings of the iterative solver.
+    info : list, optional
+        When given, a dict of solver diagnostics for this window is appended.
+
+    Returns
+    -------
+    torch.Tensor
+        Scalar, differentiable in ``f_ext``.
+    """
+    wt = stats.window_tensors(k, device=f_ext.device, dtype=f_ext.dtype)
+    s = (stats.sigma2 if sigma2 is None else sigma2) / stats.n
+    how = _resolve_linalg(linalg, wt.G.shape[0], wt.rank, f_ext.device)
+    if how == "iterative":
+        from .solvers.iterative import iterative_gain
+
+        gain, inf = iterative_gain(wt.G, wt.z, f_ext, s, config=config)
+    else:
+        gain, inf = exact_gain(wt.G, wt.z, f_ext, s), {"linalg": "cholesky"}
+    if info is not None:
+        info.append(dict(inf, window=int(k), m=int(wt.G.shape[0]), rank=int(wt.rank)))
+    return gain
+
+
+def _check_f(f, n):
+    if f.ndim != 1 or f.shape[0] != n:
+        raise ValueError(f"f must have shape ({n},) (one value per stats.variants row), got {tuple(f.shape)}")
+    if not bool(torch.isfinite(f).all()):
+        raise ValueError("f contains NaN or inf values")
+    if bool((f < 0).any()):
+        raise ValueError(f"f must be non-negative (prior variances); min is {float(f.min()):.3g}")
+
+
+def marginal_loglik(stats, f, *, relative_to_null=False, per_window=False, linalg="cholesky",
+                    sigma2=None, config=None, return_info=False, dtype=None, device=None):
+    """Log marginal likelihood of the summary statistics (Eq. 3), summed over windows.
+
+    Parameters
+    ----------
+    stats : SummaryStats
+    f : array-like or torch.Tensor, shape (stats.n_variants,)
+        Prior effect variances aligned with ``stats.variants``. A tensor keeps its dtype and
+        device and gives a differentiable tensor result; anything else is evaluated in float64
+        (or ``dtype``) and returns floats.
+    relative_to_null : bool, default False
+        Return the gain over the null model f = 0 (log-likelihood ratio), which equals the
+        individual-level log-likelihood ratio of the phenotype.
+    per_window : bool, default False
+        One value per window instead of the sum.
+    linalg : {"cholesky", "iterative", "auto"}, default "cholesky"
+    sigma2 : float, optional
+        Residual variance; defaults to ``stats.sigma2``.
+    config : optional
+        Settings of the iterative solver.
+    return_info : bool, default False
+        Also return a list of per-window solver diagnostics.
+    dtype, device : optional
+        For non-tensor ``f``: where to compute (default float64 on the CPU).
+
+    Returns
+    -------
+    float, ndarray or torch.Tensor
+        (and the diagnostics list when ``return_info``).
+    """
+    if linalg not in LINALG_CHOICES:
+        raise ValueError(f"linalg must be one of {LINALG_CHOICES}, got {linalg!r}")
+    as_tensor = isinstance(f, torch.Tensor)
+    if not as_tensor:
+        f = torch.as_tensor(np.asarray(f, dtype=np.float64), dtype=dtype or torch.float64,
+                            device=device)
+    _check_f(f, stats.n_variants)
+    s2 = stats.sigma2 if sigma2 is None else sigma2
+    if not 0.0 < s2 <= 1.0:
+        raise ValueError(f"sigma2 must lie in (0, 1], got {s2!r}")
+    s = s2 / stats.n
+    info = [] if return_info else None
+    values = []
+    for k, (_, ext) in enumerate(stats.windows):
+        gain = window_gain(stats, k, f[torch.as_tensor(ext, device=f.device)], linalg=linalg,
+                           sigma2=s2, config=config, info=info)
+        if not relative_to_null:
+            gain = gain + null_loglik(stats.window_tensors(k, f.device, f.dtype), s)
+        values.append(gain)
+    out = torch.stack(values) if per_window else torch.stack(values).sum()
+    if not as_tensor:
+        out = out.detach().cpu().numpy() if per_window else float(out)
+    return (out, info) if return_info else out

@@ -1,0 +1,38 @@
+"""Shared fixtures: real 1000 Genomes EUR genotypes shipped with the package."""
+import os
+
+import numpy as np
+import pytest
+
+import deepwas
+
+DATA = os.path.join(os.path.dirname(deepwas.__file__), "datasets", "data", "1000g_eur_22regions")
+
+
+def bfile(chrom):
+    return os.path.join(DATA, f"1000G.subset.{chrom}")
+
+
+@pytest.fixture(scope="session")
+def ref22():
+    """Reference genotypes of the chr22 region (489 people, 2,608 variants)."""
+    from deepwas.ld import read_plink_reference
+
+    return read_plink_reference([bfile(22)])
+
+
+@pytest.fixture(scope="session")
+def geno22(ref22):
+    """Standardised genotypes X (M x N_ref, rows mean 0 / variance 1), positions, LD R = X X^T / N."""
+    X = ref22.standardised(np.arange(len(ref22)))
+    R = X @ X.T / X.shape[1]
+    return X, ref22.variants, R
+
+
+def simulate_beta_hat(X, f, sigma2, n, rng):
+    """beta_hat ~ N(R beta, sigma2/n R) with beta ~ N(0, f), R = X X^T / N_ref."""
+    Nref = X.shape[1]
+    Xn = X / np.sqrt(Nref)
+    beta = rng.normal(size=len(f)) * np.sqrt(f)
+    noise = Xn @ rng.normal(size=Nref) * np.sqrt(sigma2 / n)
+    return Xn @ (Xn.T @ beta) + noise
