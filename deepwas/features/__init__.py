@@ -1,4 +1,10 @@
 """Per-variant features for the priors: bigWig tracks, coding scores, annotations, liftover."""
+from .annot import AnnotFeatures
 from .base import ArrayFeatures, FeatureProvider, Features, FeatureSet
+from .bigwig import BigWigTracks
+from .coding import BasicPredictors, CodingScores
+from .liftover import HG19_TO_HG38_CHAIN, apply_liftover_policy, liftover
 
-__all__ = ["ArrayFeatures", "FeatureProvider", "Features", "FeatureSet"]
+__all__ = ["ArrayFeatures", "FeatureProvider", "Features", "FeatureSet",
+           "BigWigTracks", "CodingScores", "BasicPredictors", "AnnotFeatures",
+           "liftover", "apply_liftover_policy", "HG19_TO_HG38_CHAIN"]
