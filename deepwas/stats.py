@@ -241,6 +241,20 @@ class SummaryStats:
                                   cache_dir=cache_dir)
 
     @classmethod
+    def from_ukbb(cls, ld_dir, sumstats, *, exclude_long_range=True, ld_options=None, **kw):
+        """Summary statistics with UK Biobank / PolyFun LD windows (:class:`deepwas.io.UKBBLD`).
+
+        One window per LD file: (i)+ = the file's variants, (i) = its middle ``window_bp``.
+        ``ld_options`` go to :class:`~deepwas.io.UKBBLD` (e.g. ``max_shrink``); every other
+        keyword is as in :meth:`from_ld_source`.
+        """
+        from .io.ukbb import UKBBLD
+
+        source = UKBBLD(ld_dir, window_bp=kw.get("window_bp", 1_000_000),
+                        exclude_long_range=exclude_long_range, **(ld_options or {}))
+        return cls.from_ld_source(source, sumstats, **kw)
+
+    @classmethod
     def from_ld_source(cls, source, sumstats, *, n=None, sigma2=1.0, features=None,
                        window_bp=1_000_000, flank_bp=1_000_000, keep_ambiguous=False,
                        eig_rtol=DEFAULT_EIG_RTOL, cache_dir=None):

@@ -152,3 +152,17 @@ def test_empty_folder_is_an_error(tmp_path):
         UKBBLD(tmp_path)
     with pytest.raises(FileNotFoundError):
         UKBBLD(tmp_path / "nope")
+
+
+def test_summary_stats_from_ukbb(ukbb_dir):
+    from deepwas.io import read_sumstats
+
+    ss = read_sumstats(DATA / "bolt.sumstats.txt.gz", n=489)
+    st = deepwas.SummaryStats.from_ukbb(ukbb_dir, ss, window_bp=STEP, flank_bp=STEP)
+    u = UKBBLD(ukbb_dir, window_bp=STEP)
+    kept = set(st.variants["snp"])
+    expect = [c for c, _ in u.natural_windows() if kept & set(u.variants["snp"].iloc[c])]
+    assert len(st) == len(expect)
+    cores = np.concatenate([c for c, _ in st.windows])
+    assert len(cores) == len(np.unique(cores)) == st.n_variants
+    assert np.isfinite(deepwas.marginal_loglik(st, np.full(st.n_variants, 1e-4)))
