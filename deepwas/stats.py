@@ -598,7 +598,8 @@ def _standard_sumstats(sumstats, n):
             df["Z"] = df["BETA"] / df["SE"]
         else:
             raise ValueError("summary statistics need a Z column or BETA and SE columns")
-    if n is not None:
+    if n is not None and not isinstance(sumstats, (str, os.PathLike)):
+        # read_sumstats already applied n (for BOLT-LMM it turns n into an effective N)
         df["N"] = _check_scalar("n (GWAS sample size)", n, 0.0, np.inf, hi_open=True)
     if "N" not in df:
         raise ValueError("summary statistics have no N column: pass n= (the GWAS sample size)")
