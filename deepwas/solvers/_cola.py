@@ -1,0 +1,76 @@
+"""The one place in deepwas that imports cola-ml: conjugate gradients on C = I + G^T diag(d) G.
+
+Why an adapter (DESIGN section 4, cola-ml 0.0.7 with torch 2.13):
+
+* ``cola.linalg.inv(cola.PSD(op), cola.CG(tol, max_iters)) @ B`` is correct and handles a block
+  of right-hand sides, so it is used for every linear solve of the iterative path;
+* its autograd rule silently returns a zero gradient for the right-hand side, and costs a second
+  CG solve in backward.  The callers differentiate in closed form instead, so solves here run
+  on detached tensors with autograd off and never build a cola graph;
+* operator ``+`` / ``@`` dispatch is fragile across beartype versions, so the operator is a
+  plain ``LinearOperator`` subclass with its own ``_matmat`` (no operator algebra);
+* cola's recorded residual is the CG recurrence residual averaged over columns; we report the
+  true relative residual per column instead (one extra matmat).
+"""
+from __future__ import annotations
+
+import cola
+import torch
+from cola.ops import LinearOperator
+
+__all__ = ["cg_solve"]
+
+
+class _WindowOperator(LinearOperator):
+    """x -> x + G^T (d * (G x)) without forming the r x r matrix (4 m r flops per column)."""
+
+    def __init__(self, G, d):
+        super().__init__(G.dtype, (G.shape[1], G.shape[1]))
+        self.G = G
+        self.d = d
+
+    def _matmat(self, X):
+        return X + self.G.T @ (self.d.unsqueeze(1) * (self.G @ X))
+
+
+def cg_solve(G, d, B, *, tol, max_iters, x0=None):
+    """Solve ``(I + G^T diag(d) G) X = B`` by cola's conjugate gradients.
+
+    Parameters
+    ----------
+    G : torch.Tensor, shape (m, r)
+    d : torch.Tensor, shape (m,)
+        Non-negative weights (``f / s`` in the likelihood).
+    B : torch.Tensor, shape (r,) or (r, k)
+        Right-hand side(s); solved together, one matmat per iteration.
+    tol : float
+        Relative residual tolerance handed to cola (it stops when every column's recurrence
+        residual is below ``tol * (1 + |r_0|/|b|)``, i.e. about ``2 tol`` from a zero start).
+    max_iters : int
+        Iteration cap.
+    x0 : torch.Tensor, optional
+        Initial guess, same shape as ``B`` (zero when omitted).
+
+    Returns
+    -------
+    X : torch.Tensor
+        Solution, same shape as ``B``; no autograd graph.
+    iterations : int
+        CG iterations run.
+    residual : torch.Tensor
+        True residual ``B - C X`` (same shape as ``B``; one extra matmat).  cola's own record
+        is the recurrence residual averaged over columns, which can drift from the true one.
+    """
+    with torch.no_grad():
+        G, d, B = G.detach(), d.detach(), B.detach()
+        op = _WindowOperator(G, d)
+        if x0 is not None:
+            # cola 0.0.7 scales each column of b to unit norm but not x0, so hand it x0 in
+            # those units; its stopping threshold then becomes tol * (|r_0| / |b| + 1).
+            x0 = x0.detach() / B.norm(dim=0).clamp_min(torch.finfo(B.dtype).tiny)
+        solver = cola.linalg.inv(cola.PSD(op), cola.CG(tol=tol, max_iters=max_iters, x0=x0))
+        X = solver @ B
+        # cola counts loop-condition evaluations, one more than the steps taken.
+        iterations = max(int(solver.info.get("iterations", 1)) - 1, 0)
+        residual = B - op._matmat(X.unsqueeze(1) if X.ndim == 1 else X).reshape(B.shape)
+    return X, iterations, residual
