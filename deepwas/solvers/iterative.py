@@ -273,9 +273,42 @@ def iterative_gain(G, z, f, s, config=None):
     return 0.5 * (Q - logdet), info
 
 
+# Rank from which the iterative path is chosen (see choose_linalg).
+_CROSSOVER_RANK = {"cpu": 6000, "cuda": 8000}
+
+
 def choose_linalg(m, r, device="cpu"):
     """Pick the per-window solver: ``"cholesky"`` or ``"iterative"``.
 
-    Placeholder until measured (see ``benchmarks/bench_solvers.py``).
+    Parameters
+    ----------
+    m, r : int
+        Extended-set size and rank of the window factor ``G`` (m x r).
+    device : str or torch.device
+
+    Returns
+    -------
+    str
+
+    Notes
+    -----
+    Measured by ``benchmarks/bench_solvers.py`` (2 shared CPU cores, torch 2.13, default
+    :class:`IterativeConfig`, loss + gradient, best of 2; synthetic windows with a real-LD
+    spectrum, m = 3 r), ratio = exact time / iterative time::
+
+        r      250   500   1000  2000  3000
+        f64    0.19  0.16  0.28  0.52  0.64
+        f32    0.14  0.16  0.15  0.31  0.58
+
+    Exact costs ~3 m r^2 flops in large GEMMs/triangular solves; the iterative path costs
+    ~4 m r P (K + CG iterations) in skinny (r x P) products, so the ratio grows about linearly
+    in r and extrapolates to 1 near r ~ 5000 (float64) and later in float32: on CPU the
+    iterative path is chosen from r >= 6000 (and always when the r x r matrix would not fit:
+    it needs only O(m r) memory).  m only scales both costs and does not enter the rule.
+    CUDA was not measured (no GPU here): dense Cholesky/GEMM are even more efficient on GPU,
+    and cola's CG synchronises with the host twice per iteration, so the crossover is assumed
+    to be no lower -- r >= 8000 -- until measured.
     """
-    return "iterative" if r >= 6000 else "cholesky"
+    kind = torch.device(device).type
+    threshold = _CROSSOVER_RANK.get(kind, _CROSSOVER_RANK["cpu"])
+    return "iterative" if r >= threshold else "cholesky"
