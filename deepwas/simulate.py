@@ -1,0 +1,278 @@
+"""Semi-synthetic GWAS summary statistics on real LD (paper App. A.5, B.1).
+
+Given real LD (a :class:`deepwas.SummaryStats`), draw a true prior ``f_true`` from features,
+effects ``beta ~ N(0, diag(f_true))`` and marginal effects
+
+    beta_hat = R beta + e,     e ~ N(0, (sigma^2 / N) R),     sigma^2 = 1 - h2,
+
+with ``R`` the LD of each chromosome (entries across chromosomes are zero, as the model assumes).
+
+Scale. ``beta_hat`` is standardised (Z / sqrt(N)) and ``f`` is the variance of the effect of a
+standardised variant, so the heritability carried by the variants is ``sum_m f_m``:
+``f_true`` is scaled so that ``sum_m f_true,m = h2`` (mean ``h2 / M``). DESIGN and the issue
+wrote ``E f = N h2 / M``; that is the per-person-sum scale of ``N f`` (the LDSC slope) and is
+inconsistent with ``beta_hat ~ N(R beta, sigma^2/N R)``.
+"""
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from .features.base import ArrayFeatures, Features
+
+__all__ = ["semi_synthetic", "synthetic_features", "true_log_f", "TRUTHS"]
+
+TRUTHS = ("constant", "glm", "network", "threshold")
+
+
+def _rng(random_state):
+    if isinstance(random_state, np.random.Generator):
+        return random_state
+    return np.random.default_rng(random_state)
+
+
+def synthetic_features(variants, *, n_tracks=4, width=16, n_pred=2, track_bp=20_000,
+                       step_bp=2_000, random_state=None):
+    """Smooth random genomic tracks and scalar predictors for a variant table.
+
+    Each track is a Gaussian random function of position on every chromosome (independent
+    normal values every ``track_bp`` base pairs, smoothed with a [1, 2, 1] kernel, linearly
+    interpolated), read at ``width`` positions ``step_bp`` apart centred on each variant. The
+    first predictor is a sparse 0/1 indicator (5 %, "coding"), the others standard normal.
+
+    Parameters
+    ----------
+    variants : DataFrame
+        Columns ``chrom`` and ``pos``.
+    n_tracks, width, n_pred : int
+    track_bp, step_bp : int
+    random_state : int, Generator or None
+
+    Returns
+    -------
+    Features
+        ``func`` (n, n_tracks, width) and ``pred`` (n, n_pred), float32.
+    """
+    rng = _rng(random_state)
+    chrom = np.asarray(variants["chrom"]).astype(str)
+    pos = np.asarray(variants["pos"], dtype=np.int64)
+    n = len(pos)
+    offsets = (np.arange(width) - (width - 1) / 2.0) * step_bp
+    func = np.zeros((n, n_tracks, width), dtype=np.float32)
+    for c in pd.unique(chrom):
+        sel = np.flatnonzero(chrom == c)
+        at = pos[sel][:, None] + offsets[None, :]
+        lo, hi = at.min() - 2 * track_bp, at.max() + 2 * track_bp
+        grid = np.arange(lo, hi + track_bp, track_bp, dtype=np.float64)
+        for j in range(n_tracks):
+            v = rng.standard_normal(len(grid))
+            v = np.convolve(v, [0.25, 0.5, 0.25], mode="same") / np.sqrt(0.375)
+            func[sel, j, :] = np.interp(at, grid, v).astype(np.float32)
+    pred = np.zeros((n, n_pred), dtype=np.float32)
+    if n_pred >= 1:
+        pred[:, 0] = rng.random(n) < 0.05
+    if n_pred >= 2:
+        pred[:, 1:] = rng.standard_normal((n, n_pred - 1))
+    return Features(func=func, pred=pred,
+                    func_names=[f"synthetic_track{j}" for j in range(n_tracks)],
+                    pred_names=(["synthetic_coding"] + [f"synthetic_pred{j}" for j in range(1, n_pred)])[:n_pred])
+
+
+def _standardise(a, axis):
+    m = a.mean(axis=axis, keepdims=True)
+    s = a.std(axis=axis, keepdims=True)
+    return (a - m) / np.where(s > 0, s, 1.0)
+
+
+def true_log_f(truth, features, freq, *, alpha=0.7, log_f_sd=1.0, sparsity=0.1,
+               random_state=None):
+    """Unscaled log of a true prior (an arbitrary additive constant is removed by scaling).
+
+    Parameters
+    ----------
+    truth : {"constant", "glm", "network", "threshold"}
+        * ``constant``: ``alpha log(p(1-p))`` only;
+        * ``glm``: plus a random linear function of the standardised window-averaged tracks
+          and predictors (what :class:`deepwas.GLMPrior` can represent exactly);
+        * ``network``: plus the output of a randomly initialised Enformer-style network
+          (:class:`deepwas.priors.TransformerNet`, "tiny" size; needs tracks);
+        * ``threshold``: the sparse function of App. B.1 -- variants whose first track
+          (window-averaged, standardised) is in its top ``sparsity`` fraction get a 1000-fold
+          larger variance than the others.
+        The non-constant parts are rescaled to standard deviation ``log_f_sd`` over variants
+        (the threshold truth has a fixed 1000-fold contrast instead).
+    features : Features
+    freq : array-like, shape (n,)
+    alpha : float, default 0.7
+    log_f_sd : float, default 1.0
+    sparsity : float, default 0.1
+    random_state : int, Generator or None
+
+    Returns
+    -------
+    ndarray, shape (n,)
+    """
+    if truth not in TRUTHS:
+        raise ValueError(f"truth must be one of {TRUTHS}, got {truth!r}")
+    rng = _rng(random_state)
+    freq = np.clip(np.asarray(freq, dtype=np.float64), 1e-4, 1 - 1e-4)
+    base = alpha * np.log(freq * (1 - freq))
+    n = len(freq)
+    if truth == "constant":
+        return base
+    func, pred = features.func, features.pred
+    if truth == "glm":
+        cols = []
+        if func is not None:
+            cols.append(_standardise(func.astype(np.float64).mean(-1), 0))
+        if pred is not None:
+            cols.append(_standardise(pred.astype(np.float64), 0))
+        if not cols:
+            raise ValueError("the glm truth needs features")
+        X = np.concatenate(cols, axis=1)
+        w = rng.standard_normal(X.shape[1])
+        h = X @ w
+    elif truth == "network":
+        if func is None:
+            raise ValueError("the network truth needs track features")
+        import torch
+        from .priors import build_network
+
+        seed = int(rng.integers(2**31 - 1))
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            net = build_network("transformer", func.shape[1], func.shape[2],
+                                0 if pred is None else pred.shape[1], size="tiny", dropout=0.0)
+            torch.nn.init.normal_(net.out.weight)
+            net.eval()
+            fz = torch.as_tensor(_standardise(func.astype(np.float64), (0, 2)), dtype=torch.float32)
+            pz = None if pred is None else torch.as_tensor(_standardise(pred.astype(np.float64), 0),
+                                                             dtype=torch.float32)
+            with torch.no_grad():
+                h = np.concatenate([net(fz[i:i + 4096], None if pz is None else pz[i:i + 4096]).numpy()
+                                    for i in range(0, n, 4096)]).astype(np.float64)
+    else:  # threshold
+        if func is not None:
+            x = func.astype(np.float64)[:, 0, :].mean(-1)
+        elif pred is not None:
+            x = pred.astype(np.float64)[:, -1]
+        else:
+            raise ValueError("the threshold truth needs features")
+        cut = np.quantile(x, 1.0 - sparsity)
+        return base + np.where(x > cut, np.log(1000.0), 0.0)
+    sd = h.std()
+    h = (h - h.mean()) * (log_f_sd / sd if sd > 0 else 0.0)
+    return base + h
+
+
+def _genotype_rows(source, rows):
+    """(GenotypeLD, rows in it) when ``source`` is genotypes seen through subsets, else None."""
+    from .ld import GenotypeLD
+
+    rows = np.asarray(rows, dtype=np.int64)
+    while not isinstance(source, GenotypeLD):
+        parent, keep = getattr(source, "parent", None), getattr(source, "keep", None)
+        if parent is None or keep is None:
+            return None
+        rows, source = np.asarray(keep)[rows], parent
+    return source, rows
+
+
+def _draw_beta_hat(stats, beta, s, rng, max_dense):
+    """beta_hat = R beta + N(0, s R) per chromosome, exactly."""
+    v = stats.variants
+    rows_all = v["row"].to_numpy()
+    chrom = v["chrom"].to_numpy().astype(str)
+    out = np.empty(len(v))
+    for c in pd.unique(chrom):
+        sel = np.flatnonzero(chrom == c)
+        rows = rows_all[sel]
+        geno = _genotype_rows(stats.ld, rows)
+        if geno is not None:
+            src, grows = geno
+            X = src.standardised(grows)                      # (m, N_ref), R = X X^T / N_ref
+            nref = X.shape[1]
+            eps = rng.standard_normal(nref)
+            out[sel] = X @ (X.T @ beta[sel]) / nref + np.sqrt(s / nref) * (X @ eps)
+            continue
+        if len(sel) > max_dense:
+            raise ValueError(
+                f"chromosome {c} has {len(sel)} variants; sampling N(0, R) densely is limited to "
+                f"{max_dense} (raise max_dense, or build the stats from genotypes)")
+        R = stats.ld.block(rows, rows)
+        lam, U = np.linalg.eigh(R)
+        lam = np.clip(lam, 0.0, None)
+        out[sel] = R @ beta[sel] + U @ (np.sqrt(s * lam) * rng.standard_normal(len(lam)))
+    return out
+
+
+def semi_synthetic(stats, truth="glm", h2=0.5, n=None, *, alpha=0.7, log_f_sd=1.0,
+                   sparsity=0.1, n_tracks=4, width=16, n_pred=2, max_dense=20_000,
+                   random_state=None):
+    """Semi-synthetic summary statistics: real LD, simulated effects and marginal effects.
+
+    Parameters
+    ----------
+    stats : SummaryStats
+        Supplies the variants, the LD, the windows and (optionally) the features.
+    truth : {"glm", "network", "threshold", "constant"}, default "glm"
+        The true prior, see :func:`true_log_f`.
+    h2 : float, default 0.5
+        Heritability carried by ``stats.variants``: ``f_true`` sums to ``h2`` and the
+        residual variance is ``sigma2 = 1 - h2``.
+    n : float, optional
+        GWAS sample size of the simulated study (default ``stats.n``).
+    alpha : float, default 0.7
+        Exponent of the true prior's ``(p(1-p))**alpha`` term.
+    log_f_sd, sparsity : float
+        See :func:`true_log_f`.
+    n_tracks, width, n_pred : int
+        Sizes of the synthetic features made when ``stats`` has none
+        (:func:`synthetic_features`).
+    max_dense : int, default 20000
+        Largest chromosome sampled through a dense eigendecomposition of R when the LD does not
+        come from genotypes (with genotypes ``R = X X^T / N_ref`` is sampled exactly through X).
+    random_state : int, Generator or None
+
+    Returns
+    -------
+    sim : SummaryStats
+        Same variants, LD and windows; new ``beta_hat``, ``n``, ``sigma2 = 1 - h2`` and the
+        features the truth used.
+    f_true : ndarray, shape (sim.n_variants,)
+        True prior variances aligned with ``sim.variants``.
+
+    Raises
+    ------
+    ValueError
+        When ``stats.variants['freq']`` has missing values (the truth needs frequencies).
+    """
+    if not 0.0 < float(h2) < 1.0:
+        raise ValueError(f"h2 must lie in (0, 1), got {h2!r}")
+    if truth not in TRUTHS:
+        raise ValueError(f"truth must be one of {TRUTHS}, got {truth!r}")
+    rng = _rng(random_state)
+    n = float(stats.n if n is None else n)
+    if not np.isfinite(n) or n <= 0:
+        raise ValueError(f"n must be a positive sample size, got {n!r}")
+    v = stats.variants
+    M = len(v)
+    freq = v["freq"].to_numpy(dtype=np.float64)
+    if np.any(~np.isfinite(freq)):
+        raise ValueError("semi_synthetic needs allele frequencies in stats.variants['freq']")
+    new_features = None
+    feats = stats.get_features() if stats.features is not None else None
+    if feats is None or len(feats) == 0:
+        feats = synthetic_features(v, n_tracks=n_tracks, width=width, n_pred=n_pred,
+                                   random_state=rng)
+        new_features = ArrayFeatures(func=feats.func, pred=feats.pred,
+                                     func_names=feats.func_names, pred_names=feats.pred_names)
+    logf = true_log_f(truth, feats, freq, alpha=alpha, log_f_sd=log_f_sd, sparsity=sparsity,
+                      random_state=rng)
+    f = np.exp(logf - logf.max())
+    f_true = f * (float(h2) / f.sum())
+    beta = rng.standard_normal(M) * np.sqrt(f_true)
+    sigma2 = 1.0 - float(h2)
+    beta_hat = _draw_beta_hat(stats, beta, sigma2 / n, rng, max_dense)
+    sim = stats.with_beta_hat(beta_hat, n=n, sigma2=sigma2, features=new_features)
+    return sim, f_true
