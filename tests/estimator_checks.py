@@ -39,11 +39,11 @@ def real_ld_stats(chroms=tuple(range(1, 11)), thin=3, window_bp=100_000, flank_b
 
 
 @functools.lru_cache(maxsize=None)
-def simulated(truth="glm", h2=0.5, n=1e5, seed=0, chroms=tuple(range(1, 11))):
+def simulated(truth="glm", h2=0.5, n=1e5, seed=0, chroms=tuple(range(1, 11)), thin=3):
     """(stats, f_true) from :func:`deepwas.simulate.semi_synthetic` on :func:`real_ld_stats`."""
     from deepwas.simulate import semi_synthetic
 
-    return semi_synthetic(real_ld_stats(chroms), truth, h2=h2, n=n, random_state=seed)
+    return semi_synthetic(real_ld_stats(chroms, thin=thin), truth, h2=h2, n=n, random_state=seed)
 
 
 def split_by_chrom(stats, test_chroms):

@@ -26,7 +26,8 @@ def build_network(model, d_func=0, width=0, d_pred=0, **params):
     **params
         Passed to the network's constructor. For the transformer, ``size`` names a preset of
         :data:`TRANSFORMER_PRESETS` ("tiny", "small", "paper"; default "small") whose values
-        explicit keywords override.
+        explicit keywords override; other models ignore ``size`` (so one ``model_params``
+        can serve a grid search over models).
     """
     if model not in NETWORKS:
         raise ValueError(f"unknown model {model!r}; expected one of {sorted(NETWORKS)}")
@@ -35,6 +36,8 @@ def build_network(model, d_func=0, width=0, d_pred=0, **params):
         if size not in TRANSFORMER_PRESETS:
             raise ValueError(f"unknown transformer size {size!r}; expected one of {sorted(TRANSFORMER_PRESETS)}")
         params = {**TRANSFORMER_PRESETS[size], **params}
+    else:
+        params.pop("size", None)
     return NETWORKS[model](d_func=d_func, width=width, d_pred=d_pred, **params)
 
 
