@@ -1,7 +1,11 @@
 """deepwas: functionally informed GWAS priors learned from summary statistics."""
 from .likelihood import marginal_loglik
 from .stats import SummaryStats
+from .estimators import (ConstantPrior, FunctionalPrior, GLMPrior, TransformerPrior,
+                         likelihood_increase_percent)
+from . import simulate
 
 __version__ = "0.1.0"
 
-__all__ = ["SummaryStats", "marginal_loglik", "__version__"]
+__all__ = ["SummaryStats", "marginal_loglik", "__version__", "FunctionalPrior", "ConstantPrior",
+           "GLMPrior", "TransformerPrior", "likelihood_increase_percent", "simulate"]
