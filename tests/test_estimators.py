@@ -164,6 +164,7 @@ def test_constant_truth_recovers_h2():
     assert abs(math.log(h2_hat / 0.5)) < 4 * se + 0.05
 
 
+@pytest.mark.filterwarnings("ignore:LDSR intercept:RuntimeWarning")
 def test_sigma2_given_or_estimated(small):
     stats, train, test = small
     est = ConstantPrior(**FAST, sigma2=0.8).fit(train)
@@ -293,6 +294,22 @@ def test_iterative_linalg_trains(small):
     stats, train, test = small
     est = ConstantPrior(**FAST, linalg="iterative", random_state=0).fit(train[:4])
     assert np.isfinite(est.score(test))
+
+
+def test_custom_network_module(small):
+    from deepwas.priors import GLMNet
+
+    stats, train, test = small
+    prov = train.features
+    net = GLMNet(prov.d_func, prov.width, prov.d_pred)
+    est = FunctionalPrior(model=net, **FAST, random_state=0)
+    c = clone(est)
+    assert c.model is not net                      # clone deep-copies the module parameter
+    est.fit(train)
+    assert est.prior_.network is not net           # fit works on its own copy
+    assert torch.all(net.func_weight == 0)
+    ref = GLMPrior(**FAST, random_state=0).fit(train)
+    np.testing.assert_allclose(est.predict_f(test), ref.predict_f(test), rtol=1e-6)
 
 
 def test_likelihood_increase_percent():

@@ -667,9 +667,10 @@ class FunctionalPrior(BaseEstimator):
         self._check_feature_sizes(get, n, sizes)
         out = np.empty(n, dtype=np.float64)
         prior = self.prior_
+        chunk = 1024 if sizes[0] else _PREDICT_CHUNK      # tracks: bound activation memory
         with torch.no_grad():
-            for lo in range(0, n, _PREDICT_CHUNK):
-                idx = np.arange(lo, min(n, lo + _PREDICT_CHUNK))
+            for lo in range(0, n, chunk):
+                idx = np.arange(lo, min(n, lo + chunk))
                 func, pred = self._features_to_tensors(get(idx), sizes, "cpu")
                 fr = None if fq is None else torch.as_tensor(fq[idx], dtype=torch.float32)
                 out[idx] = torch.exp(prior(func, pred, fr, n=len(idx)).double()).numpy()
