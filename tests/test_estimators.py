@@ -294,6 +294,15 @@ def test_iterative_linalg_trains(small):
     stats, train, test = small
     est = ConstantPrior(**FAST, linalg="iterative", random_state=0).fit(train[:4])
     assert np.isfinite(est.score(test))
+    # solver diagnostics are in the batch history, one entry per training window
+    batches = [b for epoch in est.history_ for b in epoch["batches"] if "cg_iterations" in b]
+    assert len(batches) == 4 * est.n_iter_
+    assert all(b["linalg"] == "iterative" and b["logdet_stderr"] > 0 for b in batches)
+    # a fresh probe seed per step, yet a seeded fit repeats exactly
+    again = ConstantPrior(**FAST, linalg="iterative", random_state=0).fit(train[:4])
+    np.testing.assert_array_equal(est.predict_f(test), again.predict_f(test))
+    with pytest.raises(ValueError, match="iterative_options"):
+        ConstantPrior(iterative_options={"n_probe": 8}).fit(train[:4])
 
 
 def test_custom_network_module(small):

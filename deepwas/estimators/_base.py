@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 import logging
 import math
 import numbers
@@ -106,6 +107,13 @@ class FunctionalPrior(BaseEstimator):
     linalg : {"auto", "cholesky", "iterative"}, default="auto"
         Linear algebra of the deepwas objective during training (passed to
         :func:`deepwas.likelihood.window_gain`). :meth:`score` always uses "cholesky".
+    iterative_options : dict or IterativeConfig, optional
+        Settings of the iterative solver (:class:`deepwas.solvers.IterativeConfig` fields).
+        During training the probe seed advances by one per window step (starting from the
+        configured seed, or from ``random_state`` when the seed is None), so the gradient
+        noise is independent across steps and a seeded fit repeats exactly. Per-step solver
+        diagnostics (``linalg``, ``cg_iterations``, ``cg_residual``, ``logdet_stderr``,
+        ``fallback``) are recorded in the batches of ``history_``.
     model_params : dict, optional
         Keywords for the network's constructor, e.g. ``{"size": "paper"}`` or
         ``{"dim": 128, "depth": 2}`` for the transformer (default size "small").
@@ -196,7 +204,7 @@ class FunctionalPrior(BaseEstimator):
     """
 
     def __init__(self, model="constant", solver="deepwas", linalg="auto", *, model_params=None,
-                 alpha=0.7, learn_alpha=False, sigma2=None, h2_init="auto", init_windows=8,
+                 iterative_options=None, alpha=0.7, learn_alpha=False, sigma2=None, h2_init="auto", init_windows=8,
                  ldsr_h2="auto", lr="auto", weight_decay=0.01, max_epochs=5, warmup_steps=100,
                  accumulate=12, grad_clip=0.2, validation=None, patience=None,
                  checkpoint_dir=None, dtype="float32", device="cpu", verbose=0,
@@ -205,6 +213,7 @@ class FunctionalPrior(BaseEstimator):
         self.solver = solver
         self.linalg = linalg
         self.model_params = model_params
+        self.iterative_options = iterative_options
         self.alpha = alpha
         self.learn_alpha = learn_alpha
         self.sigma2 = sigma2
@@ -226,6 +235,21 @@ class FunctionalPrior(BaseEstimator):
         self.random_state = random_state
 
     # ------------------------------------------------------------------ validation
+    def _iterative_config(self):
+        from ..solvers import IterativeConfig
+
+        opts = self.iterative_options
+        if opts is None:
+            return IterativeConfig()
+        if isinstance(opts, IterativeConfig):
+            return opts
+        if not isinstance(opts, dict):
+            raise ValueError("iterative_options must be a dict, an IterativeConfig or None")
+        try:
+            return IterativeConfig(**opts)
+        except TypeError as exc:
+            raise ValueError(f"iterative_options: {exc}") from None
+
     def _model_name(self):
         return self.model if isinstance(self.model, str) else "custom"
 
@@ -241,6 +265,7 @@ class FunctionalPrior(BaseEstimator):
             raise ValueError(f"linalg must be one of {LINALGS}, got {self.linalg!r}")
         if self.model_params is not None and not isinstance(self.model_params, dict):
             raise ValueError("model_params must be a dict or None")
+        self._iterative_config()  # raises ValueError on unknown or invalid settings
         if self.sigma2 is not None and self.sigma2 != "estimate":
             if isinstance(self.sigma2, bool) or not isinstance(self.sigma2, numbers.Real) \
                     or not 0.0 < self.sigma2 <= 1.0:
@@ -436,13 +461,21 @@ class FunctionalPrior(BaseEstimator):
             # --- the loss of one window
             mean_core = float(np.mean([len(wins[k][0]) for k in train_ids]))
             linalg = self.linalg
+            it_cfg = self._iterative_config()
+            seed0 = seed if it_cfg.seed is None else it_cfg.seed
+            diagnostics = {"step": 0, "last": None}
 
             def window_loss(k, log_f, training):
                 if self.solver == "deepwas":
                     from ..likelihood import window_gain
                     f = torch.exp(log_f.to(dtype))
+                    info = []
+                    cfg = dataclasses.replace(it_cfg, seed=seed0 + diagnostics["step"])
                     gain = window_gain(stats, k, f, linalg=linalg if training else "cholesky",
-                                       sigma2=sigma2)
+                                       sigma2=sigma2, config=cfg, info=info)
+                    if training:
+                        diagnostics["step"] += 1
+                        diagnostics["last"] = info[-1]
                     return -gain / mean_core
                 f = torch.exp(log_f.float())
                 return blocks.loss(k, f, sigma2, ldsr_h2, M) / mean_core
@@ -450,6 +483,7 @@ class FunctionalPrior(BaseEstimator):
             lr = DEFAULT_LR.get(name, 1e-3) if self.lr == "auto" else float(self.lr)
             self.lr_ = lr
             net = self._make_net(prior, window_loss, train_ids, valid_ids, lr, seed, device)
+            net.diagnostics = diagnostics
             module = net.module
             module.fetch = fetch
             tmp = None

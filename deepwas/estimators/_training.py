@@ -59,10 +59,14 @@ class WindowNet(NeuralNet):
     ``window_loss(k, log_f_ext, training)`` returns the scalar loss of window ``k``.
     """
 
+    #: keys of the solver's per-window info copied into the batch history
+    DIAGNOSTIC_KEYS = ("linalg", "cg_iterations", "cg_residual", "logdet_stderr", "fallback")
+
     def __init__(self, *args, accumulate=12, window_loss=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.accumulate = accumulate
         self.window_loss = window_loss
+        self.diagnostics = None  # set by the estimator: {"last": info dict of the last window}
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         return self.window_loss(int(X.reshape(-1)[0]), y_pred, training)
@@ -79,6 +83,12 @@ class WindowNet(NeuralNet):
         y_pred = self.infer(Xi, **fit_params)
         loss = self.get_loss(y_pred, yi, X=Xi, training=True)
         (loss / self.accumulate).backward()
+        info = (self.diagnostics or {}).get("last")
+        if info:
+            for key in self.DIAGNOSTIC_KEYS:
+                if key in info:
+                    value = info[key]
+                    self.history.record_batch(key, value if isinstance(value, str) else float(value))
         return {"loss": loss, "y_pred": y_pred}
 
     def train_step(self, batch, **fit_params):
