@@ -55,6 +55,8 @@ HG38_LENGTHS = {
     "21": 46709983, "22": 50818468,
 }
 _TRACK_STEP = 100  # bp per bigWig interval
+FULL_DEMO_H2 = 0.5
+FULL_DEMO_VARIANTS = 82_448  # variants of the 22 regions (all kept: ambiguous SNPs included)
 
 
 def default_cache_dir():
@@ -302,8 +304,8 @@ def _digest_small(path):
     return (os.path.basename(path), st.st_size)
 
 
-def load_demo(*, n=300_000, h2=0.5, truth="glm", random_state=0, chromosomes=None,
-              n_tracks=4, width=32, bin_size=500, window_bp=1_000_000, flank_bp=1_000_000,
+def load_demo(*, n=300_000, h2=None, truth="glm", random_state=0, chromosomes=None,
+              n_tracks=4, width=16, bin_size=1000, window_bp=1_000_000, flank_bp=1_000_000,
               cache_dir=None, precompute=True, progress=False):
     """The demo data set: real 1000 Genomes LD, hg38 bigWig tracks, semi-synthetic GWAS.
 
@@ -316,8 +318,11 @@ def load_demo(*, n=300_000, h2=0.5, truth="glm", random_state=0, chromosomes=Non
     ----------
     n : float, default 300,000
         GWAS sample size of the simulated study.
-    h2 : float, default 0.5
+    h2 : float, optional
         Heritability carried by the demo variants (``sum f_true = h2``, ``sigma2 = 1 - h2``).
+        Default: 0.5 for all 22 regions and, for a subset of chromosomes, 0.5 times the
+        subset's share of the 82,448 variants -- so the per-variant signal
+        ``f / (sigma2 / N)`` (about 3.6 at N = 300,000) is that of the full demo.
     truth : {"glm", "network", "threshold", "constant"}, default "glm"
         The true prior (:func:`deepwas.simulate.true_log_f`): "glm" is a random linear function
         of the window-averaged tracks and of freq/maf (log f with standard deviation 1 on top of
@@ -327,7 +332,7 @@ def load_demo(*, n=300_000, h2=0.5, truth="glm", random_state=0, chromosomes=Non
         Seeds the tracks and the simulation.
     chromosomes : sequence of int or str, optional
         Keep only these regions' chromosomes (default all 22), e.g. for quick runs.
-    n_tracks, width, bin_size : int, default 4, 32, 500
+    n_tracks, width, bin_size : int, default 4, 16, 1000
         Number of tracks and the window each variant sees: ``width`` bins of ``bin_size`` bp.
     window_bp, flank_bp : int, default 1,000,000
         Core window and flank. Each shipped region spans 1 Mb, so the default gives one window
@@ -357,7 +362,7 @@ def load_demo(*, n=300_000, h2=0.5, truth="glm", random_state=0, chromosomes=Non
     n = float(n)
     if not np.isfinite(n) or n <= 0:
         raise ValueError(f"n must be a positive sample size, got {n!r}")
-    if not 0.0 < float(h2) < 1.0:
+    if h2 is not None and not 0.0 < float(h2) < 1.0:
         raise ValueError(f"h2 must lie in (0, 1), got {h2!r}")
     seed = int(random_state)
     cache_root = os.fspath(cache_dir) if cache_dir is not None else default_cache_dir()
@@ -382,6 +387,8 @@ def load_demo(*, n=300_000, h2=0.5, truth="glm", random_state=0, chromosomes=Non
     feats = ArrayFeatures(func=func, pred=pred, func_names=names, pred_names=["freq", "maf"])
     with_features = base.with_beta_hat(variants["beta_hat"].to_numpy(), features=feats)
 
+    if h2 is None:
+        h2 = FULL_DEMO_H2 * len(variants) / FULL_DEMO_VARIANTS
     t0 = time.perf_counter()
     rng = np.random.default_rng([seed, 104729])
     stats, f_true = semi_synthetic(with_features, truth=truth, h2=h2, n=n, random_state=rng)

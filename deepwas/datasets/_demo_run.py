@@ -1,0 +1,320 @@
+"""The experiment behind ``deepwas demo``: cross-validation by chromosome on :func:`load_demo`.
+
+Constant, GLM and Transformer priors are each trained with the DeepWAS objective (the exact
+windowed marginal likelihood) and with LD score regression, on the windows of the training
+chromosomes of each ``GroupKFold`` split, and scored on the held-out chromosomes:
+
+* held-out score: the exact log-likelihood gain over the null model summed over the held-out
+  windows of every fold (each chromosome is held out once), divided by N -- nats per person;
+  ``100 * expm1(score)`` is the paper's "% likelihood increase per person";
+* recovery: RMSE of ``log f_hat - log f_true`` over the held-out variants (the truth is known).
+"""
+from __future__ import annotations
+
+import logging
+import os
+import time
+import warnings
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+__all__ = ["run_demo", "DemoSettings", "plot_gains", "plot_enrichment", "format_table"]
+
+log = logging.getLogger(__name__)
+
+MODEL_LABEL = {"constant": "Constant", "glm": "GLM", "transformer": "Transformer"}
+SOLVER_LABEL = {"deepwas": "DeepWAS", "ldsr": "LDSR"}
+
+
+@dataclass
+class DemoSettings:
+    """Sizes of the demo run (the defaults are the full demo; :meth:`quick` the smoke run)."""
+
+    chromosomes: tuple = tuple(range(1, 23))
+    folds: int = 2
+    n: float = 300_000
+    h2: float = None                  # None: 0.5 for 22 regions, scaled by the variant share
+    truth: str = "glm"
+    seed: int = 0
+    epochs: int = 8                   # constant and GLM
+    lr: float = 0.03                  # constant and GLM (AdamW)
+    transformer_epochs: int = 3
+    transformer_lr: float = 3e-3
+    transformer_params: tuple = (("size", "tiny"),)
+    warmup_steps: int = 5
+    accumulate: int = 1
+    init_windows: int = 4
+    models: tuple = ("constant", "glm", "transformer")
+    solvers: tuple = ("deepwas", "ldsr")
+
+    @classmethod
+    def quick(cls, **kw):
+        # two small regions (4,159 variants); load_demo scales h2 with the number of variants
+        base = dict(chromosomes=(15, 22), folds=2, epochs=2, transformer_epochs=1,
+                    init_windows=1)
+        base.update(kw)
+        return cls(**base)
+
+    def estimator_params(self, model, solver):
+        transformer = model == "transformer"
+        return dict(model=model, solver=solver,
+                    lr=self.transformer_lr if transformer else self.lr,
+                    max_epochs=self.transformer_epochs if transformer else self.epochs,
+                    model_params=dict(self.transformer_params) if transformer else None,
+                    warmup_steps=self.warmup_steps, accumulate=self.accumulate,
+                    init_windows=self.init_windows, random_state=self.seed)
+
+
+def _rmse_log(f_hat, f_true):
+    f_hat = np.maximum(np.asarray(f_hat, dtype=np.float64), 1e-300)
+    return float(np.sqrt(np.mean((np.log(f_hat) - np.log(f_true)) ** 2)))
+
+
+def run_demo(settings=None, *, cache_dir=None, out_dir=None, progress=True, plots=True,
+             printer=print):
+    """Run the demo experiment; write its table, predictions and plots to ``out_dir``.
+
+    Parameters
+    ----------
+    settings : DemoSettings, optional
+    cache_dir : str, optional
+        Cache of :func:`load_demo`.
+    out_dir : str, optional
+        Where ``demo_results.tsv``, ``demo_results.json``, ``heldout_f.tsv.gz`` (and
+        ``.parquet`` with pyarrow) and the PNG plots go; nothing is written when None.
+    progress : bool
+        Progress bars.
+    plots : bool
+        Write the PNG plots.
+    printer : callable
+        Receives the lines of the report.
+
+    Returns
+    -------
+    results : pandas.DataFrame
+        One row per model and solver, plus the null and the true prior.
+    info : dict
+        Timings, settings, file paths.
+    """
+    import json
+
+    from sklearn.model_selection import GroupKFold
+
+    from .. import marginal_loglik
+    from ..estimators import FunctionalPrior, likelihood_increase_percent
+    from ._demo import load_demo
+
+    s = settings or DemoSettings()
+    t_start = time.perf_counter()
+    demo = load_demo(n=s.n, h2=s.h2, truth=s.truth, random_state=s.seed,
+                     chromosomes=list(s.chromosomes), cache_dir=cache_dir, progress=progress)
+    t_load = time.perf_counter() - t_start
+    stats, f_true = demo.stats, demo.f_true
+    groups = np.asarray(stats.groups).astype(str)
+    n_groups = len(set(groups))
+    if s.folds < 2 or s.folds > n_groups:
+        raise ValueError(f"folds must lie in [2, {n_groups}] (the number of chromosomes), got {s.folds}")
+    printer(f"data: {stats}; {len(demo.track_names)} hg38 bigWig tracks "
+            f"({', '.join(demo.track_names)}), {demo.width} bins x {demo.bin_size} bp per variant, "
+            f"+ freq, maf; truth={s.truth!r}, h2={demo.h2:.3g}, N={s.n:g}; loaded in {t_load:.1f} s")
+
+    splits = list(GroupKFold(n_splits=s.folds).split(np.zeros(len(stats)), groups=groups))
+    rows_all = stats.variants["row"].to_numpy()
+    pos_of_row = pd.Series(np.arange(len(rows_all)), index=rows_all)
+
+    # oracle: the true prior, scored exactly like the models
+    oracle = marginal_loglik(stats, f_true, relative_to_null=True) / stats.n
+
+    combos = [(m, so) for m in s.models for so in s.solvers]
+    heldout = {c: np.full(stats.n_variants, np.nan) for c in combos}
+    scores = {c: 0.0 for c in combos}
+    fit_time = {c: 0.0 for c in combos}
+    tasks = [(c, k) for k in range(len(splits)) for c in combos]
+    bar = None
+    if progress:
+        from tqdm.auto import tqdm
+        bar = tqdm(total=len(tasks), desc="cross-validation fits", unit="fit")
+    for (model, solver), k in tasks:
+        train_idx, test_idx = splits[k]
+        if bar is not None:
+            bar.set_postfix_str(f"{MODEL_LABEL[model]}-{SOLVER_LABEL[solver]}, fold {k + 1}/{len(splits)}")
+        tr, te = stats[train_idx], stats[test_idx]
+        est = FunctionalPrior(**s.estimator_params(model, solver))
+        t0 = time.perf_counter()
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", RuntimeWarning)
+            est.fit(tr)
+        fit_time[(model, solver)] += time.perf_counter() - t0
+        scores[(model, solver)] += est.score(te)
+        pos = pos_of_row[te.variants["row"].to_numpy()].to_numpy()
+        heldout[(model, solver)][pos] = est.predict_f(te)
+        if bar is not None:
+            bar.update(1)
+    if bar is not None:
+        bar.close()
+
+    recs = [dict(model="null (f = 0)", solver="-", score=0.0, rmse_log_f=np.nan, fit_s=np.nan)]
+    for (model, solver) in combos:
+        recs.append(dict(model=MODEL_LABEL[model], solver=SOLVER_LABEL[solver],
+                         score=scores[(model, solver)],
+                         rmse_log_f=_rmse_log(heldout[(model, solver)], f_true),
+                         fit_s=fit_time[(model, solver)]))
+    recs.append(dict(model="truth (f_true)", solver="-", score=float(oracle), rmse_log_f=0.0,
+                     fit_s=np.nan))
+    res = pd.DataFrame(recs)
+    res["pct_increase"] = likelihood_increase_percent(res["score"].to_numpy())
+    const = res.loc[(res.model == "Constant") & (res.solver == "DeepWAS"), "score"]
+    ref = float(const.iloc[0]) if len(const) else 0.0
+    res["gain_vs_constant_x1e3"] = (res["score"] - ref) * 1e3
+    res = res[["model", "solver", "score", "pct_increase", "gain_vs_constant_x1e3", "rmse_log_f",
+               "fit_s"]]
+    elapsed = time.perf_counter() - t_start
+    info = dict(settings={k: (list(v) if isinstance(v, tuple) else v)
+                          for k, v in s.__dict__.items()},
+                n_variants=int(stats.n_variants), n_windows=len(stats), folds=s.folds,
+                load_s=t_load, total_s=elapsed, load_timings=demo.timings,
+                tracks=demo.track_paths, files={})
+    for line in format_table(res).splitlines():
+        printer(line)
+    printer(f"held-out over {n_groups} chromosomes ({s.folds}-fold GroupKFold by chromosome); "
+            f"score = held-out log-likelihood gain over the null / N (nats per person); "
+            f"% = 100 expm1(score); RMSE of log f over held-out variants")
+
+    if out_dir is not None:
+        os.makedirs(out_dir, exist_ok=True)
+        p = os.path.join(out_dir, "demo_results.tsv")
+        res.to_csv(p, sep="\t", index=False, float_format="%.6g")
+        info["files"]["table"] = p
+        v = stats.variants
+        pred = pd.DataFrame({"chrom": v["chrom"], "pos_hg19": v["pos"], "snp": v["snp"],
+                             "freq": v["freq"], "f_true": f_true})
+        for (model, solver), f in heldout.items():
+            pred[f"f_{model}_{solver}"] = f
+        p = os.path.join(out_dir, "heldout_f.tsv.gz")
+        pred.to_csv(p, sep="\t", index=False, float_format="%.6g")
+        info["files"]["heldout_f"] = p
+        try:
+            import pyarrow  # noqa: F401
+            p = os.path.join(out_dir, "heldout_f.parquet")
+            pred.to_parquet(p, index=False)
+            info["files"]["heldout_f_parquet"] = p
+        except ImportError:
+            pass
+        if plots:
+            p = os.path.join(out_dir, "demo_heldout_gain.png")
+            plot_gains(res, p)
+            info["files"]["plot_gain"] = p
+            p = os.path.join(out_dir, "demo_enrichment.png")
+            plot_enrichment(stats, demo, f_true, heldout, p)
+            info["files"]["plot_enrichment"] = p
+        info["total_s"] = time.perf_counter() - t_start
+        p = os.path.join(out_dir, "demo_results.json")
+        with open(p, "w") as fh:
+            json.dump(dict(info, results=res.replace({np.nan: None}).to_dict(orient="records")),
+                      fh, indent=1, default=float)
+        info["files"]["json"] = p
+        for name, path in info["files"].items():
+            printer(f"wrote {path}")
+    return res, info
+
+
+def format_table(res):
+    """A fixed-width text table of :func:`run_demo`'s results."""
+    head = (f"{'model':<16}{'solver':<9}{'nats/person':>12}{'% lik. incr.':>14}"
+            f"{'vs Const x1e3':>15}{'RMSE log f':>12}{'fit s':>8}")
+    lines = [head, "-" * len(head)]
+    for r in res.itertuples(index=False):
+        rm = "" if not np.isfinite(r.rmse_log_f) else f"{r.rmse_log_f:.3f}"
+        ft = "" if not np.isfinite(r.fit_s) else f"{r.fit_s:.0f}"
+        lines.append(f"{r.model:<16}{r.solver:<9}{r.score:>12.5f}{r.pct_increase:>14.3f}"
+                     f"{r.gain_vs_constant_x1e3:>15.3f}{rm:>12}{ft:>8}")
+    return "\n".join(lines)
+
+
+def _mpl():
+    import matplotlib
+
+    if matplotlib.get_backend().lower() not in ("agg", "module://matplotlib_inline.backend_inline"):
+        try:
+            matplotlib.use("Agg")
+        except Exception:  # pragma: no cover - backend already fixed
+            pass
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def plot_gains(res, path):
+    """Held-out gain per model and solver (like the paper's Fig. 5) and recovery RMSE."""
+    plt = _mpl()
+    models = [m for m in ("Constant", "GLM", "Transformer") if m in set(res.model)]
+    solvers = [s for s in ("DeepWAS", "LDSR") if s in set(res.solver)]
+    colours = {"DeepWAS": "#1f77b4", "LDSR": "#ff7f0e"}
+    fig, axes = plt.subplots(1, 2, figsize=(10, 4))
+    x = np.arange(len(models))
+    w = 0.8 / max(1, len(solvers))
+    oracle = res.loc[res.model == "truth (f_true)"]
+    for j, sv in enumerate(solvers):
+        sub = res[res.solver == sv].set_index("model").reindex(models)
+        axes[0].bar(x + (j - (len(solvers) - 1) / 2) * w, sub["pct_increase"], w,
+                    label=sv, color=colours.get(sv))
+        axes[1].bar(x + (j - (len(solvers) - 1) / 2) * w, sub["rmse_log_f"], w,
+                    label=sv, color=colours.get(sv))
+    if len(oracle):
+        axes[0].axhline(float(oracle["pct_increase"].iloc[0]), color="k", ls="--", lw=1,
+                        label="true prior")
+    vals = res.loc[res.solver.isin(solvers), "pct_increase"].to_numpy()
+    if len(oracle):
+        vals = np.append(vals, float(oracle["pct_increase"].iloc[0]))
+    lo, hi = np.nanmin(vals), np.nanmax(vals)
+    pad = max((hi - lo) * 0.3, 1e-3)
+    axes[0].set_ylim(max(0.0, lo - pad), hi + pad)
+    axes[0].set_ylabel("held-out % likelihood increase per person")
+    axes[0].set_title("Held-out gain over the null (higher is better)")
+    axes[1].set_ylabel("RMSE of log f (held-out variants)")
+    axes[1].set_title("Recovery of the true prior (lower is better)")
+    for ax in axes:
+        ax.set_xticks(x)
+        ax.set_xticklabels(models)
+        ax.legend(fontsize=8)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def plot_enrichment(stats, demo, f_true, heldout, path, chrom=None):
+    """Predicted enrichment sqrt(f / E f) along one region next to the input tracks (Fig. 3)."""
+    plt = _mpl()
+    v = stats.variants
+    chroms = v["chrom"].astype(str).to_numpy()
+    if chrom is None:
+        counts = pd.Series(chroms).value_counts()
+        chrom = str(counts.index[0])
+    sel = np.flatnonzero(chroms == str(chrom))
+    pos = v["pos"].to_numpy()[sel] / 1e6
+    feats = stats.get_features(sel)
+    mid = feats.func.shape[2] // 2
+    names = list(demo.track_names)
+    deepwas_models = [(m, s) for (m, s) in heldout if s == "deepwas"]
+    n_rows = len(names) + 1 + len(deepwas_models)
+    fig, axes = plt.subplots(n_rows, 1, figsize=(10, 1.3 * n_rows + 0.6), sharex=True)
+    for t, name in enumerate(names):
+        axes[t].fill_between(pos, feats.func[:, t, mid], step="mid", color="0.4", lw=0)
+        axes[t].set_ylabel(name.replace("synthetic_", ""), fontsize=8, rotation=0, ha="right")
+    enr = lambda f: np.sqrt(f / np.mean(f))  # noqa: E731 - E f over the region's variants
+    ax = axes[len(names)]
+    ax.plot(pos, enr(f_true[sel]), ".", ms=1.5, color="k")
+    ax.set_ylabel("truth", fontsize=8, rotation=0, ha="right")
+    for i, (m, s) in enumerate(deepwas_models):
+        ax = axes[len(names) + 1 + i]
+        f = heldout[(m, s)][sel]
+        ax.plot(pos, enr(f), ".", ms=1.5, color="#1f77b4")
+        ax.set_ylabel(f"{MODEL_LABEL[m]}\n(DeepWAS)", fontsize=8, rotation=0, ha="right")
+    axes[-1].set_xlabel(f"chr{chrom} position (Mb, hg19); tracks: hg38 bigWig value at the "
+                        "lifted variant")
+    fig.suptitle(f"Predicted enrichment sqrt(f / E f), held-out chr{chrom}", fontsize=10)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
