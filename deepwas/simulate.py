@@ -99,6 +99,7 @@ def true_log_f(truth, features, freq, *, alpha=0.7, log_f_sd=1.0, sparsity=0.1,
         * ``threshold``: the sparse function of App. B.1 -- variants whose first track
           (window-averaged, standardised) is in its top ``sparsity`` fraction get a 1000-fold
           larger variance than the others.
+
         The non-constant parts are rescaled to standard deviation ``log_f_sd`` over variants
         (the threshold truth has a fixed 1000-fold contrast instead).
     features : Features

@@ -8,7 +8,7 @@ __all__ = ["GLMNet"]
 
 
 class GLMNet(nn.Module):
-    """``log f = intercept + w_func . mean_positions(C_func) + w_pred . C_pred``.
+    """``log f = intercept + w_func @ mean_positions(C_func) + w_pred @ C_pred``.
 
     Each track is averaged over the ``avg_width`` positions at the centre of the window
     (all ``width`` positions by default), giving one value per track; the average and the
