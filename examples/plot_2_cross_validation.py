@@ -17,7 +17,6 @@ import os
 import tempfile
 
 import matplotlib.pyplot as plt
-import numpy as np
 import pandas as pd
 from sklearn.model_selection import GridSearchCV, GroupKFold
 

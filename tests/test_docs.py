@@ -118,7 +118,9 @@ def _copy_sources(dst):
 def _execution_times(rst):
     """{example file: seconds} from sphinx-gallery's sg_execution_times.rst."""
     out = {}
-    for m in re.finditer(r":ref:`sphx_glr_\S+?` \(``(\S+?\.py)``\)\s*\|\s*(\d+):(\d+\.\d+)", rst):
+    # a list-table row (sphinx-gallery >= 0.16) or a grid-table row (older)
+    pattern = r"\(``(?:\S*/)?(plot_\w+\.py)``\)\s*(?:\n\s*-|\|)\s*(\d+):(\d+(?:\.\d+)?)"
+    for m in re.finditer(pattern, rst):
         out[m.group(1)] = 60 * int(m.group(2)) + float(m.group(3))
     return out
 
