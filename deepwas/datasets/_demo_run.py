@@ -107,6 +107,9 @@ def run_demo(settings=None, *, cache_dir=None, out_dir=None, progress=True, plot
     from ._demo import load_demo
 
     s = settings or DemoSettings()
+    n_chrom = len(set(str(c) for c in s.chromosomes))
+    if not 2 <= s.folds <= n_chrom:
+        raise ValueError(f"folds must lie in [2, {n_chrom}] (the number of chromosomes), got {s.folds}")
     t_start = time.perf_counter()
     demo = load_demo(n=s.n, h2=s.h2, truth=s.truth, random_state=s.seed,
                      chromosomes=list(s.chromosomes), cache_dir=cache_dir, progress=progress)
@@ -114,8 +117,6 @@ def run_demo(settings=None, *, cache_dir=None, out_dir=None, progress=True, plot
     stats, f_true = demo.stats, demo.f_true
     groups = np.asarray(stats.groups).astype(str)
     n_groups = len(set(groups))
-    if s.folds < 2 or s.folds > n_groups:
-        raise ValueError(f"folds must lie in [2, {n_groups}] (the number of chromosomes), got {s.folds}")
     printer(f"data: {stats}; {len(demo.track_names)} hg38 bigWig tracks "
             f"({', '.join(demo.track_names)}), {demo.width} bins x {demo.bin_size} bp per variant, "
             f"+ freq, maf; truth={s.truth!r}, h2={demo.h2:.3g}, N={s.n:g}; loaded in {t_load:.1f} s")
