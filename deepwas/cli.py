@@ -549,7 +549,8 @@ def build_parser():
     d.add_argument("--truth", choices=("glm", "network", "threshold", "constant"),
                    help="true prior of the simulation (default glm)")
     d.add_argument("--n", type=float, help="GWAS sample size (default 300,000)")
-    d.add_argument("--h2", type=float, help="heritability of the demo variants (default 0.5)")
+    d.add_argument("--h2", type=float, help="heritability of the demo variants (default 0.5 for the 22 regions; "
+                        "for --quick, 0.5 times their share of the variants)")
     d.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     d.add_argument("--no-progress", action="store_true", help="no progress bars")
     d.set_defaults(func=_cmd_demo)
