@@ -56,7 +56,8 @@ print("train loss per epoch:", np.round(est.history_[:, "train_loss"], 4))
 # :meth:`~deepwas.FunctionalPrior.score` is the held-out gain over the null model, summed over
 # windows and divided by the GWAS sample size (nats per person);
 # :func:`~deepwas.likelihood_increase_percent` gives the paper's "% likelihood increase per
-# person". A constant prior (one parameter) and the true prior bracket the GLM.
+# person". For reference: a constant prior (one parameter) and the true prior of the
+# simulation, which no fitted prior can beat in expectation.
 const = deepwas.ConstantPrior(max_epochs=8, accumulate=1, warmup_steps=5, lr=3e-2,
                               random_state=0).fit(train)
 true_gain = deepwas.marginal_loglik(test, demo.f_true[test.variants["row"]],
