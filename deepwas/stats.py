@@ -508,7 +508,12 @@ class SummaryStats:
     def ld_block(self, k):
         """Dense LD blocks ``(R_II, R_EI)`` of window ``k`` (float64)."""
         core, ext = self._global_window(k)
-        return self._data.ld.block(core, core), self._data.ld.block(ext, core)
+        return self._data.ld.block(core, core), self.ld_ext_core(k)
+
+    def ld_ext_core(self, k):
+        """Dense LD block ``R_EI`` (extended x core) of window ``k`` (float64)."""
+        core, ext = self._global_window(k)
+        return self._data.ld.block(ext, core)
 
     def window_factors(self, k):
         """The theta-free factors of window ``k`` (computed once, then cached)."""

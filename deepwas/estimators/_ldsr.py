@@ -29,7 +29,7 @@ class LDSRBlocks:
         hit = self._cache.get(k)
         if hit is None:
             core, _ = self.stats.windows[k]
-            _, R_EI = self.stats.ld_block(k)
+            R_EI = self.stats.ld_ext_core(k)
             R2 = np.ascontiguousarray((R_EI.T ** 2).astype(np.float32))     # (n, m)
             l = R2.sum(1, dtype=np.float64)
             chi2 = self.stats.n * self._beta[core] ** 2
