@@ -51,7 +51,6 @@ default_role = "literal"  # `x` in prose is code, never a dangling cross-referen
 # -- API reference ---------------------------------------------------------------------------------
 autosummary_generate = True
 autosummary_imported_members = True
-autodoc_default_options = {"members": False, "inherited-members": False}
 autodoc_typehints = "none"          # numpydoc sections carry the types
 autodoc_member_order = "bysource"
 numpydoc_show_class_members = False  # the class templates list members themselves
@@ -130,5 +129,14 @@ def _point_demo_cache_at_build_dir(app):
         os.environ["DEEPWAS_CACHE"] = os.path.join(app.doctreedir, "deepwas-cache")
 
 
+def _skip_sklearn_routing(app, what, name, obj, skip, options):
+    """Leave out scikit-learn's generated metadata-routing methods (``set_fit_request`` ...):
+    their docstrings point into scikit-learn's own docs and say nothing about deepwas."""
+    if name == "get_metadata_routing" or (name.startswith("set_") and name.endswith("_request")):
+        return True
+    return None
+
+
 def setup(app):
     app.connect("builder-inited", _point_demo_cache_at_build_dir, priority=100)
+    app.connect("autodoc-skip-member", _skip_sklearn_routing)
