@@ -177,3 +177,9 @@ fig.tight_layout()
 # :class:`deepwas.FunctionalPrior` on some chromosomes and score it on others (see the
 # other examples). ``deepwas.SummaryStats.from_ukbb(..., features=tracks)`` works the same
 # way with UK Biobank LD.
+
+# %%
+# Clean up the temporary files of this example.
+import shutil  # noqa: E402
+
+shutil.rmtree(tmp)
