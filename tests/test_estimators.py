@@ -273,6 +273,13 @@ def test_warmup_accumulation_and_clipping(small):
     lrs = [b["event_lr"] for e in est.history_ for b in e["batches"]]
     assert max(lrs) == pytest.approx(0.01) and lrs[0] < 0.01
     assert np.all(np.diff(lrs) >= -1e-15)                 # linear warm-up, then constant
+    assert est.warmup_steps_ == 3
+    # a warm-up longer than the run is capped at half the planned optimizer steps
+    capped = ConstantPrior(max_epochs=2, init_windows=2, accumulate=4, warmup_steps=100, lr=0.01,
+                           random_state=0).fit(train)
+    assert capped.warmup_steps_ == est.n_steps_ // 2
+    lrs = [b["event_lr"] for e in capped.history_ for b in e["batches"]]
+    assert max(lrs) == pytest.approx(0.01)
 
 
 def test_verbose_prints_progress(small, capsys):

@@ -144,7 +144,9 @@ class FunctionalPrior(BaseEstimator):
     max_epochs : int, default=5
         Passes over the training windows (the paper used 10 at genome scale).
     warmup_steps : int, default=100
-        Linear learning-rate warm-up, in optimizer steps (paper: 100).
+        Linear learning-rate warm-up, in optimizer steps (paper: 100, ~4 % of its run). It is
+        capped at half of the fit's planned optimizer steps, so a small data set is not trained
+        entirely at a fraction of the learning rate; the value used is ``warmup_steps_``.
     accumulate : int, default=12
         Windows whose gradients are summed per optimizer step (paper: 12).
     grad_clip : float or None, default=0.2
@@ -595,7 +597,10 @@ class FunctionalPrior(BaseEstimator):
                                       ProgressBar)
         from skorch.helper import predefined_split
 
-        acc, warm = int(self.accumulate), int(self.warmup_steps)
+        acc = int(self.accumulate)
+        planned = -(-len(train_ids) // acc) * int(self.max_epochs)
+        warm = min(int(self.warmup_steps), planned // 2)
+        self.warmup_steps_ = warm
 
         def warmup(batch_idx):  # called once per window; the lr changes once per optimizer step
             return 1.0 if warm == 0 else min(1.0, (batch_idx // acc + 1) / warm)
