@@ -274,6 +274,7 @@ def test_warmup_accumulation_and_clipping(small):
     assert max(lrs) == pytest.approx(0.01) and lrs[0] < 0.01
     assert np.all(np.diff(lrs) >= -1e-15)                 # linear warm-up, then constant
     assert est.warmup_steps_ == 3
+    assert est.n_parameters_ == 1  # the constant prior trains its intercept only
     # a warm-up longer than the run is capped at half the planned optimizer steps
     capped = ConstantPrior(max_epochs=2, init_windows=2, accumulate=4, warmup_steps=100, lr=0.01,
                            random_state=0).fit(train)
@@ -326,6 +327,7 @@ def test_custom_network_module(small):
     assert torch.all(net.func_weight == 0)
     ref = GLMPrior(**FAST, random_state=0).fit(train)
     np.testing.assert_allclose(est.predict_f(test), ref.predict_f(test), rtol=1e-6)
+    assert est.n_parameters_ == ref.n_parameters_ == sum(p.numel() for p in net.parameters())
 
 
 def test_likelihood_increase_percent():

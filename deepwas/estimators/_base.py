@@ -509,6 +509,7 @@ class FunctionalPrior(BaseEstimator):
                     cache.clear()
 
         prior = net.module_.prior.to("cpu").eval()
+        n_trained = count_parameters(prior)  # before freezing: what the fit trained
         for p in prior.parameters():
             p.requires_grad_(False)
         self.prior_ = prior
@@ -521,7 +522,7 @@ class FunctionalPrior(BaseEstimator):
         self.history_ = net.history
         self.n_iter_ = len(net.history)
         self.n_steps_ = int(getattr(net, "n_optimizer_steps_", 0))
-        self.n_parameters_ = count_parameters(prior)
+        self.n_parameters_ = n_trained
         return self
 
     @staticmethod
