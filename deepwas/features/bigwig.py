@@ -141,16 +141,18 @@ class BigWigTracks(FeatureProvider):
 
     def get(self, variants):
         n = len(variants)
-        out = np.zeros((n, self.d_func, self.width), dtype=np.float32)
+        # filled track by track as (d, n, width) so each track's windows land in one contiguous
+        # block with a single copy; returned as an (n, d, width) view of it
+        buf = np.zeros((self.d_func, n, self.width), dtype=np.float32)
         if n == 0:
-            return Features(func=out, func_names=self.func_names)
+            return Features(func=buf.transpose(1, 0, 2), func_names=self.func_names)
         chrom, pos, ok = self._positions(variants)
         start0 = pos - 1 - self.span // 2  # 0-based first base of each window
         for c in pd.unique(chrom[ok]):
             rows = np.flatnonzero(ok & (chrom == c))
             for t in range(self.d_func):
-                self._fill_chrom(out, t, c, rows, start0[rows])
-        return Features(func=out, func_names=self.func_names)
+                self._fill_chrom(buf[t], t, c, rows, start0[rows])
+        return Features(func=buf.transpose(1, 0, 2), func_names=self.func_names)
 
     def _track_chrom(self, t, c):
         chroms = self._chroms[t]
@@ -179,7 +181,13 @@ class BigWigTracks(FeatureProvider):
             idx = order[grp]
             lo, hi = int(starts[idx].min()), int(starts[idx].max()) + self.span
             region = self._read(t, name, length, lo, hi)
-            out[rows[idx], t, :] = self._windows(region, starts[idx] - lo)
+            view = self._windows(region)
+            dest = rows[idx]
+            if len(dest) and dest[-1] - dest[0] == len(dest) - 1 and np.all(np.diff(dest) == 1):
+                # fancy indexing gathers fast; np.take(..., out=) on a strided view is ~30x slower
+                out[dest[0]:dest[-1] + 1] = view[starts[idx] - lo]
+            else:
+                out[dest] = view[starts[idx] - lo]
 
     def _read(self, t, name, length, lo, hi):
         """Track values on 0-based [lo, hi), zero outside the chromosome and where no data."""
@@ -190,12 +198,11 @@ class BigWigTracks(FeatureProvider):
             buf[a - lo:b - lo] = np.nan_to_num(vals, nan=0.0, posinf=0.0, neginf=0.0)
         return buf
 
-    def _windows(self, region, offsets):
-        """Rows ``region[o : o + span]`` binned to ``width`` values, via a strided view."""
+    def _windows(self, region):
+        """Strided view whose row ``o`` is ``region[o : o + span]`` binned to ``width`` values."""
         if self.bin_size == 1:
-            return sliding_window_view(region, self.width)[offsets]
+            return sliding_window_view(region, self.width)
         cs = np.concatenate([[0.0], np.cumsum(region, dtype=np.float64)])
         bin_means = ((cs[self.bin_size:] - cs[:-self.bin_size]) / self.bin_size).astype(np.float32)
         # bin k of a window at offset o is bin_means[o + k * bin_size]
-        view = sliding_window_view(bin_means, self.span - self.bin_size + 1)[:, ::self.bin_size]
-        return view[offsets]
+        return sliding_window_view(bin_means, self.span - self.bin_size + 1)[:, ::self.bin_size]
