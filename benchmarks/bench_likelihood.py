@@ -9,7 +9,8 @@ Every (algorithm, size) runs in a fresh subprocess so that its peak memory is it
 * ``iterative32`` (when ``deepwas.solvers.iterative`` exists): CG + stochastic Lanczos quadrature.
 
 LD is synthetic with realistic decay: variants spread at ~4 per kb, correlation
-``exp(-|d| / 20 kb)`` with random allele coding (an Ornstein-Uhlenbeck kernel, positive definite).
+``(1 - c) exp(-|d| / 20 kb) + c`` with c = 1e-3 and random allele coding (an Ornstein-Uhlenbeck
+kernel plus a rank-one floor: positive definite, unit diagonal).
 The extended set is three times the core, centred on it, as for 1 Mb cores in 3 Mb windows.
 
 Run ``python benchmarks/bench_likelihood.py`` (all sizes) or ``--sizes 250,1000`` (core sizes).
@@ -38,7 +39,12 @@ def synthetic_window(n, seed=0):
     pos = np.sort(rng.uniform(0, m / 4.0, size=m))  # kb, 4 variants per kb
     sign = rng.choice([-1.0, 1.0], size=m)
     core = np.arange(n, 2 * n)
-    R_EI = np.exp(-np.abs(pos[:, None] - pos[core][None, :]) / 20.0) * sign[:, None] * sign[core][None, :]
+    # OU decay plus a rank-one floor of 1e-3: LD estimated from a finite reference panel never
+    # falls to the 1e-16 of a pure exponential 750 kb away, and such values turn into float32
+    # subnormals that slow CPU kernels by 10x or more (see deepwas.stats._flush_tiny)
+    floor = 1e-3
+    R_EI = ((1 - floor) * np.exp(-np.abs(pos[:, None] - pos[core][None, :]) / 20.0) + floor) \
+        * sign[:, None] * sign[core][None, :]
     R_II = R_EI[core]
     N = 300_000
     s = 0.8 / N
@@ -101,7 +107,9 @@ def run_case(algo, n, repeats):
         wf = window_factors(R_II, R_EI, beta_I)
         out["precompute_s"] = time.perf_counter() - t0
         dtype = torch.float64 if algo.endswith("64") else torch.float32
-        G = torch.as_tensor(wf.G, dtype=dtype)
+        from deepwas.stats import _flush_tiny
+
+        G = torch.as_tensor(_flush_tiny(wf.G, dtype), dtype=dtype)  # as SummaryStats does
         z = torch.as_tensor(wf.z, dtype=dtype)
         if algo.startswith("exact"):
             from deepwas.solvers.exact import exact_gain as solve

@@ -556,11 +556,28 @@ class SummaryStats:
         key = (id(wf), str(device), str(dtype))
         hit = self._data.tensors.get(key)
         if hit is None:
-            hit = _WindowTensors(torch.as_tensor(wf.G, dtype=dtype, device=device),
+            hit = _WindowTensors(torch.as_tensor(_flush_tiny(wf.G, dtype), dtype=dtype, device=device),
                                  torch.as_tensor(wf.z, dtype=dtype, device=device),
                                  wf.q, wf.logdet_R, wf.rank, wf.n_core)
             self._data.tensors[key] = hit
         return hit
+
+
+def _flush_tiny(G, dtype):
+    """Zero the entries of G below 1e-12 of its largest for dtypes narrower than float64.
+
+    Far-apart variants can have correlations of 1e-20 and less (exponentially decaying LD);
+    in float32 their products fall into the subnormal range, where CPU arithmetic is ~10x
+    slower (measured: G^T F G at m = 3,000, r = 1,000 took 0.70 s in float32 against 0.08 s in
+    float64). Entries this small change no sum by more than 1e-12 relative, far below float32's
+    resolution.
+    """
+    import torch
+
+    if dtype == torch.float64 or G.size == 0:
+        return G
+    cut = 1e-12 * float(np.abs(G).max())
+    return np.where(np.abs(G) < cut, 0.0, G)
 
 
 class _WindowTensors:
