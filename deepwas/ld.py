@@ -77,12 +77,9 @@ class LDSource:
         lam_r : ndarray, shape (r,)
         G : ndarray, shape (m, r)
         """
-        lam, U = np.linalg.eigh(self.block(core, core))
-        keep = lam > eig_rtol * max(lam.max(initial=0.0), 0.0)
-        if not np.any(keep):
-            raise ValueError("LD block of the core variants has no positive eigenvalue")
-        U_r, lam_r = U[:, keep], lam[keep]
-        return U_r, lam_r, (self.block(ext, core) @ U_r) / np.sqrt(lam_r)
+        from .windows import eigenbasis_from_blocks
+
+        return eigenbasis_from_blocks(self.block(core, core), self.block(ext, core), eig_rtol)
 
     def subset(self, keep):
         """A source restricted to the variants ``keep`` (sorted indices)."""
@@ -178,19 +175,21 @@ class GenotypeLD(LDSource):
 
     MISSING = -127
 
-    def __init__(self, dosages, variants, fingerprint=None):
+    def __init__(self, dosages, variants, fingerprint=None, _moments=None):
         self.dosages = np.asarray(dosages, dtype=np.int8)
         self.variants = variants.reset_index(drop=True)
         if len(self.variants) != len(self.dosages):
             raise ValueError("genotype rows and variant table disagree in length")
-        d = self.dosages.astype(np.float64)
-        miss = self.dosages == self.MISSING
-        d[miss] = 0.0
-        n_obs = (~miss).sum(1)
-        with np.errstate(invalid="ignore", divide="ignore"):
-            self.mean = d.sum(1) / n_obs
-            dev = np.where(miss, 0.0, d - self.mean[:, None])
-            self.std = np.sqrt((dev ** 2).sum(1) / self.dosages.shape[1])
+        if _moments is None:
+            d = self.dosages.astype(np.float64)
+            miss = self.dosages == self.MISSING
+            d[miss] = 0.0
+            n_obs = (~miss).sum(1)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                mean = d.sum(1) / n_obs
+                dev = np.where(miss, 0.0, d - mean[:, None])
+                _moments = (mean, np.sqrt((dev ** 2).sum(1) / self.dosages.shape[1]))
+        self.mean, self.std = _moments
         self.n_ref = self.dosages.shape[1]
         self._fingerprint = fingerprint or _hash_arrays(self.dosages)
 
@@ -236,9 +235,11 @@ class GenotypeLD(LDSource):
 
     def subset(self, keep):
         keep = np.asarray(keep, dtype=np.int64)
+        # per-variant moments are row-wise: a subset takes its rows instead of recomputing them
         return GenotypeLD(self.dosages[keep], self.variants.iloc[keep],
                           fingerprint=_hash_arrays(
-                              np.frombuffer(self._fingerprint.encode(), dtype=np.uint8), keep))
+                              np.frombuffer(self._fingerprint.encode(), dtype=np.uint8), keep),
+                          _moments=(self.mean[keep], self.std[keep]))
 
 
 def _file_digest(path, chunk=1 << 22):

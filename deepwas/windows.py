@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["DEFAULT_EIG_RTOL", "WindowFactors", "make_windows", "window_factors",
-           "factors_from_basis", "FactorCache"]
+           "eigenbasis_from_blocks", "factors_from_basis", "FactorCache"]
 
 log = logging.getLogger(__name__)
 
@@ -128,13 +128,18 @@ def window_factors(R_II, R_EI, beta_I, eig_rtol=DEFAULT_EIG_RTOL):
     -------
     WindowFactors
     """
+    U_r, lam_r, G = eigenbasis_from_blocks(R_II, R_EI, eig_rtol)
+    return factors_from_basis(U_r, lam_r, G, np.asarray(beta_I, dtype=np.float64), len(R_II))
+
+
+def eigenbasis_from_blocks(R_II, R_EI, eig_rtol=DEFAULT_EIG_RTOL):
+    """Kept eigenpairs ``(U_r, lam_r)`` of a dense R_II and ``G = R_EI U_r lam_r^{-1/2}``."""
     lam, U = np.linalg.eigh(np.asarray(R_II, dtype=np.float64))
     keep = lam > eig_rtol * max(lam.max(initial=0.0), 0.0)
     if not np.any(keep):
         raise ValueError("LD block of the core variants has no positive eigenvalue")
     U_r, lam_r = U[:, keep], lam[keep]
-    G = (np.asarray(R_EI, dtype=np.float64) @ U_r) / np.sqrt(lam_r)
-    return factors_from_basis(U_r, lam_r, G, np.asarray(beta_I, dtype=np.float64), len(R_II))
+    return U_r, lam_r, (np.asarray(R_EI, dtype=np.float64) @ U_r) / np.sqrt(lam_r)
 
 
 def _checksum(arrays):
