@@ -110,17 +110,17 @@ def run_case(algo, n, repeats):
         from deepwas.stats import _flush_tiny
 
         G = torch.as_tensor(_flush_tiny(wf.G, dtype), dtype=dtype)  # as SummaryStats does
-        z = torch.as_tensor(wf.z, dtype=dtype)
+        y = torch.as_tensor(wf.y, dtype=dtype)
         if algo.startswith("exact"):
             from deepwas.solvers.exact import exact_gain as solve
 
-            step = lambda ft: solve(G, z, ft, s)  # noqa: E731
+            step = lambda ft: solve(G, y, ft, s)  # noqa: E731
         else:
             try:
                 from deepwas.solvers.iterative import iterative_gain
             except ImportError:
                 return None
-            step = lambda ft: iterative_gain(G, z, ft, s)[0]  # noqa: E731
+            step = lambda ft: iterative_gain(G, y, ft, s)[0]  # noqa: E731
         base = _maxrss_mb()
         times = []
         for _ in range(repeats):

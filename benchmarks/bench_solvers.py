@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from deepwas.solvers import IterativeConfig, exact_gain, iterative_gain
+from deepwas.windows import orthogonal_columns
 
 LADDER = [(1000, 250), (2000, 500), (4000, 1000), (6000, 2000), (9000, 3000), (12000, 4000)]
 
@@ -28,7 +29,8 @@ def synthetic_window(m, r, ratio=0.3, seed=0):
     s = 0.7 / 300_000
     f = s * ratio * torch.empty(m, dtype=torch.float64).exponential_(generator=gen)
     y = torch.randn(r, generator=gen, dtype=torch.float64) * s**0.5
-    return G, G @ y, f, s
+    G, y = orthogonal_columns(G.numpy(), y.numpy())  # as the precompute stores them
+    return torch.from_numpy(G), torch.from_numpy(y), f, s
 
 
 def timed(fn, repeats):
@@ -40,10 +42,10 @@ def timed(fn, repeats):
     return best, out
 
 
-def loss_and_grad(solver, G, z, f0, s, dtype):
-    G, z = G.to(dtype), z.to(dtype)
+def loss_and_grad(solver, G, y, f0, s, dtype):
+    G, y = G.to(dtype), y.to(dtype)
     f = f0.to(dtype).clone().requires_grad_(True)
-    out = solver(G, z, f, s)
+    out = solver(G, y, f, s)
     g = out[0] if isinstance(out, tuple) else out
     g.backward()
     return g.item(), f.grad.double()
@@ -55,18 +57,18 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=2)
     args = ap.parse_args(argv)
     cfg = IterativeConfig()
-    iterative = lambda G, z, f, s: iterative_gain(G, z, f, s, cfg)  # noqa: E731
+    iterative = lambda G, y, f, s: iterative_gain(G, y, f, s, cfg)  # noqa: E731
     print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, config {cfg}")
     print(f"{'m':>6} {'r':>5} {'dtype':>7} {'exact s':>9} {'iter s':>9} {'exact/iter':>10} "
           f"{'|dgain|/|gain|':>14} {'grad cos':>9}")
     for m, r in LADDER:
         if r > args.max_r:
             continue
-        G, z, f0, s = synthetic_window(m, r)
-        ref, ref_grad = loss_and_grad(exact_gain, G, z, f0, s, torch.float64)
+        G, y, f0, s = synthetic_window(m, r)
+        ref, ref_grad = loss_and_grad(exact_gain, G, y, f0, s, torch.float64)
         for dtype in (torch.float64, torch.float32):
-            t_ex, _ = timed(lambda: loss_and_grad(exact_gain, G, z, f0, s, dtype), args.repeats)
-            t_it, (g, grad) = timed(lambda: loss_and_grad(iterative, G, z, f0, s, dtype),
+            t_ex, _ = timed(lambda: loss_and_grad(exact_gain, G, y, f0, s, dtype), args.repeats)
+            t_it, (g, grad) = timed(lambda: loss_and_grad(iterative, G, y, f0, s, dtype),
                                     args.repeats)
             cos = float(grad @ ref_grad / (grad.norm() * ref_grad.norm()))
             print(f"{m:>6} {r:>5} {str(dtype)[6:]:>7} {t_ex:>9.3f} {t_it:>9.3f} "

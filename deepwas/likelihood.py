@@ -70,9 +70,9 @@ def window_gain(stats, k, f_ext, *, linalg="cholesky", sigma2=None, config=None,
     if how == "iterative":
         from .solvers.iterative import iterative_gain
 
-        gain, inf = iterative_gain(wt.G, wt.z, f_ext, s, config=config)
+        gain, inf = iterative_gain(wt.G, wt.y, f_ext, s, config=config)
     else:
-        gain, inf = exact_gain(wt.G, wt.z, f_ext, s), {}
+        gain, inf = exact_gain(wt.G, wt.y, f_ext, s), {}
     if info is not None:
         info.append(dict(inf, linalg=how, window=int(k), m=int(wt.G.shape[0]), rank=int(wt.rank)))
     return gain

@@ -544,7 +544,7 @@ class SummaryStats:
         return self
 
     def window_tensors(self, k, device=None, dtype=None):
-        """Factors of window ``k`` as torch tensors (``G``, ``z``) plus scalars.
+        """Factors of window ``k`` as torch tensors (``G``, ``y``) plus scalars.
 
         Tensors are kept per (device, dtype) so repeated training steps do not copy them.
         """
@@ -557,7 +557,7 @@ class SummaryStats:
         hit = self._data.tensors.get(key)
         if hit is None:
             hit = _WindowTensors(torch.as_tensor(_flush_tiny(wf.G, dtype), dtype=dtype, device=device),
-                                 torch.as_tensor(wf.z, dtype=dtype, device=device),
+                                 torch.as_tensor(wf.y, dtype=dtype, device=device),
                                  wf.q, wf.logdet_R, wf.rank, wf.n_core)
             self._data.tensors[key] = hit
         return hit
@@ -581,10 +581,10 @@ def _flush_tiny(G, dtype):
 
 
 class _WindowTensors:
-    __slots__ = ("G", "z", "q", "logdet_R", "rank", "n_core")
+    __slots__ = ("G", "y", "q", "logdet_R", "rank", "n_core")
 
-    def __init__(self, G, z, q, logdet_R, rank, n_core):
-        self.G, self.z, self.q, self.logdet_R, self.rank, self.n_core = G, z, q, logdet_R, rank, n_core
+    def __init__(self, G, y, q, logdet_R, rank, n_core):
+        self.G, self.y, self.q, self.logdet_R, self.rank, self.n_core = G, y, q, logdet_R, rank, n_core
 
 
 class _RowRemap(FeatureProvider):

@@ -8,7 +8,15 @@ For a window with core variants I (n) and extended variants E (m), DESIGN sectio
     z    = G y                        (m)
     logdet_R = sum(log lam_r)
 
-Only ``G``, ``z``, ``q``, ``logdet_R`` and ``r`` are kept: O(m r) memory per window.
+Only ``G``, ``y``, ``q``, ``logdet_R`` and ``r`` are kept: O(m r) memory per window (``z`` is
+recomputed as ``G y`` where needed).
+
+``G`` is determined only up to a rotation ``G V``, ``V^T y`` (V orthogonal r x r): the
+likelihood sees ``G G^T`` and ``z``.  The stored ``G`` is rotated so that its columns are orthogonal
+(``G^T G`` diagonal).  Then ``C = I + G^T F G / s`` is diagonal for constant ``f`` and close
+to diagonal otherwise, which the iterative solver exploits (Jacobi scaling: on a real 1000G
+window cond(C) ~700 -> ~12 and the log-determinant's Hutchinson noise 2.4x smaller).  The
+rotation costs one r x r eigendecomposition and two m x r x r products, paid once per window.
 
 The eigenvalue threshold ``eig_rtol`` (default :data:`DEFAULT_EIG_RTOL` = 1e-10, relative to the
 largest eigenvalue) separates the numerical null space from the spectrum. On the shipped 1000
@@ -29,28 +37,33 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = ["DEFAULT_EIG_RTOL", "WindowFactors", "make_windows", "window_factors",
-           "eigenbasis_from_blocks", "factors_from_basis", "FactorCache"]
+           "eigenbasis_from_blocks", "factors_from_basis", "orthogonal_columns", "FactorCache"]
 
 log = logging.getLogger(__name__)
 
 DEFAULT_EIG_RTOL = 1e-10
-_FORMAT_VERSION = "deepwas-window-factors-v1"
+_FORMAT_VERSION = "deepwas-window-factors-v2"  # v2: G with orthogonal columns, y for z
 
 
 @dataclass
 class WindowFactors:
     """theta-free quantities of one window (float64)."""
 
-    G: np.ndarray          # (m, r)
-    z: np.ndarray          # (m,)
-    q: float               # beta_I^T R_II^+ beta_I
+    G: np.ndarray          # (m, r), orthogonal columns
+    y: np.ndarray          # (r,), so that z = G y = R_EI R_II^+ beta_I
+    q: float               # beta_I^T R_II^+ beta_I = y^T y
     logdet_R: float        # log pseudo-determinant of R_II
     rank: int              # r
     n_core: int            # n
 
     @property
+    def z(self):
+        """``R_EI R_II^+ beta_I`` (m,)."""
+        return self.G @ self.y
+
+    @property
     def nbytes(self):
-        return self.G.nbytes + self.z.nbytes
+        return self.G.nbytes + self.y.nbytes
 
 
 def make_windows(chrom, pos, window_bp=1_000_000, flank_bp=1_000_000):
@@ -104,10 +117,22 @@ def make_windows(chrom, pos, window_bp=1_000_000, flank_bp=1_000_000):
 
 def factors_from_basis(U_r, lam_r, G, beta_I, n_core):
     """Finish the precompute from a kept eigenbasis (U_r, lam_r) of R_II and G."""
+    G = np.asarray(G, dtype=np.float64)
     y = (U_r.T @ beta_I) / np.sqrt(lam_r)
-    return WindowFactors(G=np.ascontiguousarray(G, dtype=np.float64), z=G @ y, q=float(y @ y),
+    G, y_rot = orthogonal_columns(G, y)
+    return WindowFactors(G=G, y=y_rot, q=float(y @ y),
                          logdet_R=float(np.sum(np.log(lam_r))), rank=int(len(lam_r)),
                          n_core=int(n_core))
+
+
+def orthogonal_columns(G, y):
+    """Rotate ``(G, y)`` to ``(G V, V^T y)`` with ``G^T G`` diagonal (module docstring).
+
+    ``G G^T`` and ``z = G y`` are unchanged; ``V`` holds the eigenvectors of ``G^T G``.
+    """
+    G = np.asarray(G, dtype=np.float64)
+    _, V = np.linalg.eigh(G.T @ G)
+    return np.ascontiguousarray(G @ V), V.T @ np.asarray(y, dtype=np.float64)
 
 
 def window_factors(R_II, R_EI, beta_I, eig_rtol=DEFAULT_EIG_RTOL):
@@ -202,8 +227,8 @@ class FactorCache:
         fd, tmp = tempfile.mkstemp(dir=self.cache_dir, suffix=".tmp")
         try:
             with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, G=wf.G, z=wf.z, scalars=scal, key=np.array(key),
-                         checksum=np.array(_checksum([wf.G, wf.z, scal])))
+                np.savez(fh, G=wf.G, y=wf.y, scalars=scal, key=np.array(key),
+                         checksum=np.array(_checksum([wf.G, wf.y, scal])))
             os.replace(tmp, self._path(key))  # atomic: readers never see a half-written file
         except BaseException:
             if os.path.exists(tmp):
@@ -216,8 +241,8 @@ class FactorCache:
             return None
         try:
             with np.load(path, allow_pickle=False) as d:
-                G, z, scal = d["G"], d["z"], d["scalars"]
-                ok = str(d["key"]) == key and str(d["checksum"]) == _checksum([G, z, scal])
+                G, y, scal = d["G"], d["y"], d["scalars"]
+                ok = str(d["key"]) == key and str(d["checksum"]) == _checksum([G, y, scal])
         except Exception as exc:  # corrupt zip, truncated file, missing member ...
             ok, why = False, f"{type(exc).__name__}: {exc}"
         else:
@@ -230,5 +255,5 @@ class FactorCache:
             except OSError:
                 pass
             return None
-        return WindowFactors(G=G, z=z, q=float(scal[0]), logdet_R=float(scal[1]),
+        return WindowFactors(G=G, y=y, q=float(scal[0]), logdet_R=float(scal[1]),
                              rank=int(scal[2]), n_core=int(scal[3]))

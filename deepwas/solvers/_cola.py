@@ -1,4 +1,4 @@
-"""The one place in deepwas that imports cola-ml: conjugate gradients on C = I + G^T diag(d) G.
+"""The one place in deepwas that imports cola-ml: conjugate gradients on a window's SPD operator.
 
 Why an adapter (DESIGN section 4, cola-ml 0.0.7 with torch 2.13):
 
@@ -21,26 +21,25 @@ from cola.ops import LinearOperator
 __all__ = ["cg_solve"]
 
 
-class _WindowOperator(LinearOperator):
-    """x -> x + G^T (d * (G x)) without forming the r x r matrix (4 m r flops per column)."""
+class _MatmatOperator(LinearOperator):
+    """A symmetric positive definite operator given only by its product with an (r, k) block."""
 
-    def __init__(self, G, d):
-        super().__init__(G.dtype, (G.shape[1], G.shape[1]))
-        self.G = G
-        self.d = d
+    def __init__(self, matmat, like):
+        super().__init__(like.dtype, (like.shape[0], like.shape[0]))
+        self.matmat = matmat
 
     def _matmat(self, X):
-        return X + self.G.T @ (self.d.unsqueeze(1) * (self.G @ X))
+        return self.matmat(X)
 
 
-def cg_solve(G, d, B, *, tol, max_iters, x0=None):
-    """Solve ``(I + G^T diag(d) G) X = B`` by cola's conjugate gradients.
+def cg_solve(matmat, B, *, tol, max_iters, x0=None):
+    """Solve ``A X = B`` by cola's conjugate gradients, ``A`` given by ``matmat(X) = A X``.
 
     Parameters
     ----------
-    G : torch.Tensor, shape (m, r)
-    d : torch.Tensor, shape (m,)
-        Non-negative weights (``f / s`` in the likelihood).
+    matmat : callable
+        Maps an (r, k) tensor to ``A`` times it; ``A`` symmetric positive definite.  Called on
+        detached tensors under ``torch.no_grad``.
     B : torch.Tensor, shape (r,) or (r, k)
         Right-hand side(s); solved together, one matmat per iteration.
     tol : float
@@ -62,8 +61,8 @@ def cg_solve(G, d, B, *, tol, max_iters, x0=None):
         is the recurrence residual averaged over columns, which can drift from the true one.
     """
     with torch.no_grad():
-        G, d, B = G.detach(), d.detach(), B.detach()
-        op = _WindowOperator(G, d)
+        B = B.detach()
+        op = _MatmatOperator(matmat, B)
         if x0 is not None:
             # cola 0.0.7 scales each column of b to unit norm but not x0, so hand it x0 in
             # those units; its stopping threshold then becomes tol * (|r_0| / |b| + 1).
@@ -72,5 +71,5 @@ def cg_solve(G, d, B, *, tol, max_iters, x0=None):
         X = solver @ B
         # cola counts loop-condition evaluations, one more than the steps taken.
         iterations = max(int(solver.info.get("iterations", 1)) - 1, 0)
-        residual = B - op._matmat(X.unsqueeze(1) if X.ndim == 1 else X).reshape(B.shape)
+        residual = B - matmat(X.unsqueeze(1) if X.ndim == 1 else X).reshape(B.shape)
     return X, iterations, residual

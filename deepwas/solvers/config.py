@@ -20,7 +20,10 @@ class IterativeConfig:
     n_probes : int
         Number P of probe vectors for the log-determinant (value and Hutchinson gradient).
     lanczos_steps : int
-        Number K of Lanczos steps per probe (capped at the rank r).
+        Maximum number K of Lanczos steps per probe (capped at the rank r).
+    lanczos_rtol : float
+        Lanczos stops before ``lanczos_steps`` once every probe's quadrature estimate changed
+        by less than this (relative) in one step.
     seed : int or None
         Seed of the probe generator (a ``torch.Generator`` on ``f``'s device): a fixed seed makes
         the result deterministic.  During training pass a different seed per step (e.g.
@@ -35,25 +38,35 @@ class IterativeConfig:
 
     Notes
     -----
-    Defaults measured on a real 1000G chr22 window (m = 2000, r = 486, s = 1/3e5), float64,
-    against exact Cholesky:
+    Defaults measured on a real 1000G chr22 window (m = 2000, r = 486, s = 0.7 / 3e5) against
+    exact Cholesky, 8 seeds each, float32, with two priors per signal level: exponential f and
+    log-normal f (sd 1.5 in log f); error = |gain - exact| / |window NLL|:
 
-    * ``lanczos_steps``: mean over seeds of log|C| moved by 0.05 nats from K = 10 to 20 and
-      < 1e-7 beyond at f/s ~ 0.3; at f/s ~ 5 (cond(C) ~ 700) K = 20 was still 1.3 nats off
-      K = 60 and K = 30 was 0.04 off, so K = 30.
-    * ``n_probes``: gradient cosine to exact 0.992 / 0.995 / 0.998 with P = 16 / 32 / 64
-      (f/s ~ 0.3); the value's s.e. is ~1 nat of log|C| with 32 probes, 1e-4 .. 4e-4 of the
-      window's NLL.  At f/s ~ 5 the s.e. grows to ~5 nats (1e-3 of the NLL): use 128 probes
-      where the value must be that accurate.
-    * ``cg_tol``: 1e-5 is reachable in float32 (cond(C) up to ~700 -> 20..60 iterations); the
-      value's data term is made second order in the CG error (see ``_DataTerm``), the data-term
-      gradient has ~1e-3 relative error at this tolerance.
+    ==========  =============  ==========  ==========  ============  ===========
+    f/s         prior          mean error  max error   grad cos min  Lanczos K
+    ==========  =============  ==========  ==========  ============  ===========
+    0.3         exponential    5.6e-6      2.1e-5      0.9994        8
+    0.3         log-normal     4.4e-5      1.3e-4      0.9991        12
+    5           exponential    2.6e-5      1.8e-4      0.9990        12
+    5           log-normal     2.3e-4      6.3e-4      0.9995        19
+    ==========  =============  ==========  ==========  ============  ===========
+
+    * ``n_probes = 32``: the Hutchinson noise dominates the value error; 64 probes shrink it by
+      ~1.4 but cost twice, and 32 keep the worst case above under 1e-3 with the gradient cosine
+      >= 0.999.  (Before the Jacobi scaling of :class:`deepwas.solvers.iterative._ScaledWindow`
+      32 probes gave 2.4e-3 at f/s ~ 5.)
+    * ``lanczos_rtol = 1e-6`` stops Lanczos after 8..19 steps with values identical (to the
+      digits above) to a fixed 30 or 60 steps; ``lanczos_steps = 50`` is only a cap (the basis
+      is allocated for it: P r K numbers).
+    * ``cg_tol = 1e-5`` is reachable in float32; the value's data term is second order in the
+      CG residual (relative error 2.7e-7 in float32), its gradient first order (1.2e-5).
     """
 
     cg_tol: float = 1e-5
     cg_max_iters: int = 1000
     n_probes: int = 32
-    lanczos_steps: int = 30
+    lanczos_steps: int = 50
+    lanczos_rtol: float = 1e-6
     seed: int | None = 0
     probe: str = "rademacher"
     control_variate: bool = True
@@ -67,3 +80,5 @@ class IterativeConfig:
             raise ValueError("lanczos_steps and cg_max_iters must be positive")
         if not self.cg_tol > 0:
             raise ValueError("cg_tol must be positive")
+        if not self.lanczos_rtol >= 0:
+            raise ValueError("lanczos_rtol must be non-negative (0 runs all lanczos_steps)")
