@@ -181,4 +181,6 @@ def test_config_validation():
 
 def test_choose_linalg():
     assert choose_linalg(2000, 500, "cpu") == "cholesky"
+    assert choose_linalg(6000, 2000, "cpu") == "iterative"
+    assert choose_linalg(6000, 2000, "cuda") == "cholesky"
     assert choose_linalg(20000, 20000, "cpu") == "iterative"

@@ -338,7 +338,7 @@ def iterative_gain(G, y, f, s, config=None):
 
 
 # Rank from which the iterative path is chosen (see choose_linalg).
-_CROSSOVER_RANK = {"cpu": 6000, "cuda": 8000}
+_CROSSOVER_RANK = {"cpu": 2000, "cuda": 8000}
 
 
 def choose_linalg(m, r, device="cpu"):
@@ -356,22 +356,23 @@ def choose_linalg(m, r, device="cpu"):
 
     Notes
     -----
-    Measured by ``benchmarks/bench_solvers.py`` (2 shared CPU cores, torch 2.13, default
-    :class:`IterativeConfig`, loss + gradient, best of 2; synthetic windows with a real-LD
-    spectrum, m = 3 r), ratio = exact time / iterative time::
+    Measured by ``benchmarks/bench_solvers.py`` (2 CPU cores, nothing else running, torch
+    2.13, default :class:`IterativeConfig`, loss + gradient, best of 2; synthetic windows with
+    a real-LD spectrum, m = 3 r, f/s ~ 0.3), ratio = exact time / iterative time::
 
-        r      250   500   1000  2000  3000
-        f64    0.19  0.16  0.28  0.52  0.64
-        f32    0.14  0.16  0.15  0.31  0.58
+        r      250   500   1000  2000  3000  4000
+        f64    0.64  0.49  1.08  1.27  2.90  3.60
+        f32    0.13  0.37  0.85  1.81  2.71  3.16
 
-    Exact costs ~3 m r^2 flops in large GEMMs/triangular solves; the iterative path costs
-    ~4 m r P (K + CG iterations) in skinny (r x P) products, so the ratio grows about linearly
-    in r and extrapolates to 1 near r ~ 5000 (float64) and later in float32: on CPU the
-    iterative path is chosen from r >= 6000 (and always when the r x r matrix would not fit:
-    it needs only O(m r) memory).  m only scales both costs and does not enter the rule.
-    CUDA was not measured (no GPU here): dense Cholesky/GEMM are even more efficient on GPU,
-    and cola's CG synchronises with the host twice per iteration, so the crossover is assumed
-    to be no lower -- r >= 8000 -- until measured.
+    and by ``benchmarks/bench_likelihood.py`` (float32, m = 3 r): 1.0 at r = 1000, 1.9 at
+    2000, 2.9 at 4000 and 6.2 at 8000.  Parity is at r ~ 1000 on this CPU; the iterative path
+    is chosen from r >= 2000, where it is ~1.3x (float64) to ~1.8x (float32) faster already,
+    so windows that need more CG/Lanczos steps than these (stronger signal) do not end up
+    slower.  It needs only O(m r) memory against O(r^2) for Cholesky.  m scales both costs
+    alike and does not enter the rule.  CUDA was not measured (no GPU was available): dense
+    Cholesky and GEMM are relatively more efficient there, and the iterative path synchronises
+    with the host once per CG iteration and Lanczos step, so the crossover is assumed to be
+    no lower than r = 8000 until measured.
     """
     kind = torch.device(device).type
     threshold = _CROSSOVER_RANK.get(kind, _CROSSOVER_RANK["cpu"])
