@@ -113,7 +113,8 @@ class FunctionalPrior(BaseEstimator):
         configured seed, or from ``random_state`` when the seed is None), so the gradient
         noise is independent across steps and a seeded fit repeats exactly. Per-step solver
         diagnostics (``linalg``, ``cg_iterations``, ``cg_residual``, ``logdet_stderr``,
-        ``fallback``) are recorded in the batches of ``history_``.
+        ``lanczos_steps``, ``probe_cg_iterations``, ``fallback``) are recorded in the batches
+        of ``history_``.
     model_params : dict, optional
         Keywords for the network's constructor, e.g. ``{"size": "paper"}`` or
         ``{"dim": 128, "depth": 2}`` for the transformer (default size "small").

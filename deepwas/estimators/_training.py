@@ -60,7 +60,8 @@ class WindowNet(NeuralNet):
     """
 
     #: keys of the solver's per-window info copied into the batch history
-    DIAGNOSTIC_KEYS = ("linalg", "cg_iterations", "cg_residual", "logdet_stderr", "fallback")
+    DIAGNOSTIC_KEYS = ("linalg", "cg_iterations", "cg_residual", "logdet_stderr", "lanczos_steps",
+                       "probe_cg_iterations", "fallback")
 
     def __init__(self, *args, accumulate=12, window_loss=None, **kwargs):
         super().__init__(*args, **kwargs)

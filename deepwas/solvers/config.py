@@ -40,7 +40,7 @@ class IterativeConfig:
     -----
     Defaults measured on a real 1000G chr22 window (m = 2000, r = 486, s = 0.7 / 3e5) against
     exact Cholesky, 8 seeds each, float32, with two priors per signal level: exponential f and
-    log-normal f (sd 1.5 in log f); error = |gain - exact| / |window NLL|:
+    log-normal f (sd 1.5 in log f); error = ``|gain - exact| / |window NLL|``:
 
     ==========  =============  ==========  ==========  ============  ===========
     f/s         prior          mean error  max error   grad cos min  Lanczos K
