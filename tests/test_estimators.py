@@ -18,6 +18,7 @@ from deepwas.estimators import (ConstantPrior, FunctionalPrior, GLMPrior, Transf
                                 likelihood_increase_percent)
 from deepwas.features.base import ArrayFeatures, Features
 from deepwas.likelihood import marginal_loglik
+from deepwas.solvers import IterativeConfig
 
 import estimator_checks as ec
 
@@ -306,6 +307,7 @@ def test_iterative_linalg_trains(small):
     batches = [b for epoch in est.history_ for b in epoch["batches"] if "cg_iterations" in b]
     assert len(batches) == 4 * est.n_iter_
     assert all(b["linalg"] == "iterative" and b["logdet_stderr"] > 0 for b in batches)
+    assert all(1 <= b["lanczos_steps"] <= IterativeConfig().lanczos_steps for b in batches)
     # a fresh probe seed per step, yet a seeded fit repeats exactly
     again = ConstantPrior(**FAST, linalg="iterative", random_state=0).fit(train[:4])
     np.testing.assert_array_equal(est.predict_f(test), again.predict_f(test))
