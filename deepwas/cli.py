@@ -48,6 +48,10 @@ def _add_data_args(p, sumstats_required=True, with_features=True):
     g.add_argument("--sumstats", metavar="FILE", required=sumstats_required,
                    help="summary statistics (BOLT-LMM, ldsc .sumstats or a table with SNP A1 A2 "
                         "and Z or BETA+SE; plain or gzip)")
+    g.add_argument("--columns", nargs="+", metavar="KEY=NAME",
+                   help="name the --sumstats columns that are not recognised, e.g. "
+                        "SNP=rsid A1=effect_allele A2=other_allele (keys: SNP CHR BP A1 A2 Z "
+                        "BETA SE N FREQ)")
     g.add_argument("--n", type=float, metavar="N",
                    help="GWAS sample size (required when the file has no N column)")
     g.add_argument("--sigma2", type=float, metavar="S",
@@ -109,11 +113,32 @@ def _feature_spec(args):
                 freq_predictors=not args.no_freq_predictors)
 
 
+def _column_map(pairs):
+    """``["SNP=rsid", ...]`` -> ``{"SNP": "rsid", ...}`` (None when no --columns)."""
+    if not pairs:
+        return None
+    out = {}
+    for pair in pairs:
+        key, sep, name = pair.partition("=")
+        if not sep or not key or not name:
+            raise UserError(f"--columns takes KEY=NAME pairs, got {pair!r}")
+        out[key.strip().upper()] = name.strip()
+    return out
+
+
+def _read_sumstats(args):
+    """The --sumstats file as a DataFrame (read here so that --columns applies)."""
+    from .io import read_sumstats
+
+    _check_file(args.sumstats, "summary statistics file")
+    return read_sumstats(args.sumstats, n=args.n, columns=_column_map(args.columns))
+
+
 def _load_stats(args, features=None):
     from . import SummaryStats
 
-    _check_file(args.sumstats, "summary statistics file")
-    kw = dict(n=args.n, features=features, window_bp=args.window_bp, flank_bp=args.flank_bp,
+    sumstats = _read_sumstats(args)
+    kw = dict(n=None, features=features, window_bp=args.window_bp, flank_bp=args.flank_bp,
               keep_ambiguous=args.keep_ambiguous, cache_dir=args.cache_dir)
     if args.sigma2 is not None:
         kw["sigma2"] = args.sigma2
@@ -122,10 +147,10 @@ def _load_stats(args, features=None):
             pre = prefix[:-4] if prefix.endswith(".bed") else prefix
             for ext in (".bed", ".bim", ".fam"):
                 _check_file(pre + ext, "PLINK file")
-        return SummaryStats.from_plink(args.bfile, args.sumstats, **kw)
+        return SummaryStats.from_plink(args.bfile, sumstats, **kw)
     if not os.path.isdir(args.ld_dir):
         raise UserError(f"LD folder not found: {args.ld_dir}")
-    return SummaryStats.from_ukbb(args.ld_dir, args.sumstats, **kw)
+    return SummaryStats.from_ukbb(args.ld_dir, sumstats, **kw)
 
 
 def _split_chroms(text):
@@ -439,10 +464,7 @@ def _cmd_predict(args):
         v = stats.variants
         f = est.predict_f(stats)
     else:
-        from .io import read_sumstats
-
-        _check_file(args.sumstats, "summary statistics file")
-        ss = read_sumstats(args.sumstats, n=args.n)
+        ss = _read_sumstats(args)
         if "FREQ" not in ss:
             raise UserError(f"{args.sumstats} has no allele frequency column (FREQ/EAF/AF...): "
                             "pass --bfile to take frequencies from reference genotypes")

@@ -201,3 +201,21 @@ def test_console_script_and_module_agree():
                         text=True, timeout=120)
     assert r.returncode == r2.returncode == 0 and r.stdout == r2.stdout
     assert build_parser().prog == "deepwas"
+
+
+def test_columns_option_names_unrecognised_columns(workflow, tmp_path, capsys):
+    ss = pd.read_csv(workflow["ss"], sep="\t")
+    renamed = tmp_path / "renamed.tsv"
+    ss.rename(columns={"SNP": "variant_rs", "A1": "eff_allele"}).to_csv(renamed, sep="\t",
+                                                                          index=False)
+    data = ["precompute", "--bfile", *workflow["bfiles"], "--sumstats", str(renamed),
+            "--sigma2", "0.97", "--keep-ambiguous", "--no-progress"]
+    _error([*data, "--out", str(tmp_path / "a.json")], capsys, "--columns SNP=<name>")
+    _error([*data, "--columns", "SNPS=variant_rs", "--out", str(tmp_path / "a.json")], capsys,
+           "unknown column key 'SNPS'")
+    _error([*data, "--columns", "SNP", "--out", str(tmp_path / "a.json")], capsys,
+           "KEY=NAME")
+    out = tmp_path / "b.json"
+    assert main([*data, "--columns", "SNP=variant_rs", "A1=eff_allele", "--out", str(out)]) == 0
+    with open(out) as fh:
+        assert json.load(fh)["n_variants"] > 0

@@ -84,6 +84,9 @@ def _match_columns(header, columns):
             found[std] = lower[std.lower()]
     for std, name in (columns or {}).items():
         std = std.upper()
+        if std not in SYNONYMS and std not in BOLT_EXTRA:
+            raise ValueError(f"unknown column key {std!r} in columns=; known: "
+                             f"{', '.join([*SYNONYMS, *BOLT_EXTRA])}")
         if name.lower() not in lower:
             raise ValueError(f"column {name!r} (given for {std}) is not in the header: {header}")
         found[std] = lower[name.lower()]
@@ -225,8 +228,9 @@ def read_sumstats(path, format="auto", n=None, columns=None, chunksize=1_000_000
                              "people analysed); the effective N is derived from it")
     for need in ("SNP", "A1", "A2"):
         if need not in colmap:
-            raise ValueError(f"{path}: no {need} column found (header: {header}); "
-                             "pass columns={'%s': '<name>'}" % need)
+            raise ValueError(f"{path}: no {need} column found (header: {header}); name it with "
+                             f"columns={{'{need}': '<name>'}} (command line: --columns "
+                             f"{need}=<name>)")
     if "Z" not in colmap and not {"BETA", "SE"} <= colmap.keys():
         raise ValueError(f"{path}: cannot get Z: need a Z column or BETA and SE (header: {header})")
     if fmt == "bolt":
