@@ -137,8 +137,8 @@ def _read_sumstats(args):
 def _load_stats(args, features=None):
     from . import SummaryStats
 
-    sumstats = _read_sumstats(args)
-    kw = dict(n=None, features=features, window_bp=args.window_bp, flank_bp=args.flank_bp,
+    sumstats = _read_sumstats(args)  # n is applied here (BOLT-LMM: as an effective N)
+    kw = dict(features=features, window_bp=args.window_bp, flank_bp=args.flank_bp,
               keep_ambiguous=args.keep_ambiguous, cache_dir=args.cache_dir)
     if args.sigma2 is not None:
         kw["sigma2"] = args.sigma2
@@ -322,6 +322,13 @@ def _score_report(est, stats):
     return tab, summary
 
 
+def _score_line(summary):
+    """The score of a report as one phrase: nats per person and the paper's percentage."""
+    return (f"{summary['score_nats_per_person']:.6g} nats per person = "
+            f"{summary['pct_likelihood_increase_per_person']:.4g} % likelihood increase per "
+            "person")
+
+
 def _write_report(tab, summary, out):
     base = out[:-5] if out.endswith(".json") else (out[:-4] if out.endswith(".tsv") else out)
     os.makedirs(os.path.dirname(os.path.abspath(base)) or ".", exist_ok=True)
@@ -426,9 +433,7 @@ def _cmd_fit(args):
     if test.any():
         tab, summary = _score_report(est, stats[np.flatnonzero(test)])
         j2, t2 = _write_report(tab, summary, os.path.join(args.out, "heldout_report"))
-        print(f"held-out ({','.join(test_chroms)}): {summary['score_nats_per_person']:.6g} nats per "
-              f"person = {summary['pct_likelihood_increase_per_person']:.4g} % likelihood "
-              f"increase per person; wrote {j2} and {t2}")
+        print(f"held-out ({','.join(test_chroms)}): {_score_line(summary)}; wrote {j2} and {t2}")
     return 0
 
 
@@ -448,9 +453,7 @@ def _cmd_score(args):
                     sorted(overlap))
     tab, summary = _score_report(est, stats)
     js, tsv = _write_report(tab, summary, args.out)
-    print(f"{summary['score_nats_per_person']:.6g} nats per person = "
-          f"{summary['pct_likelihood_increase_per_person']:.4g} % likelihood increase per person "
-          f"over {summary['n_windows']} windows; wrote {js} and {tsv}")
+    print(f"{_score_line(summary)} over {summary['n_windows']} windows; wrote {js} and {tsv}")
     return 0
 
 
