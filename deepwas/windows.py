@@ -117,7 +117,6 @@ def make_windows(chrom, pos, window_bp=1_000_000, flank_bp=1_000_000):
 
 def factors_from_basis(U_r, lam_r, G, beta_I, n_core):
     """Finish the precompute from a kept eigenbasis (U_r, lam_r) of R_II and G."""
-    G = np.asarray(G, dtype=np.float64)
     y = (U_r.T @ beta_I) / np.sqrt(lam_r)
     G, y_rot = orthogonal_columns(G, y)
     return WindowFactors(G=G, y=y_rot, q=float(y @ y),

@@ -54,11 +54,11 @@ class _ExactGain(torch.autograd.Function):
     def backward(ctx, grad_out):
         G, L, t = ctx.saved_tensors
         s = ctx.s
-        resid = (G @ t) / s
+        u = (G @ t) / s
         # diag(G C^{-1} G^T) = column norms of L^{-1} G^T
         Linv_Gt = torch.linalg.solve_triangular(L, G.T, upper=False)
         h = (Linv_Gt * Linv_Gt).sum(0)
-        grad_f = 0.5 * (resid * resid - h / s)
+        grad_f = 0.5 * (u * u - h / s)
         return grad_out * grad_f, None, None, None
 
 

@@ -78,11 +78,9 @@ class _ScaledWindow:
 
     def __init__(self, G, d):
         self.G, self.d = G, d
-        col = torch.zeros(G.shape[1], dtype=G.dtype, device=G.device)
-        for start in range(0, G.shape[0], self._CHUNK):
-            rows = slice(start, start + self._CHUNK)
-            col += d[rows] @ G[rows].square()
-        diag = 1.0 + col  # diag(C), >= 1
+        diag = torch.ones(G.shape[1], dtype=G.dtype, device=G.device)  # diag(C), >= 1
+        for G_rows, d_rows in zip(G.split(self._CHUNK), d.split(self._CHUNK)):
+            diag += d_rows @ G_rows.square()
         self.c = diag.rsqrt()
         self.log_diag = torch.log(diag.double()).sum()
 
