@@ -36,3 +36,13 @@ def simulate_beta_hat(X, f, sigma2, n, rng):
     beta = rng.normal(size=len(f)) * np.sqrt(f)
     noise = Xn @ rng.normal(size=Nref) * np.sqrt(sigma2 / n)
     return Xn @ (Xn.T @ beta) + noise
+
+
+def simulated_stats(geno22, sel, f, sigma2, n, rng, **windows):
+    """SummaryStats on the panel variants ``sel`` with beta_hat drawn by simulate_beta_hat."""
+    from deepwas import SummaryStats
+
+    X, variants, R = geno22
+    beta_hat = simulate_beta_hat(X[sel], f, sigma2, n, rng)
+    return SummaryStats.from_arrays(beta_hat, n, variants["chrom"][sel], variants["pos"][sel],
+                                    R[np.ix_(sel, sel)], sigma2=sigma2, **windows)

@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 import torch
 
-from deepwas import ConstantPrior, SummaryStats, marginal_loglik
+from deepwas import ConstantPrior, marginal_loglik
 
-from conftest import simulate_beta_hat
+from conftest import simulated_stats
 
 pytestmark = [pytest.mark.cuda,
               pytest.mark.skipif(not torch.cuda.is_available(), reason="no CUDA device")]
@@ -13,14 +13,10 @@ pytestmark = [pytest.mark.cuda,
 
 @pytest.fixture(scope="module")
 def stats(geno22):
-    X, variants, R = geno22
     sel = np.arange(0, 1200)
     rng = np.random.default_rng(0)
     f = 0.3 / 1e6 * np.exp(rng.normal(size=len(sel)))
-    beta = simulate_beta_hat(X[sel], f, 0.8, 300_000, rng)
-    st = SummaryStats.from_arrays(beta, 300_000, variants["chrom"][sel], variants["pos"][sel],
-                                  R[np.ix_(sel, sel)], sigma2=0.8, window_bp=200_000,
-                                  flank_bp=100_000)
+    st = simulated_stats(geno22, sel, f, 0.8, 300_000, rng, window_bp=200_000, flank_bp=100_000)
     return st, f
 
 

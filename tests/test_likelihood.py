@@ -8,7 +8,7 @@ import torch
 import deepwas
 from deepwas import SummaryStats, marginal_loglik
 
-from conftest import simulate_beta_hat
+from conftest import simulate_beta_hat, simulated_stats
 
 N_GWAS = 300_000
 SIGMA2 = 0.8
@@ -123,13 +123,10 @@ def test_window_size_one_is_gaussian_ldsr_form(sim22):
 
 
 def test_gradcheck_on_real_window(geno22):
-    X, variants, R = geno22
     sel = np.arange(100, 180)
     rng = np.random.default_rng(2)
     f0 = 0.2 / 1e5 * np.exp(rng.normal(size=len(sel)))
-    beta_hat = simulate_beta_hat(X[sel], f0, 0.9, 50_000, rng)
-    stats = SummaryStats.from_arrays(beta_hat, 50_000, variants["chrom"][sel], variants["pos"][sel],
-                                     R[np.ix_(sel, sel)], sigma2=0.9, window_bp=20_000, flank_bp=10_000)
+    stats = simulated_stats(geno22, sel, f0, 0.9, 50_000, rng, window_bp=20_000, flank_bp=10_000)
     assert len(stats) > 1
     f = torch.tensor(f0, dtype=torch.float64, requires_grad=True)
     assert torch.autograd.gradcheck(lambda t: marginal_loglik(stats, t), (f,), eps=1e-9, atol=1e-6, rtol=1e-5)
