@@ -48,7 +48,7 @@ def synthetic_window(n, seed=0):
     core = np.arange(n, 2 * n)
     # OU decay plus a rank-one floor of 1e-3: LD estimated from a finite reference panel never
     # falls to the 1e-16 of a pure exponential 750 kb away, and such values turn into float32
-    # subnormals that slow CPU kernels by 10x or more (see deepwas.stats._flush_tiny)
+    # subnormals that slow CPU kernels by 10x or more (see deepwas.window_store.flush_tiny)
     floor = 1e-3
     R_EI = ((1 - floor) * np.exp(-np.abs(pos[:, None] - pos[core][None, :]) / 20.0) + floor) \
         * sign[:, None] * sign[core][None, :]
@@ -130,9 +130,9 @@ def run_case(algo, n, repeats):
         wf = window_factors(R_II, R_EI, beta_I)
         out["precompute_s"] = time.perf_counter() - t0
         dtype = torch.float64 if algo.endswith("64") else torch.float32
-        from deepwas.stats import _flush_tiny
+        from deepwas.window_store import flush_tiny
 
-        G = torch.as_tensor(_flush_tiny(wf.G, dtype), dtype=dtype)  # as SummaryStats does
+        G = torch.as_tensor(flush_tiny(wf.G, dtype), dtype=dtype)  # as SummaryStats does
         y = torch.as_tensor(wf.y, dtype=dtype)
         if algo.startswith("exact"):
             from deepwas.solvers.exact import exact_gain as solve

@@ -3,9 +3,11 @@ from .likelihood import marginal_loglik
 from .stats import SummaryStats
 from .estimators import (ConstantPrior, FunctionalPrior, GLMPrior, TransformerPrior,
                          likelihood_increase_percent)
-from . import simulate
+from .estimators import load_model, save_model
+from . import datasets, simulate, utils
 
 __version__ = "0.1.0"
 
 __all__ = ["SummaryStats", "marginal_loglik", "__version__", "FunctionalPrior", "ConstantPrior",
-           "GLMPrior", "TransformerPrior", "likelihood_increase_percent", "simulate"]
+           "GLMPrior", "TransformerPrior", "likelihood_increase_percent", "save_model", "load_model",
+           "simulate", "datasets", "utils"]

@@ -17,17 +17,13 @@ import os
 import numpy as np
 import pandas as pd
 
+from .utils.chrom import normalise_chrom
+
 __all__ = ["LDSource", "DenseLD", "GenotypeLD", "read_plink_reference"]
 
 log = logging.getLogger(__name__)
 
 VARIANT_COLUMNS = ["chrom", "pos", "snp", "a1", "a2"]
-
-
-def normalise_chrom(values):
-    """Chromosome labels as strings without a ``chr`` prefix ("chr17" -> "17")."""
-    s = pd.Series(values).astype(str).str.strip()
-    return s.str.replace(r"^(?i:chr)", "", regex=True).to_numpy(dtype=object)
 
 
 def _hash_arrays(*arrays):

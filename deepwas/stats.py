@@ -2,73 +2,35 @@
 
 One window is one sample for scikit-learn: ``len(stats)`` counts windows, ``stats.groups`` gives
 each window's chromosome (so ``GroupKFold`` splits by chromosome) and ``stats[idx]`` keeps some
-windows. Slices share the LD source, the features and the cache of window factors, so
-cross-validation computes each window's eigendecomposition once.
+windows. Slices share the LD source, the features and the store of window factors, so
+cross-validation computes each window's eigendecomposition once. Matching summary statistics
+to an LD reference (alleles, frequencies, drops) lives in :mod:`deepwas.io.harmonise`.
 """
 from __future__ import annotations
 
 import logging
 import numbers
-import os
 
 import numpy as np
-import pandas as pd
 
-from .features.base import ArrayFeatures, FeatureProvider, Features
-from .io.alignment import align_alleles
-from .ld import DenseLD, GenotypeLD, LDSource, normalise_chrom, read_plink_reference
-from .windows import DEFAULT_EIG_RTOL, FactorCache, factors_from_basis, make_windows
+from .features.base import as_provider, take_rows
+from .io.arrays import table_from_arrays
+from .io.harmonise import check_sample_size, harmonise
+from .ld import read_plink_reference
+from .utils.validation import check_scalar
+from .window_store import WindowStore
+from .windows import DEFAULT_EIG_RTOL, make_windows
 
 __all__ = ["SummaryStats"]
 
 log = logging.getLogger(__name__)
 
 
-def _chrom_sort_key(c):
-    c = str(c)
-    return (0, int(c), "") if c.isdigit() else (1, 0, c)
-
-
-def _genome_order(chrom, pos):
-    """Stable permutation sorting variants by (chromosome in natural order, position)."""
-    order_of = {c: i for i, c in enumerate(sorted(set(chrom), key=_chrom_sort_key))}
-    rank = np.array([order_of[c] for c in chrom], dtype=np.int64)
-    return np.lexsort((np.asarray(pos, dtype=np.int64), rank))
-
-
-def _check_scalar(name, value, lo, hi, lo_open=True, hi_open=False):
-    if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):
-        raise ValueError(f"{name} must be a finite number, got {value!r}")
-    ok_lo = value > lo if lo_open else value >= lo
-    ok_hi = value < hi if hi_open else value <= hi
-    if not (ok_lo and ok_hi):
-        rng = f"{'(' if lo_open else '['}{lo}, {hi}{')' if hi_open else ']'}"
-        raise ValueError(f"{name} must lie in {rng}, got {value!r}")
-    return float(value)
-
-
-def _as_provider(features, n_rows):
-    if features is None or isinstance(features, FeatureProvider):
-        return features
-    if isinstance(features, Features):
-        features = ArrayFeatures(func=features.func, pred=features.pred,
-                                 func_names=features.func_names or None,
-                                 pred_names=features.pred_names or None)
-    elif isinstance(features, tuple) and len(features) == 2:
-        features = ArrayFeatures(func=features[0], pred=features[1])
-    else:
-        arr = np.asarray(features)
-        features = ArrayFeatures(func=arr) if arr.ndim == 3 else ArrayFeatures(pred=arr)
-    if features.n_rows != n_rows:
-        raise ValueError(f"features have {features.n_rows} rows but there are {n_rows} variants")
-    return features
-
-
 class _Dataset:
     """State shared by a SummaryStats and all its slices (never modified after creation)."""
 
     def __init__(self, table, ld, n, sigma2, features, windows, window_chrom, eig_rtol,
-                 cache, drop_counts):
+                 cache_dir, drop_counts):
         self.table = table
         self.ld = ld
         self.n = n
@@ -77,14 +39,13 @@ class _Dataset:
         self.windows = windows
         self.window_chrom = window_chrom
         self.eig_rtol = eig_rtol
-        self.cache = cache
         self.drop_counts = drop_counts
-        self.tensors = {}
+        self.store = WindowStore(ld, windows, table["beta_hat"].to_numpy(), eig_rtol, cache_dir)
 
-    def __getstate__(self):
-        state = dict(self.__dict__)
-        state["tensors"] = {}
-        return state
+    @property
+    def cache(self):
+        """The factor cache (memory and disk) behind the store."""
+        return self.store.cache
 
 
 class SummaryStats:
@@ -116,6 +77,8 @@ class SummaryStats:
         union = np.unique(np.concatenate(
             [_data.windows[w][1] for w in self._selected])) if len(self._selected) else np.array([], dtype=np.int64)
         self._rows = union
+        self._windows = None     # local (core, extended) indices, built on first use
+        self._table = None       # the variant table of this selection, built on first use
 
     # --- construction -----------------------------------------------------------------------
     @classmethod
@@ -153,56 +116,10 @@ class SummaryStats:
         -------
         SummaryStats
         """
-        beta_hat = np.asarray(beta_hat, dtype=np.float64).ravel()
-        M = len(beta_hat)
-        if not np.all(np.isfinite(beta_hat)):
-            bad = int((~np.isfinite(beta_hat)).sum())
-            raise ValueError(f"beta_hat contains NaN or inf values ({bad} of {M})")
-        n = _check_scalar("n (GWAS sample size)", n, 0.0, np.inf, hi_open=True)
-        sigma2 = _check_scalar("sigma2", sigma2, 0.0, 1.0)
-        chrom = normalise_chrom(chrom)
-        pos = np.asarray(pos)
-        lengths = {"beta_hat": M, "chrom": len(chrom), "pos": len(pos)}
-        for name, arr in (("freq", freq), ("snp", snp), ("a1", a1), ("a2", a2)):
-            if arr is not None:
-                lengths[name] = len(arr)
-        if isinstance(ld, LDSource):
-            lengths["ld"] = len(ld)
-        else:
-            ld = np.asarray(ld, dtype=np.float64)
-            if ld.ndim != 2 or ld.shape[0] != ld.shape[1]:
-                raise ValueError(f"LD matrix must be square, got shape {ld.shape}")
-            lengths["ld"] = ld.shape[0]
-        if len(set(lengths.values())) != 1:
-            raise ValueError(f"lengths disagree: {lengths}")
-        if not np.issubdtype(pos.dtype, np.integer):
-            if not np.all(np.isfinite(pos.astype(float))) or np.any(pos.astype(float) % 1):
-                raise ValueError("pos must hold integer base-pair positions")
-        pos = pos.astype(np.int64)
-        if freq is not None:
-            freq = np.asarray(freq, dtype=np.float64)
-            if not np.all((freq >= 0) & (freq <= 1)):
-                raise ValueError("freq must lie in [0, 1] (NaN not allowed)")
-        else:
-            freq = np.full(M, np.nan)
-        table = pd.DataFrame({
-            "chrom": chrom, "pos": pos,
-            "snp": np.asarray(snp, dtype=object) if snp is not None else np.array([f"{c}:{p}" for c, p in zip(chrom, pos)], dtype=object),
-            "a1": np.asarray(a1, dtype=object) if a1 is not None else np.full(M, "N", dtype=object),
-            "a2": np.asarray(a2, dtype=object) if a2 is not None else np.full(M, "N", dtype=object),
-            "freq": freq, "beta_hat": beta_hat,
-        })
-        source = ld if isinstance(ld, LDSource) else DenseLD(ld, table[["chrom", "pos"]])
-        features = _as_provider(features, M)
-        order = _genome_order(chrom, pos)
-        if np.any(order != np.arange(M)):
-            table = table.iloc[order].reset_index(drop=True)
-            source = source.subset(order)
-            if isinstance(features, ArrayFeatures):
-                features = ArrayFeatures(
-                    func=None if features.func is None else features.func[order],
-                    pred=None if features.pred is None else features.pred[order],
-                    func_names=features.func_names, pred_names=features.pred_names)
+        table, source, features = table_from_arrays(beta_hat, chrom, pos, ld, freq=freq, snp=snp,
+                                                    a1=a1, a2=a2, features=features)
+        n = check_sample_size(n)
+        sigma2 = check_scalar("sigma2", sigma2, 0.0, 1.0)
         return cls._build(table, source, n, sigma2, features, window_bp, flank_bp, eig_rtol,
                           cache_dir, {})
 
@@ -224,7 +141,9 @@ class SummaryStats:
             A file for :func:`deepwas.io.read_sumstats` or a DataFrame with columns SNP, A1,
             A2 and Z (or BETA and SE), and N unless ``n`` is given (names case-insensitive).
         n : float, optional
-            GWAS sample size; overrides any N column.
+            GWAS sample size. An explicit ``n`` overrides the N column of a file or DataFrame
+            (a conflict is logged with both values); without it the per-SNP N column is used
+            (see :mod:`deepwas.io.harmonise`).
         sigma2, features, window_bp, flank_bp, eig_rtol, cache_dir
             As in :meth:`from_arrays`; ``features`` must be a provider here.
         keep_ambiguous : bool, default False
@@ -273,92 +192,20 @@ class SummaryStats:
         -------
         SummaryStats
         """
-        sigma2 = _check_scalar("sigma2", sigma2, 0.0, 1.0)
-        ss = _standard_sumstats(sumstats, n)
-        ref = source.variants
-        counts = dict(ss.attrs.get("dropped", {}))
-
-        dup = ss["SNP"].duplicated(keep=False)
-        counts["duplicate_snp"] = counts.get("duplicate_snp", 0) + int(dup.sum())
-        ss = ss[~dup]
-        ref_dup = ref["snp"].duplicated(keep=False).to_numpy()
-        counts["duplicate_snp_in_reference"] = int(ref_dup.sum())
-
-        ref_pos = pd.Series(np.flatnonzero(~ref_dup), index=ref["snp"].to_numpy()[~ref_dup])
-        ss = ss.assign(_ref=ss["SNP"].map(ref_pos))
-        counts["not_in_reference"] = int(ss["_ref"].isna().sum())
-        ss = ss[ss["_ref"].notna()]
-        if len(ss) == 0:
-            raise ValueError("the summary statistics share no SNP identifier with the LD "
-                             f"reference ({len(ref)} reference variants, e.g. "
-                             f"{list(ref['snp'][:3])}); check the SNP column and the build")
-        ridx = ss["_ref"].to_numpy(dtype=np.int64)
-        sign, acounts = align_alleles(ss["A1"], ss["A2"], ref["a1"].to_numpy()[ridx],
-                                      ref["a2"].to_numpy()[ridx], keep_ambiguous=keep_ambiguous)
-        counts.update(acounts)
-        keep = sign != 0
-        mono = np.zeros(len(ref), dtype=bool)
-        if isinstance(source, GenotypeLD):
-            mono = source.monomorphic
-        counts["monomorphic_in_reference"] = int(mono[ridx[keep]].sum())
-        keep &= ~mono[ridx]
-        ss, ridx, sign = ss[keep], ridx[keep], sign[keep]
-        if len(ss) == 0:
-            raise ValueError("no SNP left after allele alignment against the reference "
-                             f"(drops: {counts})")
-        order = np.argsort(ridx, kind="stable")
-        ss, ridx, sign = ss.iloc[order], ridx[order], sign[order]
-        counts["reference_unused"] = int(len(ref) - len(ridx))
-        beta_hat = sign * ss["Z"].to_numpy(dtype=np.float64) / np.sqrt(ss["N"].to_numpy(dtype=np.float64))
-        n_scalar = float(np.median(ss["N"].to_numpy(dtype=np.float64)))
-        if "FREQ" in ss:
-            f = ss["FREQ"].to_numpy(dtype=np.float64)
-            freq = np.where(sign > 0, f, 1.0 - f)
-        elif isinstance(source, GenotypeLD):
-            freq = source.mean[ridx] / 2.0
-        elif "freq" in ref:
-            freq = ref["freq"].to_numpy(dtype=np.float64)[ridx]
-        else:
-            freq = np.full(len(ridx), np.nan)
-        sub = source.subset(ridx)
-        table = pd.DataFrame({
-            "chrom": sub.variants["chrom"].to_numpy(dtype=object),
-            "pos": sub.variants["pos"].to_numpy(dtype=np.int64),
-            "snp": sub.variants["snp"].to_numpy(dtype=object),
-            "a1": sub.variants["a1"].to_numpy(dtype=object),
-            "a2": sub.variants["a2"].to_numpy(dtype=object),
-            "freq": freq, "beta_hat": beta_hat,
-        })
-        if not np.all(np.isfinite(beta_hat)):
-            raise ValueError("beta_hat contains NaN or inf values after alignment")
-        order = _genome_order(table["chrom"].to_numpy(), table["pos"].to_numpy())
-        if np.any(order != np.arange(len(order))):
-            table = table.iloc[order].reset_index(drop=True)
-            sub = sub.subset(order)
-        kept = {k: v for k, v in counts.items() if v}
-        log.info("aligned %d SNPs to the LD reference; dropped/repaired: %s", len(table), kept)
-        if any(v for k, v in counts.items() if k not in ("flipped", "strand_flipped")):
-            log.warning("summary statistics: %d SNPs kept; %s", len(table),
-                        ", ".join(f"{k}={v}" for k, v in kept.items()))
-        return cls._build(table, sub, n_scalar, sigma2, _as_provider(features, len(table)),
-                          window_bp, flank_bp, eig_rtol, cache_dir, counts)
+        sigma2 = check_scalar("sigma2", sigma2, 0.0, 1.0)
+        h = harmonise(source, sumstats, n=n, keep_ambiguous=keep_ambiguous)
+        table, sub = h.table, h.source
+        return cls._build(table, sub, h.n, sigma2, as_provider(features, len(table)),
+                          window_bp, flank_bp, eig_rtol, cache_dir, h.drop_counts)
 
     @classmethod
     def _build(cls, table, source, n, sigma2, features, window_bp, flank_bp, eig_rtol,
                cache_dir, drop_counts):
-        natural = source.natural_windows()
-        if natural is not None:
-            windows = [(np.asarray(c, dtype=np.int64), np.asarray(e, dtype=np.int64))
-                       for c, e in natural]
-            wchrom = np.array([table["chrom"].iat[int(c[0])] for c, _ in windows], dtype=object)
-        else:
-            windows, wchrom = make_windows(table["chrom"].to_numpy(), table["pos"].to_numpy(),
-                                           window_bp, flank_bp)
-        if not windows:
-            raise ValueError("no window holds any variant")
-        eig_rtol = _check_scalar("eig_rtol", eig_rtol, 0.0, 1.0, hi_open=True)
+        windows, wchrom = make_windows(table["chrom"].to_numpy(), table["pos"].to_numpy(),
+                                       window_bp, flank_bp, natural=source.natural_windows())
+        eig_rtol = check_scalar("eig_rtol", eig_rtol, 0.0, 1.0, hi_open=True)
         data = _Dataset(table, source, n, sigma2, features, windows, wchrom, eig_rtol,
-                        FactorCache(cache_dir), drop_counts)
+                        cache_dir, drop_counts)
         return cls(data, np.arange(len(windows)))
 
     def with_beta_hat(self, beta_hat, *, n=None, sigma2=None, features=None):
@@ -386,20 +233,13 @@ class SummaryStats:
         d = self._data
         table = self.variants.drop(columns="row").assign(beta_hat=beta_hat)
         if features is None:
-            features = d.features
-            if isinstance(features, ArrayFeatures):
-                features = ArrayFeatures(
-                    func=None if features.func is None else features.func[self._rows],
-                    pred=None if features.pred is None else features.pred[self._rows],
-                    func_names=features.func_names, pred_names=features.pred_names)
-            elif features is not None:
-                features = _RowRemap(features, self._rows)
+            features = take_rows(d.features, self._rows)
         else:
-            features = _as_provider(features, self.n_variants)
-        n = d.n if n is None else _check_scalar("n (GWAS sample size)", n, 0.0, np.inf, hi_open=True)
-        sigma2 = d.sigma2 if sigma2 is None else _check_scalar("sigma2", sigma2, 0.0, 1.0)
+            features = as_provider(features, self.n_variants)
+        n = d.n if n is None else check_sample_size(n)
+        sigma2 = d.sigma2 if sigma2 is None else check_scalar("sigma2", sigma2, 0.0, 1.0)
         data = _Dataset(table, d.ld.subset(self._rows), n, sigma2, features, self.windows,
-                        self.groups.copy(), d.eig_rtol, FactorCache(d.cache.cache_dir),
+                        self.groups.copy(), d.eig_rtol, d.cache.cache_dir,
                         dict(d.drop_counts))
         return SummaryStats(data, np.arange(len(self)))
 
@@ -470,19 +310,25 @@ class SummaryStats:
     def n_variants(self):
         return len(self._rows)
 
+    def _variant_table(self):
+        """The variant table, built once per SummaryStats (callers must not modify it)."""
+        if self._table is None:
+            v = self._data.table.iloc[self._rows].reset_index(drop=True)
+            v["row"] = self._rows
+            self._table = v
+        return self._table
+
     @property
     def variants(self):
-        v = self._data.table.iloc[self._rows].reset_index(drop=True)
-        v["row"] = self._rows
-        return v
+        return self._variant_table().copy()
 
     @property
     def windows(self):
-        out = []
-        for w in self._selected:
-            core, ext = self._data.windows[w]
-            out.append((np.searchsorted(self._rows, core), np.searchsorted(self._rows, ext)))
-        return out
+        if self._windows is None:
+            self._windows = [
+                (np.searchsorted(self._rows, core), np.searchsorted(self._rows, ext))
+                for core, ext in (self._data.windows[w] for w in self._selected)]
+        return list(self._windows)
 
     @property
     def window_ids(self):
@@ -498,7 +344,8 @@ class SummaryStats:
         """
         if self._data.features is None:
             return None
-        v = self.variants if idx is None else self.variants.iloc[np.asarray(idx)]
+        v = self._variant_table()
+        v = v if idx is None else v.iloc[np.asarray(idx)]
         return self._data.features.get(v.reset_index(drop=True))
 
     # --- LD and precompute --------------------------------------------------------------------
@@ -517,16 +364,7 @@ class SummaryStats:
 
     def window_factors(self, k):
         """The theta-free factors of window ``k`` (computed once, then cached)."""
-        d = self._data
-        core, ext = self._global_window(k)
-        beta_I = d.table["beta_hat"].to_numpy()[core]
-        key = FactorCache.make_key(d.ld.window_key(core, ext), beta_I.tobytes(), repr(d.eig_rtol))
-
-        def compute():
-            U_r, lam_r, G = d.ld.eigenbasis(core, ext, d.eig_rtol)
-            return factors_from_basis(U_r, lam_r, G, beta_I, len(core))
-
-        return d.cache.get(key, compute)
+        return self._data.store.factors(int(self._selected[k]))
 
     def precompute(self, progress=False):
         """Compute (or load) the factors of every selected window now.
@@ -546,94 +384,11 @@ class SummaryStats:
     def window_tensors(self, k, device=None, dtype=None):
         """Factors of window ``k`` as torch tensors (``G``, ``y``) plus scalars.
 
-        Tensors are kept per (device, dtype) so repeated training steps do not copy them.
+        Tensors are kept per (window content, device, dtype) so repeated training steps do not
+        copy them.
         """
         import torch
 
         dtype = torch.float64 if dtype is None else dtype
         device = torch.device("cpu" if device is None else device)
-        wf = self.window_factors(k)
-        key = (id(wf), str(device), str(dtype))
-        hit = self._data.tensors.get(key)
-        if hit is None:
-            hit = _WindowTensors(torch.as_tensor(_flush_tiny(wf.G, dtype), dtype=dtype, device=device),
-                                 torch.as_tensor(wf.y, dtype=dtype, device=device),
-                                 wf.q, wf.logdet_R, wf.rank, wf.n_core)
-            self._data.tensors[key] = hit
-        return hit
-
-
-def _flush_tiny(G, dtype):
-    """Zero the entries of G below 1e-12 of its largest for dtypes narrower than float64.
-
-    Far-apart variants can have correlations of 1e-20 and less (exponentially decaying LD);
-    in float32 their products fall into the subnormal range, where CPU arithmetic is ~10x
-    slower (measured: G^T F G at m = 3,000, r = 1,000 took 0.70 s in float32 against 0.08 s in
-    float64). Entries this small change no sum by more than 1e-12 relative, far below float32's
-    resolution.
-    """
-    import torch
-
-    if dtype == torch.float64 or G.size == 0:
-        return G
-    cut = 1e-12 * float(np.abs(G).max())
-    return np.where(np.abs(G) < cut, 0.0, G)
-
-
-class _WindowTensors:
-    __slots__ = ("G", "y", "q", "logdet_R", "rank", "n_core")
-
-    def __init__(self, G, y, q, logdet_R, rank, n_core):
-        self.G, self.y, self.q, self.logdet_R, self.rank, self.n_core = G, y, q, logdet_R, rank, n_core
-
-
-class _RowRemap(FeatureProvider):
-    """A provider seen through a subset of rows (keeps ``row`` pointing at the parent)."""
-
-    def __init__(self, parent, rows):
-        self.parent, self.rows = parent, np.asarray(rows)
-        for a in ("d_func", "width", "d_pred", "func_names", "pred_names"):
-            setattr(self, a, getattr(parent, a))
-
-    def get(self, variants):
-        v = variants.copy()
-        v["row"] = self.rows[np.asarray(variants["row"], dtype=np.int64)]
-        return self.parent.get(v)
-
-
-def _standard_sumstats(sumstats, n):
-    """Summary statistics as a DataFrame with SNP, A1, A2, Z, N (+ FREQ) columns."""
-    if isinstance(sumstats, (str, os.PathLike)):
-        from .io import read_sumstats
-
-        df = read_sumstats(sumstats, n=n)
-    elif isinstance(sumstats, pd.DataFrame):
-        df = sumstats.copy()
-        df.columns = [str(c).upper() for c in df.columns]
-    else:
-        raise TypeError(f"sumstats must be a path or a DataFrame, got {type(sumstats).__name__}")
-    missing = [c for c in ("SNP", "A1", "A2") if c not in df]
-    if missing:
-        raise ValueError(f"summary statistics lack column(s) {missing}; have {list(df.columns)}")
-    if "Z" not in df:
-        if "BETA" in df and "SE" in df:
-            df["Z"] = df["BETA"] / df["SE"]
-        else:
-            raise ValueError("summary statistics need a Z column or BETA and SE columns")
-    if n is not None and not isinstance(sumstats, (str, os.PathLike)):
-        # read_sumstats already applied n (for BOLT-LMM it turns n into an effective N)
-        df["N"] = _check_scalar("n (GWAS sample size)", n, 0.0, np.inf, hi_open=True)
-    if "N" not in df:
-        raise ValueError("summary statistics have no N column: pass n= (the GWAS sample size)")
-    nn = pd.to_numeric(df["N"], errors="coerce").to_numpy(dtype=np.float64)
-    if not np.all(np.isfinite(nn) & (nn > 0)):
-        raise ValueError("N must be a positive finite sample size for every SNP")
-    z = pd.to_numeric(df["Z"], errors="coerce").to_numpy(dtype=np.float64)
-    bad = ~np.isfinite(z)
-    if bad.any():
-        raise ValueError(f"Z (or BETA/SE) is NaN or inf for {int(bad.sum())} SNPs, e.g. "
-                         f"{list(df['SNP'][bad][:3])}")
-    df["SNP"] = df["SNP"].astype(str)
-    df["A1"] = df["A1"].astype(str).str.upper()
-    df["A2"] = df["A2"].astype(str).str.upper()
-    return df
+        return self._data.store.tensors(int(self._selected[k]), device, dtype)

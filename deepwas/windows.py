@@ -31,7 +31,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
-import tempfile
+import uuid
 from dataclasses import dataclass
 
 import numpy as np
@@ -66,7 +66,7 @@ class WindowFactors:
         return self.G.nbytes + self.y.nbytes
 
 
-def make_windows(chrom, pos, window_bp=1_000_000, flank_bp=1_000_000):
+def make_windows(chrom, pos, window_bp=1_000_000, flank_bp=1_000_000, natural=None):
     """Cut variants into core windows and their extended sets.
 
     Core windows tile each chromosome in consecutive ``window_bp`` bins starting at position 0
@@ -81,6 +81,8 @@ def make_windows(chrom, pos, window_bp=1_000_000, flank_bp=1_000_000):
         Variants must be sorted by (chromosome block, position): all variants of a chromosome
         contiguous, positions non-decreasing within it.
     window_bp, flank_bp : int
+    natural : list of (array, array), optional
+        Windows fixed by the LD source (UK Biobank files); used as they are when given.
 
     Returns
     -------
@@ -91,6 +93,12 @@ def make_windows(chrom, pos, window_bp=1_000_000, flank_bp=1_000_000):
     """
     chrom = np.asarray(chrom, dtype=object)
     pos = np.asarray(pos, dtype=np.int64)
+    if natural is not None:
+        windows = [(np.asarray(c, dtype=np.int64), np.asarray(e, dtype=np.int64))
+                   for c, e in natural]
+        if not windows:
+            raise ValueError("no window holds any variant")
+        return windows, np.array([chrom[int(c[0])] for c, _ in windows], dtype=object)
     if window_bp is None or int(window_bp) < 1:
         raise ValueError(f"window_bp must be a positive integer, got {window_bp!r}")
     if flank_bp is None or int(flank_bp) < 0:
@@ -112,6 +120,8 @@ def make_windows(chrom, pos, window_bp=1_000_000, flank_bp=1_000_000):
             windows.append((np.arange(a + lo, a + hi, dtype=np.int64),
                             np.arange(a + e_lo, a + e_hi, dtype=np.int64)))
             wchrom.append(chrom[a])
+    if not windows:
+        raise ValueError("no window holds any variant")
     return windows, np.asarray(wchrom, dtype=object)
 
 
@@ -223,7 +233,10 @@ class FactorCache:
     def _save(self, key, wf):
         os.makedirs(self.cache_dir, exist_ok=True)
         scal = np.array([wf.q, wf.logdet_R, wf.rank, wf.n_core], dtype=np.float64)
-        fd, tmp = tempfile.mkstemp(dir=self.cache_dir, suffix=".tmp")
+        # os.open with mode 0o666 lets the umask decide who may read the file, so a group
+        # sharing a cache folder can (mkstemp would create it 0600, readable by its writer only)
+        tmp = os.path.join(self.cache_dir, f".{key}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
             with os.fdopen(fd, "wb") as fh:
                 np.savez(fh, G=wf.G, y=wf.y, scalars=scal, key=np.array(key),

@@ -9,7 +9,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from deepwas.cli import build_parser, load_model, main
+from deepwas import load_model
+from deepwas.cli import build_parser, main
 from deepwas.datasets import demo_bfiles
 from deepwas.features import HG19_TO_HG38_CHAIN
 

@@ -29,6 +29,7 @@ PUBLIC_MODULES = [
     "deepwas", "deepwas.stats", "deepwas.likelihood", "deepwas.windows", "deepwas.ld",
     "deepwas.solvers", "deepwas.io", "deepwas.features", "deepwas.priors",
     "deepwas.estimators", "deepwas.simulate", "deepwas.datasets", "deepwas.cli",
+    "deepwas.utils", "deepwas.utils.estimator_checks",
 ]
 NOT_DOCUMENTED = {"__version__"}
 EXAMPLE_BUDGET_S = 120  # each example, on 2 CPU cores (reported, not asserted: shared CI load)

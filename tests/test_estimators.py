@@ -5,6 +5,7 @@ every third SNP, 100 kb core windows whose extended set is the whole region; bet
 by :func:`deepwas.simulate.semi_synthetic` (h2 = 0.5, N = 1e5).
 """
 import math
+import os
 import warnings
 
 import numpy as np
@@ -19,14 +20,16 @@ from deepwas.estimators import (ConstantPrior, FunctionalPrior, GLMPrior, Transf
 from deepwas.features.base import ArrayFeatures, Features
 from deepwas.likelihood import marginal_loglik
 from deepwas.solvers import IterativeConfig
+from deepwas.utils.estimator_checks import check_estimator, check_grid_search
 
-import estimator_checks as ec
+import simdata as sd
 
 FAST = dict(max_epochs=1, init_windows=2, accumulate=2, warmup_steps=1, lr=0.01)
 MICRO = dict(dim=8, depth=1, heads=2, pooled_len=4)
 PRESETS = [
     (ConstantPrior, {}),
     (GLMPrior, {}),
+    (GLMPrior, {"solver": "ldsr"}),
     (TransformerPrior, {"model_params": MICRO}),
 ]
 TEST_CHROMS = ("9", "10")
@@ -35,18 +38,18 @@ TEST_CHROMS = ("9", "10")
 @pytest.fixture(scope="module")
 def small():
     """12 windows (3 on each of chromosomes 1-4), every 8th SNP: the contract-check data."""
-    sim, f = ec.simulated("glm", chroms=(1, 2, 3, 4), thin=8)
+    sim, f = sd.simulated("glm", chroms=(1, 2, 3, 4), thin=8)
     keep = np.concatenate([np.flatnonzero(sim.groups == c)[[0, 4, 8]] for c in ("1", "2", "3", "4")])
     stats = sim[keep]
-    train, test = ec.split_by_chrom(stats, ["4"])
+    train, test = sd.split_by_chrom(stats, ["4"])
     return stats, train, test
 
 
 @pytest.fixture(scope="module")
 def glm_data():
-    sim, f = ec.simulated("glm")
+    sim, f = sd.simulated("glm")
     sim.precompute()
-    train, test = ec.split_by_chrom(sim, TEST_CHROMS)
+    train, test = sd.split_by_chrom(sim, TEST_CHROMS)
     return sim, f, train, test
 
 
@@ -65,19 +68,20 @@ def glm_fits(glm_data):
 
 
 # ------------------------------------------------------------------------------ contract
-@pytest.mark.parametrize("cls,extra", PRESETS, ids=[c.__name__ for c, _ in PRESETS])
-def test_estimator_contract(small, cls, extra):
+@pytest.mark.parametrize("cls,extra", PRESETS, ids=[f"{c.__name__}-{e.get('solver', 'deepwas')}"
+                                                    for c, e in PRESETS])
+def test_presets_pass_the_public_check_suite(small, cls, extra):
     stats, train, test = small
     est = cls(**FAST, **extra)
     assert est.model == {"ConstantPrior": "constant", "GLMPrior": "glm",
                          "TransformerPrior": "transformer"}[cls.__name__]
-    ec.check_estimator_contract(est, stats, train, test)
+    assert np.isfinite(check_estimator(est, stats))
 
 
 def test_grid_search_over_model(small):
     stats, _, _ = small
-    gs = ec.check_grid_search(ConstantPrior(**FAST, model_params={"size": "tiny"}), stats,
-                              models=("constant", "glm", "transformer"))
+    gs = check_grid_search(ConstantPrior(**FAST, model_params={"size": "tiny"}), stats,
+                           models=("constant", "glm", "transformer"))
     assert type(gs.best_estimator_) is ConstantPrior
 
 
@@ -112,8 +116,8 @@ def test_feature_requirements(small):
 # ------------------------------------------------------------------------------ learning
 def test_glm_truth_glm_beats_constant(glm_data, glm_fits):
     sim, f, train, test = glm_data
-    f_test = ec.f_on(test, sim, f)
-    rmse = {k: ec.log_rmse(est.predict_f(test), f_test) for k, est in glm_fits.items()}
+    f_test = sd.f_on(test, sim, f)
+    rmse = {k: sd.log_rmse(est.predict_f(test), f_test) for k, est in glm_fits.items()}
     score = {k: est.score(test) for k, est in glm_fits.items()}
     truth = marginal_loglik(test, f_test, relative_to_null=True) / test.n
     print("RMSE(log f) on held-out chromosomes:", rmse)
@@ -150,7 +154,7 @@ def test_constant_truth_recovers_h2():
     optimistic; the bound adds 0.05 for that and for optimisation (measured spread over seeds
     is in the issue note).
     """
-    sim, f = ec.simulated("constant", chroms=(1, 2, 3, 4, 5), seed=1)
+    sim, f = sd.simulated("constant", chroms=(1, 2, 3, 4, 5), seed=1)
     s = sim.sigma2 / sim.n
     info = 0.0
     for k, (_, ext) in enumerate(sim.windows):
@@ -179,18 +183,6 @@ def test_sigma2_given_or_estimated(small):
         np.clip(est.ldsr_intercept_, 0.01, 1.0))
 
 
-def test_sigma2_estimate_by_maximum_likelihood(glm_data):
-    sim, f, train, test = glm_data
-    """The rule runs and gives a valid value. On these data the likelihood is nearly flat in
-    sigma2 (about 1 nat between 0.3 and 1.0 at the true f, N f >> sigma2): sigma2 is weakly
-    identified, so no accuracy is asserted here."""
-    est = ConstantPrior(max_epochs=1, sigma2="estimate", init_windows=4,
-                        random_state=0).fit(train[:20])
-    print("sigma2_hat", est.sigma2_, "truth", train.sigma2)
-    assert 1e-4 <= est.sigma2_ <= 1.0
-    assert np.isfinite(est.score(test))
-
-
 # ------------------------------------------------------------------------------ features
 def test_standardisation_uses_training_windows_only(small):
     stats, train, test = small
@@ -207,7 +199,7 @@ def test_standardisation_uses_training_windows_only(small):
     on_test = np.isin(v["chrom"].to_numpy(), ["4"])
     shifted.pred[on_test] += 100.0
     stats2 = stats.with_beta_hat(v["beta_hat"].to_numpy(), features=(shifted.func, shifted.pred))
-    train2, _ = ec.split_by_chrom(stats2, ["4"])
+    train2, _ = sd.split_by_chrom(stats2, ["4"])
     est2 = GLMPrior(**FAST, random_state=0).fit(train2)
     np.testing.assert_array_equal(est2.pred_mean_, est.pred_mean_)
     np.testing.assert_array_equal(est2.predict_f(train2), est.predict_f(train))
@@ -244,7 +236,9 @@ def test_validation_checkpoint_restores_best_epoch(small, tmp_path):
                    random_state=0).fit(train)
     assert est.valid_chromosomes_ == ["3"] and "3" not in est.train_chromosomes_
     valid_loss = np.array(est.history_[:, "valid_loss"])
-    assert (tmp_path / "params.pt").exists()
+    # each fit checkpoints into a folder of its own under checkpoint_dir
+    assert os.path.dirname(est.checkpoint_path_) == str(tmp_path)
+    assert os.path.exists(os.path.join(est.checkpoint_path_, "params.pt"))
     valid = train[train.groups == "3"]
     fit_part = train[train.groups != "3"]
     mean_core = np.mean([len(c) for c, _ in fit_part.windows])

@@ -6,7 +6,7 @@ import pytest
 from deepwas.simulate import semi_synthetic, synthetic_features, true_log_f
 from deepwas.stats import SummaryStats
 
-from estimator_checks import real_ld_stats
+from simdata import real_ld_stats
 
 
 @pytest.fixture(scope="module")

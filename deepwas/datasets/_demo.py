@@ -37,6 +37,8 @@ from typing import List, Optional
 import numpy as np
 import pandas as pd
 
+from ..utils.chrom import normalise_chrom
+
 __all__ = ["load_demo", "DemoData", "demo_bfiles", "default_cache_dir", "DATA_DIR",
            "DEMO_DIR", "HG38_LENGTHS", "write_demo_tracks"]
 
@@ -81,7 +83,7 @@ def _check_chromosomes(chromosomes):
         chromosomes = [chromosomes]
     out = []
     for c in chromosomes:
-        s = str(c).replace("chr", "")
+        s = normalise_chrom(c)
         if s not in HG38_LENGTHS:
             raise ValueError(f"the demo has autosomes 1-22 only, got chromosome {c!r}")
         if s not in out:

@@ -1,12 +1,24 @@
-"""skorch plumbing: one window = one item, gradient accumulation, a loss through the prior."""
+"""skorch wiring: one window = one item, gradient accumulation, warm-up, callbacks, seeding,
+and the split of training windows into fit and validation chromosomes."""
 from __future__ import annotations
 
+import contextlib
+import numbers
+
 import numpy as np
+import pandas as pd
 import torch
 from skorch import NeuralNet
 from skorch.utils import TeeGenerator
 
-__all__ = ["WindowDataset", "collate_window", "WindowModule", "WindowNet"]
+from ..utils.chrom import normalise_chrom, sort_chroms
+
+__all__ = ["WindowDataset", "collate_window", "WindowModule", "WindowNet", "build_net",
+           "validation_split", "seeded_torch", "warmup_factor", "NO_DECAY"]
+
+#: parameters trained without weight decay: intercepts, biases and alpha are not shrunk to 0
+NO_DECAY = [("*intercept", {"weight_decay": 0.0}), ("*alpha", {"weight_decay": 0.0}),
+            ("*bias", {"weight_decay": 0.0})]
 
 
 class WindowDataset(torch.utils.data.Dataset):
@@ -48,26 +60,36 @@ class WindowModule(torch.nn.Module):
         return self.prior(func, pred, freq, n=n)
 
 
+def warmup_factor(step, warmup_steps):
+    """Learning-rate multiplier of optimizer step ``step`` (0-based): linear up to 1."""
+    return 1.0 if warmup_steps <= 0 else min(1.0, (step + 1) / warmup_steps)
+
+
 class WindowNet(NeuralNet):
-    """NeuralNet with a window loss and gradient accumulation over ``accumulate`` windows.
+    """NeuralNet with a window loss, gradient accumulation and a linear warm-up.
 
     Follows skorch's documented gradient-accumulation pattern (override ``train_step``): the
-    optimizer steps every ``accumulate`` windows and at the end of each epoch. The
+    optimizer steps every ``accumulate`` windows and after the last window of each epoch. The
     ``on_grad_computed`` event -- where :class:`skorch.callbacks.GradientNormClipping` acts --
-    fires once per optimizer step on the accumulated gradient, not per window.
+    fires once per optimizer step on the accumulated gradient, not per window. The learning
+    rate of optimizer step ``t`` is ``lr * warmup_factor(t, warmup_steps)``, counted in
+    optimizer steps across epochs; each window records the rate of the step it contributes to
+    (``event_lr`` in the batch history).
 
-    ``window_loss(k, log_f_ext, training)`` returns the scalar loss of window ``k``.
+    ``window_loss(k, log_f_ext, training)`` returns the scalar loss of window ``k``; its
+    ``last_info`` attribute, when present, holds solver diagnostics of the last training window
+    (recorded in the batch history).
     """
 
     #: keys of the solver's per-window info copied into the batch history
     DIAGNOSTIC_KEYS = ("linalg", "cg_iterations", "cg_residual", "logdet_stderr", "lanczos_steps",
                        "probe_cg_iterations", "fallback")
 
-    def __init__(self, *args, accumulate=12, window_loss=None, **kwargs):
+    def __init__(self, *args, accumulate=12, warmup_steps=0, window_loss=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.accumulate = accumulate
+        self.warmup_steps = warmup_steps
         self.window_loss = window_loss
-        self.diagnostics = None  # set by the estimator: {"last": info dict of the last window}
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         return self.window_loss(int(X.reshape(-1)[0]), y_pred, training)
@@ -78,13 +100,22 @@ class WindowNet(NeuralNet):
         self._n_train = len(dataset_train) if dataset_train is not None else None
         self._seen = 0
 
+    def _set_step_lr(self):
+        """Set every parameter group's rate for the optimizer step now accumulating."""
+        factor = warmup_factor(getattr(self, "n_optimizer_steps_", 0), self.warmup_steps)
+        for name in self._optimizers:
+            for group in getattr(self, name + "_").param_groups:
+                group.setdefault("base_lr", group["lr"])
+                group["lr"] = group["base_lr"] * factor
+        return factor * self.lr
+
     def train_step_single(self, batch, **fit_params):
         self._set_training(True)
         Xi, yi = batch
         y_pred = self.infer(Xi, **fit_params)
         loss = self.get_loss(y_pred, yi, X=Xi, training=True)
         (loss / self.accumulate).backward()
-        info = (self.diagnostics or {}).get("last")
+        info = getattr(self.window_loss, "last_info", None)
         if info:
             for key in self.DIAGNOSTIC_KEYS:
                 if key in info:
@@ -95,6 +126,9 @@ class WindowNet(NeuralNet):
     def train_step(self, batch, **fit_params):
         if not hasattr(self, "_acc_count"):
             self._acc_count, self._seen, self._n_train = 0, 0, None
+        if self._acc_count == 0:
+            self._step_lr = self._set_step_lr()
+        self.history.record_batch("event_lr", self._step_lr)
         step = self.train_step_single(batch, **fit_params)
         self._acc_count += 1
         self._seen += 1
@@ -109,3 +143,103 @@ class WindowNet(NeuralNet):
             self._acc_count = 0
             self.n_optimizer_steps_ = getattr(self, "n_optimizer_steps_", 0) + 1
         return step
+
+
+def build_net(est, prior, window_loss, n_train, valid_ids, lr, seed, device, checkpoint):
+    """The skorch net of one fit, with its callbacks.
+
+    Parameters
+    ----------
+    est : FunctionalPrior
+        Supplies the training settings (``accumulate``, ``max_epochs``, ``warmup_steps``,
+        ``grad_clip``, ``patience``, ``weight_decay``, ``verbose``).
+    checkpoint : str or None
+        Folder of this fit's best parameters (skorch ``Checkpoint``), or None for none.
+
+    Returns
+    -------
+    net : WindowNet
+    warmup : int
+        Warm-up steps used: ``warmup_steps`` capped at half of the planned optimizer steps, so
+        a small data set is not trained entirely at a fraction of the learning rate.
+    """
+    from skorch.callbacks import Checkpoint, EarlyStopping, GradientNormClipping, ProgressBar
+    from skorch.helper import predefined_split
+
+    acc = int(est.accumulate)
+    planned = -(-n_train // acc) * int(est.max_epochs)
+    warm = min(int(est.warmup_steps), planned // 2)
+    callbacks = []
+    if est.grad_clip is not None:
+        callbacks.append(("clip", GradientNormClipping(gradient_clip_value=float(est.grad_clip))))
+    if checkpoint is not None:
+        monitor = "valid_loss_best" if len(valid_ids) else "train_loss_best"
+        callbacks.append(("checkpoint", Checkpoint(monitor=monitor, dirname=checkpoint,
+                                                   f_optimizer=None, f_criterion=None,
+                                                   f_history=None)))
+    if len(valid_ids) and est.patience is not None:
+        # threshold_mode="rel" misjudges improvement when the loss is negative (our -gain
+        # usually is): an absolute threshold of 0 means "any decrease"
+        callbacks.append(("early_stopping", EarlyStopping(
+            monitor="valid_loss", patience=int(est.patience), threshold=0.0,
+            threshold_mode="abs")))
+    if est.verbose:
+        callbacks.append(("progress", ProgressBar()))
+    gen = torch.Generator().manual_seed(seed)
+    net = WindowNet(
+        module=WindowModule(prior), criterion=torch.nn.Identity,
+        optimizer=torch.optim.AdamW, lr=lr,
+        optimizer__weight_decay=float(est.weight_decay), optimizer__param_groups=NO_DECAY,
+        max_epochs=int(est.max_epochs), batch_size=1,
+        iterator_train__collate_fn=collate_window, iterator_train__shuffle=True,
+        iterator_train__generator=gen, iterator_valid__collate_fn=collate_window,
+        train_split=predefined_split(WindowDataset(valid_ids)) if len(valid_ids) else None,
+        callbacks=callbacks, device=str(device), verbose=int(est.verbose),
+        accumulate=acc, warmup_steps=warm, window_loss=window_loss)
+    return net, warm
+
+
+def validation_split(groups, validation, rs):
+    """Chromosomes held out for validation (sorted list of str).
+
+    ``validation``: None (none); a fraction in (0, 1) of the chromosomes, drawn with ``rs``
+    (at least one each side); one chromosome label (a str is one label, never a sequence of
+    characters); or a list of labels. Labels are compared after :func:`normalise_chrom`.
+    """
+    groups = normalise_chrom(np.asarray(groups).astype(str))
+    chroms = list(pd.unique(groups))
+    if validation is None:
+        return []
+    if isinstance(validation, numbers.Real) and not isinstance(validation, numbers.Integral):
+        if len(chroms) < 2:
+            raise ValueError("a validation split by chromosome needs at least 2 chromosomes")
+        n_val = min(len(chroms) - 1, max(1, int(round(validation * len(chroms)))))
+        return sort_chroms(rs.choice(chroms, size=n_val, replace=False).tolist())
+    labels = [validation] if isinstance(validation, (str, int, np.integer)) else list(validation)
+    chosen = sort_chroms(labels)
+    missing = set(chosen) - set(chroms)
+    if missing:
+        raise ValueError(f"validation chromosomes {sort_chroms(missing)} are not in the data "
+                         f"(chromosomes: {', '.join(sort_chroms(chroms))})")
+    if set(chosen) >= set(chroms):
+        raise ValueError("validation would leave no training chromosome")
+    return chosen
+
+
+@contextlib.contextmanager
+def seeded_torch(seed, device):
+    """Seed torch's generator for ``device`` inside the block and restore it afterwards.
+
+    Only the generator that is forked is seeded: seeding every CUDA device
+    (``torch.manual_seed``) while restoring none would change the caller's GPU random stream.
+    """
+    device = torch.device(device)
+    devices = []
+    if device.type == "cuda":
+        devices = [device.index if device.index is not None else torch.cuda.current_device()]
+    with torch.random.fork_rng(devices=devices):
+        torch.default_generator.manual_seed(seed)
+        for d in devices:
+            with torch.cuda.device(d):
+                torch.cuda.manual_seed(seed)
+        yield

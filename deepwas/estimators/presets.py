@@ -3,24 +3,41 @@
 Each preset has exactly FunctionalPrior's parameters (scikit-learn reads them from the
 constructor signature, so ``clone``, ``get_params`` and ``GridSearchCV(param_grid={"model":
 [...]})`` work on presets too); only the default of ``model`` differs.
+
+Each preset's ``__init__`` is an ordinary function that passes its arguments on to
+``FunctionalPrior.__init__``; its public signature (``__signature__``, which
+:func:`inspect.signature` and so scikit-learn read) is FunctionalPrior's, read with
+:func:`inspect.signature` (which follows decorators' ``__wrapped__``), with the one default
+replaced. Writing the 25 parameters out three more times would make four copies to keep in
+step; this keeps one.
 """
 from __future__ import annotations
 
-import types
+import functools
+import inspect
 
 from ._base import FunctionalPrior
 
 __all__ = ["ConstantPrior", "GLMPrior", "TransformerPrior"]
 
 
-def _init_with_default_model(model):
-    base = FunctionalPrior.__init__
-    init = types.FunctionType(base.__code__, base.__globals__, "__init__",
-                              (model,) + base.__defaults__[1:], base.__closure__)
-    init.__kwdefaults__ = dict(base.__kwdefaults__)
-    init.__doc__ = base.__doc__
-    init.__qualname__ = "__init__"
-    return init
+def _preset_init(model):
+    base = inspect.signature(FunctionalPrior.__init__)
+    params = [p.replace(default=model) if p.name == "model" else p
+              for p in base.parameters.values()]
+    signature = base.replace(parameters=params)
+
+    def __init__(self, *args, **kwargs):
+        bound = signature.bind(self, *args, **kwargs)
+        bound.apply_defaults()
+        arguments = dict(bound.arguments)
+        arguments.pop("self")
+        FunctionalPrior.__init__(self, **arguments)
+
+    functools.update_wrapper(__init__, FunctionalPrior.__init__, assigned=("__doc__",),
+                             updated=())
+    __init__.__signature__ = signature
+    return __init__
 
 
 class ConstantPrior(FunctionalPrior):
@@ -30,7 +47,7 @@ class ConstantPrior(FunctionalPrior):
     heritability they carry. See :class:`FunctionalPrior` for the parameters.
     """
 
-    __init__ = _init_with_default_model("constant")
+    __init__ = _preset_init("constant")
 
 
 class GLMPrior(FunctionalPrior):
@@ -40,7 +57,7 @@ class GLMPrior(FunctionalPrior):
     See :class:`FunctionalPrior` for the parameters.
     """
 
-    __init__ = _init_with_default_model("glm")
+    __init__ = _preset_init("glm")
 
 
 class TransformerPrior(FunctionalPrior):
@@ -50,4 +67,4 @@ class TransformerPrior(FunctionalPrior):
     paper's network (dim 1536, 2 layers, 256 -> 32 positions). See :class:`FunctionalPrior`.
     """
 
-    __init__ = _init_with_default_model("transformer")
+    __init__ = _preset_init("transformer")

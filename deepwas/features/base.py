@@ -20,7 +20,8 @@ from typing import Optional, Sequence
 import numpy as np
 import pandas as pd
 
-__all__ = ["Features", "FeatureProvider", "ArrayFeatures", "FeatureSet"]
+__all__ = ["Features", "FeatureProvider", "ArrayFeatures", "FeatureSet", "as_provider", "take_rows",
+           "RowRemap"]
 
 
 @dataclass
@@ -122,3 +123,52 @@ class FeatureSet(FeatureProvider):
             func=np.concatenate(funcs, axis=1) if funcs else None,
             pred=np.concatenate(preds, axis=1) if preds else None,
             func_names=self.func_names, pred_names=self.pred_names)
+
+
+def as_provider(features, n_rows):
+    """A :class:`FeatureProvider` from whatever a user passed as ``features``.
+
+    ``None`` and providers pass through; :class:`Features`, a ``(func, pred)`` tuple, a 3-d
+    array (tracks) or a 2-d array (scalar predictors) become :class:`ArrayFeatures`, which must
+    have ``n_rows`` rows.
+    """
+    if features is None or isinstance(features, FeatureProvider):
+        return features
+    if isinstance(features, Features):
+        features = ArrayFeatures(func=features.func, pred=features.pred,
+                                 func_names=features.func_names or None,
+                                 pred_names=features.pred_names or None)
+    elif isinstance(features, tuple) and len(features) == 2:
+        features = ArrayFeatures(func=features[0], pred=features[1])
+    else:
+        arr = np.asarray(features)
+        features = ArrayFeatures(func=arr) if arr.ndim == 3 else ArrayFeatures(pred=arr)
+    if features.n_rows != n_rows:
+        raise ValueError(f"features have {features.n_rows} rows but there are {n_rows} variants")
+    return features
+
+
+def take_rows(provider, rows):
+    """``provider`` seen through ``rows`` of its variant table (``row`` renumbered from 0)."""
+    rows = np.asarray(rows, dtype=np.int64)
+    if provider is None:
+        return None
+    if isinstance(provider, ArrayFeatures):
+        return ArrayFeatures(func=None if provider.func is None else provider.func[rows],
+                             pred=None if provider.pred is None else provider.pred[rows],
+                             func_names=provider.func_names, pred_names=provider.pred_names)
+    return RowRemap(provider, rows)
+
+
+class RowRemap(FeatureProvider):
+    """A provider seen through a subset of rows (keeps ``row`` pointing at the parent)."""
+
+    def __init__(self, parent, rows):
+        self.parent, self.rows = parent, np.asarray(rows)
+        for a in ("d_func", "width", "d_pred", "func_names", "pred_names"):
+            setattr(self, a, getattr(parent, a))
+
+    def get(self, variants):
+        v = variants.copy()
+        v["row"] = self.rows[np.asarray(variants["row"], dtype=np.int64)]
+        return self.parent.get(v)

@@ -19,7 +19,7 @@ import numpy as np
 import pandas as pd
 from numpy.lib.stride_tricks import sliding_window_view
 
-from ..ld import normalise_chrom
+from ..utils.chrom import normalise_chrom
 from .base import FeatureProvider, Features
 
 __all__ = ["BigWigTracks"]

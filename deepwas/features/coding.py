@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pandas as pd
 
-from ..ld import normalise_chrom
+from ..utils.chrom import normalise_chrom
 from .base import FeatureProvider, Features
 
 __all__ = ["CodingScores", "BasicPredictors", "DEFAULT_CODING_COLUMNS"]

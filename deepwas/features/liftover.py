@@ -16,7 +16,7 @@ import os
 import numpy as np
 import pandas as pd
 
-from ..ld import normalise_chrom
+from ..utils.chrom import normalise_chrom
 
 __all__ = ["liftover", "apply_liftover_policy", "load_chain", "HG19_TO_HG38_CHAIN"]
 

@@ -4,8 +4,10 @@ Rules, applied per SNP after matching on the SNP identifier (rsID):
 
 * alleles equal to the reference (A1 = ref a1, A2 = ref a2): kept, sign +1;
 * alleles swapped (A1 = ref a2, A2 = ref a1): kept, beta-hat sign flipped;
-* alleles on the other strand (complements, e.g. A/G reported as T/C): matched as above and
-  counted as ``strand_flipped`` -- they are the same alleles read from the opposite strand;
+* single-base SNPs on the other strand (complements, e.g. A/G reported as T/C): matched as
+  above and counted as ``strand_flipped`` -- they are the same alleles read from the opposite
+  strand. Only when all four alleles are single bases: a multi-base allele (an indel) is
+  matched literally, never complemented (TC/T is not AG/A read from the other strand);
 * strand-ambiguous pairs (A/T, C/G), whose strand cannot be told from the alleles: dropped by
   default (``keep_ambiguous=True`` keeps them, matching alleles literally);
 * anything else (different alleles, indel vs SNP, ...): dropped as ``allele_mismatch``.
@@ -25,6 +27,10 @@ AMBIGUOUS_PAIRS = {("A", "T"), ("T", "A"), ("C", "G"), ("G", "C")}
 
 def _complement(alleles):
     return pd.Series(alleles, dtype=object).astype(str).str.translate(_COMPLEMENT).to_numpy(dtype=object)
+
+
+def _single_base(alleles):
+    return np.array([len(x) == 1 and x in "ACGT" for x in alleles], dtype=bool)
 
 
 def align_alleles(a1, a2, ref_a1, ref_a2, keep_ambiguous=False):
@@ -51,8 +57,9 @@ def align_alleles(a1, a2, ref_a1, ref_a2, keep_ambiguous=False):
     same = (a1 == r1) & (a2 == r2)
     swap = (a1 == r2) & (a2 == r1)
     c1, c2 = _complement(a1), _complement(a2)
-    cs = (c1 == r1) & (c2 == r2) & ~same & ~swap
-    cw = (c1 == r2) & (c2 == r1) & ~same & ~swap
+    snv = _single_base(a1) & _single_base(a2) & _single_base(r1) & _single_base(r2)
+    cs = snv & (c1 == r1) & (c2 == r2) & ~same & ~swap
+    cw = snv & (c1 == r2) & (c2 == r1) & ~same & ~swap
     ambiguous = np.array([(x, y) in AMBIGUOUS_PAIRS for x, y in zip(r1, r2)], dtype=bool)
     sign = np.zeros(len(a1))
     sign[same] = 1.0

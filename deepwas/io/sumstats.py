@@ -29,6 +29,9 @@ import pandas as pd
 
 __all__ = ["read_sumstats", "bolt_effective_n", "STANDARD_COLUMNS"]
 
+from ..utils.chrom import normalise_chrom
+from .harmonise import override_n
+
 log = logging.getLogger(__name__)
 
 STANDARD_COLUMNS = ["SNP", "CHR", "BP", "A1", "A2", "Z", "N"]
@@ -175,8 +178,10 @@ def read_sumstats(path, format="auto", n=None, columns=None, chunksize=1_000_000
         ``"auto"`` picks ``"bolt"`` when the header has CHISQ_BOLT_LMM or ALLELE1/ALLELE0,
         ``"ldsc"`` when it has SNP A1 A2 Z N, else ``"table"``.
     n : float, optional
-        GWAS sample size. Required for BOLT-LMM (its output has no N column) and for any file
-        without an N column; ignored when the file has one.
+        GWAS sample size. Required for BOLT-LMM (its output has no N column: ``n`` is the
+        number of people analysed, from which the effective N is derived) and for any file
+        without an N column. An explicit ``n`` overrides the file's N column; when the two
+        disagree a warning gives both values.
     columns : dict, optional
         Explicit mapping ``{standard name: file column}`` (e.g. ``{"A1": "effect_allele"}``)
         for a generic table; unmapped names are looked up among common spellings,
@@ -264,16 +269,15 @@ def read_sumstats(path, format="auto", n=None, columns=None, chunksize=1_000_000
     if fmt == "bolt":
         n_eff = bolt_effective_n(df["CHISQ_BOLT_LMM"], df["CHISQ_LINREG"], n)
         df["N"] = n_eff
-    elif "N" not in df:
-        df["N"] = float(n)
+    elif n is not None:
+        override_n(df, n, path)
     df = _drop(df, ~(np.isfinite(df["N"]) & (df["N"] > 0)), "bad_n", dropped, path)
 
     dup = df["SNP"].duplicated(keep=False)
     df = _drop(df, dup, "duplicate_snp", dropped, path)
 
     if "CHR" in df:
-        chrom = df["CHR"].astype(str).str.strip().str.replace(r"^(?i:chr)", "", regex=True)
-        df["CHR"] = chrom
+        df["CHR"] = normalise_chrom(df["CHR"])
     else:
         df["CHR"] = pd.Series(pd.NA, index=df.index, dtype="string")
     df["BP"] = (pd.to_numeric(df["BP"], errors="coerce").astype("Int64") if "BP" in df

@@ -24,7 +24,8 @@ import numpy as np
 import pandas as pd
 import scipy.sparse as sp
 
-from ..ld import LDSource, _file_digest, _hash_arrays, normalise_chrom
+from ..ld import LDSource, _file_digest, _hash_arrays
+from ..utils.chrom import normalise_chrom
 
 __all__ = ["UKBBLD", "write_ukbb_ld", "LONG_RANGE_LD_REGIONS_HG19", "in_long_range_ld"]
 

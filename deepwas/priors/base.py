@@ -12,13 +12,11 @@ knows about LD or windows.
 """
 from __future__ import annotations
 
-import math
-
 import torch
 from torch import nn
 import torch.nn.functional as F
 
-__all__ = ["PriorModule", "soft_clamp", "count_parameters", "FREQ_EPS"]
+__all__ = ["PriorModule", "soft_clamp", "inverse_soft_clamp", "count_parameters", "FREQ_EPS"]
 
 #: allele frequencies are clipped to [FREQ_EPS, 1 - FREQ_EPS] before log(p(1-p)).
 FREQ_EPS = 1e-4
@@ -32,6 +30,20 @@ def soft_clamp(x, lo, hi):
     The gradient ``sigmoid(x-lo) - sigmoid(x-hi)`` is never exactly zero.
     """
     return lo + F.softplus(x - lo) - F.softplus(x - hi)
+
+
+def inverse_soft_clamp(y, lo, hi, iters=60):
+    """The ``x`` with ``soft_clamp(x, lo, hi) == y`` for ``lo < y < hi`` (float64 Newton)."""
+    if not lo < y < hi:
+        raise ValueError(f"soft_clamp takes values in ({lo}, {hi}), got {y}")
+    t = torch.tensor(float(y), dtype=torch.float64)
+    x = t.clone()
+    for _ in range(iters):
+        step = (soft_clamp(x, lo, hi) - t) / (torch.sigmoid(x - lo) - torch.sigmoid(x - hi))
+        x = x - step
+        if abs(float(step)) < 1e-15 * max(1.0, abs(float(x))):
+            break
+    return float(x)
 
 
 def count_parameters(module, trainable_only=True):
@@ -100,6 +112,12 @@ class PriorModule(nn.Module):
     def set_intercept(self, value):
         """Set the network's intercept (initialisation at a chosen scale of f)."""
         self.network.intercept.fill_(float(value))
+
+    @torch.no_grad()
+    def set_log_scale(self, value):
+        """Set the intercept so that a network whose other terms are 0 gives exactly ``value``
+        after the soft bound (the bound's curvature would otherwise shift a value near it)."""
+        self.set_intercept(inverse_soft_clamp(float(value), self.lo, self.hi))
 
     def log_freq_term(self, freq):
         """``log(p(1-p))`` with ``p`` clipped to ``[FREQ_EPS, 1-FREQ_EPS]``; 0 when freq is None."""

@@ -1,0 +1,155 @@
+"""Command-line data: the data options, and the inputs built from them (statistics, features)."""
+from __future__ import annotations
+
+import os
+
+from ..utils.chrom import normalise_chrom
+
+__all__ = ["UserError", "add_data_args", "check_file", "feature_provider", "feature_spec",
+           "column_map", "read_sumstats_args", "load_stats", "split_chroms", "model_features"]
+
+
+class UserError(Exception):
+    """An error the user can fix (bad input); printed as one line."""
+
+
+def add_data_args(p, sumstats_required=True, with_features=True):
+    g = p.add_argument_group("data")
+    src = g.add_mutually_exclusive_group(required=True)
+    src.add_argument("--bfile", nargs="+", metavar="PREFIX",
+                     help="PLINK reference genotypes (.bed/.bim/.fam prefixes, e.g. one per "
+                          "chromosome): LD is computed from them")
+    src.add_argument("--ld-dir", metavar="DIR",
+                     help="folder of UK Biobank / PolyFun LD files (.npz + .gz)")
+    g.add_argument("--sumstats", metavar="FILE", required=sumstats_required,
+                   help="summary statistics (BOLT-LMM, ldsc .sumstats or a table with SNP A1 A2 "
+                        "and Z or BETA+SE; plain or gzip)")
+    g.add_argument("--columns", nargs="+", metavar="KEY=NAME",
+                   help="name the --sumstats columns that are not recognised, e.g. "
+                        "SNP=rsid A1=effect_allele A2=other_allele (keys: SNP CHR BP A1 A2 Z "
+                        "BETA SE N FREQ)")
+    g.add_argument("--n", type=float, metavar="N",
+                   help="GWAS sample size (required when the file has no N column)")
+    g.add_argument("--sigma2", type=float, metavar="S",
+                   help="residual variance of the standardised phenotype, 1 - h2 (default 1.0)")
+    g.add_argument("--window-bp", type=int, default=1_000_000, help="core window size (bp)")
+    g.add_argument("--flank-bp", type=int, default=1_000_000, help="flank of the extended set (bp)")
+    g.add_argument("--keep-ambiguous", action="store_true",
+                   help="keep strand-ambiguous (A/T, C/G) SNPs")
+    g.add_argument("--cache-dir", metavar="DIR",
+                   help="keep window factors on disk here (reused by later commands)")
+    if with_features:
+        f = p.add_argument_group("features")
+        f.add_argument("--tracks", nargs="+", metavar="BIGWIG",
+                       help="bigWig signal tracks (C_func); with --chain if their genome build "
+                            "differs from the summary statistics'")
+        f.add_argument("--chain", metavar="FILE",
+                       help="UCSC liftover chain file from the statistics' build to the tracks' "
+                            "(e.g. hg19ToHg38.over.chain.gz)")
+        f.add_argument("--width", type=int, default=32, help="bins per track window")
+        f.add_argument("--bin-size", type=int, default=500, help="bp per bin")
+        f.add_argument("--no-freq-predictors", action="store_true",
+                       help="do not use allele frequency and MAF as scalar predictors")
+
+
+def check_file(path, what):
+    if path is not None and not os.path.isfile(path):
+        raise UserError(f"{what} not found: {path}")
+
+
+def feature_provider(tracks, chain, width, bin_size, freq_predictors, names=None):
+    from ..features import BasicPredictors, BigWigTracks, FeatureSet
+
+    parts = []
+    if tracks:
+        for t in tracks:
+            check_file(t, "bigWig track")
+            with open(t, "rb") as fh:  # check here: libBigWig prints its own errors to stderr
+                magic = fh.read(4)
+            if magic not in (b"\x26\xfc\x8f\x88", b"\x88\x8f\xfc\x26"):
+                raise UserError(f"{t} is not a bigWig file (bad magic number)")
+        if chain is not None:
+            check_file(chain, "liftover chain file")
+            from ..features.liftover import load_chain
+
+            load_chain(chain)  # a bad chain file fails here, with its own clear message
+        parts.append(BigWigTracks(tracks, width=width, bin_size=bin_size, names=names,
+                                  liftover_chain=chain, unmapped="nearest"))
+    if freq_predictors:
+        parts.append(BasicPredictors())
+    return FeatureSet(parts) if parts else None
+
+
+def feature_spec(args):
+    if not getattr(args, "tracks", None) and getattr(args, "no_freq_predictors", True):
+        return None
+    return dict(tracks=[os.path.abspath(t) for t in (args.tracks or [])],
+                chain=None if args.chain is None else os.path.abspath(args.chain),
+                width=int(args.width), bin_size=int(args.bin_size),
+                freq_predictors=not args.no_freq_predictors)
+
+
+def column_map(pairs):
+    """``["SNP=rsid", ...]`` -> ``{"SNP": "rsid", ...}`` (None when no --columns)."""
+    if not pairs:
+        return None
+    out = {}
+    for pair in pairs:
+        key, sep, name = pair.partition("=")
+        if not sep or not key or not name:
+            raise UserError(f"--columns takes KEY=NAME pairs, got {pair!r}")
+        out[key.strip().upper()] = name.strip()
+    return out
+
+
+def read_sumstats_args(args):
+    """The --sumstats file as a DataFrame (read here so that --columns applies)."""
+    from ..io import read_sumstats
+
+    check_file(args.sumstats, "summary statistics file")
+    return read_sumstats(args.sumstats, n=args.n, columns=column_map(args.columns))
+
+
+def load_stats(args, features=None):
+    from .. import SummaryStats
+
+    sumstats = read_sumstats_args(args)  # n is applied here (BOLT-LMM: as an effective N)
+    kw = dict(features=features, window_bp=args.window_bp, flank_bp=args.flank_bp,
+              keep_ambiguous=args.keep_ambiguous, cache_dir=args.cache_dir)
+    if args.sigma2 is not None:
+        kw["sigma2"] = args.sigma2
+    if args.bfile:
+        for prefix in args.bfile:
+            pre = prefix[:-4] if prefix.endswith(".bed") else prefix
+            for ext in (".bed", ".bim", ".fam"):
+                check_file(pre + ext, "PLINK file")
+        return SummaryStats.from_plink(args.bfile, sumstats, **kw)
+    if not os.path.isdir(args.ld_dir):
+        raise UserError(f"LD folder not found: {args.ld_dir}")
+    return SummaryStats.from_ukbb(args.ld_dir, sumstats, **kw)
+
+
+def split_chroms(text):
+    out = []
+    for part in text or []:
+        out += [normalise_chrom(c) for c in str(part).split(",") if c.strip()]
+    return out
+
+
+def model_features(args, cfg):
+    """Feature provider for a saved model: tracks from the command line or the saved paths."""
+    spec = cfg.get("features")
+    fit = cfg["fitted"]
+    if not (fit["n_func"] or fit["n_pred"]):
+        return None
+    if spec is None:
+        raise UserError("the model needs features but its config records none")
+    tracks = args.tracks or spec["tracks"]
+    if fit["n_func"] and len(tracks) != fit["n_func"]:
+        raise UserError(f"the model was trained on {fit['n_func']} tracks; got {len(tracks)} "
+                        "(pass --tracks in the training order)")
+    chain = args.chain if args.chain is not None else spec.get("chain")
+    return feature_provider(tracks, chain, spec["width"], spec["bin_size"],
+                             spec["freq_predictors"])
+
+

@@ -1,0 +1,134 @@
+"""``deepwas fit``, ``deepwas score`` and ``deepwas predict``: train, score and apply a prior."""
+from __future__ import annotations
+
+import logging
+import os
+import time
+
+import numpy as np
+
+from ..estimators import load_model, save_model
+from ..utils.chrom import normalise_chrom, sort_chroms
+from ._data import (UserError, feature_provider, feature_spec, load_stats, model_features,
+                    read_sumstats_args, split_chroms)
+from ._reports import score_line, score_report, write_report, write_table
+
+__all__ = ["add_train_args", "cmd_fit", "cmd_score", "cmd_predict", "estimator_from_args"]
+
+log = logging.getLogger("deepwas.cli")
+
+
+def add_train_args(p):
+    g = p.add_argument_group("training")
+    g.add_argument("--model", choices=("constant", "glm", "transformer"), default="glm")
+    g.add_argument("--solver", choices=("deepwas", "ldsr"), default="deepwas")
+    g.add_argument("--epochs", type=int, default=5)
+    g.add_argument("--lr", type=float, help="AdamW learning rate (default: the estimator's)")
+    g.add_argument("--accumulate", type=int, default=12, help="windows per optimizer step")
+    g.add_argument("--warmup-steps", type=int, default=100)
+    g.add_argument("--transformer-size", choices=("tiny", "small", "paper"), default="small")
+    g.add_argument("--sigma2-estimate", action="store_true",
+                   help="estimate the residual variance by LD score regression")
+    g.add_argument("--seed", type=int, default=0)
+
+
+def estimator_from_args(args):
+    from ..estimators import FunctionalPrior
+
+    params = dict(model=args.model, solver=args.solver, max_epochs=args.epochs,
+                  accumulate=args.accumulate, warmup_steps=args.warmup_steps,
+                  random_state=args.seed, verbose=0)
+    if args.lr is not None:
+        params["lr"] = args.lr
+    if args.model == "transformer":
+        params["model_params"] = {"size": args.transformer_size}
+    if args.sigma2_estimate:
+        params["sigma2"] = "estimate"
+    return FunctionalPrior(**params)
+
+
+def cmd_fit(args):
+    if args.model != "constant" and not args.tracks and args.no_freq_predictors:
+        raise UserError(f"--model {args.model} needs features: pass --tracks (or drop "
+                        "--no-freq-predictors)")
+    if args.model == "transformer" and not args.tracks:
+        raise UserError("--model transformer needs --tracks (bigWig files)")
+    spec = feature_spec(args) if args.model != "constant" else None
+    feats = None if spec is None else feature_provider(
+        spec["tracks"], spec["chain"], spec["width"], spec["bin_size"], spec["freq_predictors"])
+    stats = load_stats(args, features=feats)
+    test_chroms = split_chroms(args.test_chrom)
+    groups = np.asarray(stats.groups).astype(str)
+    test = np.isin(groups, test_chroms)
+    missing = set(test_chroms) - set(groups)
+    if missing:
+        raise UserError(f"--test-chrom {sorted(missing)} not in the data "
+                        f"(chromosomes: {', '.join(sort_chroms(groups))})")
+    if test.all():
+        raise UserError("--test-chrom leaves no training chromosome")
+    train = stats[np.flatnonzero(~test)]
+    est = estimator_from_args(args)
+    print(f"fitting {args.model} prior with {args.solver} on {len(train)} windows "
+          f"({train.n_variants} variants)", flush=True)
+    t0 = time.perf_counter()
+    est.fit(train)
+    dt = time.perf_counter() - t0
+    pt, js = save_model(est, args.out, features=spec,
+                        extra=dict(fit_seconds=dt, test_chromosomes=test_chroms))
+    print(f"fitted in {dt:.1f} s: h2 of the training variants {est.h2(train):.4g}; "
+          f"wrote {pt} and {js}")
+    if test.any():
+        tab, summary = score_report(est, stats[np.flatnonzero(test)])
+        j2, t2 = write_report(tab, summary, os.path.join(args.out, "heldout_report"))
+        print(f"held-out ({','.join(test_chroms)}): {score_line(summary)}; wrote {j2} and {t2}")
+    return 0
+
+
+def cmd_score(args):
+    est, cfg = load_model(args.model)
+    stats = load_stats(args, features=model_features(args, cfg))
+    chroms = split_chroms(args.chrom)
+    if chroms:
+        keep = np.isin(np.asarray(stats.groups).astype(str), chroms)
+        if not keep.any():
+            raise UserError(f"--chrom {chroms}: no window on these chromosomes")
+        stats = stats[np.flatnonzero(keep)]
+    trained = set(cfg["fitted"].get("train_chromosomes", []))
+    overlap = trained & set(np.asarray(stats.groups).astype(str))
+    if overlap:
+        log.warning("scoring on chromosomes the model was trained on: %s (not a held-out score)",
+                    sorted(overlap))
+    tab, summary = score_report(est, stats)
+    js, tsv = write_report(tab, summary, args.out)
+    print(f"{score_line(summary)} over {summary['n_windows']} windows; wrote {js} and {tsv}")
+    return 0
+
+
+def cmd_predict(args):
+    import pandas as pd
+
+    est, cfg = load_model(args.model)
+    feats = model_features(args, cfg)
+    if args.bfile or args.ld_dir:
+        stats = load_stats(args, features=feats)
+        v = stats.variants
+        f = est.predict_f(stats)
+    else:
+        ss = read_sumstats_args(args)
+        if "FREQ" not in ss:
+            raise UserError(f"{args.sumstats} has no allele frequency column (FREQ/EAF/AF...): "
+                            "pass --bfile to take frequencies from reference genotypes")
+        v = pd.DataFrame({"chrom": normalise_chrom(ss["CHR"]),
+                          "pos": ss["BP"].astype(np.int64), "snp": ss["SNP"], "a1": ss["A1"],
+                          "a2": ss["A2"], "freq": ss["FREQ"].astype(np.float64)})
+        v["row"] = np.arange(len(v))
+        f = est.predict_f(v, features=feats) if feats is not None else est.predict_f(v)
+    out = pd.DataFrame({"SNP": v["snp"], "CHR": v["chrom"], "BP": v["pos"], "A1": v["a1"],
+                        "A2": v["a2"], "FREQ": v["freq"], "F": f,
+                        "ENRICHMENT": np.sqrt(f / np.mean(f))})
+    paths = write_table(out, args.out)
+    print(f"prior variances of {len(out)} variants (sum f = {f.sum():.4g}); wrote "
+          + " and ".join(paths))
+    return 0
+
+

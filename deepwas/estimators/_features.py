@@ -1,0 +1,216 @@
+"""What the estimator feeds a prior: frequencies, standardised features, per-window tensors.
+
+* :func:`freq_array` -- allele frequencies with missing values handled loudly;
+* :func:`feature_sizes` -- ``(d_func, width, d_pred)`` a model needs from a data set;
+* :func:`standardisation` -- mean and scale of each track / predictor over training windows;
+* :class:`WindowFeatures` -- the features of a window's extended set as tensors, kept in
+  memory while they fit in a byte budget.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+
+from ..features.base import Features
+
+__all__ = ["freq_array", "feature_sizes", "standardisation", "features_to_tensors",
+           "WindowFeatures", "slice_features", "is_stats", "prediction_inputs",
+           "check_feature_sizes", "FEATURE_CHUNK"]
+
+#: variants whose features are read (and pushed through the prior) at a time
+FEATURE_CHUNK = 8192
+
+
+def freq_array(freq, n, where):
+    """Frequencies as float64; NaNs are filled with the median (all NaN -> None), with a warning."""
+    if freq is None:
+        return None
+    freq = np.array(freq, dtype=np.float64).ravel()
+    if len(freq) != n:
+        raise ValueError(f"freq has {len(freq)} values, expected {n}")
+    bad = ~np.isfinite(freq)
+    if bad.all():
+        warnings.warn(f"{where}: no allele frequency known; the (p(1-p))^alpha term is left out",
+                      RuntimeWarning, stacklevel=3)
+        return None
+    if bad.any():
+        warnings.warn(f"{where}: {int(bad.sum())} variants lack an allele frequency; using the "
+                      "median frequency for them", RuntimeWarning, stacklevel=3)
+        freq = np.where(bad, np.median(freq[~bad]), freq)
+    return freq
+
+
+def feature_sizes(model_name, stats):
+    """``(d_func, width, d_pred)`` the prior will use; zeros for the constant model."""
+    if model_name == "constant":
+        return 0, 0, 0
+    prov = stats.features
+    if prov is None:
+        if model_name in ("glm", "transformer"):
+            raise ValueError(f"model={model_name!r} needs features, but the SummaryStats has none "
+                             "(build it with features=..., or use model='constant')")
+        return 0, 0, 0
+    d_func, width, d_pred = int(prov.d_func), int(prov.width), int(prov.d_pred)
+    if model_name == "transformer" and d_func == 0:
+        raise ValueError("model='transformer' needs genomic tracks (C_func); these features have "
+                         "only scalar predictors -- use model='glm'")
+    return d_func, width, d_pred
+
+
+def standardisation(stats, windows, sizes):
+    """Mean and scale of each track / predictor over the core variants of ``windows``.
+
+    Returns
+    -------
+    func_mean, func_scale, pred_mean, pred_scale : ndarray
+        Scales of constant features are 1.
+    """
+    d_func, _, d_pred = sizes
+    fs, fss, fn = np.zeros(d_func), np.zeros(d_func), 0
+    ps, pss, pn = np.zeros(d_pred), np.zeros(d_pred), 0
+    if d_func or d_pred:
+        wins = stats.windows
+        for k in windows:
+            core = wins[k][0]
+            for lo in range(0, len(core), FEATURE_CHUNK):
+                feats = stats.get_features(core[lo:lo + FEATURE_CHUNK])
+                if d_func and feats.func is not None:
+                    a = feats.func.astype(np.float64)
+                    fs += a.sum((0, 2))
+                    fss += (a * a).sum((0, 2))
+                    fn += a.shape[0] * a.shape[2]
+                if d_pred and feats.pred is not None:
+                    a = feats.pred.astype(np.float64)
+                    ps += a.sum(0)
+                    pss += (a * a).sum(0)
+                    pn += a.shape[0]
+
+    def finish(s, ss, n):
+        if n == 0:
+            return np.zeros_like(s), np.ones_like(s)
+        m = s / n
+        sd = np.sqrt(np.maximum(ss / n - m * m, 0.0))
+        return m, np.where(sd > 1e-12, sd, 1.0)
+
+    return finish(fs, fss, fn) + finish(ps, pss, pn)
+
+
+def features_to_tensors(feats, sizes, device):
+    """``(func, pred)`` float32 tensors of the parts of ``feats`` the prior uses (else None)."""
+    d_func, _, d_pred = sizes
+    func = pred = None
+    if d_func:
+        if feats is None or feats.func is None:
+            raise ValueError("the prior needs track features (func) but none were given")
+        func = torch.as_tensor(np.asarray(feats.func, dtype=np.float32), device=device)
+    if d_pred:
+        if feats is None or feats.pred is None:
+            raise ValueError("the prior needs scalar predictors (pred) but none were given")
+        pred = torch.as_tensor(np.asarray(feats.pred, dtype=np.float32), device=device)
+    return func, pred
+
+
+def slice_features(feats, idx):
+    """Rows ``idx`` of a :class:`~deepwas.features.base.Features`."""
+    return Features(func=None if feats.func is None else feats.func[idx],
+                    pred=None if feats.pred is None else feats.pred[idx],
+                    func_names=feats.func_names, pred_names=feats.pred_names)
+
+
+class WindowFeatures:
+    """``fetch(k) -> (func, pred, freq, n)`` tensors of window ``k``'s extended variants.
+
+    Kept in memory when all windows' features fit in ``budget`` bytes (1 GiB), read again on
+    each call otherwise.
+    """
+
+    def __init__(self, stats, sizes, freq, device, budget=1 << 30):
+        self.stats, self.sizes, self.device = stats, sizes, device
+        self.windows = stats.windows
+        self.freq = None if freq is None else torch.as_tensor(np.array(freq), dtype=torch.float32,
+                                                              device=device)
+        per_var = 4 * (sizes[0] * max(sizes[1], 1) + sizes[2])
+        total = per_var * sum(len(e) for _, e in self.windows)
+        self._cache = {} if total <= budget else None
+
+    def __call__(self, k):
+        hit = None if self._cache is None else self._cache.get(k)
+        if hit is None:
+            ext = self.windows[k][1]
+            uses = self.sizes[0] or self.sizes[2]
+            feats = self.stats.get_features(ext) if uses else None
+            func, pred = features_to_tensors(feats, self.sizes, self.device)
+            fq = None if self.freq is None else self.freq[torch.as_tensor(ext, device=self.device)]
+            hit = (func, pred, fq, len(ext))
+            if self._cache is not None:
+                self._cache[k] = hit
+        return hit
+
+    def clear(self):
+        if self._cache is not None:
+            self._cache.clear()
+
+
+def is_stats(X):
+    """Whether ``X`` looks like a :class:`deepwas.SummaryStats` (duck-typed)."""
+    return all(hasattr(X, a) for a in ("windows", "window_tensors", "variants", "n", "groups"))
+
+
+def prediction_inputs(X, features, freq, uses_features):
+    """What ``predict_f`` reads from its input: ``(n, freq or None, get)``.
+
+    ``get(idx)`` returns the :class:`Features` of rows ``idx`` (or None when the prior uses
+    none). See :meth:`deepwas.FunctionalPrior.predict_f` for the accepted inputs.
+    """
+    import pandas as pd
+
+    from ..features.base import FeatureProvider
+
+    none = lambda idx: None  # noqa: E731
+    if is_stats(X):
+        v = X.variants
+        n = len(v)
+        fq = freq_array(v["freq"].to_numpy() if freq is None else freq, n, "predict_f")
+        if uses_features and X.features is None:
+            raise ValueError("this prior needs features but the SummaryStats has none")
+        return n, fq, (X.get_features if uses_features else none)
+    if isinstance(X, pd.DataFrame):
+        n = len(X)
+        src = X["freq"].to_numpy() if (freq is None and "freq" in X) else freq
+        fq = freq_array(src, n, "predict_f") if src is not None else None
+        if not uses_features:
+            return n, fq, none
+        if isinstance(features, FeatureProvider):
+            table = X.reset_index(drop=True)
+            return n, fq, lambda idx: features.get(table.iloc[idx].reset_index(drop=True))
+        if isinstance(features, Features):
+            if len(features) != n:
+                raise ValueError(f"features have {len(features)} rows, the table {n}")
+            return n, fq, lambda idx: slice_features(features, idx)
+        raise ValueError("with a variant table, pass features= (a FeatureProvider or Features)")
+    if isinstance(X, Features):
+        n = len(X)
+        if n == 0 and freq is not None:
+            n = len(np.asarray(freq))
+        fq = freq_array(freq, n, "predict_f") if freq is not None else None
+        return n, fq, lambda idx: slice_features(X, idx)
+    raise TypeError("predict_f takes a SummaryStats, a variant DataFrame (+ features=) or "
+                    f"Features (+ freq=), got {type(X).__name__}")
+
+
+def check_feature_sizes(get, n, sizes):
+    """Raise ``ValueError`` when the features ``get`` returns differ from the fitted sizes."""
+    if n == 0 or not (sizes[0] or sizes[2]):
+        return
+    f = get(np.arange(min(n, 1)))
+    if sizes[0]:
+        got = None if f.func is None else tuple(f.func.shape[1:])
+        if got != (sizes[0], sizes[1]):
+            raise ValueError(f"features have tracks of shape {got}, the prior was fitted on "
+                             f"{(sizes[0], sizes[1])} (d_func, width)")
+    if sizes[2]:
+        got = None if f.pred is None else f.pred.shape[1]
+        if got != sizes[2]:
+            raise ValueError(f"features have {got} scalar predictors, the prior was fitted on {sizes[2]}")

@@ -1,0 +1,159 @@
+"""One fit of a :class:`~deepwas.FunctionalPrior`, step by step.
+
+1. split the training windows into fit and validation chromosomes;
+2. standardise the features over the fit windows' core variants;
+3. resolve sigma2 (given, from the data, by LDSR or by maximum likelihood);
+4. build the prior and start it at the h2 of the best constant prior;
+5. train it (:mod:`._training`) on the window loss (:mod:`._objective`);
+6. return what was learned, without touching the estimator.
+"""
+from __future__ import annotations
+
+import copy
+import math
+import os
+import shutil
+import tempfile
+import warnings
+
+import numpy as np
+import torch
+from sklearn.utils import check_random_state
+
+from ..priors import build_prior, count_parameters
+from ..utils.chrom import normalise_chrom, sort_chroms
+from ._features import WindowFeatures, feature_sizes, freq_array, standardisation
+from ._initialisation import (ConstantPriorLikelihood, init_window_ids, initial_h2, log_sum_pq,
+                              ml_h2_sigma2)
+from ._ldsr import LDSRBlocks, ldsr_regression
+from ._objective import WindowObjective
+from ._training import WindowDataset, build_net, seeded_torch, validation_split
+
+__all__ = ["fit_prior", "DEFAULT_LR"]
+
+#: Learning rates of the paper (AdamW): 1e-4 for the transformer, 1e-3 for the others.
+DEFAULT_LR = {"transformer": 1e-4, "glm": 1e-3, "constant": 1e-3}
+
+
+def _resolve_sigma2(est, stats, out):
+    """sigma2 from the parameter, the data or LDSR; None means 'maximum likelihood'."""
+    if est.sigma2 is None:
+        return float(stats.sigma2)
+    if est.sigma2 != "estimate":
+        return float(est.sigma2)
+    if est.solver != "ldsr":
+        return None
+    sigma2 = float(np.clip(out["ldsr_intercept_"], 0.01, 1.0))
+    if sigma2 != out["ldsr_intercept_"]:
+        warnings.warn(f"LDSR intercept {out['ldsr_intercept_']:.3g} clipped to "
+                      f"sigma2={sigma2:g}", RuntimeWarning, stacklevel=3)
+    return sigma2
+
+def fit_prior(est, stats):
+    """Everything ``est.fit(stats)`` learns, as a dict of fitted attributes.
+
+    Nothing is set on ``est``: the caller assigns the attributes once the whole fit succeeded.
+    """
+    rs = check_random_state(est.random_state)
+    seed = int(rs.randint(0, 2**31 - 1))
+    device = torch.device(est.device)
+    dtype = torch.float64 if est.dtype == "float64" else torch.float32
+    name = est._model_name()
+    out = {}
+
+    groups = normalise_chrom(np.asarray(stats.groups).astype(str))
+    valid_chroms = validation_split(groups, est.validation, rs)
+    is_valid = np.isin(groups, valid_chroms)
+    train_ids, valid_ids = np.flatnonzero(~is_valid), np.flatnonzero(is_valid)
+    wins = stats.windows
+    train_rows = np.unique(np.concatenate([wins[k][1] for k in train_ids]))
+
+    sizes = feature_sizes(name, stats)
+    variants = stats.variants
+    freq = freq_array(variants["freq"].to_numpy(), len(variants), "fit")
+    fm, fsd, pm, psd = standardisation(stats, train_ids, sizes)
+
+    blocks = None
+    out["ldsr_h2_"] = out["ldsr_intercept_"] = float("nan")
+    if est.solver == "ldsr":
+        blocks = LDSRBlocks(stats, device=device)
+        out["ldsr_h2_"], out["ldsr_intercept_"] = ldsr_regression(blocks, train_ids,
+                                                                  float(len(train_rows)))
+    sigma2 = _resolve_sigma2(est, stats, out)
+    ldsr_h2 = (float(np.clip(out["ldsr_h2_"], 1e-3, 1.0)) if est.ldsr_h2 == "auto"
+               else float(est.ldsr_h2))
+    checkpoint, tmp = _checkpoint_folder(est, valid_ids)
+
+    with seeded_torch(seed, device):
+        prior = build_prior(copy.deepcopy(est.model) if name == "custom" else name,
+                            *sizes, alpha=est.alpha, learn_alpha=est.learn_alpha,
+                            **(est.model_params or {}))
+        prior.set_standardisation(fm, fsd, pm, psd)
+        prior.to(device)
+        fetch = WindowFeatures(stats, sizes, freq, device)
+
+        # --- initial scale: f sums to h2 over the training variants
+        log_pq = log_sum_pq(prior, None if freq is None else torch.as_tensor(freq[train_rows]),
+                            len(train_rows))
+        init = ConstantPriorLikelihood(stats, init_window_ids(train_ids, est.init_windows),
+                                       prior, fetch, dtype, log_pq)
+        if sigma2 is None:
+            _, sigma2 = ml_h2_sigma2(init)
+        if est.h2_init != "auto":
+            h2_0 = float(est.h2_init)
+        elif est.solver == "ldsr":
+            h2_0 = float(np.clip(out["ldsr_h2_"], 1e-5, 1.0))
+        else:
+            h2_0 = initial_h2(init, sigma2)
+        prior.set_log_scale(math.log(h2_0) - log_pq)
+
+        it_cfg = est._iterative_config()
+        objective = WindowObjective(
+            stats, est.solver, train_ids, sigma2, dtype, linalg=est.linalg,
+            iterative_config=it_cfg, seed0=seed if it_cfg.seed is None else it_cfg.seed,
+            blocks=blocks, ldsr_h2=ldsr_h2, n_variants=float(len(train_rows)))
+        lr = DEFAULT_LR.get(name, 1e-3) if est.lr == "auto" else float(est.lr)
+        net, warm = build_net(est, prior, objective, len(train_ids), valid_ids, lr, seed,
+                              device, checkpoint)
+        net.module.fetch = fetch
+        try:
+            net.fit(WindowDataset(train_ids), y=None)
+            if checkpoint is not None and len(valid_ids):
+                net.load_params(checkpoint=dict(net.callbacks_)["checkpoint"])
+        except BaseException:
+            if checkpoint is not None:    # a failed fit leaves no folder behind
+                shutil.rmtree(checkpoint, ignore_errors=True)
+            raise
+        finally:
+            net.module.fetch = None
+            fetch.clear()
+            if blocks is not None:
+                blocks.free()
+            if tmp is not None:
+                shutil.rmtree(tmp, ignore_errors=True)
+
+    prior = net.module_.prior.to("cpu").eval()
+    out["n_parameters_"] = count_parameters(prior)  # before freezing: what the fit trained
+    for p in prior.parameters():
+        p.requires_grad_(False)
+    out.update(prior_=prior, sigma2_=float(sigma2), h2_init_=h2_0, lr_=lr,
+               warmup_steps_=warm, func_mean_=fm, func_scale_=fsd, pred_mean_=pm,
+               pred_scale_=psd, alpha_=float(prior.alpha),
+               train_chromosomes_=sort_chroms(groups[train_ids]),
+               valid_chromosomes_=list(valid_chroms), history_=net.history,
+               n_iter_=len(net.history),
+               n_steps_=int(getattr(net, "n_optimizer_steps_", 0)),
+               checkpoint_path_=None if tmp is not None else checkpoint)
+    out["n_func_"], out["width_"], out["n_pred_"] = sizes
+    return out
+
+def _checkpoint_folder(est, valid_ids):
+    """(folder for this fit's checkpoint or None, temporary folder to remove or None)."""
+    if est.checkpoint_dir is not None:
+        os.makedirs(est.checkpoint_dir, exist_ok=True)
+        return tempfile.mkdtemp(prefix="fit-", dir=est.checkpoint_dir), None
+    if len(valid_ids):
+        tmp = tempfile.mkdtemp(prefix="deepwas-ckpt-")
+        return tmp, tmp
+    return None, None
+

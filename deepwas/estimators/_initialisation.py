@@ -1,0 +1,107 @@
+"""Statistics of initialisation: the starting h2 and the maximum-likelihood sigma2.
+
+Both come from the constant prior ``f_m = h2 (p_m(1-p_m))^alpha / sum_j (p_j(1-p_j))^alpha``
+(sum over the training variants), whose exact log-likelihood on the training windows is a
+function of two numbers only.
+"""
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import torch
+
+__all__ = ["log_sum_pq", "ConstantPriorLikelihood", "initial_h2", "ml_h2_sigma2",
+           "init_window_ids"]
+
+#: search interval of h2 (log scale) for the initial value
+H2_BOUNDS = (1e-5, 1.0)
+#: tolerance of the initial h2 search, in log h2 (0.1 % of h2: far below its sampling error)
+H2_XATOL = 1e-3
+
+
+def log_sum_pq(prior, freq_t, n_variants):
+    """``log sum_m (p(1-p))^alpha`` over the given variants (``log n`` without frequencies)."""
+    if freq_t is None:
+        return math.log(n_variants)
+    with torch.no_grad():
+        lpq = prior.log_freq_term(freq_t.double()) * float(prior.alpha.detach())
+        return float(torch.logsumexp(lpq, 0))
+
+
+def init_window_ids(train_ids, init_windows):
+    """All training windows, or ``init_windows`` of them spread evenly over the genome."""
+    ids = np.asarray(train_ids)
+    if init_windows is not None and len(ids) > init_windows:
+        ids = ids[np.linspace(0, len(ids) - 1, init_windows).round().astype(int)]
+    return ids
+
+
+class ConstantPriorLikelihood:
+    """``(log h2, sigma2, with_null) -> log-likelihood`` of the constant prior on some windows.
+
+    Parameters
+    ----------
+    stats : SummaryStats
+    ids : array of int
+        Windows (indices into ``stats``).
+    prior : PriorModule
+        Supplies the frequency term.
+    fetch : callable
+        ``fetch(k) -> (func, pred, freq, n)`` of window ``k`` (see ``WindowFeatures``).
+    dtype : torch.dtype
+    log_pq_sum : float
+        :func:`log_sum_pq` over the training variants (so ``sum f = h2`` there).
+    """
+
+    def __init__(self, stats, ids, prior, fetch, dtype, log_pq_sum):
+        self.stats, self.ids, self.dtype = stats, [int(k) for k in ids], dtype
+        self.base = []
+        for k in self.ids:
+            _, _, fq, n = fetch(k)
+            lpq = (torch.zeros(n, dtype=torch.float64) if fq is None
+                   else prior.log_freq_term(fq.double()).cpu() * float(prior.alpha.detach()))
+            self.base.append((lpq - log_pq_sum).to(device=prior.alpha.device))
+
+    def __call__(self, log_h2, sigma2, with_null):
+        from ..likelihood import null_loglik, window_gain
+
+        total = 0.0
+        with torch.no_grad():
+            for k, b in zip(self.ids, self.base):
+                f = torch.exp(b + log_h2).to(self.dtype)
+                total += float(window_gain(self.stats, k, f, linalg="cholesky", sigma2=sigma2))
+                if with_null:
+                    total += null_loglik(self.stats.window_tensors(k), sigma2 / self.stats.n)
+        return total
+
+
+def initial_h2(loglik, sigma2):
+    """The h2 maximising ``loglik`` (a :class:`ConstantPriorLikelihood`) at fixed sigma2.
+
+    A bounded scalar search over log h2 in :data:`H2_BOUNDS` to :data:`H2_XATOL`.
+    """
+    from scipy.optimize import minimize_scalar
+
+    lo, hi = (math.log(b) for b in H2_BOUNDS)
+    res = minimize_scalar(lambda x: -loglik(x, sigma2, False), bounds=(lo, hi),
+                          method="bounded", options={"xatol": H2_XATOL})
+    return float(math.exp(res.x))
+
+
+def ml_h2_sigma2(loglik):
+    """Maximum-likelihood ``(h2, sigma2)`` of the constant prior, null term included.
+
+    The null term ``-1/2 (q/s + r log s)`` is what makes sigma2 identifiable: the gain alone
+    grows as sigma2 falls.  Nelder-Mead over (log h2, logit sigma2), sigma2 floored at 1e-4.
+    """
+    from scipy.optimize import minimize
+
+    def neg(x):
+        s2 = 1.0 / (1.0 + math.exp(-x[1]))
+        return -loglik(min(x[0], 0.0), max(s2, 1e-4), True)
+
+    res = minimize(neg, x0=np.array([math.log(0.1), 2.0]), method="Nelder-Mead",
+                   options={"xatol": 1e-3, "fatol": 1e-4, "maxfev": 400})
+    return (float(math.exp(min(res.x[0], 0.0))),
+            float(max(1.0 / (1.0 + math.exp(-res.x[1])), 1e-4)))

@@ -1,0 +1,136 @@
+"""Saving and loading a fitted prior: ``model.pt`` (tensors only) and ``model.json``.
+
+No pickle is involved: ``model.pt`` is a torch state dict read with
+``torch.load(..., weights_only=True)`` (no code runs on load) and ``model.json`` holds the
+estimator's parameters and what the fit learned besides the weights. The command line
+(``deepwas fit`` / ``score`` / ``predict``) reads and writes the same two files.
+"""
+from __future__ import annotations
+
+import json
+import os
+
+import numpy as np
+
+__all__ = ["save_model", "load_model", "MODEL_FORMAT"]
+
+MODEL_FORMAT = "deepwas-model-v1"
+
+
+def save_model(est, directory, features=None, extra=None):
+    """Save a fitted :class:`~deepwas.FunctionalPrior` into ``directory``.
+
+    Parameters
+    ----------
+    est : FunctionalPrior
+        Fitted, with a named model ("constant", "glm", "transformer"; a custom ``nn.Module``
+        cannot be rebuilt from a JSON file).
+    directory : str or path
+        Created if needed; ``model.pt`` and ``model.json`` are (over)written.
+    features : dict, optional
+        How to rebuild the features (the command line stores its track paths here).
+    extra : dict, optional
+        Anything JSON-serialisable to keep alongside (timings, held-out chromosomes).
+
+    Returns
+    -------
+    (str, str)
+        Paths of ``model.pt`` and ``model.json``.
+    """
+    import torch
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(est, "prior_")
+    if not isinstance(est.model, str):
+        raise ValueError("only the named models (constant, glm, transformer) can be saved; a "
+                         "custom nn.Module is not rebuilt from JSON (save est.prior_.state_dict())")
+    os.makedirs(directory, exist_ok=True)
+    params = {k: v for k, v in est.get_params().items()
+              if v is None or isinstance(v, (str, int, float, bool, dict, list))}
+    from .. import __version__
+
+    cfg = dict(format=MODEL_FORMAT, deepwas_version=__version__, params=params,
+               fitted=dict(n_func=int(est.n_func_), width=int(est.width_), n_pred=int(est.n_pred_),
+                           alpha=float(est.alpha_), sigma2=float(est.sigma2_),
+                           h2_init=float(est.h2_init_), lr=float(est.lr_),
+                           n_iter=int(est.n_iter_), n_steps=int(est.n_steps_),
+                           n_parameters=int(est.n_parameters_),
+                           train_chromosomes=[str(c) for c in est.train_chromosomes_],
+                           log_f_bounds=[float(est.prior_.lo), float(est.prior_.hi)]),
+               features=features, extra=extra or {})
+    pt = os.path.join(directory, "model.pt")
+    js = os.path.join(directory, "model.json")
+    torch.save({k: v.detach().cpu() for k, v in est.prior_.state_dict().items()}, pt)
+    with open(js, "w") as fh:
+        json.dump(cfg, fh, indent=1)
+    return pt, js
+
+
+def load_model(directory):
+    """Load a prior saved by :func:`save_model`.
+
+    Returns
+    -------
+    est : FunctionalPrior
+        Fitted: ``predict_f``, ``score`` and ``h2`` work.
+    config : dict
+        The contents of ``model.json``.
+
+    Raises
+    ------
+    FileNotFoundError
+        When the folder or one of its two files is missing.
+    ValueError
+        When a file is not a deepwas model or the weights do not match the configuration.
+    """
+    import torch
+
+    from ..priors import build_prior
+    from ._base import FunctionalPrior
+
+    directory = os.fspath(directory)
+    if not os.path.isdir(directory):
+        raise FileNotFoundError(f"model folder not found: {directory}")
+    js = os.path.join(directory, "model.json")
+    pt = os.path.join(directory, "model.pt")
+    for p in (js, pt):
+        if not os.path.isfile(p):
+            raise FileNotFoundError(f"model file not found: {p}")
+    try:
+        with open(js) as fh:
+            cfg = json.load(fh)
+    except json.JSONDecodeError as e:
+        raise ValueError(f"{js} is not valid JSON: {e}") from e
+    if not isinstance(cfg, dict) or cfg.get("format") != MODEL_FORMAT:
+        raise ValueError(f"{js} is not a deepwas model config (format {MODEL_FORMAT!r})")
+    try:
+        state = torch.load(pt, map_location="cpu", weights_only=True)
+    except Exception as e:
+        raise ValueError(f"cannot read model weights {pt}: {type(e).__name__}: {e}") from e
+    params, fit = cfg["params"], cfg["fitted"]
+    est = FunctionalPrior(**params)
+    prior = build_prior(params["model"], fit["n_func"], fit["width"], fit["n_pred"],
+                        alpha=params.get("alpha", 0.7), learn_alpha=params.get("learn_alpha", False),
+                        log_f_bounds=tuple(fit.get("log_f_bounds", (-30.0, 0.0))),
+                        **(params.get("model_params") or {}))
+    try:
+        prior.load_state_dict(state)
+    except RuntimeError as e:
+        raise ValueError(f"{pt} does not match {js}: {str(e).splitlines()[0]}") from e
+    prior.eval()
+    for p in prior.parameters():
+        p.requires_grad_(False)
+    est.prior_ = prior
+    est.n_func_, est.width_, est.n_pred_ = fit["n_func"], fit["width"], fit["n_pred"]
+    est.alpha_ = float(prior.alpha)
+    est.sigma2_ = fit["sigma2"]
+    est.h2_init_ = fit.get("h2_init", float("nan"))
+    est.lr_ = fit.get("lr", float("nan"))
+    est.n_iter_, est.n_steps_ = fit.get("n_iter", 0), fit.get("n_steps", 0)
+    est.n_parameters_ = fit.get("n_parameters", 0)
+    est.func_mean_ = prior.func_mean.numpy().astype(np.float64)
+    est.func_scale_ = prior.func_scale.numpy().astype(np.float64)
+    est.pred_mean_ = prior.pred_mean.numpy().astype(np.float64)
+    est.pred_scale_ = prior.pred_scale.numpy().astype(np.float64)
+    est.train_chromosomes_ = fit.get("train_chromosomes", [])
+    return est, cfg

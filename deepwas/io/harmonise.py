@@ -1,0 +1,253 @@
+"""Harmonise summary statistics with an LD reference.
+
+The steps between a summary-statistics table and the variant table of a
+:class:`deepwas.SummaryStats`, each counted in ``drop_counts``:
+
+1. **standard columns** (:func:`standard_sumstats`): SNP, A1, A2, Z (or BETA/SE), N, FREQ;
+   the sample-size rule below;
+2. **deduplication**: every copy of an rsID present more than once, in the statistics
+   (``duplicate_snp``) or the reference (``duplicate_snp_in_reference``), is dropped;
+3. **matching** on the rsID (``not_in_reference``);
+4. **allele alignment** (:func:`deepwas.io.alignment.align_alleles`): signs of swapped
+   alleles flipped, strand flips of single-base SNPs repaired, ambiguous and mismatched
+   alleles dropped;
+5. **frequency orientation**: a FREQ column counts A1 of the statistics; where the alleles
+   were swapped it becomes ``1 - FREQ`` so that ``freq`` always counts the reference's ``a1``
+   (the allele ``beta_hat`` counts);
+6. variants **monomorphic** in a genotype reference are dropped.
+
+Sample size. An explicit ``n`` overrides any N column (a conflict is logged with both
+values); without ``n`` the file's N column is used per SNP. The same rule holds for a file
+path and a DataFrame (:func:`deepwas.io.read_sumstats` applies it to files; BOLT-LMM output
+has no N column and ``n`` is the number of people from which its effective N is derived).
+"""
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+
+from ..utils.chrom import genome_order
+from ..utils.validation import check_scalar
+from .alignment import align_alleles
+
+__all__ = ["standard_sumstats", "harmonise", "Harmonised", "check_sample_size",
+           "override_n"]
+
+log = logging.getLogger(__name__)
+
+
+def check_sample_size(n):
+    """``n`` as a float after checking it is a finite number > 0."""
+    return check_scalar("n (GWAS sample size)", n, 0.0, np.inf, hi_open=True)
+
+
+def override_n(df, n, where):
+    """Set ``df["N"] = n``, logging a warning when a different N column is replaced."""
+    n = check_sample_size(n)
+    if "N" in df:
+        old = pd.to_numeric(df["N"], errors="coerce").to_numpy(dtype=np.float64)
+        ok = np.isfinite(old)
+        if ok.any() and not np.allclose(old[ok], n, rtol=1e-9, atol=0.0):
+            lo, med, hi = np.min(old[ok]), np.median(old[ok]), np.max(old[ok])
+            span = f"{med:g}" if lo == hi else f"median {med:g}, range {lo:g}-{hi:g}"
+            log.warning("%s: the N column (%s) is overridden by n=%g", where, span, n)
+    df["N"] = n
+    return df
+
+
+def standard_sumstats(sumstats, n=None, columns=None):
+    """Summary statistics as a DataFrame with SNP, A1, A2, Z, N (+ FREQ) columns.
+
+    Parameters
+    ----------
+    sumstats : str, path or DataFrame
+        A file for :func:`deepwas.io.read_sumstats` or a DataFrame (column names
+        case-insensitive; Z, or BETA and SE).
+    n : float, optional
+        GWAS sample size; overrides any N column (see the module docstring).
+    columns : dict, optional
+        Column names for a file, as in :func:`deepwas.io.read_sumstats`.
+
+    Returns
+    -------
+    pandas.DataFrame
+    """
+    if isinstance(sumstats, (str, os.PathLike)):
+        from .sumstats import read_sumstats
+
+        df = read_sumstats(sumstats, n=n, columns=columns)   # applies the n rule itself
+    elif isinstance(sumstats, pd.DataFrame):
+        df = sumstats.copy()
+        df.attrs = dict(sumstats.attrs)
+        df.columns = [str(c).upper() for c in df.columns]
+        if n is not None:
+            override_n(df, n, "summary statistics")
+    else:
+        raise TypeError(f"sumstats must be a path or a DataFrame, got {type(sumstats).__name__}")
+    missing = [c for c in ("SNP", "A1", "A2") if c not in df]
+    if missing:
+        raise ValueError(f"summary statistics lack column(s) {missing}; have {list(df.columns)}")
+    if "Z" not in df:
+        if "BETA" in df and "SE" in df:
+            df["Z"] = df["BETA"] / df["SE"]
+        else:
+            raise ValueError("summary statistics need a Z column or BETA and SE columns")
+    if "N" not in df:
+        raise ValueError("summary statistics have no N column: give the GWAS sample size "
+                         "(n= in Python, --n on the command line)")
+    nn = pd.to_numeric(df["N"], errors="coerce").to_numpy(dtype=np.float64)
+    if not np.all(np.isfinite(nn) & (nn > 0)):
+        raise ValueError("N must be a positive finite sample size for every SNP")
+    z = pd.to_numeric(df["Z"], errors="coerce").to_numpy(dtype=np.float64)
+    bad = ~np.isfinite(z)
+    if bad.any():
+        raise ValueError(f"Z (or BETA/SE) is NaN or inf for {int(bad.sum())} SNPs, e.g. "
+                         f"{list(df['SNP'][bad][:3])}")
+    df["SNP"] = df["SNP"].astype(str)
+    df["A1"] = df["A1"].astype(str).str.upper()
+    df["A2"] = df["A2"].astype(str).str.upper()
+    return df
+
+
+@dataclass
+class Harmonised:
+    """What :func:`harmonise` returns.
+
+    Attributes
+    ----------
+    table : pandas.DataFrame
+        ``chrom, pos, snp, a1, a2, freq, beta_hat`` in genome order, in the reference's
+        orientation.
+    source : LDSource
+        The reference restricted to the rows of ``table``.
+    n : float
+        Median per-SNP sample size (the data set's N).
+    drop_counts : dict
+        Variants dropped or repaired, by reason.
+    """
+
+    table: pd.DataFrame
+    source: object
+    n: float
+    drop_counts: dict
+
+
+def harmonise(source, sumstats, *, n=None, keep_ambiguous=False, columns=None):
+    """Match, align and orient summary statistics to an LD source (module docstring).
+
+    Parameters
+    ----------
+    source : deepwas.ld.LDSource
+    sumstats : str, path or DataFrame
+    n : float, optional
+        GWAS sample size; overrides any N column.
+    keep_ambiguous : bool, default False
+        Keep strand-ambiguous (A/T, C/G) SNPs, matching their alleles literally.
+    columns : dict, optional
+        Column names of a file (see :func:`deepwas.io.read_sumstats`).
+
+    Returns
+    -------
+    Harmonised
+    """
+    from ..ld import GenotypeLD
+
+    ss = standard_sumstats(sumstats, n, columns)
+    ref = source.variants
+    counts = dict(ss.attrs.get("dropped", {}))
+
+    dup = ss["SNP"].duplicated(keep=False)
+    counts["duplicate_snp"] = counts.get("duplicate_snp", 0) + int(dup.sum())
+    ss = ss[~dup]
+    ref_dup = ref["snp"].duplicated(keep=False).to_numpy()
+    counts["duplicate_snp_in_reference"] = int(ref_dup.sum())
+
+    ref_pos = pd.Series(np.flatnonzero(~ref_dup), index=ref["snp"].to_numpy()[~ref_dup])
+    ss = ss.assign(_ref=ss["SNP"].map(ref_pos))
+    counts["not_in_reference"] = int(ss["_ref"].isna().sum())
+    matched = ss["_ref"].notna()
+    if not matched.any():
+        raise ValueError(no_overlap_message(ss, ref))
+    ss = ss[matched]
+    ridx = ss["_ref"].to_numpy(dtype=np.int64)
+    sign, acounts = align_alleles(ss["A1"], ss["A2"], ref["a1"].to_numpy()[ridx],
+                                  ref["a2"].to_numpy()[ridx], keep_ambiguous=keep_ambiguous)
+    counts.update(acounts)
+    keep = sign != 0
+    mono = source.monomorphic if isinstance(source, GenotypeLD) else np.zeros(len(ref), bool)
+    counts["monomorphic_in_reference"] = int(mono[ridx[keep]].sum())
+    keep &= ~mono[ridx]
+    ss, ridx, sign = ss[keep], ridx[keep], sign[keep]
+    if len(ss) == 0:
+        raise ValueError("no SNP left after allele alignment against the reference "
+                         f"(drops: {counts})")
+    # genome order (chromosomes in natural order, then position), as SummaryStats keeps it
+    ref_chrom, ref_pos = ref["chrom"].to_numpy()[ridx], ref["pos"].to_numpy()[ridx]
+    order = genome_order(ref_chrom, ref_pos)
+    ss, ridx, sign = ss.iloc[order], ridx[order], sign[order]
+    counts["reference_unused"] = int(len(ref) - len(ridx))
+    n_snp = ss["N"].to_numpy(dtype=np.float64)
+    beta_hat = sign * ss["Z"].to_numpy(dtype=np.float64) / np.sqrt(n_snp)
+    if not np.all(np.isfinite(beta_hat)):
+        raise ValueError("beta_hat contains NaN or inf values after alignment")
+    freq = _oriented_freq(ss, sign, source, ridx)
+    sub = source.subset(ridx)
+    table = pd.DataFrame({
+        "chrom": sub.variants["chrom"].to_numpy(dtype=object),
+        "pos": sub.variants["pos"].to_numpy(dtype=np.int64),
+        "snp": sub.variants["snp"].to_numpy(dtype=object),
+        "a1": sub.variants["a1"].to_numpy(dtype=object),
+        "a2": sub.variants["a2"].to_numpy(dtype=object),
+        "freq": freq, "beta_hat": beta_hat,
+    })
+    kept = {k: v for k, v in counts.items() if v}
+    log.info("aligned %d SNPs to the LD reference; dropped/repaired: %s", len(table), kept)
+    if any(v for k, v in counts.items() if k not in ("flipped", "strand_flipped")):
+        log.warning("summary statistics: %d SNPs kept; %s", len(table),
+                    ", ".join(f"{k}={v}" for k, v in kept.items()))
+    return Harmonised(table, sub, float(np.median(n_snp)), counts)
+
+
+def _oriented_freq(ss, sign, source, ridx):
+    """Frequency of the reference's a1: the statistics' FREQ (flipped where the alleles were
+    swapped), else the genotype panel's, else the reference table's, else NaN."""
+    from ..ld import GenotypeLD
+
+    if "FREQ" in ss:
+        f = pd.to_numeric(ss["FREQ"], errors="coerce").to_numpy(dtype=np.float64)
+        return np.where(sign > 0, f, 1.0 - f)
+    if isinstance(source, GenotypeLD):
+        return source.mean[ridx] / 2.0
+    if "freq" in source.variants:
+        return source.variants["freq"].to_numpy(dtype=np.float64)[ridx]
+    return np.full(len(ridx), np.nan)
+
+
+def _coverage(chrom, pos):
+    """'1:20.0-21.0 Mb, 22:...' -- which chromosomes and ranges a table covers."""
+    df = pd.DataFrame({"c": chrom, "p": pd.to_numeric(pos, errors="coerce")}).dropna()
+    if df.empty:
+        return "no positions"
+    from ..utils.chrom import chrom_sort_key
+
+    parts = []
+    for c, g in sorted(df.groupby("c")["p"], key=lambda kv: chrom_sort_key(kv[0])):
+        parts.append(f"{c}:{g.min() / 1e6:.2f}-{g.max() / 1e6:.2f} Mb")
+    return ", ".join(parts[:6]) + (f" and {len(parts) - 6} more" if len(parts) > 6 else "")
+
+
+def no_overlap_message(ss, ref):
+    """Why no SNP matched: what each side holds, so a wrong chromosome or build shows."""
+    from ..utils.chrom import normalise_chrom
+
+    ss_cov = (_coverage(normalise_chrom(ss["CHR"].astype(str)), ss["BP"])
+              if {"CHR", "BP"} <= set(ss.columns) else "no CHR/BP columns")
+    return ("the summary statistics share no SNP identifier with the LD reference: "
+            f"{len(ss)} statistics (e.g. {', '.join(map(str, ss['SNP'][:3]))}; {ss_cov}) "
+            f"against {len(ref)} reference variants (e.g. {', '.join(map(str, ref['snp'][:3]))}; "
+            f"{_coverage(ref['chrom'], ref['pos'])}); check the SNP column, the chromosomes "
+            "and the genome build")
