@@ -157,7 +157,8 @@ def test_read_sumstats_normalises_chromosomes(tmp_path):
 # --- 6. every fit checkpoints into its own folder ----------------------------------------------
 def test_checkpoint_folder_per_fit(small, tmp_path):
     stats, train = small
-    kw = dict(FAST, validation=["3"], checkpoint_dir=str(tmp_path), random_state=0)
+    kw = dict(FAST, optimizer="adamw", validation=["3"], checkpoint_dir=str(tmp_path),
+              random_state=0)
     a = GLMPrior(**kw).fit(train)
     b = GLMPrior(**kw).fit(train[np.flatnonzero(train.groups != "1")])
     assert a.checkpoint_path_ != b.checkpoint_path_
@@ -173,8 +174,8 @@ def test_checkpoint_folder_per_fit(small, tmp_path):
 def test_warmup_learning_rate_sequence(small):
     _, train = small
     assert len(train) == 9
-    est = ConstantPrior(max_epochs=4, accumulate=4, warmup_steps=5, lr=0.1, init_windows=2,
-                        random_state=0).fit(train)
+    est = ConstantPrior(optimizer="adamw", max_epochs=4, accumulate=4, warmup_steps=5, lr=0.1,
+                        init_windows=2, random_state=0).fit(train)
     lrs = np.array([b["event_lr"] for e in est.history_ for b in e["batches"]])
     # 9 windows = optimizer steps of 4, 4 and 1 windows per epoch; step t has lr (t+1)/5
     per_epoch = lambda t0: [min(1, (t0 + 1) / 5)] * 4 + [min(1, (t0 + 2) / 5)] * 4 + [min(1, (t0 + 3) / 5)]  # noqa: E731
@@ -185,8 +186,8 @@ def test_warmup_learning_rate_sequence(small):
 
 def test_initial_f_sums_to_h2_over_training_variants(small):
     _, train = small
-    est = ConstantPrior(max_epochs=1, lr=1e-30, h2_init=0.3, validation=["3"],
-                        random_state=0).fit(train)
+    est = ConstantPrior(optimizer="adamw", max_epochs=1, lr=1e-30, h2_init=0.3,
+                        validation=["3"], random_state=0).fit(train)
     fit_part = train[np.flatnonzero(train.groups != "3")]
     assert est.h2(fit_part) == pytest.approx(0.3, rel=1e-5)
 
@@ -261,5 +262,5 @@ def test_iterative_solver_draws_new_probes_every_step(small, monkeypatch):
         return real(G, y, f, s, config=config)
 
     monkeypatch.setattr(iterative, "iterative_gain", spy)
-    ConstantPrior(**FAST, linalg="iterative", random_state=0).fit(train[:4])
+    ConstantPrior(**FAST, optimizer="adamw", linalg="iterative", random_state=0).fit(train[:4])
     assert len(seeds) == 4 and len(set(seeds)) == 4

@@ -1,6 +1,7 @@
 """``deepwas fit``, ``deepwas score`` and ``deepwas predict``: train, score and apply a prior."""
 from __future__ import annotations
 
+import argparse
 import logging
 import os
 import time
@@ -18,11 +19,29 @@ __all__ = ["add_train_args", "cmd_fit", "cmd_score", "cmd_predict", "estimator_f
 log = logging.getLogger("deepwas.cli")
 
 
+def _epochs(text):
+    if text == "auto":
+        return text
+    try:
+        return int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or an integer, got {text!r}") from None
+
+
 def add_train_args(p):
     g = p.add_argument_group("training")
     g.add_argument("--model", choices=("constant", "glm", "transformer"), default="glm")
     g.add_argument("--solver", choices=("deepwas", "ldsr"), default="deepwas")
-    g.add_argument("--epochs", type=int, default=5)
+    g.add_argument("--optimizer", choices=("auto", "lbfgs", "adamw"), default="auto",
+                   help="lbfgs: full-batch to the maximum likelihood (auto: for constant and "
+                        "glm); adamw: stochastic, for the transformer")
+    g.add_argument("--tol", type=float, default=1e-5,
+                   help="L-BFGS gradient tolerance; AdamW plateau tolerance")
+    g.add_argument("--max-iter", type=int, default=500, help="L-BFGS iteration cap")
+    g.add_argument("--epochs", type=_epochs, default="auto",
+                   help="AdamW epochs (auto: enough for --min-steps optimizer steps, >= 10)")
+    g.add_argument("--min-steps", type=int, default=200,
+                   help="AdamW optimizer steps before a plateau may stop training")
     g.add_argument("--lr", type=float, help="AdamW learning rate (default: the estimator's)")
     g.add_argument("--accumulate", type=int, default=12, help="windows per optimizer step")
     g.add_argument("--warmup-steps", type=int, default=100)
@@ -35,7 +54,8 @@ def add_train_args(p):
 def estimator_from_args(args):
     from ..estimators import FunctionalPrior
 
-    params = dict(model=args.model, solver=args.solver, max_epochs=args.epochs,
+    params = dict(model=args.model, solver=args.solver, optimizer=args.optimizer, tol=args.tol,
+                  max_iter=args.max_iter, max_epochs=args.epochs, min_steps=args.min_steps,
                   accumulate=args.accumulate, warmup_steps=args.warmup_steps,
                   random_state=args.seed, verbose=0)
     if args.lr is not None:

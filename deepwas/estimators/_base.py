@@ -67,8 +67,9 @@ class FunctionalPrior(BaseEstimator):
         Training objective: the windowed marginal likelihood (minus the gain over the null) or
         the weighted LD score regression loss.
     linalg : {"auto", "cholesky", "iterative"}, default="auto"
-        Linear algebra of the deepwas objective during training (passed to
-        :func:`deepwas.likelihood.window_gain`). :meth:`score` always uses "cholesky".
+        Linear algebra of the deepwas objective in AdamW training (passed to
+        :func:`deepwas.likelihood.window_gain`). L-BFGS and :meth:`score` always use
+        "cholesky".
     iterative_options : dict or IterativeConfig, optional
         Settings of the iterative solver (:class:`deepwas.solvers.IterativeConfig` fields).
         During training the probe seed advances by one per window step (starting from the
@@ -103,12 +104,33 @@ class FunctionalPrior(BaseEstimator):
     ldsr_h2 : "auto" or float, default="auto"
         Ballpark h2 in the LDSR weights; "auto" uses the LD score regression estimate
         (clipped to [1e-3, 1]).
+    optimizer : {"auto", "lbfgs", "adamw"}, default="auto"
+        "lbfgs": full-batch L-BFGS on the exact likelihood of all training windows (float64
+        Cholesky), run until every gradient component of the mean window loss is below
+        ``tol`` -- the maximum-likelihood fit. "adamw": the paper's stochastic training, one
+        window per item, ``accumulate`` windows per step. "auto": "lbfgs" for the constant and
+        GLM models and for custom networks of at most 1,000 parameters, "adamw" otherwise.
+        The value used is ``optimizer_``.
+    tol : float, default=1e-5
+        L-BFGS: gradient tolerance (nats per core variant, per unit of each parameter).
+        AdamW: the training loss must fall by more than ``tol`` within ``n_iter_no_change``
+        epochs, or training stops (after ``min_steps`` optimizer steps).
+    max_iter : int, default=500
+        L-BFGS iteration cap; stopping there raises a ``ConvergenceWarning``.
     lr : "auto" or float, default="auto"
         AdamW learning rate; "auto" is the paper's 1e-4 for the transformer, 1e-3 otherwise.
     weight_decay : float, default=0.01
         AdamW weight decay (AdamW's default); not applied to intercepts, biases and alpha.
-    max_epochs : int, default=5
-        Passes over the training windows (the paper used 10 at genome scale).
+        L-BFGS maximises the plain likelihood.
+    max_epochs : "auto" or int, default="auto"
+        AdamW passes over the training windows. "auto": enough for ``min_steps`` optimizer
+        steps, at least 10 (the paper's) and at most 1,000; ``max_epochs_`` is the number
+        planned. Training stops earlier once the loss has stopped falling; ending at
+        ``max_epochs`` while it still falls raises a ``ConvergenceWarning``.
+    min_steps : int, default=200
+        AdamW optimizer steps taken before the plateau check may stop training.
+    n_iter_no_change : int, default=5
+        AdamW epochs without a fall of the training loss by ``tol`` that count as a plateau.
     warmup_steps : int, default=100
         Linear learning-rate warm-up, in optimizer steps (paper: 100, ~4 % of its run). It is
         capped at half of the fit's planned optimizer steps, so a small data set is not trained
@@ -158,16 +180,25 @@ class FunctionalPrior(BaseEstimator):
     train_chromosomes_, valid_chromosomes_ : list of str
     checkpoint_path_ : str or None
         This fit's checkpoint folder (under ``checkpoint_dir``).
+    optimizer_ : str
+        "lbfgs" or "adamw", as resolved from ``optimizer``.
     history_ : skorch.History
-        Per-epoch losses (train_loss: mean loss per window, nats per core variant for deepwas).
+        One row per epoch (AdamW) or iteration (L-BFGS): ``train_loss`` is the mean loss per
+        window, in nats per core variant for deepwas.
     n_iter_ : int
-        Epochs run.
+        Epochs (AdamW) or iterations (L-BFGS) run.
     n_steps_ : int
         Optimizer steps taken.
+    converged_ : bool
+        L-BFGS: reached ``tol``. AdamW: the training loss stopped falling (or early stopping
+        on the validation loss ended training). False comes with a ``ConvergenceWarning``.
+    max_epochs_ : int or None
+        AdamW epochs planned (None for L-BFGS).
     n_parameters_ : int
         Trainable parameters of the prior.
     warmup_steps_ : int
-        Warm-up steps used (``warmup_steps`` capped at half the planned optimizer steps).
+        Warm-up steps used (``warmup_steps`` capped at half the planned optimizer steps; 0
+        for L-BFGS).
     ldsr_h2_, ldsr_intercept_ : float
         LD score regression h2 and intercept (solver="ldsr"; NaN otherwise).
 
@@ -178,11 +209,12 @@ class FunctionalPrior(BaseEstimator):
     """
 
     def __init__(self, model="constant", solver="deepwas", linalg="auto", *, model_params=None,
-                 iterative_options=None, alpha=0.7, learn_alpha=False, sigma2=None, h2_init="auto", init_windows=None,
-                 ldsr_h2="auto", lr="auto", weight_decay=0.01, max_epochs=5, warmup_steps=100,
-                 accumulate=12, grad_clip=0.2, validation=None, patience=None,
-                 checkpoint_dir=None, dtype="float32", device="cpu", verbose=0,
-                 random_state=None):
+                 iterative_options=None, alpha=0.7, learn_alpha=False, sigma2=None,
+                 h2_init="auto", init_windows=None, ldsr_h2="auto", optimizer="auto", tol=1e-5,
+                 max_iter=500, lr="auto", weight_decay=0.01, max_epochs="auto", min_steps=200,
+                 n_iter_no_change=5, warmup_steps=100, accumulate=12, grad_clip=0.2,
+                 validation=None, patience=None, checkpoint_dir=None, dtype="float32",
+                 device="cpu", verbose=0, random_state=None):
         self.model = model
         self.solver = solver
         self.linalg = linalg
@@ -194,9 +226,14 @@ class FunctionalPrior(BaseEstimator):
         self.h2_init = h2_init
         self.init_windows = init_windows
         self.ldsr_h2 = ldsr_h2
+        self.optimizer = optimizer
+        self.tol = tol
+        self.max_iter = max_iter
         self.lr = lr
         self.weight_decay = weight_decay
         self.max_epochs = max_epochs
+        self.min_steps = min_steps
+        self.n_iter_no_change = n_iter_no_change
         self.warmup_steps = warmup_steps
         self.accumulate = accumulate
         self.grad_clip = grad_clip
@@ -222,6 +259,23 @@ class FunctionalPrior(BaseEstimator):
 
     def _model_name(self):
         return self.model if isinstance(self.model, str) else "custom"
+
+    def _resolved_optimizer(self, n_parameters=None):
+        """"lbfgs" or "adamw" (``optimizer="auto"``: L-BFGS for few parameters)."""
+        if self.optimizer != "auto":
+            return self.optimizer
+        name = self._model_name()
+        if name in ("constant", "glm"):
+            return "lbfgs"
+        if name == "custom" and n_parameters is not None and n_parameters <= 1000:
+            return "lbfgs"
+        return "adamw"
+
+    def _uses_randomness(self):
+        """Whether a fit draws random numbers (so ``random_state`` changes its result)."""
+        fraction = self.validation is not None and not isinstance(self.validation, (str, list, tuple))
+        return (self._model_name() not in ("constant", "glm") or fraction
+                or self._resolved_optimizer() == "adamw")
 
     def _validate_params(self):
         validate_params(self.get_params(deep=False))

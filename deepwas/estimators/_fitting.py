@@ -4,7 +4,8 @@
 2. standardise the features over the fit windows' core variants;
 3. resolve sigma2 (given, from the data, by LDSR or by maximum likelihood);
 4. build the prior and start it at the h2 of the best constant prior;
-5. train it (:mod:`._training`) on the window loss (:mod:`._objective`);
+5. train it on the window loss (:mod:`._objective`): full-batch L-BFGS (:mod:`._full_batch`)
+   or AdamW through skorch (:mod:`._training`);
 6. return what was learned, without touching the estimator.
 """
 from __future__ import annotations
@@ -18,10 +19,12 @@ import warnings
 
 import numpy as np
 import torch
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 from ..priors import build_prior, count_parameters
 from ..utils.chrom import normalise_chrom, sort_chroms
+from ._full_batch import fit_lbfgs
 from ._features import WindowFeatures, feature_sizes, freq_array, standardisation
 from ._initialisation import (ConstantPriorLikelihood, init_window_ids, initial_h2, log_sum_pq,
                               ml_h2_sigma2)
@@ -82,7 +85,6 @@ def fit_prior(est, stats):
     sigma2 = _resolve_sigma2(est, stats, out)
     ldsr_h2 = (float(np.clip(out["ldsr_h2_"], 1e-3, 1.0)) if est.ldsr_h2 == "auto"
                else float(est.ldsr_h2))
-    checkpoint, tmp = _checkpoint_folder(est, valid_ids)
 
     with seeded_torch(seed, device):
         prior = build_prior(copy.deepcopy(est.model) if name == "custom" else name,
@@ -108,44 +110,78 @@ def fit_prior(est, stats):
         prior.set_log_scale(math.log(h2_0) - log_pq)
 
         it_cfg = est._iterative_config()
+        how = est._resolved_optimizer(count_parameters(prior))
         objective = WindowObjective(
-            stats, est.solver, train_ids, sigma2, dtype, linalg=est.linalg,
-            iterative_config=it_cfg, seed0=seed if it_cfg.seed is None else it_cfg.seed,
+            stats, est.solver, train_ids, sigma2, torch.float64 if how == "lbfgs" else dtype,
+            linalg=est.linalg, iterative_config=it_cfg,
+            seed0=seed if it_cfg.seed is None else it_cfg.seed,
             blocks=blocks, ldsr_h2=ldsr_h2, n_variants=float(len(train_rows)))
-        lr = DEFAULT_LR.get(name, 1e-3) if est.lr == "auto" else float(est.lr)
-        net, warm = build_net(est, prior, objective, len(train_ids), valid_ids, lr, seed,
-                              device, checkpoint)
-        net.module.fetch = fetch
         try:
-            net.fit(WindowDataset(train_ids), y=None)
-            if checkpoint is not None and len(valid_ids):
-                net.load_params(checkpoint=dict(net.callbacks_)["checkpoint"])
-        except BaseException:
-            if checkpoint is not None:    # a failed fit leaves no folder behind
-                shutil.rmtree(checkpoint, ignore_errors=True)
-            raise
+            if how == "lbfgs":
+                trained = _train_lbfgs(est, prior, objective, fetch, train_ids, valid_ids)
+            else:
+                trained = _train_adamw(est, prior, objective, fetch, train_ids, valid_ids, seed,
+                                       device, name)
         finally:
-            net.module.fetch = None
             fetch.clear()
             if blocks is not None:
                 blocks.free()
-            if tmp is not None:
-                shutil.rmtree(tmp, ignore_errors=True)
 
-    prior = net.module_.prior.to("cpu").eval()
+    prior = trained.pop("prior").to("cpu").eval()
     out["n_parameters_"] = count_parameters(prior)  # before freezing: what the fit trained
     for p in prior.parameters():
         p.requires_grad_(False)
-    out.update(prior_=prior, sigma2_=float(sigma2), h2_init_=h2_0, lr_=lr,
-               warmup_steps_=warm, func_mean_=fm, func_scale_=fsd, pred_mean_=pm,
-               pred_scale_=psd, alpha_=float(prior.alpha),
-               train_chromosomes_=sort_chroms(groups[train_ids]),
-               valid_chromosomes_=list(valid_chroms), history_=net.history,
-               n_iter_=len(net.history),
-               n_steps_=int(getattr(net, "n_optimizer_steps_", 0)),
-               checkpoint_path_=None if tmp is not None else checkpoint)
+    out.update(trained)
+    out.update(prior_=prior, sigma2_=float(sigma2), h2_init_=h2_0, optimizer_=how,
+               func_mean_=fm, func_scale_=fsd, pred_mean_=pm, pred_scale_=psd,
+               alpha_=float(prior.alpha), train_chromosomes_=sort_chroms(groups[train_ids]),
+               valid_chromosomes_=list(valid_chroms))
     out["n_func_"], out["width_"], out["n_pred_"] = sizes
     return out
+
+
+def _train_lbfgs(est, prior, objective, fetch, train_ids, valid_ids):
+    history, n_iter, converged = fit_lbfgs(prior, objective, fetch, train_ids, valid_ids,
+                                           tol=float(est.tol), max_iter=int(est.max_iter),
+                                           verbose=int(est.verbose))
+    return dict(prior=prior, history_=history, n_iter_=n_iter, n_steps_=n_iter,
+                converged_=converged, lr_=float("nan"), warmup_steps_=0, max_epochs_=None,
+                checkpoint_path_=None)
+
+
+def _train_adamw(est, prior, objective, fetch, train_ids, valid_ids, seed, device, name):
+    lr = DEFAULT_LR.get(name, 1e-3) if est.lr == "auto" else float(est.lr)
+    checkpoint, tmp = _checkpoint_folder(est, valid_ids)
+    net, warm, epochs = build_net(est, prior, objective, len(train_ids), valid_ids, lr, seed,
+                                  device, checkpoint)
+    net.module.fetch = fetch
+    try:
+        net.fit(WindowDataset(train_ids), y=None)
+        if checkpoint is not None and len(valid_ids):
+            net.load_params(checkpoint=dict(net.callbacks_)["checkpoint"])
+    except BaseException:
+        if checkpoint is not None:    # a failed fit leaves no folder behind
+            shutil.rmtree(checkpoint, ignore_errors=True)
+        raise
+    finally:
+        net.module.fetch = None
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+    callbacks = dict(net.callbacks_)
+    plateau = callbacks["plateau"]
+    stopped_early = plateau.stopped_ or getattr(callbacks.get("early_stopping"), "misses_", 0) \
+        >= (est.patience or float("inf"))
+    converged = stopped_early or not plateau.still_falling_
+    if not converged:
+        warnings.warn(f"training ended after {len(net.history)} epochs while the training loss "
+                      f"was still falling (by more than tol={est.tol:g} within the last "
+                      f"{est.n_iter_no_change} epochs); raise max_epochs or lr",
+                      ConvergenceWarning, stacklevel=4)
+    return dict(prior=net.module_.prior, history_=net.history, n_iter_=len(net.history),
+                n_steps_=int(getattr(net, "n_optimizer_steps_", 0)), converged_=bool(converged),
+                lr_=lr, warmup_steps_=warm, max_epochs_=epochs,
+                checkpoint_path_=None if tmp is not None else checkpoint)
+
 
 def _checkpoint_folder(est, valid_ids):
     """(folder for this fit's checkpoint or None, temporary folder to remove or None)."""

@@ -9,12 +9,14 @@ import numpy as np
 import pandas as pd
 import torch
 from skorch import NeuralNet
+from skorch.callbacks import Callback
 from skorch.utils import TeeGenerator
 
 from ..utils.chrom import normalise_chrom, sort_chroms
 
 __all__ = ["WindowDataset", "collate_window", "WindowModule", "WindowNet", "build_net",
-           "validation_split", "seeded_torch", "warmup_factor", "NO_DECAY"]
+           "validation_split", "seeded_torch", "warmup_factor", "planned_epochs",
+           "TrainingPlateau", "NO_DECAY"]
 
 #: parameters trained without weight decay: intercepts, biases and alpha are not shrunk to 0
 NO_DECAY = [("*intercept", {"weight_decay": 0.0}), ("*alpha", {"weight_decay": 0.0}),
@@ -145,6 +147,47 @@ class WindowNet(NeuralNet):
         return step
 
 
+class TrainingPlateau(Callback):
+    """Stop AdamW training once the epoch's training loss has not fallen by ``tol`` for
+    ``n_iter_no_change`` epochs and at least ``min_steps`` optimizer steps were taken.
+
+    ``stopped_`` tells whether it ended training; ``still_falling_`` whether, at the end, the
+    best loss of the last ``n_iter_no_change`` epochs beat the best before them by more than
+    ``tol`` (a fit cut short by ``max_epochs``; also True after a single epoch, when no trend
+    can be seen).
+    """
+
+    def __init__(self, tol, n_iter_no_change, min_steps):
+        self.tol, self.n_iter_no_change, self.min_steps = tol, n_iter_no_change, min_steps
+
+    def initialize(self):
+        self.losses_, self.stopped_ = [], False
+        return self
+
+    @property
+    def still_falling_(self):
+        k = min(self.n_iter_no_change, len(self.losses_) - 1)
+        if k <= 0:
+            return True
+        return min(self.losses_[-k:]) < min(self.losses_[:-k]) - self.tol
+
+    def on_epoch_end(self, net, **kwargs):
+        self.losses_.append(float(net.history[-1, "train_loss"]))
+        plateau = (len(self.losses_) > self.n_iter_no_change and not self.still_falling_)
+        if plateau and getattr(net, "n_optimizer_steps_", 0) >= self.min_steps:
+            self.stopped_ = True
+            raise KeyboardInterrupt   # skorch's way to end fit early (as EarlyStopping does)
+
+
+def planned_epochs(est, n_train):
+    """AdamW epochs: ``max_epochs``, or for "auto" enough for ``min_steps`` optimizer steps
+    (at least 10, at most 1,000)."""
+    if est.max_epochs != "auto":
+        return int(est.max_epochs)
+    per_epoch = -(-n_train // int(est.accumulate))
+    return int(min(1000, max(10, -(-int(est.min_steps) // per_epoch))))
+
+
 def build_net(est, prior, window_loss, n_train, valid_ids, lr, seed, device, checkpoint):
     """The skorch net of one fit, with its callbacks.
 
@@ -162,14 +205,18 @@ def build_net(est, prior, window_loss, n_train, valid_ids, lr, seed, device, che
     warmup : int
         Warm-up steps used: ``warmup_steps`` capped at half of the planned optimizer steps, so
         a small data set is not trained entirely at a fraction of the learning rate.
+    epochs : int
+        Epochs planned (:func:`planned_epochs`).
     """
     from skorch.callbacks import Checkpoint, EarlyStopping, GradientNormClipping, ProgressBar
     from skorch.helper import predefined_split
 
     acc = int(est.accumulate)
-    planned = -(-n_train // acc) * int(est.max_epochs)
+    epochs = planned_epochs(est, n_train)
+    planned = -(-n_train // acc) * epochs
     warm = min(int(est.warmup_steps), planned // 2)
-    callbacks = []
+    callbacks = [("plateau", TrainingPlateau(float(est.tol), int(est.n_iter_no_change),
+                                             int(est.min_steps)))]
     if est.grad_clip is not None:
         callbacks.append(("clip", GradientNormClipping(gradient_clip_value=float(est.grad_clip))))
     if checkpoint is not None:
@@ -190,13 +237,13 @@ def build_net(est, prior, window_loss, n_train, valid_ids, lr, seed, device, che
         module=WindowModule(prior), criterion=torch.nn.Identity,
         optimizer=torch.optim.AdamW, lr=lr,
         optimizer__weight_decay=float(est.weight_decay), optimizer__param_groups=NO_DECAY,
-        max_epochs=int(est.max_epochs), batch_size=1,
+        max_epochs=epochs, batch_size=1,
         iterator_train__collate_fn=collate_window, iterator_train__shuffle=True,
         iterator_train__generator=gen, iterator_valid__collate_fn=collate_window,
         train_split=predefined_split(WindowDataset(valid_ids)) if len(valid_ids) else None,
         callbacks=callbacks, device=str(device), verbose=int(est.verbose),
         accumulate=acc, warmup_steps=warm, window_loss=window_loss)
-    return net, warm
+    return net, warm, epochs
 
 
 def validation_split(groups, validation, rs):

@@ -1,0 +1,137 @@
+"""Full-batch quasi-Newton training (L-BFGS) for priors with few parameters.
+
+A constant or GLM prior has one to a few hundred parameters; the likelihood of all training
+windows together is a smooth function of them that L-BFGS maximises to a gradient tolerance in
+tens of iterations, each one pass over the windows (forward and backward per window, gradients
+summed, so memory stays that of one window). This is what graphREML does with its
+trust-region Newton steps; stochastic AdamW steps on such a model stop wherever the step
+budget ends.
+
+The loss is the mean window loss (nats per core variant, :mod:`._objective`), always exact:
+Cholesky in float64, since a line search needs values that do not change between two
+evaluations at the same point.
+"""
+from __future__ import annotations
+
+import warnings
+
+import numpy as np
+import torch
+from sklearn.exceptions import ConvergenceWarning
+from skorch.history import History
+
+__all__ = ["fit_lbfgs", "LBFGS_FTOL"]
+
+#: relative decrease of the loss below which L-BFGS may also stop (far below float64 noise of
+#: a sum over windows; the gradient tolerance ``tol`` is the criterion that matters)
+LBFGS_FTOL = 1e-13
+
+
+def _trainable(prior):
+    return [p for p in prior.parameters() if p.requires_grad]
+
+
+def _set_flat(params, x):
+    i = 0
+    with torch.no_grad():
+        for p in params:
+            n = p.numel()
+            p.copy_(torch.as_tensor(x[i:i + n], dtype=p.dtype).reshape(p.shape))
+            i += n
+
+
+def _window_losses(prior, objective, fetch, ids, with_grad):
+    """Mean loss over ``ids`` and, with ``with_grad``, its gradient (flat float64)."""
+    params = _trainable(prior)
+    for p in params:
+        p.grad = None
+    total = 0.0
+    for k in ids:
+        func, pred, freq, n = fetch(int(k))
+        with torch.set_grad_enabled(with_grad):
+            loss = objective(int(k), prior(func, pred, freq, n=n), False) / len(ids)
+            if with_grad:
+                loss.backward()
+        total += float(loss.detach())
+    if not with_grad:
+        return total, None
+    grad = np.concatenate([(p.grad if p.grad is not None else torch.zeros_like(p))
+                           .detach().cpu().double().reshape(-1).numpy() for p in params])
+    return total, grad
+
+
+def fit_lbfgs(prior, objective, fetch, train_ids, valid_ids, *, tol, max_iter, verbose=0):
+    """Maximise the likelihood of ``train_ids`` over the prior's parameters with L-BFGS.
+
+    Parameters
+    ----------
+    prior : PriorModule
+        Trained in place, in float64 and eval mode (no dropout: the objective must be a
+        deterministic function of the parameters); returned in float32.
+    objective : WindowObjective
+        Evaluated with ``training=False`` (exact Cholesky).
+    fetch : callable
+        ``fetch(k) -> (func, pred, freq, n)`` of window ``k``.
+    train_ids, valid_ids : array of int
+    tol : float
+        Gradient tolerance: stop when every component of the gradient of the mean window loss
+        is at most ``tol`` in absolute value.
+    max_iter : int
+        Iteration cap; reaching it before ``tol`` raises a ``ConvergenceWarning``.
+    verbose : int
+        Print one line per iteration (loss, largest gradient component).
+
+    Returns
+    -------
+    history : skorch.History
+        One row per iteration: ``train_loss`` (and ``valid_loss`` at the end with validation
+        windows), ``grad_max``.
+    n_iter : int
+    converged : bool
+    """
+    from scipy.optimize import minimize
+
+    prior.double().eval()
+    params = _trainable(prior)
+    x0 = np.concatenate([p.detach().cpu().double().reshape(-1).numpy() for p in params])
+    last = {}
+
+    def fun(x):
+        _set_flat(params, x)
+        value, grad = _window_losses(prior, objective, fetch, train_ids, True)
+        last.update(value=value, grad_max=float(np.max(np.abs(grad))) if grad.size else 0.0)
+        return value, grad
+
+    history = History()
+
+    def record(intermediate_result):
+        history.new_epoch()
+        history.record("epoch", len(history))
+        history.record("train_loss", float(intermediate_result.fun))
+        history.record("grad_max", last.get("grad_max", float("nan")))
+        if verbose:
+            if len(history) == 1:
+                print("  iter    train_loss    grad_max", flush=True)
+            print(f"{len(history):6d}  {history[-1, 'train_loss']:12.7g}  "
+                  f"{history[-1, 'grad_max']:10.3g}", flush=True)
+
+    res = minimize(fun, x0, jac=True, method="L-BFGS-B", callback=record,
+                   options={"maxiter": int(max_iter), "gtol": float(tol), "ftol": LBFGS_FTOL,
+                            "maxcor": 20})
+    _set_flat(params, res.x)
+    if len(history) == 0:       # converged at the starting point
+        history.new_epoch()
+        history.record("epoch", 1)
+        history.record("train_loss", float(res.fun))
+    if len(valid_ids):
+        history.record("valid_loss",
+                       _window_losses(prior, objective, fetch, valid_ids, False)[0])
+    grad_max = float(np.max(np.abs(res.jac))) if np.size(res.jac) else 0.0
+    converged = bool(res.success)
+    if not converged:
+        warnings.warn(f"L-BFGS stopped after {res.nit} iterations without reaching the gradient "
+                      f"tolerance tol={tol:g} (largest gradient component {grad_max:.3g}; "
+                      f"{res.message}); the fit may be short of the maximum likelihood: raise "
+                      "max_iter", ConvergenceWarning, stacklevel=4)
+    prior.float()
+    return history, int(res.nit), converged
