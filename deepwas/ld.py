@@ -45,6 +45,8 @@ class LDSource:
     """
 
     variants: pd.DataFrame
+    #: people the LD was computed from, when known (a genotype panel); None otherwise
+    panel_size = None
 
     def __len__(self):
         return len(self.variants)
@@ -87,6 +89,10 @@ class _SubsetLD(LDSource):
         self.parent = parent
         self.keep = keep
         self.variants = parent.variants.iloc[keep].reset_index(drop=True)
+
+    @property
+    def panel_size(self):
+        return self.parent.panel_size
 
     def block(self, rows, cols):
         return self.parent.block(self.keep[rows], self.keep[cols])
@@ -188,6 +194,30 @@ class GenotypeLD(LDSource):
         self.mean, self.std = _moments
         self.n_ref = self.dosages.shape[1]
         self._fingerprint = fingerprint or _hash_arrays(self.dosages)
+
+    @property
+    def panel_size(self):
+        """Number of people in the panel (``N_ref``)."""
+        return self.n_ref
+
+    def people(self, index):
+        """The same variants with LD from some of the people only (e.g. half of a panel).
+
+        Parameters
+        ----------
+        index : array of int or bool mask
+            Columns (people) to keep.
+
+        Returns
+        -------
+        GenotypeLD
+            Moments recomputed from those people; variants that become monomorphic among
+            them are flagged in :attr:`monomorphic`.
+        """
+        index = np.arange(self.n_ref)[np.asarray(index)]
+        fp = _hash_arrays(np.frombuffer(self._fingerprint.encode(), dtype=np.uint8),
+                          np.frombuffer(b"people", dtype=np.uint8), index)
+        return GenotypeLD(self.dosages[:, index], self.variants, fingerprint=fp)
 
     @property
     def monomorphic(self):
