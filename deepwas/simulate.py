@@ -15,12 +15,16 @@ inconsistent with ``beta_hat ~ N(R beta, sigma^2/N R)``.
 """
 from __future__ import annotations
 
+import logging
+
 import numpy as np
 import pandas as pd
 
 from .features.base import ArrayFeatures, Features
 
 __all__ = ["semi_synthetic", "synthetic_features", "true_log_f", "TRUTHS"]
+
+log = logging.getLogger(__name__)
 
 TRUTHS = ("constant", "glm", "network", "threshold")
 
@@ -207,6 +211,25 @@ def _draw_beta_hat(stats, beta, s, rng, max_dense):
     return out
 
 
+def _small_panel_warning(stats):
+    """Warn when the panel has fewer people than some window has core variants while the
+    chromosome reaches beyond that window's extended set."""
+    panel = getattr(stats.ld, "panel_size", None)
+    if panel is None:
+        return
+    chrom = stats.variants["chrom"].astype(str).to_numpy()
+    per_chrom = pd.Series(chrom).value_counts()
+    big = [len(core) for core, ext in stats.windows
+           if len(core) > panel and len(ext) < per_chrom[chrom[core[0]]]]
+    if big:
+        log.warning(
+            "the LD panel has %d people, fewer than the core variants of %d of the %d windows "
+            "(up to %d): the simulated beta_hat then carry LD from outside the windows, and a "
+            "fit with windowed LD over-estimates h2. See 'LD from a reference panel' in the "
+            "documentation; a panel with more people than core variants per window avoids it",
+            panel, len(big), len(stats), max(big))
+
+
 def semi_synthetic(stats, truth="glm", h2=0.5, n=None, *, alpha=0.7, log_f_sd=1.0,
                    sparsity=0.1, n_tracks=4, width=16, n_pred=2, max_dense=20_000,
                    random_state=None):
@@ -247,11 +270,19 @@ def semi_synthetic(stats, truth="glm", h2=0.5, n=None, *, alpha=0.7, log_f_sd=1.
     ------
     ValueError
         When ``stats.variants['freq']`` has missing values (the truth needs frequencies).
+
+    Notes
+    -----
+    With a genotype panel of fewer people than a window has core variants (and a chromosome
+    longer than the window's extended set) a warning is logged: the simulated ``beta_hat``
+    then carry LD from outside the windows, and a fit with windowed LD over-estimates h2
+    (documentation: "LD from a reference panel").
     """
     if not 0.0 < float(h2) < 1.0:
         raise ValueError(f"h2 must lie in (0, 1), got {h2!r}")
     if truth not in TRUTHS:
         raise ValueError(f"truth must be one of {TRUTHS}, got {truth!r}")
+    _small_panel_warning(stats)
     rng = _rng(random_state)
     n = float(stats.n if n is None else n)
     if not np.isfinite(n) or n <= 0:

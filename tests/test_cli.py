@@ -55,6 +55,7 @@ def test_demo_quick_end_to_end(tmp_path):
     assert np.all(np.isfinite(trained.score)) and np.all(np.isfinite(trained.rmse_log_f))
     js = json.loads((d / "demo_results.json").read_text())
     assert js["folds"] == 2 and len(js["results"]) == 8
+    assert 0 < js["h2"] < 0.5 and js["settings"]["h2"] == js["h2"]     # the h2 actually used
     assert (tmp_path / "cache" / "windows").is_dir()     # the cache went where it was told
 
 
@@ -143,6 +144,7 @@ def _error(argv, capsys, match):
     assert err and err[-1].startswith("deepwas ") and "error:" in err[-1]
     assert match in err[-1], err[-1]
     assert not any("Traceback" in line for line in err)
+    return err[-1]
 
 
 def test_errors(workflow, tmp_path, capsys):
@@ -220,3 +222,180 @@ def test_columns_option_names_unrecognised_columns(workflow, tmp_path, capsys):
     assert main([*data, "--columns", "SNP=variant_rs", "A1=eff_allele", "--out", str(out)]) == 0
     with open(out) as fh:
         assert json.load(fh)["n_variants"] > 0
+
+
+# --- first contact: help, messages, progress, threads, hold-out by region --------------------
+
+def _subparsers(parser):
+    import argparse
+
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices
+    return {}
+
+
+def test_help_gives_every_option_a_line_and_its_default():
+    parser = build_parser()
+    for name, sp in [("deepwas", parser), *_subparsers(parser).items()]:
+        for action in sp._actions:
+            if action.option_strings and action.dest != "help":
+                assert action.help, f"{name} {action.option_strings[0]} has no help line"
+    fit = _subparsers(parser)["fit"].format_help()
+    text = " ".join(fit.split())                  # undo the line wrapping
+    for expect in ("(default: glm)", "(default: deepwas)", "(default: 500)", "(default: auto)",
+                   "(default: 100)", "(default: 12)", "(default: 1000000)", "(default: 32)",
+                   "(default: small)", "(default: 0)"):
+        assert expect in text, expect
+    for opt in ("--model", "--epochs", "--warmup-steps", "--test-region", "--threads", "-q"):
+        assert opt in text
+    assert "(default: None)" not in text and "(default: False)" not in text
+    sim = " ".join(_subparsers(parser)["simulate"].format_help().split())
+    assert "(default: 0.5)" in sim and "(default: 300000)" in sim
+
+
+def test_verbose_prints_info_lines_in_plain_words(workflow, capsys):
+    import logging
+
+    data = ["precompute", *workflow["data"], "--no-progress"]
+    assert main(data) == 0
+    err = capsys.readouterr().err
+    assert "deepwas: info:" not in err
+    for argv in (["-v", *data], [*data, "-v"], [*data, "--verbose"]):   # before or after
+        assert main(argv) == 0
+        err = capsys.readouterr().err
+        assert "deepwas: info: " in err and "sim.tsv.gz: read 4159 variants" in err, err
+        assert "WARNING:" not in err and "INFO" not in err and "deepwas.io" not in err
+    logger = logging.getLogger("deepwas")                 # main leaves logging as it found it
+    assert logger.propagate and not logger.handlers and logger.level == logging.NOTSET
+
+
+def test_warnings_read_as_one_line_without_python_prefixes(workflow, tmp_path, capsys):
+    ss = pd.read_csv(workflow["ss"], sep="\t")
+    p = tmp_path / "with_n.tsv"
+    ss.assign(N=1000).to_csv(p, sep="\t", index=False)
+    data = [a if a != workflow["ss"] else str(p) for a in workflow["data"]]
+    assert main(["precompute", *data, "--n", "300000", "--no-progress"]) == 0
+    err = capsys.readouterr().err.strip().splitlines()
+    assert err and all(line.startswith("deepwas: warning: ") for line in err), err
+
+
+def test_fit_progress_on_a_terminal_and_quiet(workflow, tmp_path, capsys, monkeypatch):
+    fit = ["fit", *workflow["data"], "--model", "constant"]
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    assert main([*fit, "--out", str(tmp_path / "a")]) == 0
+    out = capsys.readouterr()
+    assert "iter    train_loss" in out.out                  # one line per L-BFGS iteration
+    assert "precompute windows" in out.err                  # and a progress bar over windows
+    assert main([*fit, "-q", "--out", str(tmp_path / "b")]) == 0
+    out = capsys.readouterr()
+    assert "train_loss" not in out.out and "precompute windows" not in out.err
+    monkeypatch.undo()
+    assert main([*fit, "--out", str(tmp_path / "c")]) == 0   # not a terminal: quiet too
+    out = capsys.readouterr()
+    assert "train_loss" not in out.out and "%|" not in out.err
+    assert out.out.splitlines()[0].startswith("data: SummaryStats(2 windows")
+    assert "fitted in" in out.out
+
+
+def test_fit_test_region_holds_out_windows_of_one_chromosome(workflow, tmp_path, capsys):
+    small = ["--window-bp", "250000", "--flank-bp", "250000"]
+    model = tmp_path / "m"
+    assert main(["fit", *workflow["data"], *small, "--model", "constant",
+                 "--test-region", "22:20,250,001-20,750,000", "--out", str(model)]) == 0
+    out = capsys.readouterr().out
+    assert ("held out: 2 windows (22:20,250,001-20,750,000); 2 windows next to them left out of "
+            "training") in out, out
+    assert "fitting the constant prior by deepwas on 4 windows" in out
+    rep = json.loads((model / "heldout_report.json").read_text())
+    assert rep["n_windows"] == 2 and rep["chromosomes"] == ["22"]
+    assert np.isfinite(rep["score_nats_per_person"])
+    tab = pd.read_csv(model / "heldout_report.tsv", sep="\t")
+    assert tab.start.min() >= 20_250_001 and tab.end.max() <= 20_750_000
+    cfg = json.loads((model / "model.json").read_text())
+    assert cfg["fitted"]["train_chromosomes"] == ["15"]
+    _error(["fit", *workflow["data"], *small, "--model", "constant", "--test-region",
+            "22:20300000-20400000", "--out", str(tmp_path / "x")], capsys,
+           "no window's core lies within 22:20300000-20400000 (the cores of its 4 windows span")
+    _error(["fit", *workflow["data"], *small, "--model", "constant", "--test-region",
+            "22-20300000", "--out", str(tmp_path / "x")], capsys, "is not CHR:START-END")
+
+
+def test_messages_speak_the_command_line(workflow, tmp_path, capsys):
+    bf = workflow["bfiles"]
+    no_n = tmp_path / "no_n.tsv"
+    pd.read_csv(workflow["ss"], sep="\t").drop(columns="N").to_csv(no_n, sep="\t", index=False)
+    _error(["precompute", "--bfile", *bf, "--sumstats", str(no_n)], capsys,
+           "no N column: pass --n (the GWAS sample size)")
+    bolt = tmp_path / "bolt.txt"
+    bolt.write_text("SNP CHR BP ALLELE1 ALLELE0 BETA SE CHISQ_LINREG CHISQ_BOLT_LMM\n"
+                    "rs1 1 5 A G 0.1 0.1 1 1\n")
+    _error(["precompute", "--bfile", *bf, "--sumstats", str(bolt)], capsys, "pass --n (the number")
+    _error(["precompute", "--bfile", *bf, "--sumstats", workflow["ss"], "--columns", "FOO=x"],
+           capsys, "unknown column key 'FOO' in --columns")
+    for line in capsys.readouterr().err.splitlines():
+        assert "n=" not in line and "columns=" not in line
+    _error(["fit", *workflow["data"], "--model", "constant", "--test-chrom", "7", "1",
+            "--out", str(tmp_path / "m")], capsys,
+           "--test-chrom 1, 7: not in the data (chromosomes: 15, 22)")
+    _error(["score", "--model", workflow["model"], *workflow["data"], "--chrom", "3",
+            "--out", str(tmp_path / "r")], capsys,
+           "--chrom 3: no window on these chromosomes (the data has 15, 22)")
+    # a comma-separated file is read as such
+    csv = tmp_path / "sim.csv"
+    pd.read_csv(workflow["ss"], sep="\t").to_csv(csv, index=False)
+    out = tmp_path / "pre.json"
+    assert main(["precompute", "--bfile", *bf, "--sumstats", str(csv), "--keep-ambiguous",
+                 "--no-progress", "--out", str(out)]) == 0
+    assert json.loads(out.read_text())["n_variants"] == 1551 + 2608
+
+
+def test_no_shared_snp_names_both_sides(tmp_path, capsys):
+    # chromosome 1 statistics against a chromosome 22 panel
+    sim = tmp_path / "chr1.tsv"
+    assert main(["simulate", "--bfile", *demo_bfiles([1]), "--h2", "0.1", "--out", str(sim)]) == 0
+    capsys.readouterr()
+    line = _error(["precompute", "--bfile", *demo_bfiles([22]), "--sumstats", str(sim)], capsys,
+                  "the summary statistics share no SNP identifier with the LD reference")
+    assert "(e.g. rs" in line and "1:20.00-21.00 Mb" in line and "22:20.00-21.00 Mb" in line
+    assert "check the SNP column, the chromosomes and the genome build" in line
+    assert "np.str_" not in line and "[" not in line
+
+
+def test_simulate_warns_when_the_panel_is_smaller_than_a_window(tmp_path, capsys):
+    out = tmp_path / "s.tsv"
+    # 489 people; 300 kb cores of chromosome 22 hold ~780 variants; 100 kb flanks
+    assert main(["simulate", "--bfile", *demo_bfiles([22]), "--window-bp", "300000",
+                 "--flank-bp", "100000", "--h2", "0.01", "--out", str(out)]) == 0
+    err = capsys.readouterr().err
+    assert err.startswith("deepwas: warning: the LD panel has 489 people, fewer than the core "
+                          "variants of"), err
+    assert "over-estimates h2" in err and "'LD from a reference panel'" in err
+    # one window per region: every core sees its whole chromosome, nothing to warn about
+    assert main(["simulate", "--bfile", *demo_bfiles([22]), "--h2", "0.01",
+                 "--out", str(out)]) == 0
+    assert "warning" not in capsys.readouterr().err
+
+
+def test_threads_option_limits_the_work_and_is_restored(workflow, monkeypatch, capsys):
+    import torch
+
+    from deepwas import get_config
+    from deepwas.cli import _parser
+
+    seen = []
+
+    def fake(args):
+        seen.append((get_config()["n_threads"], torch.get_num_threads()))
+        return 0
+
+    monkeypatch.setattr(_parser, "cmd_precompute", fake)
+    before = torch.get_num_threads()
+    assert main(["--threads", "1", "precompute", *workflow["data"]]) == 0
+    assert main(["precompute", *workflow["data"], "--threads", "1"]) == 0
+    assert main(["precompute", *workflow["data"]]) == 0
+    assert seen == [(1, 1), (1, 1), (None, before)]
+    assert get_config()["n_threads"] is None and torch.get_num_threads() == before
+    with pytest.raises(SystemExit):
+        main(["precompute", *workflow["data"], "--threads", "0"])
+    assert "expected a positive whole number" in capsys.readouterr().err

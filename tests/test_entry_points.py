@@ -66,7 +66,7 @@ def test_explicit_n_overrides_the_n_column_for_files_and_frames(ref_frame, tmp_p
         with caplog.at_level(logging.WARNING):
             caplog.clear()
             out[name] = SummaryStats.from_plink(bfile(22), src, n=50_000, window_bp=500_000)
-        assert "N column (200000) is overridden by n=50000" in caplog.text, name
+        assert "sample size given (50000) overrides the N column (200000)" in caplog.text, name
     a, b = out["frame"], out["file"]
     assert a.n == b.n == 50_000
     np.testing.assert_array_equal(a.variants["beta_hat"], b.variants["beta_hat"])
@@ -264,3 +264,11 @@ def test_iterative_solver_draws_new_probes_every_step(small, monkeypatch):
     monkeypatch.setattr(iterative, "iterative_gain", spy)
     ConstantPrior(**FAST, optimizer="adamw", linalg="iterative", random_state=0).fit(train[:4])
     assert len(seeds) == 4 and len(set(seeds)) == 4
+
+
+def test_importing_deepwas_leaves_the_root_logger_alone():
+    """cola-ml would call logging.basicConfig() on import (deepwas.solvers._cola prevents it)."""
+    code = ("import logging, deepwas, deepwas.solvers._cola; "
+            "print(len(logging.getLogger().handlers))")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert r.returncode == 0 and r.stdout.strip() == "0", r.stderr

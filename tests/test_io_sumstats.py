@@ -134,3 +134,82 @@ def test_missing_file_and_missing_columns(tmp_path):
     p = _write(tmp_path / "t.txt", "SNP A1 A2 N\nrs1 A G 10\n")
     with pytest.raises(ValueError, match="cannot get Z"):
         read_sumstats(p)
+
+
+def test_comma_separated_files_are_read(tmp_path):
+    text = "SNP,CHR,BP,A1,A2,Z,N\nrs1,1,10,a,g,1.5,1000\nrs2,chr2,20,C,T,-2,900\n"
+    for name, gz in (("x.csv", False), ("x.csv.gz", True)):
+        df = read_sumstats(_write(tmp_path / name, text, gz=gz))
+        assert df["SNP"].tolist() == ["rs1", "rs2"] and df["CHR"].tolist() == ["1", "2"]
+        assert df["Z"].tolist() == [1.5, -2.0] and df["BP"].tolist() == [10, 20]
+    quoted = '"SNP","A1","A2","BETA","SE","N"\n"rs1","A","G",0.2,0.1,50\n'
+    df = read_sumstats(_write(tmp_path / "q.csv", quoted))
+    assert df["SNP"].tolist() == ["rs1"] and df["Z"].tolist() == [2.0]
+
+
+def test_z_from_beta_and_p_prs_cs_layout(tmp_path):
+    from scipy.stats import norm
+
+    # PRS-CS's sumstats layout: SNP A1 A2 BETA P (no SE, no N)
+    text = ("SNP A1 A2 BETA P\n"
+            "rs1 A G 0.02 0.05\n"
+            "rs2 C T -0.5 1e-12\n"
+            "rs3 A C 0.1 3.5e-400\n"      # below float64: read from its digits
+            "rs4 A G -0.01 1\n"
+            "rs5 A G 0.1 0\n"             # P = 0: no Z can be taken from it
+            "rs6 A G 0.1 1.2\n"           # P > 1
+            "rs7 A G 0.1 NA\n"
+            "rs8 A G 0.1 -0.3\n")
+    df = read_sumstats(_write(tmp_path / "prscs.txt", text), n=10_000)
+    assert df["SNP"].tolist() == ["rs1", "rs2", "rs3", "rs4"]
+    assert df.attrs["dropped"] == {"bad_p": 4} and df.attrs["z_from"] == "BETA and P"
+    np.testing.assert_allclose(df["Z"][:2], [norm.isf(0.025), -norm.isf(0.5e-12)], rtol=1e-12)
+    # |Z| of P = 3.5e-400: solve log(2 Phi(-z)) = log(3.5e-400) independently (bisection)
+    from scipy.special import log_ndtr
+
+    target = np.log(3.5) - 400 * np.log(10)
+    lo, hi = 30.0, 60.0
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        lo, hi = (mid, hi) if np.log(2) + log_ndtr(-mid) > target else (lo, mid)
+    assert df["Z"][2] == pytest.approx(lo, rel=1e-9) and df["Z"][2] > 42
+    assert df["Z"][3] == 0.0 and (df["N"] == 10_000).all()
+
+
+@pytest.mark.parametrize("name", ["LOG10P", "log10p", "mlog10p", "neglog10p"])
+def test_z_from_beta_and_minus_log10_p(tmp_path, name):
+    from scipy.stats import norm
+
+    text = (f"ID CHROM GENPOS ALLELE0 ALLELE1 A1FREQ N BETA {name}\n"
+            "rs1 22 100 G A 0.3 5000 0.1 1.3010299956639813\n"     # P = 0.05
+            "rs2 22 200 T C 0.2 5000 -0.1 500\n"                   # P = 1e-500
+            "rs3 22 300 T C 0.2 5000 -0.1 -0.5\n"                  # P > 1
+            "rs4 22 400 T C 0.2 5000 -0.1 inf\n")                  # P = 0
+    df = read_sumstats(_write(tmp_path / "regenie.txt", text))
+    assert df.attrs["format"] == "table" and df.attrs["z_from"] == "BETA and LOG10P"
+    assert df["SNP"].tolist() == ["rs1", "rs2"] and df.attrs["dropped"] == {"bad_p": 2}
+    assert df["A1"].tolist() == ["A", "C"] and df["BP"].tolist() == [100, 200]
+    assert df["Z"][0] == pytest.approx(norm.isf(0.025), rel=1e-12)
+    assert -60 < df["Z"][1] < -47
+
+
+def test_z_prefers_z_then_beta_se_over_p(tmp_path):
+    text = "SNP A1 A2 BETA SE P N\nrs1 A G 0.2 0.1 0.9 100\n"
+    df = read_sumstats(_write(tmp_path / "t.txt", text))
+    assert df["Z"].tolist() == [2.0] and df.attrs["z_from"] == "BETA/SE"
+    with pytest.raises(ValueError, match="BETA with SE, P or a -log10 P"):
+        read_sumstats(_write(tmp_path / "u.txt", "SNP A1 A2 P N\nrs1 A G 0.1 100\n"))
+
+
+def test_errors_word_the_fix_for_python_and_for_the_command_line(tmp_path):
+    from deepwas.io.sumstats import SumstatsError
+
+    with pytest.raises(SumstatsError) as e:
+        read_sumstats(_write(tmp_path / "t.txt", "SNP A1 A2 Z\nrs1 A G 1.0\n"))
+    assert "pass n=" in str(e.value) and "pass --n (the GWAS sample size)" in e.value.cli
+    assert "n=" not in e.value.cli
+    with pytest.raises(SumstatsError) as e:
+        read_sumstats(_write(tmp_path / "u.txt", "rsid_x A1 A2 Z N\nrs1 A G 1 5\n"))
+    assert "columns={'SNP': '<name>'}" in str(e.value)
+    assert e.value.cli.endswith("--columns SNP=<name>")
+    assert "the header is: rsid_x A1 A2 Z N" in e.value.cli

@@ -6,7 +6,8 @@ import os
 from ..utils.chrom import normalise_chrom
 
 __all__ = ["UserError", "add_data_args", "check_file", "feature_provider", "feature_spec",
-           "column_map", "read_sumstats_args", "load_stats", "split_chroms", "model_features"]
+           "column_map", "read_sumstats_args", "load_stats", "split_chroms", "model_features",
+           "lift_once", "join"]
 
 
 class UserError(Exception):
@@ -22,18 +23,22 @@ def add_data_args(p, sumstats_required=True, with_features=True):
     src.add_argument("--ld-dir", metavar="DIR",
                      help="folder of UK Biobank / PolyFun LD files (.npz + .gz)")
     g.add_argument("--sumstats", metavar="FILE", required=sumstats_required,
-                   help="summary statistics (BOLT-LMM, ldsc .sumstats or a table with SNP A1 A2 "
-                        "and Z or BETA+SE; plain or gzip)")
+                   help="summary statistics: BOLT-LMM, ldsc .sumstats or a table with SNP A1 A2 "
+                        "and Z, BETA+SE or BETA+P (or -log10 P); tab-, space- or "
+                        "comma-separated, plain or gzip")
     g.add_argument("--columns", nargs="+", metavar="KEY=NAME",
                    help="name the --sumstats columns that are not recognised, e.g. "
                         "SNP=rsid A1=effect_allele A2=other_allele (keys: SNP CHR BP A1 A2 Z "
-                        "BETA SE N FREQ)")
+                        "BETA SE P LOG10P N FREQ)")
     g.add_argument("--n", type=float, metavar="N",
                    help="GWAS sample size (required when the file has no N column)")
     g.add_argument("--sigma2", type=float, metavar="S",
-                   help="residual variance of the standardised phenotype, 1 - h2 (default 1.0)")
-    g.add_argument("--window-bp", type=int, default=1_000_000, help="core window size (bp)")
-    g.add_argument("--flank-bp", type=int, default=1_000_000, help="flank of the extended set (bp)")
+                   help="residual variance of the standardised phenotype, 1 - h2 (default 1.0; "
+                        "a simulation's JSON gives it)")
+    g.add_argument("--window-bp", type=int, metavar="BP", default=1_000_000,
+                   help="core window size (bp)")
+    g.add_argument("--flank-bp", type=int, metavar="BP", default=1_000_000,
+                   help="flank of the extended set (bp)")
     g.add_argument("--keep-ambiguous", action="store_true",
                    help="keep strand-ambiguous (A/T, C/G) SNPs")
     g.add_argument("--cache-dir", metavar="DIR",
@@ -46,10 +51,16 @@ def add_data_args(p, sumstats_required=True, with_features=True):
         f.add_argument("--chain", metavar="FILE",
                        help="UCSC liftover chain file from the statistics' build to the tracks' "
                             "(e.g. hg19ToHg38.over.chain.gz)")
-        f.add_argument("--width", type=int, default=32, help="bins per track window")
-        f.add_argument("--bin-size", type=int, default=500, help="bp per bin")
+        f.add_argument("--width", type=int, metavar="BINS", default=32,
+                       help="bins per track window")
+        f.add_argument("--bin-size", type=int, metavar="BP", default=500, help="bp per bin")
         f.add_argument("--no-freq-predictors", action="store_true",
                        help="do not use allele frequency and MAF as scalar predictors")
+
+
+def join(items):
+    """``a, b, c`` from any sequence (never a Python or NumPy repr on the command line)."""
+    return ", ".join(str(x) for x in items)
 
 
 def check_file(path, what):
@@ -104,10 +115,21 @@ def column_map(pairs):
 
 def read_sumstats_args(args):
     """The --sumstats file as a DataFrame (read here so that --columns applies)."""
-    from ..io import read_sumstats
+    from ..io.sumstats import SumstatsError, read_sumstats
 
     check_file(args.sumstats, "summary statistics file")
-    return read_sumstats(args.sumstats, n=args.n, columns=column_map(args.columns))
+    try:
+        return read_sumstats(args.sumstats, n=args.n, columns=column_map(args.columns))
+    except SumstatsError as e:
+        raise UserError(e.cli) from e
+
+
+def lift_once(features, variants):
+    """Lift every variant of the run through the tracks' chain now: one summary line, and the
+    'nearest' policy chooses among all variants (not window by window)."""
+    for p in getattr(features, "providers", [features]):
+        if getattr(p, "liftover_chain", None) is not None:
+            p.lift(variants)
 
 
 def load_stats(args, features=None):
@@ -123,10 +145,14 @@ def load_stats(args, features=None):
             pre = prefix[:-4] if prefix.endswith(".bed") else prefix
             for ext in (".bed", ".bim", ".fam"):
                 check_file(pre + ext, "PLINK file")
-        return SummaryStats.from_plink(args.bfile, sumstats, **kw)
-    if not os.path.isdir(args.ld_dir):
-        raise UserError(f"LD folder not found: {args.ld_dir}")
-    return SummaryStats.from_ukbb(args.ld_dir, sumstats, **kw)
+        stats = SummaryStats.from_plink(args.bfile, sumstats, **kw)
+    else:
+        if not os.path.isdir(args.ld_dir):
+            raise UserError(f"LD folder not found: {args.ld_dir}")
+        stats = SummaryStats.from_ukbb(args.ld_dir, sumstats, **kw)
+    if features is not None:
+        lift_once(features, stats.variants)
+    return stats
 
 
 def split_chroms(text):

@@ -11,6 +11,7 @@ import numpy as np
 from ..utils.chrom import sort_chroms
 
 from ._data import UserError, check_file, feature_provider, load_stats
+from ._models import show_progress
 from ._reports import write_table
 
 __all__ = ["cmd_demo", "cmd_precompute", "cmd_simulate"]
@@ -34,7 +35,7 @@ def cmd_demo(args):
     print(f"deepwas demo{' --quick' if args.quick else ''}: {len(s.chromosomes)} regions of "
           f"real 1000 Genomes EUR LD, {s.folds}-fold cross-validation by chromosome; "
           f"output in {os.path.abspath(args.out)}", flush=True)
-    run_demo(s, cache_dir=args.cache_dir, out_dir=args.out, progress=not args.no_progress,
+    run_demo(s, cache_dir=args.cache_dir, out_dir=args.out, progress=show_progress(args),
              plots=not args.no_plots, printer=lambda line: print(line, flush=True))
     print(f"demo finished in {time.perf_counter() - t0:.0f} s")
     return 0
@@ -45,7 +46,7 @@ def cmd_precompute(args):
     stats = load_stats(args)
     if not args.cache_dir:
         log.warning("no --cache-dir: the factors are computed but not kept")
-    stats.precompute(progress=not args.no_progress)
+    stats.precompute(progress=show_progress(args))
     dt = time.perf_counter() - t0
     cache = stats._data.cache
     summary = dict(n_windows=len(stats), n_variants=int(stats.n_variants), n=float(stats.n),

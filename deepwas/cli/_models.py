@@ -4,14 +4,15 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import sys
 import time
 
 import numpy as np
 
 from ..estimators import load_model, save_model
 from ..utils.chrom import normalise_chrom, sort_chroms
-from ._data import (UserError, feature_provider, feature_spec, load_stats, model_features,
-                    read_sumstats_args, split_chroms)
+from ._data import (UserError, feature_provider, feature_spec, join, lift_once, load_stats,
+                    model_features, read_sumstats_args, split_chroms)
 from ._reports import score_line, score_report, write_report, write_table
 
 __all__ = ["add_train_args", "cmd_fit", "cmd_score", "cmd_predict", "estimator_from_args"]
@@ -30,34 +31,43 @@ def _epochs(text):
 
 def add_train_args(p):
     g = p.add_argument_group("training")
-    g.add_argument("--model", choices=("constant", "glm", "transformer"), default="glm")
-    g.add_argument("--solver", choices=("deepwas", "ldsr"), default="deepwas")
+    g.add_argument("--model", choices=("constant", "glm", "transformer"), default="glm",
+                   help="the prior: one value for all variants (constant), a linear model of "
+                        "window-averaged tracks and predictors (glm), or an Enformer-style "
+                        "network of the track windows (transformer, needs --tracks)")
+    g.add_argument("--solver", choices=("deepwas", "ldsr"), default="deepwas",
+                   help="objective: the exact windowed marginal likelihood (deepwas) or LD "
+                        "score regression (ldsr)")
     g.add_argument("--optimizer", choices=("auto", "lbfgs", "adamw"), default="auto",
                    help="lbfgs: full-batch to the maximum likelihood (auto: for constant and "
                         "glm); adamw: stochastic, for the transformer")
-    g.add_argument("--tol", type=float, default=1e-5,
+    g.add_argument("--tol", type=float, metavar="TOL", default=1e-5,
                    help="L-BFGS gradient tolerance; AdamW plateau tolerance")
-    g.add_argument("--max-iter", type=int, default=500, help="L-BFGS iteration cap")
-    g.add_argument("--epochs", type=_epochs, default="auto",
+    g.add_argument("--max-iter", type=int, metavar="N", default=500, help="L-BFGS iteration cap")
+    g.add_argument("--epochs", type=_epochs, metavar="N|auto", default="auto",
                    help="AdamW epochs (auto: enough for --min-steps optimizer steps, >= 10)")
-    g.add_argument("--min-steps", type=int, default=200,
+    g.add_argument("--min-steps", type=int, metavar="N", default=200,
                    help="AdamW optimizer steps before a plateau may stop training")
-    g.add_argument("--lr", type=float, help="AdamW learning rate (default: the estimator's)")
-    g.add_argument("--accumulate", type=int, default=12, help="windows per optimizer step")
-    g.add_argument("--warmup-steps", type=int, default=100)
-    g.add_argument("--transformer-size", choices=("tiny", "small", "paper"), default="small")
+    g.add_argument("--lr", type=float, metavar="LR",
+                   help="AdamW learning rate (default: the estimator's)")
+    g.add_argument("--accumulate", type=int, metavar="K", default=12, help="windows per AdamW step")
+    g.add_argument("--warmup-steps", type=int, metavar="N", default=100,
+                   help="AdamW steps of linear learning-rate warm-up")
+    g.add_argument("--transformer-size", choices=("tiny", "small", "paper"), default="small",
+                   help="size preset of --model transformer")
     g.add_argument("--sigma2-estimate", action="store_true",
                    help="estimate the residual variance by LD score regression")
-    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--seed", type=int, default=0, metavar="N",
+                   help="random seed of initialisation and window order")
 
 
-def estimator_from_args(args):
+def estimator_from_args(args, verbose=0):
     from ..estimators import FunctionalPrior
 
     params = dict(model=args.model, solver=args.solver, optimizer=args.optimizer, tol=args.tol,
                   max_iter=args.max_iter, max_epochs=args.epochs, min_steps=args.min_steps,
                   accumulate=args.accumulate, warmup_steps=args.warmup_steps,
-                  random_state=args.seed, verbose=0)
+                  random_state=args.seed, verbose=int(verbose))
     if args.lr is not None:
         params["lr"] = args.lr
     if args.model == "transformer":
@@ -65,6 +75,45 @@ def estimator_from_args(args):
     if args.sigma2_estimate:
         params["sigma2"] = "estimate"
     return FunctionalPrior(**params)
+
+
+def show_progress(args):
+    """Progress bars and training tables: on a terminal, unless -q / --no-progress."""
+    quiet = getattr(args, "quiet", False) or getattr(args, "no_progress", False)
+    return not quiet and sys.stderr.isatty()
+
+
+def plural(k, word):
+    """``1 window``, ``2 windows``."""
+    return f"{k} {word}" + ("" if k == 1 else "s")
+
+
+def held_out(args, stats):
+    """The held-out windows of --test-chrom / --test-region, the windows left out of training
+    because their flanks reach into them, and a label for the report."""
+    from ..cv import flank_overlap, region_mask
+
+    groups = np.asarray(stats.groups).astype(str)
+    test = np.zeros(len(stats), dtype=bool)
+    labels = []
+    test_chroms = split_chroms(args.test_chrom)
+    if test_chroms:
+        missing = sorted(set(test_chroms) - set(groups))
+        if missing:
+            raise UserError(f"--test-chrom {join(missing)}: not in the data (chromosomes: "
+                            f"{join(sort_chroms(groups))})")
+        test |= np.isin(groups, test_chroms)
+        labels.append("chromosome" + ("s " if len(test_chroms) > 1 else " ") + join(test_chroms))
+    if args.test_region:
+        try:
+            test |= region_mask(stats, args.test_region)
+        except ValueError as e:
+            raise UserError(f"--test-region: {e}") from e
+        labels.append(join(args.test_region))
+    near = flank_overlap(stats, test) if test.any() else np.zeros(len(stats), dtype=bool)
+    if (~test & ~near).sum() == 0:
+        raise UserError("the hold-out leaves no window to train on")
+    return test, near, " and ".join(labels)
 
 
 def cmd_fit(args):
@@ -77,30 +126,31 @@ def cmd_fit(args):
     feats = None if spec is None else feature_provider(
         spec["tracks"], spec["chain"], spec["width"], spec["bin_size"], spec["freq_predictors"])
     stats = load_stats(args, features=feats)
-    test_chroms = split_chroms(args.test_chrom)
-    groups = np.asarray(stats.groups).astype(str)
-    test = np.isin(groups, test_chroms)
-    missing = set(test_chroms) - set(groups)
-    if missing:
-        raise UserError(f"--test-chrom {sorted(missing)} not in the data "
-                        f"(chromosomes: {', '.join(sort_chroms(groups))})")
-    if test.all():
-        raise UserError("--test-chrom leaves no training chromosome")
-    train = stats[np.flatnonzero(~test)]
-    est = estimator_from_args(args)
-    print(f"fitting {args.model} prior with {args.solver} on {len(train)} windows "
+    test, near, label = held_out(args, stats)
+    train = stats[np.flatnonzero(~test & ~near)]
+    progress = show_progress(args)
+    print(f"data: {stats}", flush=True)
+    if test.any():
+        extra = (f"; {plural(int(near.sum()), 'window')} next to them left out of training "
+                 "(their flanks reach into the held-out cores)" if near.any() else "")
+        print(f"held out: {plural(int(test.sum()), 'window')} ({label}){extra}", flush=True)
+    if progress:
+        train.precompute(progress=True)
+    est = estimator_from_args(args, verbose=progress)
+    print(f"fitting the {args.model} prior by {args.solver} on {plural(len(train), 'window')} "
           f"({train.n_variants} variants)", flush=True)
     t0 = time.perf_counter()
     est.fit(train)
     dt = time.perf_counter() - t0
     pt, js = save_model(est, args.out, features=spec,
-                        extra=dict(fit_seconds=dt, test_chromosomes=test_chroms))
+                        extra=dict(fit_seconds=dt, test_chromosomes=split_chroms(args.test_chrom),
+                                   test_regions=list(args.test_region or [])))
     print(f"fitted in {dt:.1f} s: h2 of the training variants {est.h2(train):.4g}; "
           f"wrote {pt} and {js}")
     if test.any():
         tab, summary = score_report(est, stats[np.flatnonzero(test)])
         j2, t2 = write_report(tab, summary, os.path.join(args.out, "heldout_report"))
-        print(f"held-out ({','.join(test_chroms)}): {score_line(summary)}; wrote {j2} and {t2}")
+        print(f"held-out ({label}): {score_line(summary)}; wrote {j2} and {t2}")
     return 0
 
 
@@ -111,13 +161,15 @@ def cmd_score(args):
     if chroms:
         keep = np.isin(np.asarray(stats.groups).astype(str), chroms)
         if not keep.any():
-            raise UserError(f"--chrom {chroms}: no window on these chromosomes")
+            raise UserError(f"--chrom {join(chroms)}: no window on these chromosomes (the data "
+                            f"has {join(sort_chroms(stats.groups))})")
         stats = stats[np.flatnonzero(keep)]
     trained = set(cfg["fitted"].get("train_chromosomes", []))
     overlap = trained & set(np.asarray(stats.groups).astype(str))
     if overlap:
-        log.warning("scoring on chromosomes the model was trained on: %s (not a held-out score)",
-                    sorted(overlap))
+        log.warning("scoring on chromosomes the model was trained on: %s (not a held-out "
+                    "score, unless these windows were held out with --test-region)",
+                    join(sort_chroms(overlap)))
     tab, summary = score_report(est, stats)
     js, tsv = write_report(tab, summary, args.out)
     print(f"{score_line(summary)} over {summary['n_windows']} windows; wrote {js} and {tsv}")
@@ -142,6 +194,8 @@ def cmd_predict(args):
                           "pos": ss["BP"].astype(np.int64), "snp": ss["SNP"], "a1": ss["A1"],
                           "a2": ss["A2"], "freq": ss["FREQ"].astype(np.float64)})
         v["row"] = np.arange(len(v))
+        if feats is not None:
+            lift_once(feats, v)
         f = est.predict_f(v, features=feats) if feats is not None else est.predict_f(v)
     out = pd.DataFrame({"SNP": v["snp"], "CHR": v["chrom"], "BP": v["pos"], "A1": v["a1"],
                         "A2": v["a2"], "FREQ": v["freq"], "F": f,

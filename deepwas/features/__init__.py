@@ -3,8 +3,8 @@ from .annot import AnnotFeatures
 from .base import ArrayFeatures, FeatureProvider, Features, FeatureSet
 from .bigwig import BigWigTracks
 from .coding import BasicPredictors, CodingScores
-from .liftover import HG19_TO_HG38_CHAIN, apply_liftover_policy, liftover
+from .liftover import HG19_TO_HG38_CHAIN, apply_liftover_policy, liftover, liftover_summary
 
 __all__ = ["ArrayFeatures", "FeatureProvider", "Features", "FeatureSet",
            "BigWigTracks", "CodingScores", "BasicPredictors", "AnnotFeatures",
-           "liftover", "apply_liftover_policy", "HG19_TO_HG38_CHAIN"]
+           "liftover", "apply_liftover_policy", "liftover_summary", "HG19_TO_HG38_CHAIN"]

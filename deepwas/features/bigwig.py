@@ -44,8 +44,9 @@ class BigWigTracks(FeatureProvider):
         Chain file to lift the variants' positions before reading (e.g. hg19 summary
         statistics with hg38 tracks: ``deepwas.features.liftover.HG19_TO_HG38_CHAIN``).
     unmapped : {"zeros", "nearest"}
-        With ``liftover_chain``: variants that do not lift get all-zero windows (``"zeros"``) or
-        the window of the nearest mapped variant (``"nearest"``, see
+        With ``liftover_chain``: variants that do not lift (including those the chain sends
+        only to alt/random/Un contigs) get all-zero windows (``"zeros"``) or the window of the
+        nearest mapped variant (``"nearest"``, see
         :func:`~deepwas.features.liftover.apply_liftover_policy`).
     max_gap : int
         Variants further apart than this (bp) are read as separate regions, so sparse requests
@@ -58,6 +59,11 @@ class BigWigTracks(FeatureProvider):
     track and chromosome. Bins beyond either end of a chromosome are 0. With a liftover, the
     window is read on the target build's + strand even where the chain maps the region
     reverse-complemented (the strand is in the liftover result).
+
+    Liftover is done once per distinct position and remembered. Call :meth:`lift` with all
+    the variants first (``deepwas`` commands do) to resolve them together -- the
+    ``"nearest"`` policy then chooses among all of them -- and to log one summary line
+    (a warning when some did not map); later :meth:`get` calls only read the tracks.
     """
 
     def __init__(self, paths, width=256, bin_size=1, names=None, liftover_chain=None,
@@ -88,6 +94,8 @@ class BigWigTracks(FeatureProvider):
         self.max_gap = int(max_gap)
         self._handles = None
         self._warned = set()
+        self._lifted = None      # liftover resolved so far: DataFrame indexed by "chrom:pos"
+        self.liftover_counts_ = {}
         self._chroms = [self._open(p).chroms() for p in self.paths]  # also validates the files
 
     # pyBigWig handles cannot be pickled (scikit-learn clones, joblib workers): reopen lazily.
@@ -124,20 +132,84 @@ class BigWigTracks(FeatureProvider):
         pos = np.asarray(variants["pos"], dtype=np.int64)
         if self.liftover_chain is None:
             return chrom, pos, np.ones(len(pos), dtype=bool)
-        from .liftover import apply_liftover_policy, liftover
+        line, _ = self._resolve(chrom, pos)
+        if line:
+            log.info("%s", line)
+        got = self._lookup(chrom, pos)
+        return (got["chrom"].to_numpy(dtype=object), got["pos"].to_numpy(dtype=np.int64),
+                got["ok"].to_numpy(dtype=bool))
 
-        lifted = liftover(chrom, pos, self.liftover_chain)
+    @staticmethod
+    def _keys(chrom, pos):
+        return pd.Index(pd.Series(chrom, dtype=str).to_numpy(dtype=object) + ":"
+                        + pd.Series(pos).astype(str).to_numpy(dtype=object))
+
+    def _lookup(self, chrom, pos):
+        return self._lifted.iloc[self._lifted.index.get_indexer(self._keys(chrom, pos))]
+
+    def _resolve(self, chrom, pos):
+        """Lift the positions not seen before: their summary line (None when there were none)
+        and how many of them did not map."""
+        from .liftover import apply_liftover_policy, liftover, liftover_summary
+
+        keys = self._keys(chrom, pos)
+        new = (np.ones(len(keys), dtype=bool) if self._lifted is None
+               else ~keys.isin(self._lifted.index))
+        if not new.any():
+            return None, 0
+        first = np.flatnonzero(new & ~keys.duplicated())
+        c, p = chrom[first], pos[first]
+        lifted = liftover(c, p, self.liftover_chain)
         if self.unmapped == "nearest":
-            fixed = apply_liftover_policy(lifted, "nearest", chrom, pos)
-            ok = np.zeros(len(pos), dtype=bool)
+            fixed = apply_liftover_policy(lifted, "nearest", c, p)
+            ok = np.zeros(len(p), dtype=bool)
             ok[fixed.index.to_numpy()] = True
-            lifted = lifted.copy()
-            lifted.loc[fixed.index, ["chrom", "pos"]] = fixed[["chrom", "pos"]]
+            tc, tp = lifted["chrom"].copy(), lifted["pos"].copy()
+            tc.loc[fixed.index], tp.loc[fixed.index] = fixed["chrom"], fixed["pos"]
+            imputed = int(fixed["imputed"].sum())
         else:
-            ok = lifted["mapped"].to_numpy()
-        new_chrom = lifted["chrom"].fillna("").to_numpy(dtype=object)
-        new_pos = lifted["pos"].fillna(1).to_numpy(dtype=np.int64)
-        return new_chrom, new_pos, ok
+            ok, tc, tp, imputed = lifted["mapped"].to_numpy(), lifted["chrom"], lifted["pos"], 0
+        table = pd.DataFrame({"chrom": tc.fillna("").to_numpy(dtype=object),
+                              "pos": tp.fillna(1).to_numpy(dtype=np.int64), "ok": ok,
+                              "status": lifted["status"].to_numpy(dtype=object)},
+                             index=keys[first])
+        self._lifted = table if self._lifted is None else pd.concat([self._lifted, table])
+        counts = self.liftover_counts_
+        for k, v in lifted["status"].value_counts().items():
+            counts[str(k)] = counts.get(str(k), 0) + int(v)
+        counts["nearest"] = counts.get("nearest", 0) + imputed
+        counts["zeros"] = counts.get("zeros", 0) + int((~ok).sum())
+        line = (f"liftover with {os.path.basename(os.fspath(self.liftover_chain))}: "
+                f"{liftover_summary(lifted, c)}")
+        if imputed:
+            line += f"; {imputed:,} unmapped take the window of the nearest mapped variant"
+        if (~ok).any():
+            line += f"; {int((~ok).sum()):,} read as all-zero track windows"
+        return line, int((~lifted["mapped"]).sum())
+
+    def lift(self, variants):
+        """Lift every variant's position now and log one summary line.
+
+        Parameters
+        ----------
+        variants : DataFrame
+            With ``chrom`` and ``pos`` (1-based), e.g. ``stats.variants``.
+
+        Returns
+        -------
+        DataFrame
+            One row per variant: ``chrom``, ``pos`` (where its track window is read),
+            ``ok`` (False: all-zero window) and ``status`` (of
+            :func:`~deepwas.features.liftover.liftover`).
+        """
+        if self.liftover_chain is None:
+            raise ValueError("lift needs liftover_chain")
+        chrom = normalise_chrom(variants["chrom"])
+        pos = np.asarray(variants["pos"], dtype=np.int64)
+        line, n_bad = self._resolve(chrom, pos)
+        if line:
+            log.log(logging.WARNING if n_bad else logging.INFO, "%s", line)
+        return self._lookup(chrom, pos).reset_index(drop=True)
 
     def get(self, variants):
         n = len(variants)

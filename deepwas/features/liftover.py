@@ -6,6 +6,13 @@ offline, fails with a misleading error, so it is never used here. One ships with
 
 Coordinates: input and output positions are 1-based (like summary statistics' BP);
 pyliftover works 0-based, the conversion is done here.
+
+Only the primary chromosomes of the target build count as mapped: a position the chain sends
+only to an alt haplotype, an unplaced or an unlocalised contig (``22_KI270879v1_alt``,
+``1_KI270706v1_random``, ``Un_KI270742v1``: any name with an underscore) is unmapped, with
+``status`` ``"alt_contig"``, because tracks rarely cover those contigs and its features would
+silently read as zeros. Nothing here logs above DEBUG: callers report a run once, with
+:func:`liftover_summary`.
 """
 from __future__ import annotations
 
@@ -18,7 +25,8 @@ import pandas as pd
 
 from ..utils.chrom import normalise_chrom
 
-__all__ = ["liftover", "apply_liftover_policy", "load_chain", "HG19_TO_HG38_CHAIN"]
+__all__ = ["liftover", "apply_liftover_policy", "liftover_summary", "load_chain",
+           "HG19_TO_HG38_CHAIN"]
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +88,11 @@ def liftover(chrom, pos, chain_file=HG19_TO_HG38_CHAIN):
         which can differ from the source; ``<NA>`` when unmapped), ``pos`` (1-based, ``Int64``,
         ``<NA>`` when unmapped), ``strand`` ("+", "-" or ``<NA>``: "-" when the chain maps the
         region reverse-complemented, so alleles read on the target's + strand are the
-        complements of the source's) and ``mapped`` (bool). A position that several chains map
-        takes the highest-scoring chain (pyliftover's order).
+        complements of the source's), ``mapped`` (bool) and ``status``: ``"mapped"``,
+        ``"unmapped"`` (no chain covers the position), ``"alt_contig"`` (the chain sends it only
+        to alt / random / Un contigs, see the module docstring) or ``"no_chain"`` (the
+        chromosome is not in the chain file). A position that several chains map takes the
+        highest-scoring chain onto a primary chromosome (pyliftover's order).
 
     Notes
     -----
@@ -97,40 +108,80 @@ def liftover(chrom, pos, chain_file=HG19_TO_HG38_CHAIN):
     out_chrom = np.full(n, None, dtype=object)
     out_pos = np.zeros(n, dtype=np.int64)
     out_strand = np.full(n, None, dtype=object)
-    mapped = np.zeros(n, dtype=bool)
+    status = np.full(n, "unmapped", dtype=object)
     index = lo.chain_file.chain_index
     for c in pd.unique(chrom):
         sel = np.flatnonzero(chrom == c)
         name = "chr" + c if ("chr" + c) in index else c
         if name not in index:
-            log.warning("liftover: chromosome %s is not in the chain file; %d positions unmapped",
-                        c, len(sel))
+            log.debug("liftover: chromosome %s is not in the chain file; %d positions unmapped",
+                      c, len(sel))
+            status[sel] = "no_chain"
             continue
         upos, inv = np.unique(pos[sel], return_inverse=True)
         res_c = np.full(len(upos), None, dtype=object)
         res_p = np.zeros(len(upos), dtype=np.int64)
         res_s = np.full(len(upos), None, dtype=object)
+        res_st = np.full(len(upos), "unmapped", dtype=object)
         for k, p in enumerate(upos):
             hits = lo.convert_coordinate(name, int(p) - 1)
-            if hits:
-                res_c[k], res_p[k], res_s[k] = hits[0][0], hits[0][1] + 1, hits[0][2]
-        ok = res_c[inv] != None  # noqa: E711 - elementwise on an object array
+            primary = [h for h in hits or () if "_" not in h[0]]
+            if primary:
+                res_c[k], res_p[k], res_s[k] = primary[0][0], primary[0][1] + 1, primary[0][2]
+                res_st[k] = "mapped"
+            elif hits:
+                res_st[k] = "alt_contig"
         out_chrom[sel] = res_c[inv]
         out_pos[sel] = res_p[inv]
         out_strand[sel] = res_s[inv]
-        mapped[sel] = ok
+        status[sel] = res_st[inv]
+    mapped = status == "mapped"
     result = pd.DataFrame({
         "chrom": pd.array(np.where(mapped, normalise_chrom(np.where(mapped, out_chrom, "")), None),
                           dtype="string"),
         "pos": pd.array(np.where(mapped, out_pos, 0), dtype="Int64"),
         "strand": pd.array(np.where(mapped, out_strand, None), dtype="string"),
         "mapped": mapped,
+        "status": pd.array(status, dtype="string"),
     })
     result.loc[~mapped, "pos"] = pd.NA
-    n_un = int((~mapped).sum())
-    if n_un:
-        log.info("liftover: %d of %d positions unmapped", n_un, n)
+    log.debug("liftover: %s", liftover_summary(result, chrom))
     return result
+
+
+def liftover_summary(result, source_chrom=None):
+    """One line counting a :func:`liftover` result: mapped, other strand, other chromosome,
+    unmapped, alt contigs, chromosomes missing from the chain.
+
+    Parameters
+    ----------
+    result : DataFrame
+        Output of :func:`liftover` (or several concatenated).
+    source_chrom : array-like, optional
+        The input chromosomes, to count positions moved to another chromosome.
+
+    Returns
+    -------
+    str
+    """
+    st = result["status"].astype(str).to_numpy()
+    mapped = st == "mapped"
+    parts = [f"{int(mapped.sum()):,} of {len(st):,} positions mapped"]
+    minus = int((result["strand"].to_numpy(dtype=object, na_value="") == "-").sum())
+    if minus:
+        parts.append(f"{minus:,} of them to the other strand")
+    if source_chrom is not None:
+        src = normalise_chrom(source_chrom)
+        moved = int((mapped & (result["chrom"].to_numpy(dtype=object, na_value="") != src)).sum())
+        if moved:
+            parts.append(f"{moved:,} to another chromosome")
+    for key, what in (("unmapped", "not covered by the chain"),
+                      ("alt_contig", "only on alt/random/Un contigs"),
+                      ("no_chain", "on chromosomes missing from the chain file")):
+        k = int((st == key).sum())
+        if k:
+            parts.append(f"{k:,} {what}")
+    return "; ".join(parts)
 
 
 def apply_liftover_policy(result, policy="drop", source_chrom=None, source_pos=None):
@@ -154,11 +205,12 @@ def apply_liftover_policy(result, policy="drop", source_chrom=None, source_pos=N
     Returns
     -------
     DataFrame
+        Unmapped rows include those lifted only onto alt/random/Un contigs.
     """
     if policy == "drop":
         n = int((~result["mapped"]).sum())
         if n:
-            log.warning("liftover policy 'drop': %d unmapped variants removed", n)
+            log.debug("liftover policy 'drop': %d unmapped variants removed", n)
         return result.loc[result["mapped"].to_numpy()]
     if policy != "nearest":
         raise ValueError(f"policy must be 'drop' or 'nearest', got {policy!r}")
@@ -192,7 +244,7 @@ def apply_liftover_policy(result, policy="drop", source_chrom=None, source_pos=N
         out.iloc[bad, out.columns.get_loc("imputed")] = True
     n_imp = int(out["imputed"].sum())
     if n_imp or (~keep).any():
-        log.warning("liftover policy 'nearest': %d unmapped variants placed at the nearest "
+        log.debug("liftover policy 'nearest': %d unmapped variants placed at the nearest "
                     "mapped variant's position, %d dropped (no mapped variant on their "
                     "chromosome)", n_imp, int((~keep).sum()))
     return out.loc[keep]

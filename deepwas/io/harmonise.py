@@ -54,7 +54,8 @@ def override_n(df, n, where):
         if ok.any() and not np.allclose(old[ok], n, rtol=1e-9, atol=0.0):
             lo, med, hi = np.min(old[ok]), np.median(old[ok]), np.max(old[ok])
             span = f"{med:g}" if lo == hi else f"median {med:g}, range {lo:g}-{hi:g}"
-            log.warning("%s: the N column (%s) is overridden by n=%g", where, span, n)
+            log.warning("%s: the sample size given (%g) overrides the N column (%s)", where, n,
+                        span)
     df["N"] = n
     return df
 
@@ -204,12 +205,32 @@ def harmonise(source, sumstats, *, n=None, keep_ambiguous=False, columns=None):
         "a2": sub.variants["a2"].to_numpy(dtype=object),
         "freq": freq, "beta_hat": beta_hat,
     })
-    kept = {k: v for k, v in counts.items() if v}
-    log.info("aligned %d SNPs to the LD reference; dropped/repaired: %s", len(table), kept)
-    if any(v for k, v in counts.items() if k not in ("flipped", "strand_flipped")):
-        log.warning("summary statistics: %d SNPs kept; %s", len(table),
-                    ", ".join(f"{k}={v}" for k, v in kept.items()))
+    repaired = _describe(counts, _REPAIRS)
+    dropped = _describe(counts, _DROPS)
+    log.info("aligned %d SNPs to the LD reference%s; %d reference variants have no statistic",
+             len(table), f" ({repaired})" if repaired else "", counts["reference_unused"])
+    if dropped:
+        log.warning("summary statistics: %d SNPs kept; dropped %s", len(table), dropped)
     return Harmonised(table, sub, float(np.median(n_snp)), counts)
+
+
+#: what each count means, in the words of the log lines
+_REPAIRS = {"flipped": "{} with alleles swapped (sign flipped)",
+            "strand_flipped": "{} read from the other strand"}
+_DROPS = {"not_in_reference": "{} not in the LD reference",
+          "duplicate_snp": "{} with a duplicated rsID",
+          "duplicate_snp_in_reference": "{} duplicated in the reference",
+          "ambiguous": "{} strand-ambiguous (A/T, C/G)",
+          "allele_mismatch": "{} whose alleles differ from the reference's",
+          "monomorphic_in_reference": "{} monomorphic in the reference panel"}
+
+
+def _describe(counts, words):
+    parts = [text.format(f"{counts[k]:,}") for k, text in words.items() if counts.get(k)]
+    others = [f"{v:,} {k.replace('_', ' ')}" for k, v in counts.items()
+              if v and k not in _REPAIRS and k not in _DROPS and k != "reference_unused"
+              and words is _DROPS]
+    return ", ".join(parts + others)
 
 
 def _oriented_freq(ss, sign, source, ridx):

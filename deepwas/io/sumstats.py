@@ -14,6 +14,10 @@ BETA, SE  per-allele effect and its standard error, when the file has them
 FREQ      frequency of A1, when the file has it
 ========  ==================================================================================
 
+Z comes from a Z column, else from BETA and SE, else from the sign of BETA and a p-value
+(a ``-log10 P`` column such as REGENIE's LOG10P, or a P column): ``|Z| = Phi^-1(1 - P/2)``,
+computed from ``log P`` so that p-values far below 1e-308 keep their size.
+
 Every row removed is counted in ``df.attrs["dropped"]`` (a dict: reason -> count) and logged.
 Allele alignment against an LD reference is not done here (see :mod:`deepwas.io.alignment`).
 """
@@ -27,7 +31,7 @@ import zlib
 import numpy as np
 import pandas as pd
 
-__all__ = ["read_sumstats", "bolt_effective_n", "STANDARD_COLUMNS"]
+__all__ = ["read_sumstats", "bolt_effective_n", "STANDARD_COLUMNS", "SumstatsError"]
 
 from ..utils.chrom import normalise_chrom
 from .harmonise import override_n
@@ -41,7 +45,7 @@ OPTIONAL_COLUMNS = ["BETA", "SE", "FREQ"]
 SYNONYMS = {
     "SNP": ["snp", "rsid", "rs_id", "rs", "markername", "marker", "variant_id", "id", "snpid"],
     "CHR": ["chr", "chrom", "chromosome", "#chrom", "chr_name", "#chr"],
-    "BP": ["bp", "pos", "position", "base_pair_location", "bp_hg19", "chr_position"],
+    "BP": ["bp", "pos", "position", "base_pair_location", "bp_hg19", "chr_position", "genpos"],
     "A1": ["a1", "allele1", "effect_allele", "ea", "alt", "tested_allele"],
     "A2": ["a2", "allele0", "allele2", "other_allele", "oa", "nea", "ref", "non_effect_allele"],
     "Z": ["z", "zscore", "z_score", "stat"],
@@ -49,11 +53,26 @@ SYNONYMS = {
     "SE": ["se", "stderr", "standard_error", "se_beta"],
     "N": ["n", "neff", "n_eff", "sample_size", "n_total"],
     "FREQ": ["freq", "a1freq", "eaf", "effect_allele_frequency", "frq", "af"],
+    "P": ["p", "pval", "p_value", "pvalue", "p-value", "p.value"],
+    "LOG10P": ["log10p", "mlog10p", "neglog10p", "log10_p", "neg_log10_p", "minus_log10_p",
+               "-log10p", "-log10(p)", "log10pval", "neg_log10_pval", "mlog10pval"],
 }
 BOLT_EXTRA = ["CHISQ_LINREG", "CHISQ_BOLT_LMM"]
 
 #: SNPs with CHISQ_BOLT_LMM above this enter the effective-N ratio (PolyFun's convention).
 BOLT_NEFF_CHISQ_MIN = 30.0
+
+
+class SumstatsError(ValueError):
+    """A summary-statistics file that cannot be read as it is.
+
+    ``str(err)`` words the fix for Python (``n=``, ``columns=``); ``err.cli`` words it for
+    the ``deepwas`` command (``--n``, ``--columns``).
+    """
+
+    def __init__(self, message, cli=None):
+        super().__init__(message)
+        self.cli = message if cli is None else cli
 
 
 def _open_text(path):
@@ -62,10 +81,16 @@ def _open_text(path):
 
 
 def _header(path):
+    """The column names and the separator: comma when the header line is split by commas
+    rather than by tabs or spaces, else any run of whitespace."""
     with _open_text(path) as fh:
         for line in fh:
             if line.strip():
-                return line.split()
+                fields = line.split()
+                commas = [h.strip().strip('"') for h in line.rstrip("\r\n").split(",")]
+                if "\t" not in line and len(commas) > len(fields):
+                    return commas, ","
+                return fields, r"\s+"
     raise ValueError(f"{path}: file is empty")
 
 
@@ -88,17 +113,20 @@ def _match_columns(header, columns):
     for std, name in (columns or {}).items():
         std = std.upper()
         if std not in SYNONYMS and std not in BOLT_EXTRA:
-            raise ValueError(f"unknown column key {std!r} in columns=; known: "
-                             f"{', '.join([*SYNONYMS, *BOLT_EXTRA])}")
+            known = ", ".join([*SYNONYMS, *BOLT_EXTRA])
+            raise SumstatsError(f"unknown column key {std!r} in columns=; known: {known}",
+                                cli=f"unknown column key {std!r} in --columns; known: {known}")
         if name.lower() not in lower:
-            raise ValueError(f"column {name!r} (given for {std}) is not in the header: {header}")
+            raise ValueError(f"column {name!r} (given for {std}) is not in the header: "
+                             f"{' '.join(header)}")
         found[std] = lower[name.lower()]
     return found
 
 
 def _detect_format(header):
     up = {h.upper() for h in header}
-    if "CHISQ_BOLT_LMM" in up or ("ALLELE1" in up and "ALLELE0" in up):
+    regenie = any(h.lower() in SYNONYMS["LOG10P"] for h in header)  # also ALLELE1/ALLELE0
+    if "CHISQ_BOLT_LMM" in up or ("ALLELE1" in up and "ALLELE0" in up and not regenie):
         return "bolt"
     if {"SNP", "A1", "A2", "Z", "N"} <= up:
         return "ldsc"
@@ -126,11 +154,11 @@ def bolt_effective_n(chisq_bolt, chisq_linreg, n, chisq_min=BOLT_NEFF_CHISQ_MIN)
     return ratio * float(n)
 
 
-def _read_chunks(path, usecols, text_cols, chunksize):
+def _read_chunks(path, usecols, text_cols, chunksize, sep=r"\s+"):
     """Only the needed columns, chunk by chunk, numbers parsed per chunk, so peak memory stays
     near the size of the output table rather than a multiple of the file."""
     gz = _is_gzip(path)
-    reader = pd.read_csv(path, sep=r"\s+", usecols=usecols, chunksize=chunksize,
+    reader = pd.read_csv(path, sep=sep, usecols=usecols, chunksize=chunksize,
                          compression="gzip" if gz else None,
                          dtype={c: str for c in usecols if c in text_cols})
     parts = []
@@ -158,6 +186,40 @@ def _num(s):
     return pd.to_numeric(s, errors="coerce").astype(np.float64)
 
 
+def _log10_p(text):
+    """log10 of p-values given as text, exact also below float64's range ("3e-400" -> -399.5);
+    NaN for text that is not a number, -inf for 0."""
+    p = _num(text)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.log10(p.to_numpy())
+        tiny = p.to_numpy() == 0
+        if tiny.any():                      # "3e-400" parses as 0: take it from the digits
+            parts = text[tiny].astype(str).str.extract(r"^\s*(\d*\.?\d+)[eE]([-+]?\d+)\s*$")
+            mant, expo = _num(parts[0]).to_numpy(), _num(parts[1]).to_numpy()
+            out[tiny] = np.where(mant > 0, np.log10(mant) + expo, -np.inf)
+    return pd.Series(out, index=text.index)
+
+
+def _z_from_p(beta, log10_p):
+    """``Z = sign(BETA) * Phi^-1(1 - P/2)`` from ``log10 P``, without underflow.
+
+    Parameters
+    ----------
+    beta : array-like
+        Effect estimates (only their sign is used).
+    log10_p : array-like
+        ``log10`` of the two-sided p-values (<= 0).
+
+    Returns
+    -------
+    ndarray
+    """
+    from scipy.special import ndtri_exp
+
+    log_half_p = np.asarray(log10_p, dtype=np.float64) * np.log(10.0) - np.log(2.0)
+    return np.sign(np.asarray(beta, dtype=np.float64)) * np.abs(ndtri_exp(log_half_p))
+
+
 def _drop(df, mask, reason, dropped, path):
     n = int(np.asarray(mask).sum())
     if n:
@@ -173,10 +235,11 @@ def read_sumstats(path, format="auto", n=None, columns=None, chunksize=1_000_000
     Parameters
     ----------
     path : str or path-like
-        Whitespace- or tab-separated text, plain or gzip (detected from the bytes).
+        Whitespace-, tab- or comma-separated text, plain or gzip (detected from the bytes).
     format : {"auto", "bolt", "ldsc", "table"}
-        ``"auto"`` picks ``"bolt"`` when the header has CHISQ_BOLT_LMM or ALLELE1/ALLELE0,
-        ``"ldsc"`` when it has SNP A1 A2 Z N, else ``"table"``.
+        ``"auto"`` picks ``"bolt"`` when the header has CHISQ_BOLT_LMM, or ALLELE1/ALLELE0
+        without a -log10 P column (REGENIE), ``"ldsc"`` when it has SNP A1 A2 Z N, else
+        ``"table"``.
     n : float, optional
         GWAS sample size. Required for BOLT-LMM (its output has no N column: ``n`` is the
         number of people analysed, from which the effective N is derived) and for any file
@@ -194,31 +257,40 @@ def read_sumstats(path, format="auto", n=None, columns=None, chunksize=1_000_000
     -------
     pandas.DataFrame
         Columns SNP CHR BP A1 A2 Z N, plus BETA SE FREQ when present. ``attrs["dropped"]``
-        counts removed rows by reason; ``attrs["format"]`` is the format used and, for
-        BOLT-LMM, ``attrs["n_effective"]`` the N assigned.
+        counts removed rows by reason; ``attrs["format"]`` is the format used,
+        ``attrs["z_from"]`` what Z was computed from and, for BOLT-LMM,
+        ``attrs["n_effective"]`` the N assigned.
 
     Notes
     -----
+    * Separator: a comma when the header line is comma-separated, otherwise any run of tabs
+      or spaces.
     * Z: taken from a Z column; otherwise ``Z = BETA / SE`` (BOLT-LMM: ALLELE1 is the effect
-      allele, BETA is per copy of ALLELE1).
+      allele, BETA is per copy of ALLELE1); otherwise, without SE (e.g. PRS-CS's
+      ``SNP A1 A2 BETA P``), ``Z = sign(BETA) * Phi^-1(1 - P/2)`` from a ``-log10 P`` column
+      (REGENIE's LOG10P; also named log10p, mlog10p, neglog10p ...) or a P column, through
+      ``log P`` so that tiny p-values do not underflow (a P written as ``3e-400`` is read from
+      its digits).
     * BOLT-LMM N: ``N = n`` times the effective-N ratio of :func:`bolt_effective_n`
       (median CHISQ_BOLT_LMM / CHISQ_LINREG over SNPs with CHISQ_BOLT_LMM > 30); ``n`` is
       required. Rows with CHISQ_BOLT_LMM = 0 (variants BOLT-LMM did not test) are dropped first.
     * Repairs (each counted in ``attrs["dropped"]`` and logged as a warning): rows whose Z is
-      NaN/inf or whose SE is zero, negative, NaN or inf (``"bad_z_or_se"``); rows with a
+      NaN/inf or whose SE is zero, negative, NaN or inf (``"bad_z_or_se"``); when Z comes
+      from a p-value, rows whose P is 0, above 1 or missing (``"bad_p"``); rows with a
       missing or non-positive N (``"bad_n"``); rows missing SNP or alleles
       (``"missing_id_or_allele"``); every copy of an rsID that occurs more than once
       (``"duplicate_snp"`` -- which copy is right cannot be known).
-    * Errors (``ValueError``): no way to get Z or N; a required column missing; a truncated or
-      corrupt gzip file.
+    * Errors (``ValueError``; :class:`SumstatsError` where the fix is an argument): no way to
+      get Z or N; a required column missing; a truncated or corrupt gzip file.
     """
     path = os.fspath(path)
     if not os.path.exists(path):
         raise FileNotFoundError(f"summary statistics file not found: {path}")
     try:
-        header = _header(path)
+        header, sep = _header(path)
     except (EOFError, zlib.error, gzip.BadGzipFile) as e:
         raise ValueError(f"{path}: the gzip file is truncated or corrupt ({e})") from e
+    shown = " ".join(header) if len(header) <= 30 else " ".join(header[:30]) + " ..."
     fmt = _detect_format(header) if format == "auto" else format
     if fmt not in ("bolt", "ldsc", "table"):
         raise ValueError(f"format must be 'auto', 'bolt', 'ldsc' or 'table', got {format!r}")
@@ -227,25 +299,36 @@ def read_sumstats(path, format="auto", n=None, columns=None, chunksize=1_000_000
         colmap.pop("N", None)  # BOLT-LMM has no N; never guess one from a stray column
         for need in ("BETA", "SE", "CHISQ_BOLT_LMM", "CHISQ_LINREG"):
             if need not in colmap:
-                raise ValueError(f"{path}: BOLT-LMM output needs a {need} column; header is {header}")
+                raise ValueError(f"{path}: BOLT-LMM output needs a {need} column; the header "
+                                 f"is: {shown}")
         if n is None:
-            raise ValueError(f"{path}: BOLT-LMM output has no N column; pass n= (the number of "
-                             "people analysed); the effective N is derived from it")
+            why = "{} (the number of people analysed); the effective N is derived from it"
+            raise SumstatsError(f"{path}: BOLT-LMM output has no N column: pass "
+                                + why.format("n="), cli=f"{path}: BOLT-LMM output has no N "
+                                "column: pass " + why.format("--n"))
     for need in ("SNP", "A1", "A2"):
         if need not in colmap:
-            raise ValueError(f"{path}: no {need} column found (header: {header}); name it with "
-                             f"columns={{'{need}': '<name>'}} (command line: --columns "
-                             f"{need}=<name>)")
-    if "Z" not in colmap and not {"BETA", "SE"} <= colmap.keys():
-        raise ValueError(f"{path}: cannot get Z: need a Z column or BETA and SE (header: {header})")
-    if fmt == "bolt":
-        colmap.pop("Z", None)  # Z = BETA / SE by definition for BOLT-LMM
+            msg = f"{path}: no {need} column found (the header is: {shown}); name it with "
+            raise SumstatsError(msg + f"columns={{'{need}': '<name>'}}",
+                                cli=msg + f"--columns {need}=<name>")
+    have = colmap.keys()
+    z_from = ("Z" if "Z" in have and fmt != "bolt" else "BETA/SE" if {"BETA", "SE"} <= have
+              else "BETA and LOG10P" if {"BETA", "LOG10P"} <= have
+              else "BETA and P" if {"BETA", "P"} <= have else None)
+    if z_from is None:
+        raise ValueError(f"{path}: cannot get Z: need a Z column, or BETA with SE, P or a "
+                         f"-log10 P column (LOG10P); the header is: {shown}")
+    needed = {"Z": ["Z"], "BETA/SE": [], "BETA and LOG10P": ["LOG10P"], "BETA and P": ["P"]}
+    for c in ("Z", "P", "LOG10P"):          # read only the columns Z is computed from
+        if c not in needed[z_from]:
+            colmap.pop(c, None)
     if "N" not in colmap and n is None:
-        raise ValueError(f"{path}: no N column and n was not given; pass n= (the GWAS sample size)")
+        raise SumstatsError(f"{path}: no N column: pass n= (the GWAS sample size)",
+                            cli=f"{path}: no N column: pass --n (the GWAS sample size)")
 
     usecols = sorted(set(colmap.values()))
-    text_cols = {colmap[c] for c in ("SNP", "CHR", "A1", "A2") if c in colmap}
-    raw = _read_chunks(path, usecols, text_cols, chunksize)
+    text_cols = {colmap[c] for c in ("SNP", "CHR", "A1", "A2", "P") if c in colmap}
+    raw = _read_chunks(path, usecols, text_cols, chunksize, sep=sep)
     df = pd.DataFrame({std: raw[col] for std, col in colmap.items()})
     dropped = {}
 
@@ -257,7 +340,12 @@ def read_sumstats(path, format="auto", n=None, columns=None, chunksize=1_000_000
 
     if fmt == "bolt":
         df = _drop(df, df["CHISQ_BOLT_LMM"] == 0, "chisq_bolt_lmm_zero", dropped, path)
-    if "Z" not in df:
+    if z_from in ("BETA and P", "BETA and LOG10P"):
+        log10_p = -df["LOG10P"] if "LOG10P" in df else _log10_p(df.pop("P"))
+        df = _drop(df, ~(log10_p <= 0) | np.isneginf(log10_p), "bad_p", dropped, path)
+        df["Z"] = _z_from_p(df["BETA"], log10_p[df.index])
+        log.info("%s: Z from the sign of BETA and the p-value (%s)", path, z_from)
+    elif z_from == "BETA/SE":
         with np.errstate(divide="ignore", invalid="ignore"):
             df["Z"] = df["BETA"] / df["SE"]
     bad = ~np.isfinite(df["Z"])
@@ -287,7 +375,9 @@ def read_sumstats(path, format="auto", n=None, columns=None, chunksize=1_000_000
     out = df[out_cols].reset_index(drop=True)
     out.attrs["dropped"] = dropped
     out.attrs["format"] = fmt
+    out.attrs["z_from"] = z_from
     if n_eff is not None:
         out.attrs["n_effective"] = n_eff
-    log.info("%s: read %d variants (format %s); dropped %s", path, len(out), fmt, dropped or "none")
+    log.info("%s: read %d variants (format %s, Z from %s); dropped: %s", path, len(out), fmt,
+             z_from, ", ".join(f"{k} {v}" for k, v in dropped.items()) or "none")
     return out

@@ -14,9 +14,34 @@ Why an adapter (DESIGN section 4, cola-ml 0.0.7 with torch 2.13):
 """
 from __future__ import annotations
 
-import cola
+import logging
+
 import torch
-from cola.ops import LinearOperator
+
+
+def _import_cola_quietly():
+    """Import cola without letting it configure the root logger.
+
+    cola 0.0.7 calls the module-level ``logging.debug`` while importing, which runs
+    ``logging.basicConfig()`` when the root logger has no handler: the program importing
+    deepwas would then print every warning as ``WARNING:deepwas...`` and could no longer
+    configure logging itself. A NullHandler held on the root during the import makes that call
+    a no-op; it is removed afterwards.
+    """
+    root = logging.getLogger()
+    guard = None if root.handlers else logging.NullHandler()
+    if guard is not None:
+        root.addHandler(guard)
+    try:
+        import cola as module
+    finally:
+        if guard is not None:
+            root.removeHandler(guard)
+    return module
+
+
+cola = _import_cola_quietly()
+LinearOperator = cola.ops.LinearOperator
 
 __all__ = ["cg_solve"]
 
