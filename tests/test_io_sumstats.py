@@ -186,7 +186,8 @@ def test_z_from_beta_and_minus_log10_p(tmp_path, name):
             "rs3 22 300 T C 0.2 5000 -0.1 -0.5\n"                  # P > 1
             "rs4 22 400 T C 0.2 5000 -0.1 inf\n")                  # P = 0
     df = read_sumstats(_write(tmp_path / "regenie.txt", text))
-    assert df.attrs["format"] == "table" and df.attrs["z_from"] == "BETA and LOG10P"
+    # a REGENIE layout (ALLELE0/ALLELE1 with ID, GENPOS): REGENIE, not BOLT-LMM
+    assert df.attrs["format"] == "regenie" and df.attrs["z_from"] == "BETA and LOG10P"
     assert df["SNP"].tolist() == ["rs1", "rs2"] and df.attrs["dropped"] == {"bad_p": 2}
     assert df["A1"].tolist() == ["A", "C"] and df["BP"].tolist() == [100, 200]
     assert df["Z"][0] == pytest.approx(norm.isf(0.025), rel=1e-12)

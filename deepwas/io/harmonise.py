@@ -4,17 +4,27 @@ The steps between a summary-statistics table and the variant table of a
 :class:`deepwas.SummaryStats`, each counted in ``drop_counts``:
 
 1. **standard columns** (:func:`standard_sumstats`): SNP, A1, A2, Z (or BETA/SE), N, FREQ;
-   the sample-size rule below;
-2. **deduplication**: every copy of an rsID present more than once, in the statistics
+   the sample-size rule below; the file's format detected (:mod:`deepwas.io.formats`);
+2. **genome build** (:mod:`deepwas.io.build`): positions of shared rsIDs (or of shared
+   alleles) compared; statistics on another build than the reference are lifted with
+   ``chain=`` (rows the chain does not map dropped, as ``liftover_*``), and without a chain
+   the mismatch is an error naming both builds;
+3. **deduplication**: every copy of an rsID present more than once, in the statistics
    (``duplicate_snp``) or the reference (``duplicate_snp_in_reference``), is dropped;
-3. **matching** on the rsID (``not_in_reference``);
-4. **allele alignment** (:func:`deepwas.io.alignment.align_alleles`): signs of swapped
+4. **matching** on the rsID, then, for statistics left over, on chromosome, position and
+   alleles (``matched_by_position``; ``not_in_reference`` for the rest);
+5. **allele alignment** (:func:`deepwas.io.alignment.align_alleles`): signs of swapped
    alleles flipped, strand flips of single-base SNPs repaired, ambiguous and mismatched
    alleles dropped;
-5. **frequency orientation**: a FREQ column counts A1 of the statistics; where the alleles
+6. **one variant per LD row**: where the reference maps several variants to one row of its
+   LD (an LDGM index, column ``ld_index``), the first in genome order is kept
+   (``merged_same_ld_index``);
+7. **frequency orientation**: a FREQ column counts A1 of the statistics; where the alleles
    were swapped it becomes ``1 - FREQ`` so that ``freq`` always counts the reference's ``a1``
-   (the allele ``beta_hat`` counts);
-6. variants **monomorphic** in a genotype reference are dropped.
+   (the allele ``beta_hat`` counts). When the reference knows frequencies too, a FREQ column
+   that fits the other allele for most SNPs is an error (the effect allele is mislabelled:
+   :func:`check_effect_allele_frequencies`);
+8. variants **monomorphic** in a genotype reference are dropped.
 
 Sample size. An explicit ``n`` overrides any N column (a conflict is logged with both
 values); without ``n`` the file's N column is used per SNP. The same rule holds for a file
@@ -60,7 +70,7 @@ def override_n(df, n, where):
     return df
 
 
-def standard_sumstats(sumstats, n=None, columns=None):
+def standard_sumstats(sumstats, n=None, columns=None, format="auto"):
     """Summary statistics as a DataFrame with SNP, A1, A2, Z, N (+ FREQ) columns.
 
     Parameters
@@ -72,6 +82,8 @@ def standard_sumstats(sumstats, n=None, columns=None):
         GWAS sample size; overrides any N column (see the module docstring).
     columns : dict, optional
         Column names for a file, as in :func:`deepwas.io.read_sumstats`.
+    format : str
+        Format of a file (:func:`deepwas.io.read_sumstats`; default: detected).
 
     Returns
     -------
@@ -80,7 +92,7 @@ def standard_sumstats(sumstats, n=None, columns=None):
     if isinstance(sumstats, (str, os.PathLike)):
         from .sumstats import read_sumstats
 
-        df = read_sumstats(sumstats, n=n, columns=columns)   # applies the n rule itself
+        df = read_sumstats(sumstats, n=n, columns=columns, format=format)  # applies the n rule
     elif isinstance(sumstats, pd.DataFrame):
         df = sumstats.copy()
         df.attrs = dict(sumstats.attrs)
@@ -129,15 +141,22 @@ class Harmonised:
         Median per-SNP sample size (the data set's N).
     drop_counts : dict
         Variants dropped or repaired, by reason.
+    build : deepwas.io.build.BuildCheck or None
+        What the genome-build check found (None when it was not run).
+    reference_rows : ndarray of int
+        Row of each ``table`` variant in the reference's variant table.
     """
 
     table: pd.DataFrame
     source: object
     n: float
     drop_counts: dict
+    build: object = None
+    reference_rows: np.ndarray = None
 
 
-def harmonise(source, sumstats, *, n=None, keep_ambiguous=False, columns=None):
+def harmonise(source, sumstats, *, n=None, keep_ambiguous=False, columns=None, chain=None,
+              format="auto", match_by="auto", check_build=True):
     """Match, align and orient summary statistics to an LD source (module docstring).
 
     Parameters
@@ -150,16 +169,37 @@ def harmonise(source, sumstats, *, n=None, keep_ambiguous=False, columns=None):
         Keep strand-ambiguous (A/T, C/G) SNPs, matching their alleles literally.
     columns : dict, optional
         Column names of a file (see :func:`deepwas.io.read_sumstats`).
+    chain : str, optional
+        UCSC chain file from the statistics' genome build to the reference's. Applied when the
+        build check finds the two builds differ (rows the chain does not map are dropped and
+        counted as ``liftover_*``); ignored, with a log line, when they agree.
+    format : str
+        Format of a file (:func:`deepwas.io.read_sumstats`; default: detected from the header).
+    match_by : {"auto", "rsid", "position"}
+        ``"auto"``: by rsID, then statistics left unmatched (no rsID, or one the reference
+        does not know) by chromosome, position and alleles (counted as
+        ``matched_by_position``); ``"rsid"`` or ``"position"`` only.
+    check_build : bool, default True
+        Compare the genome builds of the statistics and the reference (module docstring of
+        :mod:`deepwas.io.build`); a mismatch without ``chain`` is an error naming both.
 
     Returns
     -------
     Harmonised
     """
     from ..ld import GenotypeLD
+    from .build import check_build as _check_build
 
-    ss = standard_sumstats(sumstats, n, columns)
+    if match_by not in ("auto", "rsid", "position"):
+        raise ValueError(f"match_by must be 'auto', 'rsid' or 'position', got {match_by!r}")
+    ss = standard_sumstats(sumstats, n, columns, format)
     ref = source.variants
     counts = dict(ss.attrs.get("dropped", {}))
+    if ss.attrs.get("multiallelic_split"):
+        counts["multiallelic_split"] = int(ss.attrs["multiallelic_split"])
+    build = None
+    if check_build or chain is not None:
+        ss, build = _resolve_build(ss, source, chain, counts, _check_build)
 
     dup = ss["SNP"].duplicated(keep=False)
     counts["duplicate_snp"] = counts.get("duplicate_snp", 0) + int(dup.sum())
@@ -167,8 +207,15 @@ def harmonise(source, sumstats, *, n=None, keep_ambiguous=False, columns=None):
     ref_dup = ref["snp"].duplicated(keep=False).to_numpy()
     counts["duplicate_snp_in_reference"] = int(ref_dup.sum())
 
-    ref_pos = pd.Series(np.flatnonzero(~ref_dup), index=ref["snp"].to_numpy()[~ref_dup])
-    ss = ss.assign(_ref=ss["SNP"].map(ref_pos))
+    at = pd.Series(np.nan, index=ss.index)
+    if match_by in ("auto", "rsid"):
+        ref_pos = pd.Series(np.flatnonzero(~ref_dup), index=ref["snp"].to_numpy()[~ref_dup])
+        at = ss["SNP"].map(ref_pos).astype(np.float64)
+    if match_by in ("auto", "position"):
+        at, k = _match_positions(ss, ref, at)
+        if k:
+            counts["matched_by_position"] = k
+    ss = ss.assign(_ref=at)
     counts["not_in_reference"] = int(ss["_ref"].isna().sum())
     matched = ss["_ref"].notna()
     if not matched.any():
@@ -190,12 +237,20 @@ def harmonise(source, sumstats, *, n=None, keep_ambiguous=False, columns=None):
     ref_chrom, ref_pos = ref["chrom"].to_numpy()[ridx], ref["pos"].to_numpy()[ridx]
     order = genome_order(ref_chrom, ref_pos)
     ss, ridx, sign = ss.iloc[order], ridx[order], sign[order]
+    if "ld_index" in ref:
+        # several variants share one row of the LD (an LDGM index): keep the first of each,
+        # in genome order (graphREML's representative), and count the others
+        li = ref["ld_index"].to_numpy()[ridx]
+        first = ~pd.Series(li).duplicated(keep="first").to_numpy()
+        counts["merged_same_ld_index"] = int((~first).sum())
+        ss, ridx, sign = ss[first], ridx[first], sign[first]
     counts["reference_unused"] = int(len(ref) - len(ridx))
     n_snp = ss["N"].to_numpy(dtype=np.float64)
     beta_hat = sign * ss["Z"].to_numpy(dtype=np.float64) / np.sqrt(n_snp)
     if not np.all(np.isfinite(beta_hat)):
         raise ValueError("beta_hat contains NaN or inf values after alignment")
     freq = _oriented_freq(ss, sign, source, ridx)
+    check_effect_allele_frequencies(ss, sign, source, ridx, ref)
     sub = source.subset(ridx)
     table = pd.DataFrame({
         "chrom": sub.variants["chrom"].to_numpy(dtype=object),
@@ -211,18 +266,167 @@ def harmonise(source, sumstats, *, n=None, keep_ambiguous=False, columns=None):
              len(table), f" ({repaired})" if repaired else "", counts["reference_unused"])
     if dropped:
         log.warning("summary statistics: %d SNPs kept; dropped %s", len(table), dropped)
-    return Harmonised(table, sub, float(np.median(n_snp)), counts)
+    return Harmonised(table, sub, float(np.median(n_snp)), counts, build, ridx)
+
+
+def _resolve_build(ss, source, chain, counts, check):
+    """Check the builds; lift the statistics with ``chain`` when they differ."""
+    from .build import _label
+
+    declared_ref = getattr(source, "genome_build", None)
+    bc = check(ss, source.variants, sumstats_build=ss.attrs.get("genome_build"),
+               reference_build=declared_ref)
+    log.info("genome build: %s (%s)", bc.status, bc.describe() if bc.compared else
+             "nothing to compare")
+    if bc.status == "unknown":
+        if chain is not None:
+            log.warning("chain %s not applied: the statistics have no positions to compare with "
+                        "the LD reference's (matching is by rsID)", chain)
+        return ss, bc
+    if bc.status == "same":
+        if chain is not None:
+            log.info("chain %s not applied: the statistics are already on the LD reference's "
+                     "build (%s)", chain, bc.describe())
+        return ss, bc
+    if chain is None:
+        if bc.status == "mixed":
+            log.warning("genome build: only %.0f%% of %d positions agree between the statistics "
+                        "and the LD reference (%s); check both are on one build",
+                        100 * bc.agree, bc.compared, bc.describe())
+            return ss, bc
+        what = (f"the summary statistics are on {_label(bc.sumstats_build)} and the LD "
+                f"reference on {_label(bc.reference_build)}: only {100 * bc.agree:.1f}% of "
+                f"{bc.compared:,} positions compared (by {bc.by}) agree. Lift the statistics "
+                "with a UCSC chain file from the first build to the second (e.g. "
+                "hg19ToHg38.over.chain.gz): ")
+        from .sumstats import SumstatsError
+
+        raise SumstatsError(what + "chain=<file>", cli=what + "--sumstats-chain <file>")
+    lifted = lift_statistics(ss, chain, counts)
+    after = check(lifted, source.variants, sumstats_build=bc.reference_build,
+                  reference_build=declared_ref, infer=False)
+    if after.status == "different" or (after.status == "mixed" and after.agree < bc.agree):
+        raise ValueError(f"after lifting the statistics with {chain}, still only "
+                         f"{100 * after.agree:.1f}% of {after.compared:,} positions agree with "
+                         f"the LD reference (before: {100 * bc.agree:.1f}%): is the chain from "
+                         f"the statistics' build ({_label(bc.sumstats_build)}) to the "
+                         f"reference's ({_label(bc.reference_build)})?")
+    log.info("genome build after liftover: %s", after.describe())
+    bc.lifted = lifted.attrs.get("lifted")
+    return lifted, bc
+
+
+def lift_statistics(ss, chain, counts):
+    """:func:`deepwas.io.build.lift_sumstats` (rows the chain does not map counted in
+    ``counts``)."""
+    from .build import lift_sumstats
+
+    return lift_sumstats(ss, chain, counts)
+
+
+def _match_positions(ss, ref, at):
+    """Fill unmatched rows of ``at`` (reference row per statistic, NaN = none) by chromosome,
+    position and compatible alleles. Returns the new ``at`` and how many were filled."""
+    todo = at.isna().to_numpy().copy()
+    if not todo.any() or "CHR" not in ss or "BP" not in ss:
+        return at, 0
+    bp = pd.to_numeric(ss["BP"], errors="coerce")
+    todo &= (ss["CHR"].notna() & bp.notna()).to_numpy()
+    if not todo.any():
+        return at, 0
+    from ..utils.chrom import normalise_chrom
+
+    taken = np.zeros(len(ref), dtype=bool)
+    done = at.notna().to_numpy()
+    taken[at.to_numpy()[done].astype(np.int64)] = True
+    left = pd.DataFrame({"i": np.flatnonzero(todo),
+                         "chrom": normalise_chrom(ss["CHR"].astype(str).to_numpy()[todo]),
+                         "pos": bp.to_numpy()[todo].astype(np.int64)})
+    right = pd.DataFrame({"r": np.arange(len(ref)), "chrom": ref["chrom"].to_numpy(dtype=object),
+                          "pos": ref["pos"].to_numpy(dtype=np.int64)})
+    right = right[~taken]
+    right = right[right["pos"].isin(left["pos"])]
+    pairs = left.merge(right, on=["chrom", "pos"])
+    if pairs.empty:
+        return at, 0
+    sign, _ = align_alleles(ss["A1"].to_numpy()[pairs["i"]], ss["A2"].to_numpy()[pairs["i"]],
+                            ref["a1"].to_numpy()[pairs["r"]], ref["a2"].to_numpy()[pairs["r"]],
+                            keep_ambiguous=True)
+    pairs = pairs[sign != 0]
+    # one reference row per statistic and one statistic per reference row
+    pairs = pairs.drop_duplicates("i", keep="first").drop_duplicates("r", keep=False)
+    out = at.to_numpy().copy()
+    out[pairs["i"].to_numpy()] = pairs["r"].to_numpy()
+    return pd.Series(out, index=at.index), int(len(pairs))
+
+
+#: share of informative SNPs whose frequency fits the other allele above which the effect
+#: allele is taken to be mislabelled
+FLIPPED_FREQ_MAX = 0.7
+
+
+def check_effect_allele_frequencies(ss, sign, source, ridx, ref, min_snps=50):
+    """Raise when the statistics' frequency column counts the other allele.
+
+    Where both the statistics (FREQ, the frequency of their effect allele) and the reference
+    (panel frequencies, or a ``freq`` column) know frequencies, SNPs with a clearly
+    non-0.5 reference frequency (0.05-0.4 or 0.6-0.95) and no strand ambiguity tell which
+    allele FREQ counts. If more than :data:`FLIPPED_FREQ_MAX` of at least ``min_snps`` such
+    SNPs fit ``1 - FREQ`` better, the effect allele column is the wrong one (a SAIGE file,
+    whose effect allele is Allele2, read as another format; A1/A2 swapped in ``columns=``)
+    and every sign would be wrong.
+    """
+    from ..ld import GenotypeLD
+    from .alignment import AMBIGUOUS_PAIRS
+
+    if "FREQ" not in ss:
+        return
+    if isinstance(source, GenotypeLD):
+        rf = source.mean[ridx] / 2.0
+    elif "freq" in ref:
+        rf = ref["freq"].to_numpy(dtype=np.float64)[ridx]
+    else:
+        return
+    f = pd.to_numeric(ss["FREQ"], errors="coerce").to_numpy(dtype=np.float64)
+    f = np.where(sign > 0, f, 1.0 - f)          # frequency of the reference's a1, if right
+    amb = np.array([(a, b) in AMBIGUOUS_PAIRS for a, b in
+                    zip(ref["a1"].to_numpy()[ridx], ref["a2"].to_numpy()[ridx])], dtype=bool)
+    inf = np.isfinite(f) & np.isfinite(rf) & ~amb & (np.abs(rf - 0.5) > 0.1) & \
+        (np.abs(rf - 0.5) < 0.45)
+    k = int(inf.sum())
+    if k < min_snps:
+        return
+    flipped = np.abs(f[inf] - (1 - rf[inf])) < np.abs(f[inf] - rf[inf])
+    share = float(flipped.mean())
+    if share > FLIPPED_FREQ_MAX:
+        fmt = ss.attrs.get("format")
+        raise ValueError(
+            f"the effect allele looks mislabelled: for {100 * share:.0f}% of {k} SNPs the "
+            f"frequency column fits the other allele's frequency in the LD reference (format "
+            f"{fmt!r}, effect allele {ss.attrs.get('effect_allele', 'A1')}). A SAIGE file "
+            "(effect allele Allele2) read as another format, or A1/A2 swapped in columns=, "
+            "gives this; every sign would be wrong. Check the format")
+    if share > 0.2:
+        log.warning("%.0f%% of %d SNPs have a frequency closer to the other allele's in the LD "
+                    "reference", 100 * share, k)
 
 
 #: what each count means, in the words of the log lines
 _REPAIRS = {"flipped": "{} with alleles swapped (sign flipped)",
-            "strand_flipped": "{} read from the other strand"}
+            "strand_flipped": "{} read from the other strand",
+            "matched_by_position": "{} matched by position and alleles",
+            "multiallelic_split": "{} rows of multi-allelic VCF sites split into biallelic rows"}
 _DROPS = {"not_in_reference": "{} not in the LD reference",
           "duplicate_snp": "{} with a duplicated rsID",
           "duplicate_snp_in_reference": "{} duplicated in the reference",
           "ambiguous": "{} strand-ambiguous (A/T, C/G)",
           "allele_mismatch": "{} whose alleles differ from the reference's",
-          "monomorphic_in_reference": "{} monomorphic in the reference panel"}
+          "monomorphic_in_reference": "{} monomorphic in the reference panel",
+          "merged_same_ld_index": "{} sharing an LD index with a kept variant (merged)",
+          "liftover_unmapped": "{} not mapped by the liftover chain",
+          "liftover_alt_contig": "{} lifted only onto alt/random/Un contigs",
+          "liftover_no_chain": "{} on chromosomes missing from the liftover chain",
+          "liftover_no_position": "{} without a position to lift"}
 
 
 def _describe(counts, words):

@@ -132,6 +132,9 @@ class UKBBLD(LDSource):
         instead of being left out of every core.
     cache_files : int
         Number of decoded matrices kept in memory.
+    genome_build : str or None, default "GRCh37"
+        Build of the files' positions (the published UK Biobank set is GRCh37); used to name
+        the builds when the summary statistics are on another one.
 
     Notes
     -----
@@ -159,8 +162,9 @@ class UKBBLD(LDSource):
     """
 
     def __init__(self, ld_dir, window_bp=1_000_000, exclude_long_range=True, eig_tol=1e-8,
-                 max_shrink=0.1, cover_edges=True, cache_files=4):
+                 max_shrink=0.1, cover_edges=True, cache_files=4, genome_build="GRCh37"):
         self.ld_dir = os.fspath(ld_dir)
+        self.genome_build = genome_build
         if not os.path.isdir(self.ld_dir):
             raise FileNotFoundError(f"LD folder not found: {self.ld_dir}")
         self.window_bp = int(window_bp)
