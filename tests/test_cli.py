@@ -62,7 +62,7 @@ def test_demo_quick_end_to_end(tmp_path):
 @pytest.fixture(scope="module")
 def workflow(tmp_path_factory):
     """simulate -> precompute -> fit (held-out chr22) on two real regions, hg38 tracks + chain."""
-    from deepwas.datasets._demo import write_demo_tracks
+    from deepwas.datasets._tracks import write_demo_tracks
 
     tmp = tmp_path_factory.mktemp("cli")
     tracks, _ = write_demo_tracks(str(tmp / "tracks"), {"15": (19_000_000, 22_000_000),

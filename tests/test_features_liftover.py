@@ -94,7 +94,7 @@ def test_alt_random_contigs_count_as_unmapped():
 
 @pytest.fixture(scope="module")
 def tracks22(tmp_path_factory):
-    from deepwas.datasets._demo import write_demo_tracks
+    from deepwas.datasets._tracks import write_demo_tracks
 
     paths, _ = write_demo_tracks(str(tmp_path_factory.mktemp("bw")),
                                  {"22": (20_000_000, 25_000_000)}, n_tracks=1, random_state=1)

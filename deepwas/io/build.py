@@ -299,3 +299,49 @@ def lift_sumstats(ss, chain, dropped):
     s.attrs["lifted"] = summary
     log.info("summary statistics lifted over with %s: %s", chain, summary)
     return s
+
+
+def _resolve_build(ss, source, chain, counts, check):
+    """The build step of :func:`deepwas.io.harmonise.harmonise`: check the builds (with
+    ``check``, :func:`check_build`); lift the statistics with ``chain`` when they differ."""
+    declared_ref = getattr(source, "genome_build", None)
+    bc = check(ss, source.variants, sumstats_build=ss.attrs.get("genome_build"),
+               reference_build=declared_ref)
+    log.info("genome build: %s (%s)", bc.status, bc.describe() if bc.compared else
+             "nothing to compare")
+    if bc.status == "unknown":
+        if chain is not None:
+            log.warning("chain %s not applied: the statistics have no positions to compare with "
+                        "the LD reference's (matching is by rsID)", chain)
+        return ss, bc
+    if bc.status == "same":
+        if chain is not None:
+            log.info("chain %s not applied: the statistics are already on the LD reference's "
+                     "build (%s)", chain, bc.describe())
+        return ss, bc
+    if chain is None:
+        if bc.status == "mixed":
+            log.warning("genome build: only %.0f%% of %d positions agree between the statistics "
+                        "and the LD reference (%s); check both are on one build",
+                        100 * bc.agree, bc.compared, bc.describe())
+            return ss, bc
+        what = (f"the summary statistics are on {_label(bc.sumstats_build)} and the LD "
+                f"reference on {_label(bc.reference_build)}: only {100 * bc.agree:.1f}% of "
+                f"{bc.compared:,} positions compared (by {bc.by}) agree. Lift the statistics "
+                "with a UCSC chain file from the first build to the second (e.g. "
+                "hg19ToHg38.over.chain.gz): ")
+        from .sumstats import SumstatsError
+
+        raise SumstatsError(what + "chain=<file>", cli=what + "--sumstats-chain <file>")
+    lifted = lift_sumstats(ss, chain, counts)
+    after = check(lifted, source.variants, sumstats_build=bc.reference_build,
+                  reference_build=declared_ref, infer=False)
+    if after.status == "different" or (after.status == "mixed" and after.agree < bc.agree):
+        raise ValueError(f"after lifting the statistics with {chain}, still only "
+                         f"{100 * after.agree:.1f}% of {after.compared:,} positions agree with "
+                         f"the LD reference (before: {100 * bc.agree:.1f}%): is the chain from "
+                         f"the statistics' build ({_label(bc.sumstats_build)}) to the "
+                         f"reference's ({_label(bc.reference_build)})?")
+    log.info("genome build after liftover: %s", after.describe())
+    bc.lifted = lifted.attrs.get("lifted")
+    return lifted, bc

@@ -23,7 +23,7 @@ The steps between a summary-statistics table and the variant table of a
    were swapped it becomes ``1 - FREQ`` so that ``freq`` always counts the reference's ``a1``
    (the allele ``beta_hat`` counts). When the reference knows frequencies too, a FREQ column
    that fits the other allele for most SNPs is an error (the effect allele is mislabelled:
-   :func:`check_effect_allele_frequencies`);
+   :func:`deepwas.io.frequencies.check_effect_allele_frequencies`);
 8. variants **monomorphic** in a genotype reference are dropped.
 
 Sample size. An explicit ``n`` overrides any N column (a conflict is logged with both
@@ -43,6 +43,8 @@ import pandas as pd
 from ..utils.chrom import genome_order
 from ..utils.validation import check_scalar
 from .alignment import align_alleles
+from .frequencies import _oriented_freq, check_effect_allele_frequencies
+from .matching import _match_positions, no_overlap_message
 
 __all__ = ["standard_sumstats", "harmonise", "Harmonised", "check_sample_size",
            "override_n"]
@@ -188,7 +190,7 @@ def harmonise(source, sumstats, *, n=None, keep_ambiguous=False, columns=None, c
     Harmonised
     """
     from ..ld import GenotypeLD
-    from .build import check_build as _check_build
+    from .build import _resolve_build, check_build as _check_build
 
     if match_by not in ("auto", "rsid", "position"):
         raise ValueError(f"match_by must be 'auto', 'rsid' or 'position', got {match_by!r}")
@@ -269,148 +271,6 @@ def harmonise(source, sumstats, *, n=None, keep_ambiguous=False, columns=None, c
     return Harmonised(table, sub, float(np.median(n_snp)), counts, build, ridx)
 
 
-def _resolve_build(ss, source, chain, counts, check):
-    """Check the builds; lift the statistics with ``chain`` when they differ."""
-    from .build import _label
-
-    declared_ref = getattr(source, "genome_build", None)
-    bc = check(ss, source.variants, sumstats_build=ss.attrs.get("genome_build"),
-               reference_build=declared_ref)
-    log.info("genome build: %s (%s)", bc.status, bc.describe() if bc.compared else
-             "nothing to compare")
-    if bc.status == "unknown":
-        if chain is not None:
-            log.warning("chain %s not applied: the statistics have no positions to compare with "
-                        "the LD reference's (matching is by rsID)", chain)
-        return ss, bc
-    if bc.status == "same":
-        if chain is not None:
-            log.info("chain %s not applied: the statistics are already on the LD reference's "
-                     "build (%s)", chain, bc.describe())
-        return ss, bc
-    if chain is None:
-        if bc.status == "mixed":
-            log.warning("genome build: only %.0f%% of %d positions agree between the statistics "
-                        "and the LD reference (%s); check both are on one build",
-                        100 * bc.agree, bc.compared, bc.describe())
-            return ss, bc
-        what = (f"the summary statistics are on {_label(bc.sumstats_build)} and the LD "
-                f"reference on {_label(bc.reference_build)}: only {100 * bc.agree:.1f}% of "
-                f"{bc.compared:,} positions compared (by {bc.by}) agree. Lift the statistics "
-                "with a UCSC chain file from the first build to the second (e.g. "
-                "hg19ToHg38.over.chain.gz): ")
-        from .sumstats import SumstatsError
-
-        raise SumstatsError(what + "chain=<file>", cli=what + "--sumstats-chain <file>")
-    lifted = lift_statistics(ss, chain, counts)
-    after = check(lifted, source.variants, sumstats_build=bc.reference_build,
-                  reference_build=declared_ref, infer=False)
-    if after.status == "different" or (after.status == "mixed" and after.agree < bc.agree):
-        raise ValueError(f"after lifting the statistics with {chain}, still only "
-                         f"{100 * after.agree:.1f}% of {after.compared:,} positions agree with "
-                         f"the LD reference (before: {100 * bc.agree:.1f}%): is the chain from "
-                         f"the statistics' build ({_label(bc.sumstats_build)}) to the "
-                         f"reference's ({_label(bc.reference_build)})?")
-    log.info("genome build after liftover: %s", after.describe())
-    bc.lifted = lifted.attrs.get("lifted")
-    return lifted, bc
-
-
-def lift_statistics(ss, chain, counts):
-    """:func:`deepwas.io.build.lift_sumstats` (rows the chain does not map counted in
-    ``counts``)."""
-    from .build import lift_sumstats
-
-    return lift_sumstats(ss, chain, counts)
-
-
-def _match_positions(ss, ref, at):
-    """Fill unmatched rows of ``at`` (reference row per statistic, NaN = none) by chromosome,
-    position and compatible alleles. Returns the new ``at`` and how many were filled."""
-    todo = at.isna().to_numpy().copy()
-    if not todo.any() or "CHR" not in ss or "BP" not in ss:
-        return at, 0
-    bp = pd.to_numeric(ss["BP"], errors="coerce")
-    todo &= (ss["CHR"].notna() & bp.notna()).to_numpy()
-    if not todo.any():
-        return at, 0
-    from ..utils.chrom import normalise_chrom
-
-    taken = np.zeros(len(ref), dtype=bool)
-    done = at.notna().to_numpy()
-    taken[at.to_numpy()[done].astype(np.int64)] = True
-    left = pd.DataFrame({"i": np.flatnonzero(todo),
-                         "chrom": normalise_chrom(ss["CHR"].astype(str).to_numpy()[todo]),
-                         "pos": bp.to_numpy()[todo].astype(np.int64)})
-    right = pd.DataFrame({"r": np.arange(len(ref)), "chrom": ref["chrom"].to_numpy(dtype=object),
-                          "pos": ref["pos"].to_numpy(dtype=np.int64)})
-    right = right[~taken]
-    right = right[right["pos"].isin(left["pos"])]
-    pairs = left.merge(right, on=["chrom", "pos"])
-    if pairs.empty:
-        return at, 0
-    sign, _ = align_alleles(ss["A1"].to_numpy()[pairs["i"]], ss["A2"].to_numpy()[pairs["i"]],
-                            ref["a1"].to_numpy()[pairs["r"]], ref["a2"].to_numpy()[pairs["r"]],
-                            keep_ambiguous=True)
-    pairs = pairs[sign != 0]
-    # one reference row per statistic and one statistic per reference row
-    pairs = pairs.drop_duplicates("i", keep="first").drop_duplicates("r", keep=False)
-    out = at.to_numpy().copy()
-    out[pairs["i"].to_numpy()] = pairs["r"].to_numpy()
-    return pd.Series(out, index=at.index), int(len(pairs))
-
-
-#: share of informative SNPs whose frequency fits the other allele above which the effect
-#: allele is taken to be mislabelled
-FLIPPED_FREQ_MAX = 0.7
-
-
-def check_effect_allele_frequencies(ss, sign, source, ridx, ref, min_snps=50):
-    """Raise when the statistics' frequency column counts the other allele.
-
-    Where both the statistics (FREQ, the frequency of their effect allele) and the reference
-    (panel frequencies, or a ``freq`` column) know frequencies, SNPs with a clearly
-    non-0.5 reference frequency (0.05-0.4 or 0.6-0.95) and no strand ambiguity tell which
-    allele FREQ counts. If more than :data:`FLIPPED_FREQ_MAX` of at least ``min_snps`` such
-    SNPs fit ``1 - FREQ`` better, the effect allele column is the wrong one (a SAIGE file,
-    whose effect allele is Allele2, read as another format; A1/A2 swapped in ``columns=``)
-    and every sign would be wrong.
-    """
-    from ..ld import GenotypeLD
-    from .alignment import AMBIGUOUS_PAIRS
-
-    if "FREQ" not in ss:
-        return
-    if isinstance(source, GenotypeLD):
-        rf = source.mean[ridx] / 2.0
-    elif "freq" in ref:
-        rf = ref["freq"].to_numpy(dtype=np.float64)[ridx]
-    else:
-        return
-    f = pd.to_numeric(ss["FREQ"], errors="coerce").to_numpy(dtype=np.float64)
-    f = np.where(sign > 0, f, 1.0 - f)          # frequency of the reference's a1, if right
-    amb = np.array([(a, b) in AMBIGUOUS_PAIRS for a, b in
-                    zip(ref["a1"].to_numpy()[ridx], ref["a2"].to_numpy()[ridx])], dtype=bool)
-    inf = np.isfinite(f) & np.isfinite(rf) & ~amb & (np.abs(rf - 0.5) > 0.1) & \
-        (np.abs(rf - 0.5) < 0.45)
-    k = int(inf.sum())
-    if k < min_snps:
-        return
-    flipped = np.abs(f[inf] - (1 - rf[inf])) < np.abs(f[inf] - rf[inf])
-    share = float(flipped.mean())
-    if share > FLIPPED_FREQ_MAX:
-        fmt = ss.attrs.get("format")
-        raise ValueError(
-            f"the effect allele looks mislabelled: for {100 * share:.0f}% of {k} SNPs the "
-            f"frequency column fits the other allele's frequency in the LD reference (format "
-            f"{fmt!r}, effect allele {ss.attrs.get('effect_allele', 'A1')}). A SAIGE file "
-            "(effect allele Allele2) read as another format, or A1/A2 swapped in columns=, "
-            "gives this; every sign would be wrong. Check the format")
-    if share > 0.2:
-        log.warning("%.0f%% of %d SNPs have a frequency closer to the other allele's in the LD "
-                    "reference", 100 * share, k)
-
-
 #: what each count means, in the words of the log lines
 _REPAIRS = {"flipped": "{} with alleles swapped (sign flipped)",
             "strand_flipped": "{} read from the other strand",
@@ -435,44 +295,3 @@ def _describe(counts, words):
               if v and k not in _REPAIRS and k not in _DROPS and k != "reference_unused"
               and words is _DROPS]
     return ", ".join(parts + others)
-
-
-def _oriented_freq(ss, sign, source, ridx):
-    """Frequency of the reference's a1: the statistics' FREQ (flipped where the alleles were
-    swapped), else the genotype panel's, else the reference table's, else NaN."""
-    from ..ld import GenotypeLD
-
-    if "FREQ" in ss:
-        f = pd.to_numeric(ss["FREQ"], errors="coerce").to_numpy(dtype=np.float64)
-        return np.where(sign > 0, f, 1.0 - f)
-    if isinstance(source, GenotypeLD):
-        return source.mean[ridx] / 2.0
-    if "freq" in source.variants:
-        return source.variants["freq"].to_numpy(dtype=np.float64)[ridx]
-    return np.full(len(ridx), np.nan)
-
-
-def _coverage(chrom, pos):
-    """'1:20.0-21.0 Mb, 22:...' -- which chromosomes and ranges a table covers."""
-    df = pd.DataFrame({"c": chrom, "p": pd.to_numeric(pos, errors="coerce")}).dropna()
-    if df.empty:
-        return "no positions"
-    from ..utils.chrom import chrom_sort_key
-
-    parts = []
-    for c, g in sorted(df.groupby("c")["p"], key=lambda kv: chrom_sort_key(kv[0])):
-        parts.append(f"{c}:{g.min() / 1e6:.2f}-{g.max() / 1e6:.2f} Mb")
-    return ", ".join(parts[:6]) + (f" and {len(parts) - 6} more" if len(parts) > 6 else "")
-
-
-def no_overlap_message(ss, ref):
-    """Why no SNP matched: what each side holds, so a wrong chromosome or build shows."""
-    from ..utils.chrom import normalise_chrom
-
-    ss_cov = (_coverage(normalise_chrom(ss["CHR"].astype(str)), ss["BP"])
-              if {"CHR", "BP"} <= set(ss.columns) else "no CHR/BP columns")
-    return ("the summary statistics share no SNP identifier with the LD reference: "
-            f"{len(ss)} statistics (e.g. {', '.join(map(str, ss['SNP'][:3]))}; {ss_cov}) "
-            f"against {len(ref)} reference variants (e.g. {', '.join(map(str, ref['snp'][:3]))}; "
-            f"{_coverage(ref['chrom'], ref['pos'])}); check the SNP column, the chromosomes "
-            "and the genome build")

@@ -38,8 +38,10 @@ import pandas as pd
 
 __all__ = ["read_sumstats", "bolt_effective_n", "STANDARD_COLUMNS", "SumstatsError"]
 
-from ..utils.chrom import normalise_chrom
-from .harmonise import override_n
+from ._format_fixes import _declared_build, _plink2_other_allele, _read_parquet, \
+    _refuse_allele12_guess
+from ._standard_table import _drop, _finish
+from ._text import _header, _num, _read_chunks, _sniff
 
 log = logging.getLogger(__name__)
 
@@ -75,8 +77,6 @@ FORMAT_EXTRA = ["REF", "ALT", "OMITTED", "TEST", "ERRCODE"]
 
 #: SNPs with CHISQ_BOLT_LMM above this enter the effective-N ratio (PolyFun's convention).
 BOLT_NEFF_CHISQ_MIN = 30.0
-#: two-sided 95% normal quantile, to turn a 95% confidence interval into a standard error
-_Z975 = 1.959963984540054
 _TEXT_KEYS = ("SNP", "CHR", "A1", "A2", "P", "REF", "ALT", "OMITTED", "TEST", "ERRCODE")
 
 
@@ -90,39 +90,6 @@ class SumstatsError(ValueError):
     def __init__(self, message, cli=None):
         super().__init__(message)
         self.cli = message if cli is None else cli
-
-
-def _open_text(path):
-    """Text handle on a plain or gzip file (detected by its magic bytes, not its name)."""
-    return gzip.open(path, "rt") if _is_gzip(path) else open(path, "rt")
-
-
-def _header(path):
-    """The column names and the separator: comma when the header line is split by commas
-    rather than by tabs or spaces, else any run of whitespace."""
-    with _open_text(path) as fh:
-        for line in fh:
-            if line.strip():
-                fields = line.split()
-                commas = [h.strip().strip('"') for h in line.rstrip("\r\n").split(",")]
-                if "\t" not in line and len(commas) > len(fields):
-                    return commas, ","
-                return fields, r"\s+"
-    raise ValueError(f"{path}: file is empty")
-
-
-def _sniff(path):
-    """``"parquet"``, ``"vcf"`` or ``"text"`` from the file's first bytes."""
-    with open(path, "rb") as fh:
-        head = fh.read(4)
-    if head == b"PAR1":
-        return "parquet"
-    try:
-        with _open_text(path) as fh:
-            first = fh.readline()
-    except (EOFError, zlib.error, gzip.BadGzipFile, UnicodeDecodeError):
-        return "text"
-    return "vcf" if first.startswith("##fileformat=VCF") else "text"
 
 
 def match_columns(header, columns=None, fmt=None):
@@ -192,81 +159,6 @@ def bolt_effective_n(chisq_bolt, chisq_linreg, n, chisq_min=BOLT_NEFF_CHISQ_MIN)
     log.info("BOLT-LMM: effective N = %.4g x %g = %.6g (median chi2 ratio over %d SNPs)",
              ratio, n, ratio * n, int(big.sum()))
     return ratio * float(n)
-
-
-def _read_chunks(path, usecols, text_cols, chunksize, sep=r"\s+"):
-    """Only the needed columns, chunk by chunk, numbers parsed per chunk, so peak memory stays
-    near the size of the output table rather than a multiple of the file."""
-    gz = _is_gzip(path)
-    reader = pd.read_csv(path, sep=sep, usecols=usecols, chunksize=chunksize,
-                         compression="gzip" if gz else None,
-                         dtype={c: str for c in usecols if c in text_cols})
-    parts = []
-    try:
-        with reader:
-            for chunk in reader:
-                for c in chunk.columns:
-                    if c not in text_cols:
-                        chunk[c] = _num(chunk[c])
-                parts.append(chunk)
-    except (EOFError, zlib.error, gzip.BadGzipFile) as e:
-        raise ValueError(f"{path}: the gzip file is truncated or corrupt ({e}); "
-                         "re-download or re-compress it") from e
-    if not parts:
-        return pd.DataFrame(columns=usecols)
-    return pd.concat(parts, ignore_index=True)
-
-
-def _is_gzip(path):
-    with open(path, "rb") as fh:
-        return fh.read(2) == b"\x1f\x8b"
-
-
-def _num(s):
-    return pd.to_numeric(s, errors="coerce").astype(np.float64)
-
-
-def _log10_p(text):
-    """log10 of p-values given as text, exact also below float64's range ("3e-400" -> -399.5);
-    NaN for text that is not a number, -inf for 0."""
-    p = _num(text)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.log10(p.to_numpy())
-        tiny = p.to_numpy() == 0
-        if tiny.any():                      # "3e-400" parses as 0: take it from the digits
-            parts = text[tiny].astype(str).str.extract(r"^\s*(\d*\.?\d+)[eE]([-+]?\d+)\s*$")
-            mant, expo = _num(parts[0]).to_numpy(), _num(parts[1]).to_numpy()
-            out[tiny] = np.where(mant > 0, np.log10(mant) + expo, -np.inf)
-    return pd.Series(out, index=text.index)
-
-
-def _z_from_p(beta, log10_p):
-    """``Z = sign(BETA) * Phi^-1(1 - P/2)`` from ``log10 P``, without underflow.
-
-    Parameters
-    ----------
-    beta : array-like
-        Effect estimates (only their sign is used).
-    log10_p : array-like
-        ``log10`` of the two-sided p-values (<= 0).
-
-    Returns
-    -------
-    ndarray
-    """
-    from scipy.special import ndtri_exp
-
-    log_half_p = np.asarray(log10_p, dtype=np.float64) * np.log(10.0) - np.log(2.0)
-    return np.sign(np.asarray(beta, dtype=np.float64)) * np.abs(ndtri_exp(log_half_p))
-
-
-def _drop(df, mask, reason, dropped, path):
-    n = int(np.asarray(mask).sum())
-    if n:
-        dropped[reason] = dropped.get(reason, 0) + n
-        log.warning("%s: dropped %d rows: %s", path, n, reason)
-        df = df.loc[~np.asarray(mask)]
-    return df
 
 
 def read_sumstats(path, format="auto", n=None, columns=None, chunksize=1_000_000):
@@ -466,158 +358,3 @@ def read_sumstats(path, format="auto", n=None, columns=None, chunksize=1_000_000
         log.info("%s: N = N_case + N_ctrl", path)
     info = {"dropped": dropped, "genome_build": _declared_build(path, header, colmap)}
     return _finish(df, path, fmt, n, info, z_from=z_from)
-
-
-def _finish(df, path, fmt, n, info, z_from):
-    """The steps every format shares, from a frame of standard-named columns to the table."""
-    dropped = info.get("dropped", {})
-    for a in ("A1", "A2"):
-        df[a] = df[a].astype("string").str.strip().str.upper()
-    bad_allele = df[["A1", "A2"]].isna().any(axis=1) | df["A1"].isin([".", ""]) \
-        | df["A2"].isin([".", ""])
-    snp = df["SNP"].astype("string").str.strip() if "SNP" in df else \
-        pd.Series(pd.NA, index=df.index, dtype="string")
-    no_id = snp.isna() | snp.isin([".", "", "NA", "#NA"])
-    has_pos = pd.Series(False, index=df.index)
-    if "CHR" in df and "BP" in df:
-        bp = pd.to_numeric(df["BP"], errors="coerce")
-        has_pos = df["CHR"].notna() & bp.notna()
-    df = _drop(df, bad_allele | (no_id & ~has_pos), "missing_id_or_allele", dropped, path)
-    snp, no_id = snp[df.index], no_id[df.index]
-    made = no_id.to_numpy()
-    if made.any():
-        chrom = normalise_chrom(df.loc[made, "CHR"].astype(str))
-        bp = pd.to_numeric(df.loc[made, "BP"], errors="coerce").astype(np.int64).astype(str)
-        snp[made] = [f"{c}:{p}:{a2}:{a1}" for c, p, a2, a1 in
-                     zip(chrom, bp, df.loc[made, "A2"], df.loc[made, "A1"])]
-        log.info("%s: %d rows without an rsID named CHR:BP:A2:A1 (matched by position)",
-                 path, int(made.sum()))
-    df["SNP"] = snp.astype(str)
-    df["A1"] = df["A1"].astype(str)
-    df["A2"] = df["A2"].astype(str)
-
-    if "OR" in df:
-        ratio = df.pop("OR")
-        df = _drop(df, ~(ratio > 0).to_numpy(), "bad_odds_ratio", dropped, path)
-        df["BETA"] = np.log(ratio[df.index])
-        if "L95" in df:
-            with np.errstate(divide="ignore", invalid="ignore"):
-                df["SE"] = (np.log(df.pop("U95")) - np.log(df.pop("L95"))) / (2 * _Z975)
-    elif "L95" in df:
-        df["SE"] = (df.pop("U95") - df.pop("L95")) / (2 * _Z975)
-    if z_from in ("BETA and P", "BETA and LOG10P"):
-        log10_p = -df["LOG10P"] if "LOG10P" in df else _log10_p(df.pop("P"))
-        df = _drop(df, ~(log10_p <= 0) | np.isneginf(log10_p), "bad_p", dropped, path)
-        df["Z"] = _z_from_p(df["BETA"], log10_p[df.index])
-        log.info("%s: Z from the sign of BETA and the p-value (%s)", path, z_from)
-    elif z_from in ("BETA/SE", "log(OR)/SE"):
-        with np.errstate(divide="ignore", invalid="ignore"):
-            df["Z"] = df["BETA"] / df["SE"]
-    bad = ~np.isfinite(df["Z"])
-    if "SE" in df:
-        bad |= ~(np.isfinite(df["SE"]) & (df["SE"] > 0))
-    df = _drop(df, bad, "bad_z_or_se", dropped, path)
-
-    n_eff = None
-    if fmt.name == "bolt":
-        n_eff = bolt_effective_n(df["CHISQ_BOLT_LMM"], df["CHISQ_LINREG"], n)
-        df["N"] = n_eff
-    elif n is not None:
-        override_n(df, n, path)
-    elif "N" not in df:
-        raise SumstatsError(f"{path}: no sample size in the file: pass n= (the GWAS sample "
-                            "size)", cli=f"{path}: no sample size in the file: pass --n (the "
-                            "GWAS sample size)")
-    df = _drop(df, ~(np.isfinite(df["N"]) & (df["N"] > 0)), "bad_n", dropped, path)
-
-    dup = df["SNP"].duplicated(keep=False)
-    df = _drop(df, dup, "duplicate_snp", dropped, path)
-
-    if "CHR" in df:
-        df["CHR"] = normalise_chrom(df["CHR"])
-    else:
-        df["CHR"] = pd.Series(pd.NA, index=df.index, dtype="string")
-    df["BP"] = (pd.to_numeric(df["BP"], errors="coerce").astype("Int64") if "BP" in df
-                else pd.Series(pd.NA, index=df.index, dtype="Int64"))
-
-    out_cols = STANDARD_COLUMNS + [c for c in OPTIONAL_COLUMNS if c in df]
-    out = df[out_cols].reset_index(drop=True)
-    out.attrs["dropped"] = dropped
-    out.attrs["format"] = fmt.name
-    out.attrs["effect_allele"] = fmt.effect_allele
-    out.attrs["z_from"] = z_from
-    out.attrs["genome_build"] = info.get("genome_build")
-    for k, v in info.items():
-        if k not in ("dropped", "genome_build"):
-            out.attrs[k] = v
-    if n_eff is not None:
-        out.attrs["n_effective"] = n_eff
-    log.info("%s: read %d variants (format %s: %s; effect allele %s; Z from %s); dropped: %s",
-             path, len(out), fmt.name, fmt.title, fmt.effect_allele, z_from,
-             ", ".join(f"{k} {v}" for k, v in dropped.items()) or "none")
-    return out
-
-
-def _refuse_allele12_guess(header, shown, columns):
-    """``Allele1``/``Allele2`` with nothing else to say whose effect it is: SAIGE counts
-    Allele2, METAL and most meta-analysis tools Allele1. Guessing could flip every sign."""
-    low = {h.lower() for h in header}
-    if {"allele1", "allele2"} <= low and not (columns and {"A1", "A2"} <= {k.upper() for k in
-                                                                         columns}):
-        msg = ("the header has Allele1 and Allele2 but nothing that tells whose effect BETA "
-               "is: saige (SAIGE: effect allele Allele2) or metal (METAL and most "
-               f"meta-analysis tools: effect allele Allele1). The header is: {shown}. Say which "
-               "with ")
-        raise SumstatsError(msg + "format='saige' or format='metal'",
-                            cli=msg + "--format saige or --format metal")
-
-
-def _plink2_other_allele(df, dropped, path):
-    """PLINK 2: A2 is whichever of REF/ALT is not A1; multi-allelic rows are dropped."""
-    if "ERRCODE" in df:
-        err = df.pop("ERRCODE").astype(str).str.strip()
-        df = _drop(df, ~err.isin([".", "", "nan", "<NA>"]).to_numpy(), "plink2_errcode",
-                   dropped, path)
-    if "A2" in df:
-        return df
-    a1 = df["A1"].astype(str).str.strip().str.upper()
-    ref = df.pop("REF").astype(str).str.strip().str.upper()
-    alt = df.pop("ALT").astype(str).str.strip().str.upper()
-    omitted = df.pop("OMITTED").astype(str).str.strip().str.upper() if "OMITTED" in df else None
-    multi = alt.str.contains(",", regex=False)
-    a2 = pd.Series(np.where(a1 == ref, alt, ref), index=df.index, dtype=object)
-    if omitted is not None:
-        a2 = a2.where(~multi, omitted)
-        multi = multi & omitted.str.contains(",", regex=False)
-    df["A2"] = a2
-    known = [a == r or a in str(al).split(",") for a, r, al in zip(a1, ref, alt)]
-    df = _drop(df, (multi | ~np.asarray(known, dtype=bool)).to_numpy(), "multiallelic",
-               dropped, path)
-    return df
-
-
-def _declared_build(path, header, colmap):
-    """The genome build a file declares: a GWAS-SSF ``-meta.yaml`` beside it, or a position
-    column named for its build (``bp_hg38``, ``POS_GRCh37`` ...)."""
-    from .build import build_from_text
-
-    meta = path + "-meta.yaml"
-    if os.path.exists(meta):
-        import re
-
-        with open(meta) as fh:
-            m = re.search(r"genome_assembly\s*:\s*['\"]?([A-Za-z0-9.]+)", fh.read())
-        if m:
-            b = build_from_text(m.group(1))
-            if b:
-                return b
-    bp = colmap.get("BP")
-    return build_from_text(bp) if bp else None
-
-
-def _read_parquet(path):
-    try:
-        return pd.read_parquet(path)
-    except ImportError as e:
-        raise ImportError(f"{path} is a parquet file: reading it needs pyarrow "
-                          "(pip install pyarrow)") from e

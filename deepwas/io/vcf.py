@@ -29,7 +29,7 @@ _VCF_COLUMNS = ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "
 def _meta(path):
     """``(n_header_lines, build, total_n, sample_names)`` from the ``#`` lines."""
     from .build import build_from_text
-    from .sumstats import _open_text
+    from ._text import _open_text
 
     n_lines, builds, total, cases, controls = 0, [], None, None, None
     header = None
@@ -115,7 +115,8 @@ def read_gwas_vcf(path, sample=None, chunksize=200_000):
       ``TotalCases + TotalControls``; IEU files of continuous traits give everyone as
       ``TotalControls``); else ``n=`` of :func:`~deepwas.io.read_sumstats`.
     """
-    from .sumstats import _drop, _is_gzip, _num
+    from ._standard_table import _drop
+    from ._text import _is_gzip, _num
 
     skip, build, total, samples = _meta(path)
     if sample is None:
