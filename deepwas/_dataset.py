@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import numpy as np
 
-from .features.base import as_provider
+from .features.base import ArrayFeatures, FeatureProvider, as_provider, take_rows
 from .io.arrays import table_from_arrays
 from .io.harmonise import check_sample_size, harmonise
 from .ld import read_plink_reference
 from .utils.validation import check_scalar
+from .ld_model import LDModel, resolve_share
 from .window_store import WindowStore
 from .windows import DEFAULT_EIG_RTOL, make_windows
 
@@ -22,7 +23,7 @@ __all__ = ["Dataset", "Constructors"]
 class Dataset:
     """State shared by a SummaryStats and all its slices (never modified after creation)."""
 
-    def __init__(self, table, ld, n, sigma2, features, windows, window_chrom, eig_rtol,
+    def __init__(self, table, ld, n, sigma2, features, windows, window_chrom, ld_model,
                  cache_dir, drop_counts):
         self.table = table
         self.ld = ld
@@ -31,9 +32,10 @@ class Dataset:
         self.features = features
         self.windows = windows
         self.window_chrom = window_chrom
-        self.eig_rtol = eig_rtol
+        self.ld_model = ld_model
         self.drop_counts = drop_counts
-        self.store = WindowStore(ld, windows, table["beta_hat"].to_numpy(), eig_rtol, cache_dir)
+        self.store = WindowStore(ld, windows, table["beta_hat"].to_numpy(), ld_model,
+                                 table["freq"].to_numpy(dtype=np.float64), cache_dir)
 
     @property
     def cache(self):
@@ -47,7 +49,8 @@ class Constructors:
     @classmethod
     def from_arrays(cls, beta_hat, n, chrom, pos, ld, *, freq=None, snp=None, a1=None, a2=None,
                     features=None, sigma2=1.0, window_bp=1_000_000, flank_bp=1_000_000,
-                    eig_rtol=DEFAULT_EIG_RTOL, cache_dir=None):
+                    ld_regularisation="mismatch", ld_share="auto", eig_rtol=DEFAULT_EIG_RTOL,
+                    cache_dir=None):
         """Summary statistics from arrays.
 
         Parameters
@@ -70,8 +73,18 @@ class Constructors:
             Residual variance, in (0, 1].
         window_bp, flank_bp : int, default 1_000_000
             Core window size and flank of the extended set, in base pairs.
+        ld_regularisation : {"mismatch", "truncate", "none"}, default "mismatch"
+            How the LD enters the likelihood (:mod:`deepwas.ld_model`). "none" is the exact
+            likelihood, right only when the LD is the GWAS sample's own (in-sample); the
+            default "mismatch" is right for LD from a reference panel and costs no measurable
+            accuracy in-sample (docs: "LD from a reference panel").
+        ld_share : "auto" or float in (0, 1], default "auto"
+            Share of trace(R_II) the kept eigenvectors reach ("truncate", "mismatch"):
+            "auto" is 0.98, or 0.95 when the LD comes from a genotype panel smaller than a
+            tenth of the GWAS.
         eig_rtol : float, default 1e-10
-            Relative eigenvalue threshold of the LD pseudo-inverse (see :mod:`deepwas.windows`).
+            Relative threshold below which eigenvalues of R_II are zero (see
+            :mod:`deepwas.windows`).
         cache_dir : path, optional
             Directory to keep window factors on disk.
 
@@ -83,13 +96,12 @@ class Constructors:
                                                     a1=a1, a2=a2, features=features)
         n = check_sample_size(n)
         sigma2 = check_scalar("sigma2", sigma2, 0.0, 1.0)
-        return cls._build(table, source, n, sigma2, features, window_bp, flank_bp, eig_rtol,
-                          cache_dir, {})
+        settings = _settings(window_bp, flank_bp, ld_regularisation, ld_share, eig_rtol,
+                             cache_dir)
+        return cls._build(table, source, n, sigma2, features, settings, {})
 
     @classmethod
-    def from_plink(cls, bfile_prefixes, sumstats, *, n=None, sigma2=1.0, features=None,
-                   window_bp=1_000_000, flank_bp=1_000_000, keep_ambiguous=False,
-                   eig_rtol=DEFAULT_EIG_RTOL, cache_dir=None):
+    def from_plink(cls, bfile_prefixes, sumstats, **kw):
         """Summary statistics with LD computed from reference genotypes (PLINK .bed/.bim/.fam).
 
         Genotypes are read with bed-reader, standardised per variant (missing calls
@@ -103,24 +115,17 @@ class Constructors:
         sumstats : str, path or DataFrame
             A file for :func:`deepwas.io.read_sumstats` or a DataFrame with columns SNP, A1,
             A2 and Z (or BETA and SE), and N unless ``n`` is given (names case-insensitive).
-        n : float, optional
-            GWAS sample size. An explicit ``n`` overrides the N column of a file or DataFrame
-            (a conflict is logged with both values); without it the per-SNP N column is used
-            (see :mod:`deepwas.io.harmonise`).
-        sigma2, features, window_bp, flank_bp, eig_rtol, cache_dir
-            As in :meth:`from_arrays`; ``features`` must be a provider here.
-        keep_ambiguous : bool, default False
-            Keep strand-ambiguous (A/T, C/G) SNPs.
+        **kw
+            Everything :meth:`from_ld_source` takes (``n``, ``keep_ambiguous``, ``chain``,
+            ``format``, ``sigma2``, ``features``, the window and LD settings). The panel's
+            size is known here, so ``ld_share="auto"`` can tell a panel much smaller than the
+            GWAS.
 
         Returns
         -------
         SummaryStats
         """
-        source = read_plink_reference(bfile_prefixes)
-        return cls.from_ld_source(source, sumstats, n=n, sigma2=sigma2, features=features,
-                                  window_bp=window_bp, flank_bp=flank_bp,
-                                  keep_ambiguous=keep_ambiguous, eig_rtol=eig_rtol,
-                                  cache_dir=cache_dir)
+        return cls.from_ld_source(read_plink_reference(bfile_prefixes), sumstats, **kw)
 
     @classmethod
     def from_ukbb(cls, ld_dir, sumstats, *, exclude_long_range=True, ld_options=None, **kw):
@@ -137,37 +142,118 @@ class Constructors:
         return cls.from_ld_source(source, sumstats, **kw)
 
     @classmethod
+    def from_ldgm(cls, ldgm, sumstats, *, population="EUR", chromosomes=None,
+                  block_windows=True, **kw):
+        """Summary statistics with LD from LD graphical models (graphld's LDGM files).
+
+        ``ldgm``: a ``metadata.csv``, a folder or ``.edgelist`` files
+        (:class:`deepwas.io.LDGMSource`); every other keyword is as in
+        :meth:`from_ld_source`.
+        """
+        from .io.ldgm import LDGMSource
+
+        source = LDGMSource(ldgm, population=population, chromosomes=chromosomes,
+                            block_windows=block_windows)
+        return cls.from_ld_source(source, sumstats, **kw)
+
+    @classmethod
+    def from_sbayesrc(cls, ld_folder, sumstats, *, var_prop=None, genome_build=None, **kw):
+        """Summary statistics with SBayesRC eigen-decomposed LD blocks
+        (:class:`deepwas.io.SBayesRCLD`); every other keyword is as in :meth:`from_ld_source`.
+        """
+        from .io.sbayesrc import SBayesRCLD
+
+        source = SBayesRCLD(ld_folder, var_prop=var_prop, genome_build=genome_build)
+        return cls.from_ld_source(source, sumstats, **kw)
+
+    @classmethod
     def from_ld_source(cls, source, sumstats, *, n=None, sigma2=1.0, features=None,
                        window_bp=1_000_000, flank_bp=1_000_000, keep_ambiguous=False,
-                       eig_rtol=DEFAULT_EIG_RTOL, cache_dir=None):
+                       chain=None, format="auto", match_by="auto", check_build=True,
+                       ld_regularisation="mismatch", ld_share="auto", eig_rtol=DEFAULT_EIG_RTOL,
+                       cache_dir=None):
         """Summary statistics aligned to any :class:`deepwas.ld.LDSource`.
 
-        Windows come from the source when it defines them (UK Biobank LD files), otherwise
-        they tile each chromosome (see :func:`deepwas.windows.make_windows`).
+        Windows come from the source when it defines them (UK Biobank LD files, LDGM
+        blocks), otherwise they tile each chromosome (see :func:`deepwas.windows.make_windows`).
 
         Parameters
         ----------
         source : LDSource
-        sumstats, n, sigma2, features, window_bp, flank_bp, keep_ambiguous, eig_rtol, cache_dir
-            As in :meth:`from_plink`.
+        sumstats : str, path or DataFrame
+            A file for :func:`deepwas.io.read_sumstats` or a DataFrame with columns SNP, A1,
+            A2 and Z (or BETA and SE), and N unless ``n`` is given (names case-insensitive).
+        n : float, optional
+            GWAS sample size. An explicit ``n`` overrides the N column of a file or DataFrame
+            (a conflict is logged with both values); without it the per-SNP N column is used
+            (see :mod:`deepwas.io.harmonise`).
+        keep_ambiguous : bool, default False
+            Keep strand-ambiguous (A/T, C/G) SNPs.
+        chain : str, optional
+            UCSC chain file from the statistics' genome build to the LD's; applied when the
+            build check finds they differ (:mod:`deepwas.io.build`).
+        format : str, default "auto"
+            Format of a statistics file (:func:`deepwas.io.read_sumstats`).
+        match_by : {"auto", "rsid", "position"}, default "auto"
+        check_build : bool, default True
+            See :func:`deepwas.io.harmonise`.
+        sigma2, features, window_bp, flank_bp, ld_regularisation, ld_share, eig_rtol, cache_dir
+            As in :meth:`from_arrays`.
 
         Returns
         -------
         SummaryStats
         """
         sigma2 = check_scalar("sigma2", sigma2, 0.0, 1.0)
-        h = harmonise(source, sumstats, n=n, keep_ambiguous=keep_ambiguous)
-        table, sub = h.table, h.source
-        return cls._build(table, sub, h.n, sigma2, as_provider(features, len(table)),
-                          window_bp, flank_bp, eig_rtol, cache_dir, h.drop_counts)
+        settings = _settings(window_bp, flank_bp, ld_regularisation, ld_share, eig_rtol,
+                             cache_dir)
+        h = harmonise(source, sumstats, n=n, keep_ambiguous=keep_ambiguous, chain=chain,
+                      format=format, match_by=match_by, check_build=check_build)
+        return cls._build(h.table, h.source, h.n, sigma2, _features_for(features, h, source),
+                          settings, h.drop_counts)
 
     @classmethod
-    def _build(cls, table, source, n, sigma2, features, window_bp, flank_bp, eig_rtol,
-               cache_dir, drop_counts):
+    def _build(cls, table, source, n, sigma2, features, settings, drop_counts):
         windows, wchrom = make_windows(table["chrom"].to_numpy(), table["pos"].to_numpy(),
-                                       window_bp, flank_bp, natural=source.natural_windows())
-        eig_rtol = check_scalar("eig_rtol", eig_rtol, 0.0, 1.0, hi_open=True)
-        data = Dataset(table, source, n, sigma2, features, windows, wchrom, eig_rtol,
-                        cache_dir, drop_counts)
+                                       settings["window_bp"], settings["flank_bp"],
+                                       natural=source.natural_windows())
+        share = resolve_share(settings["ld_share"], source.panel_size, n)
+        ld_model = LDModel(settings["ld_regularisation"], share, settings["eig_rtol"])
+        data = Dataset(table, source, n, sigma2, features, windows, wchrom, ld_model,
+                       settings["cache_dir"], drop_counts)
         return cls(data, np.arange(len(windows)))
 
+
+def _features_for(features, h, source):
+    """Features aligned with the harmonised variants.
+
+    Arrays given with one row per *reference* variant (the natural alignment for a user who
+    knows the panel) are taken at the rows that were kept; arrays with one row per kept
+    variant are used as they are; anything else is refused rather than misaligned.
+    """
+    if features is None or (isinstance(features, FeatureProvider)
+                            and not isinstance(features, ArrayFeatures)):
+        return features
+    features = as_provider(features, None)
+    n_rows = features.n_rows
+    if n_rows == len(source):
+        return take_rows(features, h.reference_rows)
+    if n_rows == len(h.table):
+        return features
+    raise ValueError(f"feature arrays have {n_rows} rows: give one row per variant of the LD "
+                     f"reference ({len(source)}) or per matched variant ({len(h.table)}, "
+                     "stats.variants), or a provider that reads positions (e.g. BigWigTracks)")
+
+
+def _settings(window_bp, flank_bp, ld_regularisation, ld_share, eig_rtol, cache_dir):
+    """The window and LD settings of a constructor, checked before any work is done."""
+    from .ld_model import LD_REGULARISATIONS
+
+    if ld_regularisation not in LD_REGULARISATIONS:
+        raise ValueError(f"ld_regularisation must be one of {', '.join(LD_REGULARISATIONS)}, "
+                         f"got {ld_regularisation!r}")
+    if ld_share != "auto":
+        check_scalar("ld_share", ld_share, 0.0, 1.0)
+    return dict(window_bp=window_bp, flank_bp=flank_bp, ld_regularisation=ld_regularisation,
+                ld_share=ld_share, cache_dir=cache_dir,
+                eig_rtol=check_scalar("eig_rtol", eig_rtol, 0.0, 1.0, hi_open=True))

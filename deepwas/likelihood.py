@@ -7,6 +7,13 @@ For window i with factors (G, z, q, logdet_R, r) and s = sigma^2 / N (DESIGN sec
 
 ``null_i`` is a theta-free constant evaluated in float64; ``gain_i`` comes from a solver in
 :mod:`deepwas.solvers` in the dtype and on the device of ``f``.
+
+Mismatch variance (:mod:`deepwas.ld_model`, windows built with ``ld_regularisation=
+"mismatch"``): the covariance of ``y`` becomes ``G^T F G + s diag(nu)``, ``nu = 1 + kappa d``
+(``d = 1/lam``). Whitening ``G~ = G diag(nu)^{-1/2}``, ``y~ = nu^{-1/2} y`` gives back the
+form above with ``q = y~^T y~`` and ``logdet_R + sum log nu`` in the null term, so every solver
+runs unchanged on the whitened factors. The gain is then relative to the null model with the
+same mismatch term (no longer exactly the individual-level log-likelihood ratio).
 """
 from __future__ import annotations
 
@@ -17,15 +24,36 @@ import torch
 
 from .solvers.exact import exact_gain
 
-__all__ = ["marginal_loglik", "window_gain", "null_loglik", "LINALG_CHOICES"]
+__all__ = ["marginal_loglik", "window_gain", "null_loglik", "whitened", "LINALG_CHOICES"]
 
 LINALG_CHOICES = ("cholesky", "iterative", "auto")
 
 
-def null_loglik(wt, s):
-    """Log-likelihood of a window under f = 0 (float)."""
+def null_loglik(wt, s, mismatch=0.0):
+    """Log-likelihood of a window under f = 0 (float); ``mismatch`` is ``kappa``."""
     r = wt.rank
-    return -0.5 * (wt.q / s + r * math.log(s) + wt.logdet_R + r * math.log(2 * math.pi))
+    q, logdet = wt.q, wt.logdet_R
+    if mismatch:
+        nu = 1.0 + mismatch * _d(wt).double()
+        q = float(((wt.y.double() ** 2) / nu).sum())
+        logdet += float(torch.log(nu).sum())
+    return -0.5 * (q / s + r * math.log(s) + logdet + r * math.log(2 * math.pi))
+
+
+def _d(wt):
+    if wt.d is None:
+        raise ValueError("a mismatch variance needs windows built with "
+                         "ld_regularisation='mismatch' (these use "
+                         "'none' or 'truncate')")
+    return wt.d
+
+
+def whitened(wt, mismatch):
+    """``(G~, y~)`` of a window for mismatch ``kappa`` (module docstring); as is for 0."""
+    if not mismatch:
+        return wt.G, wt.y
+    w = torch.rsqrt(1.0 + mismatch * _d(wt))
+    return wt.G * w, wt.y * w
 
 
 def _resolve_linalg(linalg, m, r, device):
@@ -40,7 +68,8 @@ def _resolve_linalg(linalg, m, r, device):
     return linalg
 
 
-def window_gain(stats, k, f_ext, *, linalg="cholesky", sigma2=None, config=None, info=None):
+def window_gain(stats, k, f_ext, *, linalg="cholesky", sigma2=None, config=None, info=None,
+                mismatch=0.0):
     """Gain over the null of window ``k`` for prior variances on its extended set.
 
     Parameters
@@ -58,6 +87,9 @@ def window_gain(stats, k, f_ext, *, linalg="cholesky", sigma2=None, config=None,
         Settings of the iterative solver.
     info : list, optional
         When given, a dict of solver diagnostics for this window is appended.
+    mismatch : float, default 0.0
+        The mismatch variance ``kappa`` (module docstring); needs windows built with
+        ``ld_regularisation="mismatch"``.
 
     Returns
     -------
@@ -66,13 +98,14 @@ def window_gain(stats, k, f_ext, *, linalg="cholesky", sigma2=None, config=None,
     """
     wt = stats.window_tensors(k, device=f_ext.device, dtype=f_ext.dtype)
     s = (stats.sigma2 if sigma2 is None else sigma2) / stats.n
-    how = _resolve_linalg(linalg, wt.G.shape[0], wt.rank, f_ext.device)
+    G, y = whitened(wt, mismatch)
+    how = _resolve_linalg(linalg, G.shape[0], wt.rank, f_ext.device)
     if how == "iterative":
         from .solvers.iterative import iterative_gain
 
-        gain, inf = iterative_gain(wt.G, wt.y, f_ext, s, config=config)
+        gain, inf = iterative_gain(G, y, f_ext, s, config=config)
     else:
-        gain, inf = exact_gain(wt.G, wt.y, f_ext, s), {}
+        gain, inf = exact_gain(G, y, f_ext, s), {}
     if info is not None:
         info.append(dict(inf, linalg=how, window=int(k), m=int(wt.G.shape[0]), rank=int(wt.rank)))
     return gain
@@ -88,7 +121,8 @@ def _check_f(f, n):
 
 
 def marginal_loglik(stats, f, *, relative_to_null=False, per_window=False, linalg="cholesky",
-                    sigma2=None, config=None, return_info=False, dtype=None, device=None):
+                    sigma2=None, config=None, return_info=False, dtype=None, device=None,
+                    mismatch=0.0):
     """Log marginal likelihood of the summary statistics (Eq. 3), summed over windows.
 
     Parameters
@@ -112,6 +146,10 @@ def marginal_loglik(stats, f, *, relative_to_null=False, per_window=False, linal
         Also return a list of per-window solver diagnostics.
     dtype, device : optional
         For non-tensor ``f``: where to compute (default float64 on the CPU).
+    mismatch : float, default 0.0
+        The LD mismatch variance ``kappa`` (relative to ``sigma^2 / N``; see
+        :mod:`deepwas.ld_model`); a fitted prior's is ``ld_mismatch_``. Needs windows built
+        with ``ld_regularisation="mismatch"``.
 
     Returns
     -------
@@ -133,9 +171,9 @@ def marginal_loglik(stats, f, *, relative_to_null=False, per_window=False, linal
     values = []
     for k, (_, ext) in enumerate(stats.windows):
         gain = window_gain(stats, k, f[torch.as_tensor(ext, device=f.device)], linalg=linalg,
-                           sigma2=s2, config=config, info=info)
+                           sigma2=s2, config=config, info=info, mismatch=mismatch)
         if not relative_to_null:
-            gain = gain + null_loglik(stats.window_tensors(k, f.device, f.dtype), s)
+            gain = gain + null_loglik(stats.window_tensors(k, f.device, f.dtype), s, mismatch)
         values.append(gain)
     out = torch.stack(values) if per_window else torch.stack(values).sum()
     if not as_tensor:

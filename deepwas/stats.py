@@ -87,7 +87,7 @@ class SummaryStats(Constructors):
         n = d.n if n is None else check_sample_size(n)
         sigma2 = d.sigma2 if sigma2 is None else check_scalar("sigma2", sigma2, 0.0, 1.0)
         data = Dataset(table, d.ld.subset(self._rows), n, sigma2, features, self.windows,
-                        self.groups.copy(), d.eig_rtol, d.cache.cache_dir,
+                        self.groups.copy(), d.ld_model, d.cache.cache_dir,
                         dict(d.drop_counts))
         return SummaryStats(data, np.arange(len(self)))
 
@@ -151,6 +151,11 @@ class SummaryStats(Constructors):
         return self._data.ld
 
     @property
+    def ld_model(self):
+        """How the LD enters the likelihood (:class:`deepwas.ld_model.LDModel`)."""
+        return self._data.ld_model
+
+    @property
     def drop_counts(self):
         return dict(self._data.drop_counts)
 
@@ -182,6 +187,17 @@ class SummaryStats(Constructors):
     def window_ids(self):
         """Indices of the selected windows in the full data set."""
         return self._selected.copy()
+
+    def ld_diagnostics(self, h2=None, sigma2=None, warn=True):
+        """Per-window check that beta-hat fits the LD (:func:`deepwas.diagnostics.ld_diagnostics`).
+
+        Returns
+        -------
+        pandas.DataFrame
+        """
+        from .diagnostics import ld_diagnostics
+
+        return ld_diagnostics(self, h2=h2, sigma2=sigma2, warn=warn)
 
     def block_groups(self, n_blocks):
         """Contiguous blocks of windows as CV groups (:func:`deepwas.cv.block_groups`)."""

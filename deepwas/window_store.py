@@ -11,18 +11,20 @@ from __future__ import annotations
 
 import numpy as np
 
-from .windows import FactorCache, factors_from_basis
+from .windows import FactorCache
 
 __all__ = ["WindowStore", "WindowTensors", "flush_tiny"]
 
 
 class WindowTensors:
-    """A window's factors as torch tensors (``G``, ``y``) plus its scalars."""
+    """A window's factors as torch tensors (``G``, ``y``, and ``d`` for the mismatch model)
+    plus its scalars."""
 
-    __slots__ = ("G", "y", "q", "logdet_R", "rank", "n_core")
+    __slots__ = ("G", "y", "d", "q", "logdet_R", "rank", "n_core")
 
-    def __init__(self, G, y, q, logdet_R, rank, n_core):
+    def __init__(self, G, y, q, logdet_R, rank, n_core, d=None):
         self.G, self.y, self.q, self.logdet_R, self.rank, self.n_core = G, y, q, logdet_R, rank, n_core
+        self.d = d
 
 
 def flush_tiny(G, dtype):
@@ -53,14 +55,19 @@ class WindowStore:
         Global (core, extended) index arrays of every window.
     beta_hat : ndarray
         Marginal effects of the data set's variants.
-    eig_rtol : float
-        Eigenvalue threshold of the precompute.
+    ld_model : LDModel
+        How the eigenbasis becomes factors (:mod:`deepwas.ld_model`).
+    freq : ndarray
+        Allele frequencies of the variants (NaN where unknown), for the mismatch diagnostic's
+        weights ``(p(1-p))^0.7``.
     cache_dir : path or None
         Disk cache of the factors (:class:`~deepwas.windows.FactorCache`).
     """
 
-    def __init__(self, ld, windows, beta_hat, eig_rtol, cache_dir=None):
-        self.ld, self.windows, self.beta_hat, self.eig_rtol = ld, windows, beta_hat, eig_rtol
+    def __init__(self, ld, windows, beta_hat, ld_model, freq, cache_dir=None):
+        self.ld, self.windows, self.beta_hat, self.ld_model = ld, windows, beta_hat, ld_model
+        p = np.clip(np.where(np.isfinite(freq), freq, 0.5), 1e-4, 1 - 1e-4)
+        self.weights = (p * (1 - p)) ** 0.7
         self.cache = FactorCache(cache_dir)
         self._keys = {}      # window -> content key (fixed for the data set)
         self._tensors = {}   # (content key, device, dtype) -> WindowTensors
@@ -77,13 +84,15 @@ class WindowStore:
         if k is None:
             core, ext = self.windows[w]
             k = self._keys[w] = FactorCache.make_key(
-                self.ld.window_key(core, ext), self.beta_hat[core].tobytes(), repr(self.eig_rtol))
+                self.ld.window_key(core, ext), self.beta_hat[core].tobytes(),
+                self.weights[ext].tobytes(), self.ld_model.key())
         return k
 
     def _compute(self, w):
         core, ext = self.windows[w]
-        U_r, lam_r, G = self.ld.eigenbasis(core, ext, self.eig_rtol)
-        return factors_from_basis(U_r, lam_r, G, self.beta_hat[core], len(core))
+        U_r, lam_r, G = self.ld.eigenbasis(core, ext, self.ld_model.eig_rtol)
+        return self.ld_model.factors(U_r, lam_r, G, self.beta_hat[core], len(core),
+                                     self.weights[ext])
 
     def factors(self, w):
         """:class:`~deepwas.windows.WindowFactors` of window ``w`` (computed once, then cached)."""
@@ -97,9 +106,9 @@ class WindowStore:
         hit = self._tensors.get(tkey)
         if hit is None:
             wf = self.factors(w)
-            hit = WindowTensors(torch.as_tensor(flush_tiny(wf.G, dtype), dtype=dtype, device=device),
-                                torch.as_tensor(wf.y, dtype=dtype, device=device),
-                                wf.q, wf.logdet_R, wf.rank, wf.n_core)
+            as_t = lambda a: torch.as_tensor(a, dtype=dtype, device=device)  # noqa: E731
+            hit = WindowTensors(as_t(flush_tiny(wf.G, dtype)), as_t(wf.y), wf.q, wf.logdet_R,
+                                wf.rank, wf.n_core, d=None if wf.d is None else as_t(wf.d))
             self._tensors[tkey] = hit
         return hit
 

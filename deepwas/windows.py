@@ -32,7 +32,7 @@ import hashlib
 import logging
 import os
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -42,19 +42,34 @@ __all__ = ["DEFAULT_EIG_RTOL", "WindowFactors", "make_windows", "window_factors"
 log = logging.getLogger(__name__)
 
 DEFAULT_EIG_RTOL = 1e-10
-_FORMAT_VERSION = "deepwas-window-factors-v2"  # v2: G with orthogonal columns, y for z
+# v2: G with orthogonal columns, y for z; v3: LD models (truncation, mismatch d) and the
+# mismatch diagnostics
+_FORMAT_VERSION = "deepwas-window-factors-v3"
+_EMPTY = np.zeros(0)
 
 
 @dataclass
 class WindowFactors:
-    """theta-free quantities of one window (float64)."""
+    """theta-free quantities of one window (float64).
 
-    G: np.ndarray          # (m, r), orthogonal columns
+    ``d`` is set only for the mismatch LD model (:mod:`deepwas.ld_model`): then ``G`` and
+    ``y`` are in the eigenbasis of R_II (columns not rotated) and ``d = 1 / lam`` holds the
+    inverse kept eigenvalues. ``out_share``, ``tail_y2`` and ``tail_a`` feed the mismatch
+    diagnostic (:func:`deepwas.diagnostics.ld_diagnostics`).
+    """
+
+    G: np.ndarray          # (m, r), orthogonal columns (unless d is set)
     y: np.ndarray          # (r,), so that z = G y = R_EI R_II^+ beta_I
     q: float               # beta_I^T R_II^+ beta_I = y^T y
-    logdet_R: float        # log pseudo-determinant of R_II
+    logdet_R: float        # log pseudo-determinant of R_II (of its kept part)
     rank: int              # r
     n_core: int            # n
+    d: np.ndarray = None   # (r,) inverse eigenvalues, mismatch model only
+    out_share: float = float("nan")   # share of |beta_I|^2 outside the eigenspace of R_II
+    # y_j^2 of the eigen-directions beyond 99 % of trace(R_II), and sum_m w_m G_mj^2 of those
+    # directions (w = (p(1-p))^0.7)
+    tail_y2: np.ndarray = field(default_factory=lambda: _EMPTY)
+    tail_a: np.ndarray = field(default_factory=lambda: _EMPTY)
 
     @property
     def z(self):
@@ -63,7 +78,25 @@ class WindowFactors:
 
     @property
     def nbytes(self):
-        return self.G.nbytes + self.y.nbytes
+        return self.G.nbytes + self.y.nbytes + (0 if self.d is None else self.d.nbytes)
+
+    _ARRAYS = ("G", "y", "tail_y2", "tail_a")
+
+    def to_arrays(self):
+        """A dict of arrays for storage (see :meth:`from_arrays`)."""
+        out = {name: np.asarray(getattr(self, name)) for name in self._ARRAYS}
+        out["d"] = _EMPTY if self.d is None else self.d
+        out["scalars"] = np.array([self.q, self.logdet_R, self.rank, self.n_core,
+                                   self.out_share, self.d is not None], dtype=np.float64)
+        return out
+
+    @classmethod
+    def from_arrays(cls, arrays):
+        q, logdet_R, rank, n_core, out_share, has_d = arrays["scalars"]
+        return cls(G=arrays["G"], y=arrays["y"], q=float(q), logdet_R=float(logdet_R),
+                   rank=int(rank), n_core=int(n_core), d=arrays["d"] if has_d else None,
+                   out_share=float(out_share), tail_y2=arrays["tail_y2"],
+                   tail_a=arrays["tail_a"])
 
 
 def make_windows(chrom, pos, window_bp=1_000_000, flank_bp=1_000_000, natural=None):
@@ -232,15 +265,15 @@ class FactorCache:
 
     def _save(self, key, wf):
         os.makedirs(self.cache_dir, exist_ok=True)
-        scal = np.array([wf.q, wf.logdet_R, wf.rank, wf.n_core], dtype=np.float64)
+        arrays = wf.to_arrays()
         # os.open with mode 0o666 lets the umask decide who may read the file, so a group
         # sharing a cache folder can (mkstemp would create it 0600, readable by its writer only)
         tmp = os.path.join(self.cache_dir, f".{key}.{os.getpid()}.{uuid.uuid4().hex}.tmp")
         fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
         try:
             with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, G=wf.G, y=wf.y, scalars=scal, key=np.array(key),
-                         checksum=np.array(_checksum([wf.G, wf.y, scal])))
+                np.savez(fh, key=np.array(key), checksum=np.array(_checksum(
+                    [arrays[k] for k in sorted(arrays)])), **arrays)
             os.replace(tmp, self._path(key))  # atomic: readers never see a half-written file
         except BaseException:
             if os.path.exists(tmp):
@@ -253,8 +286,9 @@ class FactorCache:
             return None
         try:
             with np.load(path, allow_pickle=False) as d:
-                G, y, scal = d["G"], d["y"], d["scalars"]
-                ok = str(d["key"]) == key and str(d["checksum"]) == _checksum([G, y, scal])
+                arrays = {k: d[k] for k in d.files if k not in ("key", "checksum")}
+                ok = str(d["key"]) == key and str(d["checksum"]) == _checksum(
+                    [arrays[k] for k in sorted(arrays)])
         except Exception as exc:  # corrupt zip, truncated file, missing member ...
             ok, why = False, f"{type(exc).__name__}: {exc}"
         else:
@@ -267,5 +301,4 @@ class FactorCache:
             except OSError:
                 pass
             return None
-        return WindowFactors(G=G, y=y, q=float(scal[0]), logdet_R=float(scal[1]),
-                             rank=int(scal[2]), n_core=int(scal[3]))
+        return WindowFactors.from_arrays(arrays)

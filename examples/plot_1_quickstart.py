@@ -45,10 +45,12 @@ print("test: ", test)
 # ---------------
 # :class:`~deepwas.GLMPrior` is :class:`~deepwas.FunctionalPrior` with ``model="glm"``:
 # :math:`\log f_m = \alpha\log p_m(1-p_m) + w^\top(\text{window-averaged tracks},
-# \text{freq}, \text{maf}) + b`. A few epochs over the five training windows suffice here.
-est = deepwas.GLMPrior(max_epochs=8, accumulate=1, warmup_steps=5, lr=3e-2, random_state=0)
+# \text{freq}, \text{maf}) + b`. With a handful of parameters it is fitted by full-batch
+# L-BFGS over all training windows, to the maximum of the likelihood.
+est = deepwas.GLMPrior(random_state=0)
 est.fit(train)
-print("train loss per epoch:", np.round(est.history_[:, "train_loss"], 4))
+print(f"L-BFGS: {est.n_iter_} iterations, converged: {est.converged_}; train loss per "
+      "iteration:", np.round(est.history_[:, "train_loss"], 4))
 
 # %%
 # Score it
@@ -58,8 +60,7 @@ print("train loss per epoch:", np.round(est.history_[:, "train_loss"], 4))
 # :func:`~deepwas.likelihood_increase_percent` gives the paper's "% likelihood increase per
 # person". For reference: a constant prior (one parameter) and the true prior of the
 # simulation, which no fitted prior can beat in expectation.
-const = deepwas.ConstantPrior(max_epochs=8, accumulate=1, warmup_steps=5, lr=3e-2,
-                              random_state=0).fit(train)
+const = deepwas.ConstantPrior(random_state=0).fit(train)
 true_gain = deepwas.marginal_loglik(test, demo.f_true[test.variants["row"]],
                                     relative_to_null=True)
 scores = {"constant": const.score(test), "GLM": est.score(test), "true f": true_gain / test.n}

@@ -48,7 +48,7 @@ for k, (tr, te) in enumerate(cv.split(stats, groups=stats.groups)):
 # constant prior (one parameter: a flat :math:`f` up to the frequency term) with the GLM of
 # the tracks and frequencies, with the frequency exponent :math:`\alpha` fixed at 0.7 or
 # learned.
-fit_params = dict(max_epochs=5, accumulate=1, warmup_steps=5, lr=3e-2, random_state=0)
+fit_params = dict(random_state=0)       # constant and GLM: L-BFGS to the maximum likelihood
 grid = GridSearchCV(
     deepwas.FunctionalPrior(**fit_params),
     param_grid=[{"model": ["constant"]}, {"model": ["glm"], "learn_alpha": [False, True]}],

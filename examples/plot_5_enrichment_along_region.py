@@ -28,8 +28,7 @@ cache = os.environ.get("DEEPWAS_CACHE") or tempfile.mkdtemp(prefix="deepwas-")
 demo = load_demo(chromosomes=range(1, 7), cache_dir=cache)
 stats = demo.stats
 train, test = stats[stats.groups != "6"], stats[stats.groups == "6"]
-est = deepwas.GLMPrior(max_epochs=8, accumulate=1, warmup_steps=5, lr=3e-2,
-                       random_state=0).fit(train)
+est = deepwas.GLMPrior(random_state=0).fit(train)
 print("held-out score:", round(est.score(test), 6), "nats/person")
 
 # %%

@@ -45,4 +45,5 @@ def simulated_stats(geno22, sel, f, sigma2, n, rng, **windows):
     X, variants, R = geno22
     beta_hat = simulate_beta_hat(X[sel], f, sigma2, n, rng)
     return SummaryStats.from_arrays(beta_hat, n, variants["chrom"][sel], variants["pos"][sel],
-                                    R[np.ix_(sel, sel)], sigma2=sigma2, **windows)
+                                    R[np.ix_(sel, sel)], sigma2=sigma2, ld_regularisation="none",
+                                    **windows)

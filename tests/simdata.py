@@ -14,8 +14,13 @@ DATA = os.path.join(os.path.dirname(__file__), os.pardir, "deepwas", "datasets",
 
 
 @functools.lru_cache(maxsize=None)
-def real_ld_stats(chroms=tuple(range(1, 11)), thin=3, window_bp=100_000, flank_bp=1_000_000):
+def real_ld_stats(chroms=tuple(range(1, 11)), thin=3, window_bp=100_000, flank_bp=1_000_000,
+                  ld_regularisation="none"):
     """SummaryStats on the shipped 1000 Genomes genotypes (489 EUR people), beta_hat = 0.
+
+    The simulations drawn on them are in-sample (through the same genotypes), so the exact
+    likelihood is the right model by default; pass ``ld_regularisation="mismatch"`` for the
+    package's default.
 
     Every ``thin``-th polymorphic SNP is kept (real LD, smaller windows). Each shipped region
     spans 1 Mb, so ``flank_bp = 1 Mb`` puts every variant of a region in the extended set of
@@ -31,15 +36,18 @@ def real_ld_stats(chroms=tuple(range(1, 11)), thin=3, window_bp=100_000, flank_b
     v = sub.variants
     return SummaryStats.from_arrays(
         np.zeros(len(keep)), 1e5, v["chrom"], v["pos"], sub, freq=src.mean[keep] / 2.0,
-        snp=v["snp"], a1=v["a1"], a2=v["a2"], window_bp=window_bp, flank_bp=flank_bp)
+        snp=v["snp"], a1=v["a1"], a2=v["a2"], window_bp=window_bp, flank_bp=flank_bp,
+        ld_regularisation=ld_regularisation)
 
 
 @functools.lru_cache(maxsize=None)
-def simulated(truth="glm", h2=0.5, n=1e5, seed=0, chroms=tuple(range(1, 11)), thin=3):
+def simulated(truth="glm", h2=0.5, n=1e5, seed=0, chroms=tuple(range(1, 11)), thin=3,
+              ld_regularisation="none"):
     """(stats, f_true) from :func:`deepwas.simulate.semi_synthetic` on :func:`real_ld_stats`."""
     from deepwas.simulate import semi_synthetic
 
-    return semi_synthetic(real_ld_stats(chroms, thin=thin), truth, h2=h2, n=n, random_state=seed)
+    return semi_synthetic(real_ld_stats(chroms, thin=thin, ld_regularisation=ld_regularisation),
+                          truth, h2=h2, n=n, random_state=seed)
 
 
 def split_by_chrom(stats, test_chroms):

@@ -272,3 +272,16 @@ def test_importing_deepwas_leaves_the_root_logger_alone():
             "print(len(logging.getLogger().handlers))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "0", r.stderr
+
+
+def test_feature_arrays_follow_the_variants_they_were_given_for(ref_frame, ref22):
+    """Arrays aligned with the reference panel are taken at the matched rows; arrays of another
+    length are refused (they used to be read by the wrong rows when SNPs were dropped)."""
+    ss = ref_frame.drop(index=[3, 10, 11])            # three SNPs without statistics
+    marker = np.arange(len(ref22.variants), dtype=float)[:, None]   # row number in the panel
+    st = SummaryStats.from_plink(bfile(22), ss, window_bp=500_000, features=marker)
+    got = st.get_features().pred[:, 0].astype(int)
+    pos = pd.Series(np.arange(len(ref22.variants)), index=ref22.variants["snp"])
+    np.testing.assert_array_equal(got, pos[st.variants["snp"]].to_numpy())
+    with pytest.raises(ValueError, match="feature arrays have 7 rows"):
+        SummaryStats.from_plink(bfile(22), ss, window_bp=500_000, features=np.zeros((7, 1)))

@@ -37,8 +37,9 @@ TEST_CHROMS = ("9", "10")
 
 @pytest.fixture(scope="module")
 def small():
-    """12 windows (3 on each of chromosomes 1-4), every 8th SNP: the contract-check data."""
-    sim, f = sd.simulated("glm", chroms=(1, 2, 3, 4), thin=8)
+    """12 windows (3 on each of chromosomes 1-4), every 8th SNP: the contract-check data, with
+    the package's default LD model (mismatch)."""
+    sim, f = sd.simulated("glm", chroms=(1, 2, 3, 4), thin=8, ld_regularisation="mismatch")
     keep = np.concatenate([np.flatnonzero(sim.groups == c)[[0, 4, 8]] for c in ("1", "2", "3", "4")])
     stats = sim[keep]
     train, test = sd.split_by_chrom(stats, ["4"])
@@ -184,7 +185,8 @@ def test_sigma2_given_or_estimated(small):
     est = ConstantPrior(**FAST, sigma2=0.8).fit(train)
     assert est.sigma2_ == 0.8
     assert est.score(test) == pytest.approx(
-        marginal_loglik(test, est.predict_f(test), relative_to_null=True, sigma2=0.8) / test.n)
+        marginal_loglik(test, est.predict_f(test), relative_to_null=True, sigma2=0.8,
+                        mismatch=est.ld_mismatch_) / test.n)
     est = ConstantPrior(**FAST).fit(train)
     assert est.sigma2_ == train.sigma2 == 0.5
     est = ConstantPrior(**FAST, solver="ldsr", sigma2="estimate").fit(train)

@@ -1,4 +1,9 @@
-"""The windowed DeepWAS likelihood against dense float64 oracles on real 1000 Genomes LD."""
+"""The windowed DeepWAS likelihood against dense float64 oracles on real 1000 Genomes LD.
+
+These data are in-sample (beta-hat drawn through the panel whose LD the model gets), where the
+exact likelihood (``ld_regularisation="none"``) is right; the LD models are tested in
+tests/test_ld_model.py.
+"""
 import math
 
 import numpy as np
@@ -43,7 +48,7 @@ def make_stats(sim, **kw):
     X, variants, R, f, beta_hat = sim
     return SummaryStats.from_arrays(beta_hat, N_GWAS, variants["chrom"], variants["pos"], R,
                                     snp=variants["snp"], a1=variants["a1"], a2=variants["a2"],
-                                    sigma2=SIGMA2, **kw)
+                                    sigma2=SIGMA2, ld_regularisation="none", **kw)
 
 
 @pytest.mark.parametrize("window_bp,flank_bp", [
@@ -87,7 +92,7 @@ def test_gain_matches_individual_level_likelihood_ratio(geno22):
     R = Xs @ Xs.T / N
     stats = SummaryStats.from_arrays(beta_hat, N, variants["chrom"].to_numpy()[sel],
                                      variants["pos"].to_numpy()[sel], R, sigma2=sigma2,
-                                     window_bp=10_000_000)
+                                     window_bp=10_000_000, ld_regularisation="none")
     assert len(stats) == 1
     gain = marginal_loglik(stats, f, relative_to_null=True)
 
@@ -106,7 +111,7 @@ def test_window_size_one_is_gaussian_ldsr_form(sim22):
     sel = np.arange(0, 300)
     stats = SummaryStats.from_arrays(beta_hat[sel], N_GWAS, variants["chrom"][sel],
                                      variants["pos"][sel], R[np.ix_(sel, sel)], sigma2=SIGMA2,
-                                     window_bp=1, flank_bp=20_000)
+                                     window_bp=1, flank_bp=20_000, ld_regularisation="none")
     assert len(stats) == len(sel)  # one core variant per window
     nll = -marginal_loglik(stats, f[sel], per_window=True)
     s = SIGMA2 / N_GWAS

@@ -20,5 +20,5 @@ def test_readme_python_snippet_runs(tmp_path, monkeypatch, capsys):
     out = capsys.readouterr().out
     assert "SummaryStats(2 windows on 2 chromosomes" in out and "nats per person" in out
     gain = float(out.strip().splitlines()[-1].split()[0])
-    assert 0 < gain < 1        # a flat prior with the true h2 gains over the null
+    assert 0 < gain < 1        # the fitted prior gains over the null
     assert (tmp_path / "my_gwas.tsv.gz").stat().st_size > 0

@@ -1,6 +1,7 @@
 """Command-line data: the data options, and the inputs built from them (statistics, features)."""
 from __future__ import annotations
 
+import argparse
 import os
 
 from ..utils.chrom import normalise_chrom
@@ -22,10 +23,26 @@ def add_data_args(p, sumstats_required=True, with_features=True):
                           "chromosome): LD is computed from them")
     src.add_argument("--ld-dir", metavar="DIR",
                      help="folder of UK Biobank / PolyFun LD files (.npz + .gz)")
+    src.add_argument("--ldgm", nargs="+", metavar="PATH",
+                     help="LD graphical models (graphld): a metadata.csv, a folder or .edgelist "
+                          "files (with their .snplist)")
+    src.add_argument("--sbayesrc-ld", metavar="DIR",
+                     help="SBayesRC eigen-decomposed LD blocks (ldm.info, snp.info, "
+                          "block*.eigen.bin)")
+    g.add_argument("--population", default="EUR",
+                   help="population column of the LDGM .snplist files (with --ldgm)")
+    from ..io.formats import FORMAT_NAMES
+
     g.add_argument("--sumstats", metavar="FILE", required=sumstats_required,
-                   help="summary statistics: BOLT-LMM, ldsc .sumstats or a table with SNP A1 A2 "
-                        "and Z, BETA+SE or BETA+P (or -log10 P); tab-, space- or "
-                        "comma-separated, plain or gzip")
+                   help="summary statistics: BOLT-LMM, REGENIE, SAIGE, PLINK 2 --glm, GWAS "
+                        "Catalog (GWAS-SSF), COJO .ma, fastGWA, METAL, GWAS-VCF, PolyFun "
+                        "parquet, ldsc .sumstats or a table with SNP A1 A2 and Z, BETA+SE (or "
+                        "OR) or BETA+P; plain or gzip; the format is detected from the header")
+    g.add_argument("--format", choices=FORMAT_NAMES, default="auto",
+                   help="force the --sumstats format")
+    g.add_argument("--sumstats-chain", metavar="FILE",
+                   help="UCSC chain file from the statistics' genome build to the LD's, applied "
+                        "when the builds differ (e.g. hg38ToHg19.over.chain.gz)")
     g.add_argument("--columns", nargs="+", metavar="KEY=NAME",
                    help="name the --sumstats columns that are not recognised, e.g. "
                         "SNP=rsid A1=effect_allele A2=other_allele (keys: SNP CHR BP A1 A2 Z "
@@ -41,6 +58,13 @@ def add_data_args(p, sumstats_required=True, with_features=True):
                    help="flank of the extended set (bp)")
     g.add_argument("--keep-ambiguous", action="store_true",
                    help="keep strand-ambiguous (A/T, C/G) SNPs")
+    g.add_argument("--ld-regularisation", choices=("mismatch", "truncate", "none"),
+                   default="mismatch",
+                   help="how the LD enters the likelihood: 'mismatch' is right for LD from a "
+                        "reference panel, 'none' (exact) only for the GWAS sample's own LD")
+    g.add_argument("--ld-share", default="auto", type=_share,
+                   help="share of each core's LD trace kept (auto: 0.98, or 0.95 for a panel "
+                        "under a tenth of the GWAS)")
     g.add_argument("--cache-dir", metavar="DIR",
                    help="keep window factors on disk here (reused by later commands)")
     if with_features:
@@ -56,6 +80,15 @@ def add_data_args(p, sumstats_required=True, with_features=True):
         f.add_argument("--bin-size", type=int, metavar="BP", default=500, help="bp per bin")
         f.add_argument("--no-freq-predictors", action="store_true",
                        help="do not use allele frequency and MAF as scalar predictors")
+
+
+def _share(text):
+    if text == "auto":
+        return text
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or a number, got {text!r}") from None
 
 
 def join(items):
@@ -119,7 +152,8 @@ def read_sumstats_args(args):
 
     check_file(args.sumstats, "summary statistics file")
     try:
-        return read_sumstats(args.sumstats, n=args.n, columns=column_map(args.columns))
+        return read_sumstats(args.sumstats, n=args.n, columns=column_map(args.columns),
+                             format=getattr(args, "format", "auto"))
     except SumstatsError as e:
         raise UserError(e.cli) from e
 
@@ -135,24 +169,57 @@ def lift_once(features, variants):
 def load_stats(args, features=None):
     from .. import SummaryStats
 
+    from ..io.sumstats import SumstatsError
+
     sumstats = read_sumstats_args(args)  # n is applied here (BOLT-LMM: as an effective N)
+    check_file(args.sumstats_chain, "liftover chain file for the statistics")
     kw = dict(features=features, window_bp=args.window_bp, flank_bp=args.flank_bp,
-              keep_ambiguous=args.keep_ambiguous, cache_dir=args.cache_dir)
+              keep_ambiguous=args.keep_ambiguous, cache_dir=args.cache_dir,
+              chain=args.sumstats_chain, ld_regularisation=args.ld_regularisation,
+              ld_share=args.ld_share)
     if args.sigma2 is not None:
         kw["sigma2"] = args.sigma2
-    if args.bfile:
-        for prefix in args.bfile:
-            pre = prefix[:-4] if prefix.endswith(".bed") else prefix
-            for ext in (".bed", ".bim", ".fam"):
-                check_file(pre + ext, "PLINK file")
-        stats = SummaryStats.from_plink(args.bfile, sumstats, **kw)
-    else:
-        if not os.path.isdir(args.ld_dir):
-            raise UserError(f"LD folder not found: {args.ld_dir}")
-        stats = SummaryStats.from_ukbb(args.ld_dir, sumstats, **kw)
+    try:
+        if args.bfile:
+            for prefix in args.bfile:
+                pre = prefix[:-4] if prefix.endswith(".bed") else prefix
+                for ext in (".bed", ".bim", ".fam"):
+                    check_file(pre + ext, "PLINK file")
+            stats = SummaryStats.from_plink(args.bfile, sumstats, **kw)
+        elif args.ldgm:
+            for path in args.ldgm:
+                if not os.path.exists(path):
+                    raise UserError(f"LDGM file or folder not found: {path}")
+            stats = SummaryStats.from_ldgm(args.ldgm, sumstats, population=args.population, **kw)
+        elif args.sbayesrc_ld:
+            if not os.path.isdir(args.sbayesrc_ld):
+                raise UserError(f"SBayesRC LD folder not found: {args.sbayesrc_ld}")
+            stats = SummaryStats.from_sbayesrc(args.sbayesrc_ld, sumstats, **kw)
+        else:
+            if not os.path.isdir(args.ld_dir):
+                raise UserError(f"LD folder not found: {args.ld_dir}")
+            stats = SummaryStats.from_ukbb(args.ld_dir, sumstats, **kw)
+    except SumstatsError as e:
+        raise UserError(e.cli) from e
     if features is not None:
         lift_once(features, stats.variants)
     return stats
+
+
+def report_ld_check(stats, log):
+    """Print the LD mismatch check of ``stats`` (one line) and warn when windows are flagged.
+
+    Returns the diagnostics table (:func:`deepwas.diagnostics.ld_diagnostics`).
+    """
+    from ..diagnostics import diagnostics_summary
+
+    diag = stats.ld_diagnostics(warn=False)
+    line = diagnostics_summary(diag, stats.ld_model.regularisation)
+    if diag["flag"].any():
+        log.warning("%s", line)
+    else:
+        print(line, flush=True)
+    return diag
 
 
 def split_chroms(text):

@@ -10,7 +10,7 @@ import numpy as np
 
 from ..utils.chrom import sort_chroms
 
-from ._data import UserError, check_file, feature_provider, load_stats
+from ._data import UserError, check_file, feature_provider, load_stats, report_ld_check
 from ._models import show_progress
 from ._reports import write_table
 
@@ -49,12 +49,19 @@ def cmd_precompute(args):
     stats.precompute(progress=show_progress(args))
     dt = time.perf_counter() - t0
     cache = stats._data.cache
+    print(f"{stats}: {len(stats)} windows precomputed in {dt:.1f} s "
+          f"(cache: {cache.hits['disk']} read, {cache.hits['computed']} computed)")
+    diag = report_ld_check(stats, log)
     summary = dict(n_windows=len(stats), n_variants=int(stats.n_variants), n=float(stats.n),
                    chromosomes=sort_chroms(stats.groups),
                    cache_dir=None if args.cache_dir is None else os.path.abspath(args.cache_dir),
-                   cache_hits=dict(cache.hits), drop_counts=stats.drop_counts, seconds=dt)
-    print(f"{stats}: {len(stats)} windows precomputed in {dt:.1f} s "
-          f"(cache: {cache.hits['disk']} read, {cache.hits['computed']} computed)")
+                   cache_hits=dict(cache.hits), drop_counts=stats.drop_counts, seconds=dt,
+                   ld_model=dict(regularisation=stats.ld_model.regularisation,
+                                 share=stats.ld_model.share),
+                   ld_check=dict(z_tail_median=float(diag["z_tail"].median()),
+                                 z_tail_max=float(diag["z_tail"].max()),
+                                 flagged_windows=int(diag["flag"].sum()),
+                                 small_panel_windows=int(diag["small_panel"].sum())))
     if args.out:
         os.makedirs(os.path.dirname(os.path.abspath(args.out)) or ".", exist_ok=True)
         with open(args.out, "w") as fh:

@@ -12,7 +12,7 @@ import numpy as np
 from ..estimators import load_model, save_model
 from ..utils.chrom import normalise_chrom, sort_chroms
 from ._data import (UserError, feature_provider, feature_spec, join, lift_once, load_stats,
-                    model_features, read_sumstats_args, split_chroms)
+                    model_features, read_sumstats_args, report_ld_check, split_chroms)
 from ._reports import score_line, score_report, write_report, write_table
 
 __all__ = ["add_train_args", "cmd_fit", "cmd_score", "cmd_predict", "estimator_from_args"]
@@ -134,8 +134,8 @@ def cmd_fit(args):
         extra = (f"; {plural(int(near.sum()), 'window')} next to them left out of training "
                  "(their flanks reach into the held-out cores)" if near.any() else "")
         print(f"held out: {plural(int(test.sum()), 'window')} ({label}){extra}", flush=True)
-    if progress:
-        train.precompute(progress=True)
+    train.precompute(progress=progress)
+    report_ld_check(train, log)
     est = estimator_from_args(args, verbose=progress)
     print(f"fitting the {args.model} prior by {args.solver} on {plural(len(train), 'window')} "
           f"({train.n_variants} variants)", flush=True)
@@ -145,7 +145,9 @@ def cmd_fit(args):
     pt, js = save_model(est, args.out, features=spec,
                         extra=dict(fit_seconds=dt, test_chromosomes=split_chroms(args.test_chrom),
                                    test_regions=list(args.test_region or [])))
-    print(f"fitted in {dt:.1f} s: h2 of the training variants {est.h2(train):.4g}; "
+    kappa = (f"; LD mismatch kappa {est.ld_mismatch_:.3g}"
+             if train.ld_model.has_mismatch else "")
+    print(f"fitted in {dt:.1f} s: h2 of the training variants {est.h2(train):.4g}{kappa}; "
           f"wrote {pt} and {js}")
     if test.any():
         tab, summary = score_report(est, stats[np.flatnonzero(test)])

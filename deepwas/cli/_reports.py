@@ -42,13 +42,10 @@ def score_report(est, stats):
     """Per-window and total held-out gains (DataFrame, dict)."""
     import pandas as pd
 
-    from .. import marginal_loglik
     from ..estimators import likelihood_increase_percent
 
     f = est.predict_f(stats)
-    sigma2 = None if est.sigma2 is None else est.sigma2_
-    per = np.asarray(marginal_loglik(stats, f, relative_to_null=True, per_window=True,
-                                     sigma2=sigma2), dtype=np.float64)
+    per = np.asarray(est.gain(stats, per_window=True), dtype=np.float64)
     wins = stats.windows
     v = stats.variants
     tab = pd.DataFrame({

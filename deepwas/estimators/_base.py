@@ -15,7 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._features import (FEATURE_CHUNK, check_feature_sizes, features_to_tensors, is_stats,
                         prediction_inputs)
 from ._fitting import DEFAULT_LR, fit_prior
-from ._params import validate_params
+from ._params import iterative_config, resolve_optimizer, validate_params
 
 __all__ = ["FunctionalPrior", "likelihood_increase_percent", "DEFAULT_LR"]
 
@@ -182,6 +182,11 @@ class FunctionalPrior(BaseEstimator):
         This fit's checkpoint folder (under ``checkpoint_dir``).
     optimizer_ : str
         "lbfgs" or "adamw", as resolved from ``optimizer``.
+    ld_mismatch_ : float
+        The LD mismatch variance ``kappa`` (relative to sigma^2/N), estimated with the
+        initial h2 by maximum likelihood of the constant prior and fixed in training, when
+        the data use ``ld_regularisation="mismatch"`` (:mod:`deepwas.ld_model`); 0 otherwise.
+        Scores on such data use it.
     history_ : skorch.History
         One row per epoch (AdamW) or iteration (L-BFGS): ``train_loss`` is the mean loss per
         window, in nats per core variant for deepwas.
@@ -247,29 +252,13 @@ class FunctionalPrior(BaseEstimator):
 
     # ------------------------------------------------------------------ validation
     def _iterative_config(self):
-        from ..solvers import IterativeConfig
-
-        opts = self.iterative_options
-        if opts is None or isinstance(opts, IterativeConfig):
-            return opts or IterativeConfig()
-        try:
-            return IterativeConfig(**opts)
-        except TypeError as exc:
-            raise ValueError(f"iterative_options: {exc}") from None
+        return iterative_config(self.iterative_options)
 
     def _model_name(self):
         return self.model if isinstance(self.model, str) else "custom"
 
     def _resolved_optimizer(self, n_parameters=None):
-        """"lbfgs" or "adamw" (``optimizer="auto"``: L-BFGS for few parameters)."""
-        if self.optimizer != "auto":
-            return self.optimizer
-        name = self._model_name()
-        if name in ("constant", "glm"):
-            return "lbfgs"
-        if name == "custom" and n_parameters is not None and n_parameters <= 1000:
-            return "lbfgs"
-        return "adamw"
+        return resolve_optimizer(self.optimizer, self._model_name(), n_parameters)
 
     def _uses_randomness(self):
         """Whether a fit draws random numbers (so ``random_state`` changes its result)."""
@@ -364,14 +353,32 @@ class FunctionalPrior(BaseEstimator):
         -------
         float
         """
+        return float(self.gain(stats)) / float(stats.n)
+
+    def gain(self, stats, per_window=False):
+        """Exact log-likelihood gain of the fitted prior over the null model, in nats.
+
+        Parameters
+        ----------
+        stats : deepwas.SummaryStats
+        per_window : bool, default False
+            One value per window instead of the sum.
+
+        Returns
+        -------
+        float or ndarray
+            With LD built with ``ld_regularisation="mismatch"`` the fitted mismatch variance
+            ``ld_mismatch_`` enters both models.
+        """
         check_is_fitted(self, "prior_")
-        stats = _check_stats(stats, "score")
+        stats = _check_stats(stats, "gain")
         from ..likelihood import marginal_loglik
 
-        f = self.predict_f(stats)
         sigma2 = None if self.sigma2 is None else self.sigma2_
-        gain = marginal_loglik(stats, f, relative_to_null=True, linalg="cholesky", sigma2=sigma2)
-        return float(gain) / float(stats.n)
+        mismatch = float(self.ld_mismatch_) if stats.ld_model.has_mismatch else 0.0
+        return marginal_loglik(stats, self.predict_f(stats), relative_to_null=True,
+                               per_window=per_window, linalg="cholesky", sigma2=sigma2,
+                               mismatch=mismatch)
 
     def h2(self, stats):
         """Heritability the fitted prior attributes to ``stats.variants``: ``sum_m f_m``."""

@@ -27,7 +27,7 @@ from ..utils.chrom import normalise_chrom, sort_chroms
 from ._full_batch import fit_lbfgs
 from ._features import WindowFeatures, feature_sizes, freq_array, standardisation
 from ._initialisation import (ConstantPriorLikelihood, init_window_ids, initial_h2, log_sum_pq,
-                              ml_h2_sigma2)
+                              ml_h2_mismatch, ml_h2_sigma2)
 from ._ldsr import LDSRBlocks, ldsr_regression
 from ._objective import WindowObjective
 from ._training import WindowDataset, build_net, seeded_torch, validation_split
@@ -97,16 +97,24 @@ def fit_prior(est, stats):
         # --- initial scale: f sums to h2 over the training variants
         log_pq = log_sum_pq(prior, None if freq is None else torch.as_tensor(freq[train_rows]),
                             len(train_rows))
+        # float64: the searches below compare likelihoods that differ in the 7th digit
         init = ConstantPriorLikelihood(stats, init_window_ids(train_ids, est.init_windows),
-                                       prior, fetch, dtype, log_pq)
+                                       prior, fetch, torch.float64, log_pq)
         if sigma2 is None:
             _, sigma2 = ml_h2_sigma2(init)
+        mismatch = 0.0
+        if stats.ld_model.has_mismatch:
+            h2_ml, mismatch = ml_h2_mismatch(init, sigma2)
         if est.h2_init != "auto":
             h2_0 = float(est.h2_init)
         elif est.solver == "ldsr":
             h2_0 = float(np.clip(out["ldsr_h2_"], 1e-5, 1.0))
+        elif stats.ld_model.has_mismatch:
+            h2_0 = h2_ml
         else:
             h2_0 = initial_h2(init, sigma2)
+        if h2_0 > 0.99 and est.h2_init == "auto":
+            _warn_h2_at_bound(h2_0, stats)
         prior.set_log_scale(math.log(h2_0) - log_pq)
 
         it_cfg = est._iterative_config()
@@ -115,7 +123,7 @@ def fit_prior(est, stats):
             stats, est.solver, train_ids, sigma2, torch.float64 if how == "lbfgs" else dtype,
             linalg=est.linalg, iterative_config=it_cfg,
             seed0=seed if it_cfg.seed is None else it_cfg.seed,
-            blocks=blocks, ldsr_h2=ldsr_h2, n_variants=float(len(train_rows)))
+            blocks=blocks, ldsr_h2=ldsr_h2, n_variants=float(len(train_rows)), mismatch=mismatch)
         try:
             if how == "lbfgs":
                 trained = _train_lbfgs(est, prior, objective, fetch, train_ids, valid_ids)
@@ -133,11 +141,21 @@ def fit_prior(est, stats):
         p.requires_grad_(False)
     out.update(trained)
     out.update(prior_=prior, sigma2_=float(sigma2), h2_init_=h2_0, optimizer_=how,
+               ld_mismatch_=float(mismatch),
                func_mean_=fm, func_scale_=fsd, pred_mean_=pm, pred_scale_=psd,
                alpha_=float(prior.alpha), train_chromosomes_=sort_chroms(groups[train_ids]),
                valid_chromosomes_=list(valid_chroms))
     out["n_func_"], out["width_"], out["n_pred_"] = sizes
     return out
+
+
+def _warn_h2_at_bound(h2, stats):
+    warnings.warn(
+        f"the maximum-likelihood h2 of a constant prior is {h2:.3g}, at the bound of 1: the "
+        "summary statistics are not consistent with this LD (LD from a reference panel with "
+        f"ld_regularisation={stats.ld_model.regularisation!r}?); the fit would return a "
+        "meaningless h2 -- check stats.ld_diagnostics() and the docs page 'LD from a reference "
+        "panel'", RuntimeWarning, stacklevel=4)
 
 
 def _train_lbfgs(est, prior, objective, fetch, train_ids, valid_ids):

@@ -103,26 +103,25 @@ def fit_lbfgs(prior, objective, fetch, train_ids, valid_ids, *, tol, max_iter, v
         return value, grad
 
     history = History()
+    if verbose:
+        print("  iter    train_loss    grad_max", flush=True)
 
-    def record(intermediate_result):
+    def record(value):
         history.new_epoch()
         history.record("epoch", len(history))
-        history.record("train_loss", float(intermediate_result.fun))
+        history.record("train_loss", float(value))
         history.record("grad_max", last.get("grad_max", float("nan")))
         if verbose:
-            if len(history) == 1:
-                print("  iter    train_loss    grad_max", flush=True)
             print(f"{len(history):6d}  {history[-1, 'train_loss']:12.7g}  "
                   f"{history[-1, 'grad_max']:10.3g}", flush=True)
 
-    res = minimize(fun, x0, jac=True, method="L-BFGS-B", callback=record,
+    res = minimize(fun, x0, jac=True, method="L-BFGS-B",
+                   callback=lambda intermediate_result: record(intermediate_result.fun),
                    options={"maxiter": int(max_iter), "gtol": float(tol), "ftol": LBFGS_FTOL,
                             "maxcor": 20})
     _set_flat(params, res.x)
     if len(history) == 0:       # converged at the starting point
-        history.new_epoch()
-        history.record("epoch", 1)
-        history.record("train_loss", float(res.fun))
+        record(res.fun)
     if len(valid_ids):
         history.record("valid_loss",
                        _window_losses(prior, objective, fetch, valid_ids, False)[0])

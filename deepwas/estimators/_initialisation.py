@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 __all__ = ["log_sum_pq", "ConstantPriorLikelihood", "initial_h2", "ml_h2_sigma2",
-           "init_window_ids"]
+           "ml_h2_mismatch", "init_window_ids"]
 
 #: search interval of h2 (log scale) for the initial value
 H2_BOUNDS = (1e-5, 1.0)
@@ -63,30 +63,65 @@ class ConstantPriorLikelihood:
                    else prior.log_freq_term(fq.double()).cpu() * float(prior.alpha.detach()))
             self.base.append((lpq - log_pq_sum).to(device=prior.alpha.device))
 
-    def __call__(self, log_h2, sigma2, with_null):
+    def __call__(self, log_h2, sigma2, with_null, mismatch=0.0):
+        """Log-likelihood at ``h2 = exp(log_h2)``; ``with_null`` adds the f-free null term
+        (needed when sigma2 or the LD mismatch ``kappa`` vary)."""
         from ..likelihood import null_loglik, window_gain
 
         total = 0.0
         with torch.no_grad():
             for k, b in zip(self.ids, self.base):
                 f = torch.exp(b + log_h2).to(self.dtype)
-                total += float(window_gain(self.stats, k, f, linalg="cholesky", sigma2=sigma2))
+                total += float(window_gain(self.stats, k, f, linalg="cholesky", sigma2=sigma2,
+                                           mismatch=mismatch))
                 if with_null:
-                    total += null_loglik(self.stats.window_tensors(k), sigma2 / self.stats.n)
+                    total += null_loglik(self.stats.window_tensors(k), sigma2 / self.stats.n,
+                                         mismatch)
         return total
 
 
-def initial_h2(loglik, sigma2):
-    """The h2 maximising ``loglik`` (a :class:`ConstantPriorLikelihood`) at fixed sigma2.
+def initial_h2(loglik, sigma2, mismatch=0.0):
+    """The h2 maximising ``loglik`` (a :class:`ConstantPriorLikelihood`) at fixed sigma2 and
+    LD mismatch.
 
     A bounded scalar search over log h2 in :data:`H2_BOUNDS` to :data:`H2_XATOL`.
     """
     from scipy.optimize import minimize_scalar
 
     lo, hi = (math.log(b) for b in H2_BOUNDS)
-    res = minimize_scalar(lambda x: -loglik(x, sigma2, False), bounds=(lo, hi),
+    res = minimize_scalar(lambda x: -loglik(x, sigma2, False, mismatch), bounds=(lo, hi),
                           method="bounded", options={"xatol": H2_XATOL})
     return float(math.exp(res.x))
+
+
+#: bounds of log kappa, the LD mismatch variance relative to sigma^2 / N (e^-35 ~ "none")
+LOG_KAPPA_BOUNDS = (-35.0, 14.0)
+
+
+def ml_h2_mismatch(loglik, sigma2):
+    """Maximum-likelihood ``(h2, kappa)`` of the constant prior with an LD mismatch variance.
+
+    L-BFGS-B over (log h2, log kappa) with numerical gradients, started at kappa = 1 and at
+    kappa = 6e-6; the better optimum is kept. A log scale for kappa matters: in-sample its
+    maximum is at 0 while ``diag(1/lam)`` reaches 1e9, and a linear scale stalls (measured in
+    the study behind :mod:`deepwas.ld_model`).
+    """
+    from scipy.optimize import minimize
+
+    lo, hi = (math.log(b) for b in H2_BOUNDS)
+
+    def neg(x):
+        return -loglik(x[0], sigma2, True, math.exp(x[1]))
+
+    h0 = math.log(initial_h2(loglik, sigma2))
+    best = None
+    for log_kappa in (0.0, math.log(6e-6)):
+        res = minimize(neg, np.array([h0, log_kappa]), method="L-BFGS-B",
+                       bounds=[(lo, hi), LOG_KAPPA_BOUNDS],
+                       options={"ftol": 1e-12, "gtol": 1e-6, "eps": 1e-6, "maxiter": 200})
+        if best is None or res.fun < best.fun:
+            best = res
+    return float(math.exp(best.x[0])), float(math.exp(best.x[1]))
 
 
 def ml_h2_sigma2(loglik):

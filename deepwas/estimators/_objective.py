@@ -39,11 +39,15 @@ class WindowObjective:
         iterative solver's gradient noise is independent across steps.
     blocks, ldsr_h2, n_variants :
         LDSR pieces (``solver="ldsr"``).
+    mismatch : float
+        The LD mismatch variance ``kappa`` (fixed during training; :mod:`deepwas.ld_model`).
     """
 
     def __init__(self, stats, solver, train_ids, sigma2, dtype, linalg="cholesky",
-                 iterative_config=None, seed0=0, blocks=None, ldsr_h2=None, n_variants=None):
+                 iterative_config=None, seed0=0, blocks=None, ldsr_h2=None, n_variants=None,
+                 mismatch=0.0):
         self.stats, self.solver, self.sigma2, self.dtype = stats, solver, sigma2, dtype
+        self.mismatch = mismatch
         wins = stats.windows
         self.mean_core = float(np.mean([len(wins[k][0]) for k in train_ids]))
         self.linalg, self.config, self.seed0 = linalg, iterative_config, seed0
@@ -61,7 +65,8 @@ class WindowObjective:
             if training and cfg is not None:
                 cfg = dataclasses.replace(cfg, seed=self.seed0 + self.step)
             gain = window_gain(self.stats, k, f, linalg=self.linalg if training else "cholesky",
-                               sigma2=self.sigma2, config=cfg, info=info)
+                               sigma2=self.sigma2, config=cfg, info=info,
+                               mismatch=self.mismatch)
             if training:
                 self.step += 1
                 self.last_info = info[-1]

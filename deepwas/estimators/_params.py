@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 __all__ = ["MODELS", "SOLVERS", "LINALGS", "PARAMETER_CONSTRAINTS", "validate_params",
-           "Options", "Interval", "Instance", "Sequence"]
+           "Options", "Interval", "Instance", "Sequence", "iterative_config", "resolve_optimizer"]
 
 MODELS = ("constant", "glm", "transformer")
 SOLVERS = ("deepwas", "ldsr")
@@ -151,3 +151,33 @@ def validate_params(params, constraints=PARAMETER_CONSTRAINTS):
             continue
         what = " or ".join(str(c) for c in allowed)
         raise ValueError(f"{name} must be {what}, got {value!r}")
+
+
+def iterative_config(options):
+    """The :class:`~deepwas.solvers.IterativeConfig` of ``iterative_options``."""
+    from ..solvers import IterativeConfig
+
+    if options is None or isinstance(options, IterativeConfig):
+        return options or IterativeConfig()
+    try:
+        return IterativeConfig(**options)
+    except TypeError as exc:
+        raise ValueError(f"iterative_options: {exc}") from None
+
+
+#: custom networks with at most this many parameters are fitted by L-BFGS (optimizer="auto")
+LBFGS_MAX_PARAMETERS = 1000
+
+
+def resolve_optimizer(optimizer, model_name, n_parameters=None):
+    """"lbfgs" or "adamw": ``optimizer="auto"`` takes L-BFGS for the constant and GLM models
+    and small custom networks (full-batch quasi-Newton reaches the maximum likelihood where a
+    handful of parameters make it cheap), AdamW otherwise."""
+    if optimizer != "auto":
+        return optimizer
+    if model_name in ("constant", "glm"):
+        return "lbfgs"
+    if model_name == "custom" and n_parameters is not None \
+            and n_parameters <= LBFGS_MAX_PARAMETERS:
+        return "lbfgs"
+    return "adamw"

@@ -52,6 +52,7 @@ def save_model(est, directory, features=None, extra=None):
     cfg = dict(format=MODEL_FORMAT, deepwas_version=__version__, params=params,
                fitted=dict(n_func=int(est.n_func_), width=int(est.width_), n_pred=int(est.n_pred_),
                            alpha=float(est.alpha_), sigma2=float(est.sigma2_),
+                           ld_mismatch=float(getattr(est, "ld_mismatch_", 0.0)),
                            h2_init=float(est.h2_init_), lr=float(est.lr_),
                            n_iter=int(est.n_iter_), n_steps=int(est.n_steps_),
                            n_parameters=int(est.n_parameters_),
@@ -124,6 +125,7 @@ def load_model(directory):
     est.n_func_, est.width_, est.n_pred_ = fit["n_func"], fit["width"], fit["n_pred"]
     est.alpha_ = float(prior.alpha)
     est.sigma2_ = fit["sigma2"]
+    est.ld_mismatch_ = float(fit.get("ld_mismatch", 0.0))
     est.h2_init_ = fit.get("h2_init", float("nan"))
     est.lr_ = fit.get("lr", float("nan"))
     est.n_iter_, est.n_steps_ = fit.get("n_iter", 0), fit.get("n_steps", 0)

@@ -130,7 +130,7 @@ def as_provider(features, n_rows):
 
     ``None`` and providers pass through; :class:`Features`, a ``(func, pred)`` tuple, a 3-d
     array (tracks) or a 2-d array (scalar predictors) become :class:`ArrayFeatures`, which must
-    have ``n_rows`` rows.
+    have ``n_rows`` rows (any number when ``n_rows`` is None).
     """
     if features is None or isinstance(features, FeatureProvider):
         return features
@@ -143,7 +143,7 @@ def as_provider(features, n_rows):
     else:
         arr = np.asarray(features)
         features = ArrayFeatures(func=arr) if arr.ndim == 3 else ArrayFeatures(pred=arr)
-    if features.n_rows != n_rows:
+    if n_rows is not None and features.n_rows != n_rows:
         raise ValueError(f"features have {features.n_rows} rows but there are {n_rows} variants")
     return features
 
