@@ -170,3 +170,30 @@ def test_in_sample_ld_is_left_alone(split_panel):
     diag = st.ld_diagnostics(warn=False)
     assert not diag["flag"].any() and diag["z_tail"].max() < 10
     assert (diag["out_share"] < 1e-10).all()
+
+
+def test_diagnostic_matches_its_definition(window_data):
+    """z_tail and out_share recomputed densely from R (h2 given, so no LDSR involved)."""
+    _, v, R, _, beta_hat = window_data
+    st = _stats(window_data)
+    h2, sigma2 = 0.02, 0.9
+    diag = st.ld_diagnostics(h2=h2, warn=False)
+    rows = st.variants["row"].to_numpy()
+    p = np.clip(st.variants["freq"].fillna(0.5).to_numpy(), 1e-4, 1 - 1e-4)
+    w = (p * (1 - p)) ** 0.7
+    c, s = h2 / w.sum(), sigma2 / N
+    for k, (core, ext) in enumerate(st.windows):
+        lam, U = np.linalg.eigh(R[np.ix_(rows[core], rows[core])])
+        lam, U = lam[::-1], U[:, ::-1]
+        keep = lam > 1e-10 * lam[0]
+        lam, U = lam[keep], U[:, keep]
+        tail = slice(kept_count(lam, 0.99), None)
+        G = R[np.ix_(rows[ext], rows[core])] @ U / np.sqrt(lam)
+        y = U.T @ beta_hat[rows[core]] / np.sqrt(lam)
+        a = (w[ext][:, None] * G[:, tail] ** 2).sum(0)
+        t = len(y[tail])
+        z = (np.sum(y[tail] ** 2 / (s + c * a)) - t) / np.sqrt(2 * t)
+        assert diag["z_tail"].iat[k] == pytest.approx(z, rel=1e-8)
+        b = beta_hat[rows[core]]
+        assert diag["out_share"].iat[k] == pytest.approx(1 - np.sum((U.T @ b) ** 2) / (b @ b),
+                                                         abs=1e-12)
