@@ -121,10 +121,10 @@ def one_replicate(P, design, h2, rep):
 
 def summarise(df):
     out = []
-    for (design, model), g in df.groupby(["design", "model"], sort=False):
+    for (design, h2_true, model), g in df.groupby(["design", "h2_true", "model"], sort=False):
         h2_err = g["h2"] - g["h2_true"]
         e_err = g["enrichment"] - g["enrichment_true"]
-        out.append(dict(design=design, model=model, reps=len(g),
+        out.append(dict(design=design, h2_true=h2_true, model=model, reps=len(g),
                         h2_bias=h2_err.mean(), h2_sd=g["h2"].std(),
                         h2_rmse=np.sqrt((h2_err ** 2).mean()),
                         enr_bias=e_err.mean(), enr_sd=g["enrichment"].std(),
@@ -170,9 +170,8 @@ def report(rows, rst=None):
         lines = [".. list-table::", "   :header-rows: 1", "",
                  "   * - design, true h2", "     - model", "     - h2 bias / SD / RMSE",
                  "     - enrichment bias / SD / RMSE", "     - median kappa"]
-        h2_true = rows.groupby("design")["h2_true"].first()
         for _, r in table.iterrows():
-            lines += [f"   * - {r.design}, {h2_true[r.design]:g} ({r.reps} replicates)",
+            lines += [f"   * - {r.design}, {r.h2_true:g} ({r.reps} replicates)",
                       f"     - {r.model}",
                       f"     - {r.h2_bias:+.4f} / {r.h2_sd:.4f} / {r.h2_rmse:.4f}",
                       f"     - {r.enr_bias:+.3f} / {r.enr_sd:.3f} / {r.enr_rmse:.3f}",

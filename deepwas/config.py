@@ -57,8 +57,9 @@ def _apply_threads(n_threads):
         torch.set_num_threads(_applied["torch_threads"])
         _applied["torch_threads"] = None
     if n_threads is not None:
-        _applied["limiter"] = threadpool_limits(limits=n_threads)
+        # torch's intra-op pool is OpenMP: read its size before threadpoolctl lowers it
         _applied["torch_threads"] = torch.get_num_threads()
+        _applied["limiter"] = threadpool_limits(limits=n_threads)
         torch.set_num_threads(n_threads)
 
 
