@@ -47,6 +47,16 @@ class LDSource:
     variants: pd.DataFrame
     #: people the LD was computed from, when known (a genotype panel); None otherwise
     panel_size = None
+    #: attributes that cache loaded data: emptied when the source is pickled (sent to a
+    #: precompute worker), which then reads only what its windows need
+    _TRANSIENT = ()
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        for name in self._TRANSIENT:
+            if name in state:
+                state[name] = type(state[name])()
+        return state
 
     def __len__(self):
         return len(self.variants)

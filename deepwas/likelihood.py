@@ -169,7 +169,10 @@ def marginal_loglik(stats, f, *, relative_to_null=False, per_window=False, linal
     s = s2 / stats.n
     info = [] if return_info else None
     values = []
-    for k, (_, ext) in enumerate(stats.windows):
+    windows = stats.windows
+    for k, (_, ext) in enumerate(windows):
+        if k + 1 < len(windows) and hasattr(stats, "prefetch"):
+            stats.prefetch(k + 1)          # loads in the background while window k computes
         gain = window_gain(stats, k, f[torch.as_tensor(ext, device=f.device)], linalg=linalg,
                            sigma2=s2, config=config, info=info, mismatch=mismatch)
         if not relative_to_null:

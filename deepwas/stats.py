@@ -231,30 +231,39 @@ class SummaryStats(Constructors):
     def ld_block(self, k):
         """Dense LD blocks ``(R_II, R_EI)`` of window ``k`` (float64)."""
         core, ext = self._global_window(k)
-        return self._data.ld.block(core, core), self.ld_ext_core(k)
+        with self._data.store._ld_lock:       # shared with the prefetch thread
+            return self._data.ld.block(core, core), self.ld_ext_core(k)
 
     def ld_ext_core(self, k):
         """Dense LD block ``R_EI`` (extended x core) of window ``k`` (float64)."""
         core, ext = self._global_window(k)
-        return self._data.ld.block(ext, core)
+        with self._data.store._ld_lock:
+            return self._data.ld.block(ext, core)
+
+    def window_key(self, k):
+        """Content key of window ``k`` (hex string): what its factors depend on."""
+        return self._data.store.key(int(self._selected[k]))
+
+    def prefetch(self, k):
+        """Start loading window ``k``'s factors in a background thread (no-op when in memory)."""
+        self._data.store.prefetch(int(self._selected[k]))
 
     def window_factors(self, k):
         """The theta-free factors of window ``k`` (computed once, then cached)."""
         return self._data.store.factors(int(self._selected[k]))
 
-    def precompute(self, progress=False):
-        """Compute (or load) the factors of every selected window now.
+    def precompute(self, progress=False, n_jobs=1, executor=None):
+        """Compute the factors of every selected window now (in parallel with ``n_jobs`` or an
+        ``executor``), skipping those already in memory or in the cache folder
+        (:func:`deepwas.precompute.precompute_windows`).
 
         Returns
         -------
         self
         """
-        it = range(len(self))
-        if progress:
-            from tqdm.auto import tqdm
-            it = tqdm(it, desc="precompute windows", unit="window")
-        for k in it:
-            self.window_factors(k)
+        from .precompute import precompute_windows
+
+        precompute_windows(self, n_jobs=n_jobs, executor=executor, progress=progress)
         return self
 
     def window_tensors(self, k, device=None, dtype=None):

@@ -9,9 +9,16 @@ keyed by them can hand one window another window's factors).
 """
 from __future__ import annotations
 
+import dataclasses
+import logging
+import threading
+
 import numpy as np
 
+from .memory_pool import POOL
 from .windows import FactorCache
+
+log = logging.getLogger(__name__)
 
 __all__ = ["WindowStore", "WindowTensors", "flush_tiny"]
 
@@ -47,6 +54,9 @@ def flush_tiny(G, dtype):
 class WindowStore:
     """The factors (numpy) and tensors (torch) of a data set's windows, looked up by content.
 
+    Memory is the process-wide :data:`deepwas.memory_pool.POOL` (bounded by
+    ``factor_memory``); disk is the data set's :class:`~deepwas.windows.FactorCache`.
+
     Parameters
     ----------
     ld : LDSource
@@ -61,58 +71,138 @@ class WindowStore:
         Allele frequencies of the variants (NaN where unknown), for the mismatch diagnostic's
         weights ``(p(1-p))^0.7``.
     cache_dir : path or None
-        Disk cache of the factors (:class:`~deepwas.windows.FactorCache`).
+        Disk cache of the factors (default: ``deepwas.get_config()["cache_dir"]``).
     """
 
     def __init__(self, ld, windows, beta_hat, ld_model, freq, cache_dir=None):
+        from .config import get_config
+
         self.ld, self.windows, self.beta_hat, self.ld_model = ld, windows, beta_hat, ld_model
         p = np.clip(np.where(np.isfinite(freq), freq, 0.5), 1e-4, 1 - 1e-4)
         self.weights = (p * (1 - p)) ** 0.7
-        self.cache = FactorCache(cache_dir)
-        self._keys = {}      # window -> content key (fixed for the data set)
-        self._tensors = {}   # (content key, device, dtype) -> WindowTensors
+        self.cache = FactorCache(cache_dir if cache_dir is not None
+                                 else get_config()["cache_dir"])
+        self.storage = get_config()["factor_storage"]
+        self._keys = {}       # window -> content key (fixed for the data set)
+        self._pending = {}    # content key -> Future of a prefetch
+        # LD sources keep small unsynchronised caches (open files, recent blocks): the
+        # prefetch thread and this one read the LD one at a time
+        self._ld_lock = threading.RLock()
+        self._warned_recompute = False
 
     def __getstate__(self):
-        # keys and tensors are recomputable; pickling (cross_validate with n_jobs) ships none
+        # prefetches belong to this process; the content keys travel (a precompute worker
+        # holding a subset of the LD must store its factors under the data set's keys)
         state = dict(self.__dict__)
-        state["_keys"], state["_tensors"] = {}, {}
+        state["_pending"] = {}
+        state.pop("_ld_lock", None)
         return state
+
+    def __setstate__(self, state):
+        self.__dict__.update(state)
+        self._ld_lock = threading.RLock()
 
     def key(self, w):
         """Content key of window ``w``: the LD it reads, its core beta-hats, the settings."""
         k = self._keys.get(w)
         if k is None:
             core, ext = self.windows[w]
-            k = self._keys[w] = FactorCache.make_key(
-                self.ld.window_key(core, ext), self.beta_hat[core].tobytes(),
-                self.weights[ext].tobytes(), self.ld_model.key())
+            with self._ld_lock:
+                ld_key = self.ld.window_key(core, ext)
+            parts = [ld_key, self.beta_hat[core].tobytes(),
+                     self.weights[ext].tobytes(), self.ld_model.key()]
+            if self.storage != "float64":       # float64 keys as before: caches stay valid
+                parts.append(self.storage)
+            k = self._keys[w] = FactorCache.make_key(*parts)
         return k
 
-    def _compute(self, w):
+    def describe(self, w):
         core, ext = self.windows[w]
-        U_r, lam_r, G = self.ld.eigenbasis(core, ext, self.ld_model.eig_rtol)
-        return self.ld_model.factors(U_r, lam_r, G, self.beta_hat[core], len(core),
-                                     self.weights[ext])
+        pos = self.ld.variants["pos"].to_numpy()
+        chrom = self.ld.variants["chrom"].iat[int(core[0])]
+        return (f"window {chrom}:{pos[core].min()}-{pos[core].max()} ({len(core)} core, "
+                f"{len(ext)} extended variants)")
+
+    def compute(self, w):
+        """The factors of window ``w``, computed from the LD (no cache involved)."""
+        core, ext = self.windows[w]
+        with self._ld_lock:
+            U_r, lam_r, G = self.ld.eigenbasis(core, ext, self.ld_model.eig_rtol)
+        wf = self.ld_model.factors(U_r, lam_r, G, self.beta_hat[core], len(core),
+                                   self.weights[ext])
+        if self.storage == "float32":
+            # only G is large; y, d and the scalars stay float64 (q and log det exactly)
+            wf = dataclasses.replace(wf, G=wf.G.astype(np.float32))
+        return wf
+
+    def _load_or_compute(self, w, key):
+        wf = self.cache.load(key)
+        if wf is not None:
+            self.cache.hits["disk"] += 1
+            return wf
+        if self.cache.hits["computed"] and not self.cache.cache_dir and POOL.evictions \
+                and not self._warned_recompute:
+            log.warning("window factors dropped from memory (factor_memory) are recomputed: "
+                        "give the data a cache_dir (or deepwas.set_config(cache_dir=...)) to "
+                        "read them back from disk instead")
+            self._warned_recompute = True
+        wf = self.compute(w)
+        self.cache.hits["computed"] += 1
+        self.cache.save(key, wf)
+        return wf
 
     def factors(self, w):
-        """:class:`~deepwas.windows.WindowFactors` of window ``w`` (computed once, then cached)."""
-        return self.cache.get(self.key(w), lambda: self._compute(w))
+        """:class:`~deepwas.windows.WindowFactors` of window ``w`` (from memory, disk, or
+        computed)."""
+        key = self.key(w)
+        wf = POOL.get(key, "factors")
+        if wf is not None:
+            self.cache.hits["memory"] += 1
+            return wf
+        pending = self._pending.pop(key, None)
+        wf = pending.result() if pending is not None else None
+        if wf is None:
+            wf = self._load_or_compute(w, key)
+        return POOL.put(key, "factors", wf, describe=lambda: self.describe(w))
+
+    def prefetch(self, w):
+        """Start loading window ``w``'s factors in a background thread (no-op when in memory)."""
+        key = self.key(w)
+        if POOL.get(key, "factors") is not None or key in self._pending:
+            return
+        self._pending[key] = _prefetcher().submit(self._load_or_compute, w, key)
 
     def tensors(self, w, device, dtype):
         """:class:`WindowTensors` of window ``w`` on ``device`` in ``dtype``."""
         import torch
 
-        tkey = (self.key(w), str(device), str(dtype))
-        hit = self._tensors.get(tkey)
+        key, part = self.key(w), ("tensors", str(device), str(dtype))
+        hit = POOL.get(key, part)
         if hit is None:
             wf = self.factors(w)
             as_t = lambda a: torch.as_tensor(a, dtype=dtype, device=device)  # noqa: E731
             hit = WindowTensors(as_t(flush_tiny(wf.G, dtype)), as_t(wf.y), wf.q, wf.logdet_R,
                                 wf.rank, wf.n_core, d=None if wf.d is None else as_t(wf.d))
-            self._tensors[tkey] = hit
+            # on the CPU in the factors' dtype the tensors are views of the numpy arrays
+            own = [t for t, a in ((hit.G, wf.G), (hit.y, wf.y), (hit.d, wf.d)) if t is not None
+                   and not (t.device.type == "cpu" and np.shares_memory(t.numpy(), a))]
+            POOL.put(key, part, hit, describe=lambda: self.describe(w),
+                     size=sum(t.element_size() * t.nelement() for t in own))
         return hit
 
     def clear_memory(self):
-        """Forget the factors and tensors held in memory (disk entries stay)."""
-        self.cache.clear_memory()
-        self._tensors.clear()
+        """Forget this data set's windows held in memory (disk entries stay)."""
+        for key in self._keys.values():
+            POOL.discard(key)
+
+
+_PREFETCH = []
+
+
+def _prefetcher():
+    """The single background thread that loads the next window while this one trains."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    if not _PREFETCH:
+        _PREFETCH.append(ThreadPoolExecutor(max_workers=1, thread_name_prefix="deepwas-prefetch"))
+    return _PREFETCH[0]

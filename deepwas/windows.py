@@ -31,6 +31,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+import re
 import uuid
 from dataclasses import dataclass, field
 
@@ -45,6 +46,8 @@ DEFAULT_EIG_RTOL = 1e-10
 # v2: G with orthogonal columns, y for z; v3: LD models (truncation, mismatch d) and the
 # mismatch diagnostics
 _FORMAT_VERSION = "deepwas-window-factors-v3"
+_ENTRY = re.compile(r"[0-9a-f]{64}\.npz")
+_TEMP = re.compile(r"\.[0-9a-f]{64}\.\d+\.[0-9a-f]{32}\.tmp")
 _EMPTY = np.zeros(0)
 
 
@@ -217,22 +220,22 @@ def _checksum(arrays):
 
 
 class FactorCache:
-    """Window factors held in memory and, with ``cache_dir``, on disk.
+    """Window factors on disk, in ``cache_dir`` (memory is :mod:`deepwas.memory_pool`'s).
 
     Entries are keyed by a content hash of everything the factors depend on (LD blocks or the
-    files they came from, the core beta-hats, the eigenvalue threshold, this format's version),
+    files they came from, the core beta-hats, the precompute settings, this format's version),
     so a changed input never reuses a stale entry. Each file stores a checksum of its arrays;
-    an unreadable, truncated or tampered file is logged, deleted and rebuilt.
+    an unreadable, truncated or tampered file is logged, deleted and rebuilt. Files are
+    written atomically (to a temporary name, then renamed), so several processes or machines
+    can fill one shared folder.
+
+    ``hits`` counts where the factors asked for came from: ``memory`` (the pool), ``disk``,
+    ``computed``, ``rebuilt`` (a bad file replaced).
     """
 
     def __init__(self, cache_dir=None):
         self.cache_dir = None if cache_dir is None else os.fspath(cache_dir)
-        self._mem = {}
         self.hits = {"memory": 0, "disk": 0, "computed": 0, "rebuilt": 0}
-
-    def __getstate__(self):
-        # Factors are recomputable; pickling (e.g. cross_validate with n_jobs) ships no arrays.
-        return {"cache_dir": self.cache_dir, "_mem": {}, "hits": dict(self.hits)}
 
     @staticmethod
     def make_key(*parts):
@@ -244,24 +247,48 @@ class FactorCache:
     def _path(self, key):
         return os.path.join(self.cache_dir, f"{key}.npz")
 
-    def get(self, key, compute):
-        hit = self._mem.get(key)
-        if hit is not None:
-            self.hits["memory"] += 1
-            return hit
-        wf = self._load(key) if self.cache_dir else None
-        if wf is None:
-            wf = compute()
-            self.hits["computed"] += 1
-            if self.cache_dir:
-                self._save(key, wf)
-        else:
-            self.hits["disk"] += 1
-        self._mem[key] = wf
-        return wf
+    def files(self):
+        """The folder's window files and leftover temporary files of interrupted writers.
 
-    def clear_memory(self):
-        self._mem.clear()
+        Only names this class writes are listed (a 64-hex-digit key), so pointing the cache at
+        a folder holding other files never touches them.
+        """
+        entries, temps = [], []
+        if self.cache_dir and os.path.isdir(self.cache_dir):
+            for e in os.scandir(self.cache_dir):
+                if _ENTRY.fullmatch(e.name):
+                    entries.append(e.path)
+                elif _TEMP.fullmatch(e.name):
+                    temps.append(e.path)
+        return entries, temps
+
+    def clear_disk(self):
+        """Delete this folder's window files (and leftover temporaries); returns (files, bytes)."""
+        entries, temps = self.files()
+        n = size = 0
+        for path in entries + temps:
+            try:
+                size += os.path.getsize(path)
+                os.remove(path)
+                n += 1
+            except FileNotFoundError:     # another process removed or replaced it
+                pass
+        return n, size
+
+    def has(self, key):
+        """Whether a file for ``key`` exists (not whether it is intact: :meth:`load` checks)."""
+        return self.cache_dir is not None and os.path.exists(self._path(key))
+
+    def load(self, key):
+        """The factors stored under ``key``, or None (no folder, no file, or a bad file)."""
+        return self._load(key) if self.cache_dir else None
+
+    def save(self, key, wf):
+        """Store ``wf`` under ``key`` (a no-op without a folder); returns the file's bytes."""
+        if not self.cache_dir:
+            return 0
+        self._save(key, wf)
+        return os.path.getsize(self._path(key))
 
     def _save(self, key, wf):
         os.makedirs(self.cache_dir, exist_ok=True)

@@ -399,3 +399,51 @@ def test_threads_option_limits_the_work_and_is_restored(workflow, monkeypatch, c
     with pytest.raises(SystemExit):
         main(["precompute", *workflow["data"], "--threads", "0"])
     assert "expected a positive whole number" in capsys.readouterr().err
+
+
+def test_precompute_workers_resume_and_cache_commands(workflow, tmp_path, capsys):
+    from deepwas.memory_pool import POOL
+
+    cache = tmp_path / "cache"
+    data = [*workflow["data"][:-1], str(cache)]          # same data, a fresh cache folder
+    assert data[-2] == "--cache-dir"
+    out = tmp_path / "pre.json"
+    POOL.clear()                 # else the windows come from memory (written, not computed)
+    assert main(["precompute", *data, "--workers", "2", "--no-progress", "--out", str(out)]) == 0
+    first = json.loads(out.read_text())
+    assert (first["workers"], first["windows_computed"], first["windows_skipped"]) == (2, 2, 0)
+    assert first["bytes_on_disk"] == sum(p.stat().st_size for p in cache.glob("*.npz")) > 0
+    text = capsys.readouterr().out
+    assert "per window; a genome of 2,700 windows" in text
+    # the workers' files are the ones a serial run would have written (same keys, same values)
+    assert sorted(p.name for p in cache.glob("*.npz")) == sorted(os.listdir(workflow["cache"]))
+    assert main(["precompute", *data, "--workers", "2", "--no-progress", "--out", str(out)]) == 0
+    again = json.loads(out.read_text())
+    assert (again["windows_computed"], again["windows_skipped"]) == (0, 2)
+
+    (cache / "notes.txt").write_text("a user's file")
+    capsys.readouterr()
+    assert main(["cache", "info", "--cache-dir", str(cache)]) == 0
+    assert "2 window file(s)" in capsys.readouterr().out
+    assert main(["cache", "clear", "--cache-dir", str(cache)]) == 0
+    assert "removed 2 file(s)" in capsys.readouterr().out
+    assert sorted(os.listdir(cache)) == ["notes.txt"]
+
+
+def test_precompute_workers_without_cache_dir_is_an_error(workflow, capsys):
+    data = workflow["data"][:-2]
+    assert main(["precompute", *data, "--workers", "2", "--no-progress"]) == 2
+    assert "--workers needs --cache-dir" in capsys.readouterr().err
+
+
+def test_precompute_writes_windows_held_in_memory_to_a_new_cache(workflow, tmp_path):
+    from deepwas.memory_pool import POOL
+
+    cache = tmp_path / "cache"
+    data = [*workflow["data"][:-1], str(cache)]
+    main(["precompute", *data, "--no-progress"])          # in memory now, and on disk
+    for p in cache.glob("*.npz"):
+        p.unlink()
+    assert len(POOL) >= 2
+    assert main(["precompute", *data, "--no-progress"]) == 0
+    assert len(list(cache.glob("*.npz"))) == 2

@@ -13,7 +13,7 @@ def _threads():
 
 def test_config_context_limits_and_restores_threads():
     before = _threads()
-    assert get_config() == {"n_threads": None}
+    assert get_config()["n_threads"] is None
     with config_context(n_threads=1) as cfg:
         assert cfg["n_threads"] == 1 and get_config()["n_threads"] == 1
         pools, torch_threads = _threads()
@@ -21,7 +21,7 @@ def test_config_context_limits_and_restores_threads():
         with deepwas.config_context(n_threads=2):
             assert _threads()[1] == 2
         assert _threads()[1] == 1
-    assert get_config() == {"n_threads": None} and _threads() == before
+    assert get_config()["n_threads"] is None and _threads() == before
 
 
 def test_set_config_only_changes_what_is_given():

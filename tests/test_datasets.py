@@ -2,6 +2,8 @@
 import numpy as np
 import pytest
 
+from deepwas.memory_pool import POOL
+
 from deepwas.datasets import load_demo
 
 
@@ -52,13 +54,15 @@ def test_tracks_are_hg38_bigwigs_read_through_liftover(demo22):
 
 def test_load_demo_is_deterministic_and_cached(demo22, tmp_path):
     cache, d1 = demo22
+    POOL.clear()          # as a new process would: the factors only on disk
     d2 = load_demo(chromosomes=[22], random_state=3, cache_dir=cache)          # from the cache
+    d2.stats.window_factors(0)
+    assert d2.stats._data.cache.hits["disk"] == 1 and d2.stats._data.cache.hits["computed"] == 0
     d3 = load_demo(chromosomes=[22], random_state=3, cache_dir=tmp_path / "other")  # from scratch
     for d in (d2, d3):
         np.testing.assert_array_equal(d.f_true, d1.f_true)
         np.testing.assert_array_equal(d.stats.variants["beta_hat"], d1.stats.variants["beta_hat"])
         np.testing.assert_array_equal(d.stats.get_features().func, d1.stats.get_features().func)
-    assert d2.stats._data.cache.hits["disk"] == 1 and d2.stats._data.cache.hits["computed"] == 0
     w1, w3 = d1.stats.window_factors(0), d3.stats.window_factors(0)
     np.testing.assert_array_equal(w1.z, w3.z)
     other = load_demo(chromosomes=[22], random_state=4, cache_dir=cache, precompute=False)

@@ -84,7 +84,7 @@ def test_factors_survive_clearing_the_cache(small):
     f = np.full(stats.n_variants, 1e-5)
     ref = marginal_loglik(stats, f, per_window=True)
     for _ in range(3):   # ids of freed factor objects are reused by the next ones
-        stats._data.cache.clear_memory()
+        stats._data.store.clear_memory()
         gc.collect()
         order = np.random.default_rng(_).permutation(len(stats))
         sub = stats[order]

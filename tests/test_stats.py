@@ -8,6 +8,7 @@ import pytest
 
 from deepwas import SummaryStats, marginal_loglik
 from deepwas.io.alignment import align_alleles
+from deepwas.memory_pool import POOL
 from deepwas.windows import make_windows
 
 from conftest import bfile
@@ -136,6 +137,7 @@ def test_disk_cache_reuse_invalidation_and_repair(small, tmp_path, caplog):
     f = np.full(st.n_variants, 1e-6)
     ref = marginal_loglik(st, f)
 
+    POOL.clear()          # as a new process would: nothing in memory, the files on disk
     st2 = build(small, **kw)
     assert marginal_loglik(st2, f) == ref
     assert st2._data.cache.hits["disk"] == len(st2) and st2._data.cache.hits["computed"] == 0
@@ -153,6 +155,7 @@ def test_disk_cache_reuse_invalidation_and_repair(small, tmp_path, caplog):
         fh.write(b"\x00garbage\x00" * 8)
     with open(p2, "r+b") as fh:
         fh.truncate(100)
+    POOL.clear()
     with caplog.at_level(logging.WARNING):
         st4 = build(small, **kw)
         assert marginal_loglik(st4, f) == ref

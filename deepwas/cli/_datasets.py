@@ -14,7 +14,7 @@ from ._data import UserError, check_file, feature_provider, load_stats, report_l
 from ._models import show_progress
 from ._reports import write_table
 
-__all__ = ["cmd_demo", "cmd_precompute", "cmd_simulate"]
+__all__ = ["cmd_cache", "cmd_demo", "cmd_precompute", "cmd_simulate"]
 
 log = logging.getLogger("deepwas.cli")
 
@@ -44,18 +44,28 @@ def cmd_demo(args):
 def cmd_precompute(args):
     t0 = time.perf_counter()
     stats = load_stats(args)
+    from ..precompute import precompute_windows
+
     if not args.cache_dir:
+        if args.workers > 1:
+            raise UserError("--workers needs --cache-dir: the workers write the factors there")
         log.warning("no --cache-dir: the factors are computed but not kept")
-    stats.precompute(progress=show_progress(args))
+    report = precompute_windows(stats, n_jobs=args.workers, progress=show_progress(args))
     dt = time.perf_counter() - t0
     cache = stats._data.cache
-    print(f"{stats}: {len(stats)} windows precomputed in {dt:.1f} s "
-          f"(cache: {cache.hits['disk']} read, {cache.hits['computed']} computed)")
+    print(f"{stats}: {report.line()}")
+    if report.bytes_on_disk:
+        per = report.bytes_on_disk / report.n_windows
+        print(f"cache {os.path.abspath(args.cache_dir)}: {_fmt_bytes(per)} per window; a "
+              f"genome of {GENOME_WINDOWS:,} windows at this density would take "
+              f"{_fmt_bytes(per * GENOME_WINDOWS)}")
     diag = report_ld_check(stats, log)
     summary = dict(n_windows=len(stats), n_variants=int(stats.n_variants), n=float(stats.n),
                    chromosomes=sort_chroms(stats.groups),
                    cache_dir=None if args.cache_dir is None else os.path.abspath(args.cache_dir),
                    cache_hits=dict(cache.hits), drop_counts=stats.drop_counts, seconds=dt,
+                   workers=report.workers, bytes_on_disk=report.bytes_on_disk,
+                   windows_computed=report.computed, windows_skipped=report.skipped,
                    ld_model=dict(regularisation=stats.ld_model.regularisation,
                                  share=stats.ld_model.share),
                    ld_check=dict(z_tail_median=float(diag["z_tail"].median()),
@@ -67,6 +77,41 @@ def cmd_precompute(args):
         with open(args.out, "w") as fh:
             json.dump(summary, fh, indent=1, default=int)
         print(f"wrote {args.out}")
+    return 0
+
+
+#: windows of a genome in the paper's layout (1 Mb cores, 3 Mb extended sets)
+GENOME_WINDOWS = 2_700
+
+
+def _fmt_bytes(n):
+    for unit, size in (("TB", 1e12), ("GB", 1e9), ("MB", 1e6), ("kB", 1e3)):
+        if n >= size:
+            return f"{n / size:.3g} {unit}"
+    return f"{int(n)} B"
+
+
+def cmd_cache(args):
+    from ..windows import FactorCache
+
+    if not os.path.isdir(args.cache_dir):
+        raise UserError(f"no cache folder {args.cache_dir}")
+    cache = FactorCache(args.cache_dir)
+    entries, temps = cache.files()
+    if args.action == "info":
+        size = sum(os.path.getsize(p) for p in entries)
+        line = (f"{os.path.abspath(args.cache_dir)}: {len(entries)} window file(s), "
+                f"{_fmt_bytes(size)}")
+        if entries:
+            line += (f" ({_fmt_bytes(size / len(entries))} per window; {GENOME_WINDOWS:,} "
+                     f"windows at this size: {_fmt_bytes(size / len(entries) * GENOME_WINDOWS)})")
+        print(line)
+        if temps:
+            print(f"{len(temps)} unfinished file(s) of interrupted writers "
+                  "(deepwas cache clear removes them)")
+        return 0
+    n, size = cache.clear_disk()
+    print(f"removed {n} file(s), {_fmt_bytes(size)}, from {os.path.abspath(args.cache_dir)}")
     return 0
 
 

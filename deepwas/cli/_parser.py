@@ -4,7 +4,7 @@ from __future__ import annotations
 import argparse
 
 from ._data import add_data_args
-from ._datasets import cmd_demo, cmd_precompute, cmd_simulate
+from ._datasets import cmd_cache, cmd_demo, cmd_precompute, cmd_simulate
 from ._models import add_train_args, cmd_fit, cmd_predict, cmd_score
 
 __all__ = ["build_parser"]
@@ -102,9 +102,20 @@ def build_parser():
                  "factors (eigendecomposition of each core's LD) into --cache-dir, so "
                  "that fit and score start at once.")
     add_data_args(pc, with_features=False)
+    pc.add_argument("--workers", type=positive_int, default=1, metavar="N",
+                    help="worker processes, one window each at a time (needs --cache-dir; "
+                         "default 1: this process). Rerunning skips the windows already "
+                         "in the cache")
     pc.add_argument("--out", metavar="JSON", help="write a summary (windows, drops, timing)")
     pc.add_argument("--no-progress", action="store_true", help="no progress bar (as -q)")
     pc.set_defaults(func=cmd_precompute)
+
+    ca = command("cache", help="size of a factor cache folder, or empty it",
+                 description="info: window files, bytes and the projection to a genome; "
+                 "clear: delete the window files (only files deepwas wrote are touched).")
+    ca.add_argument("action", choices=("info", "clear"))
+    ca.add_argument("--cache-dir", required=True, metavar="DIR", help="the cache folder")
+    ca.set_defaults(func=cmd_cache)
 
     ft = command("fit", help="train a prior and save it (state dict + JSON)",
                  description="Train a prior on the windows of the data (minus those held out "

@@ -10,6 +10,7 @@
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import os
@@ -76,64 +77,64 @@ def fit_prior(est, stats):
     freq = freq_array(variants["freq"].to_numpy(), len(variants), "fit")
     fm, fsd, pm, psd = standardisation(stats, train_ids, sizes)
 
-    blocks = None
-    out["ldsr_h2_"] = out["ldsr_intercept_"] = float("nan")
-    if est.solver == "ldsr":
-        blocks = LDSRBlocks(stats, device=device)
-        out["ldsr_h2_"], out["ldsr_intercept_"] = ldsr_regression(blocks, train_ids,
-                                                                  float(len(train_rows)))
-    sigma2 = _resolve_sigma2(est, stats, out)
-    ldsr_h2 = (float(np.clip(out["ldsr_h2_"], 1e-3, 1.0)) if est.ldsr_h2 == "auto"
-               else float(est.ldsr_h2))
+    # blocks and features are released on every exit, a failed fit included
+    with contextlib.ExitStack() as cleanup:
+        blocks = None
+        out["ldsr_h2_"] = out["ldsr_intercept_"] = float("nan")
+        if est.solver == "ldsr":
+            blocks = LDSRBlocks(stats, device=device)
+            cleanup.callback(blocks.free)      # also when initialisation fails
+            out["ldsr_h2_"], out["ldsr_intercept_"] = ldsr_regression(blocks, train_ids,
+                                                                      float(len(train_rows)))
+        sigma2 = _resolve_sigma2(est, stats, out)
+        ldsr_h2 = (float(np.clip(out["ldsr_h2_"], 1e-3, 1.0)) if est.ldsr_h2 == "auto"
+                   else float(est.ldsr_h2))
 
-    with seeded_torch(seed, device):
-        prior = build_prior(copy.deepcopy(est.model) if name == "custom" else name,
-                            *sizes, alpha=est.alpha, learn_alpha=est.learn_alpha,
-                            **(est.model_params or {}))
-        prior.set_standardisation(fm, fsd, pm, psd)
-        prior.to(device)
-        fetch = WindowFeatures(stats, sizes, freq, device)
+        with seeded_torch(seed, device):
+            prior = build_prior(copy.deepcopy(est.model) if name == "custom" else name,
+                                *sizes, alpha=est.alpha, learn_alpha=est.learn_alpha,
+                                **(est.model_params or {}))
+            prior.set_standardisation(fm, fsd, pm, psd)
+            prior.to(device)
+            fetch = WindowFeatures(stats, sizes, freq, device)
+            cleanup.callback(fetch.clear)
 
-        # --- initial scale: f sums to h2 over the training variants
-        log_pq = log_sum_pq(prior, None if freq is None else torch.as_tensor(freq[train_rows]),
-                            len(train_rows))
-        # float64: the searches below compare likelihoods that differ in the 7th digit
-        init = ConstantPriorLikelihood(stats, init_window_ids(train_ids, est.init_windows),
-                                       prior, fetch, torch.float64, log_pq)
-        if sigma2 is None:
-            _, sigma2 = ml_h2_sigma2(init)
-        mismatch = 0.0
-        if stats.ld_model.has_mismatch:
-            h2_ml, mismatch = ml_h2_mismatch(init, sigma2)
-        if est.h2_init != "auto":
-            h2_0 = float(est.h2_init)
-        elif est.solver == "ldsr":
-            h2_0 = float(np.clip(out["ldsr_h2_"], 1e-5, 1.0))
-        elif stats.ld_model.has_mismatch:
-            h2_0 = h2_ml
-        else:
-            h2_0 = initial_h2(init, sigma2)
-        if h2_0 > 0.99 and est.h2_init == "auto":
-            _warn_h2_at_bound(h2_0, stats)
-        prior.set_log_scale(math.log(h2_0) - log_pq)
+            # --- initial scale: f sums to h2 over the training variants
+            log_pq = log_sum_pq(prior, None if freq is None else torch.as_tensor(freq[train_rows]),
+                                len(train_rows))
+            # float64: the searches below compare likelihoods that differ in the 7th digit
+            init = ConstantPriorLikelihood(stats, init_window_ids(train_ids, est.init_windows),
+                                           prior, fetch, torch.float64, log_pq)
+            if sigma2 is None:
+                _, sigma2 = ml_h2_sigma2(init)
+            mismatch = 0.0
+            if stats.ld_model.has_mismatch:
+                h2_ml, mismatch = ml_h2_mismatch(init, sigma2)
+            if est.h2_init != "auto":
+                h2_0 = float(est.h2_init)
+            elif est.solver == "ldsr":
+                h2_0 = float(np.clip(out["ldsr_h2_"], 1e-5, 1.0))
+            elif stats.ld_model.has_mismatch:
+                h2_0 = h2_ml
+            else:
+                h2_0 = initial_h2(init, sigma2)
+            if h2_0 > 0.99 and est.h2_init == "auto":
+                _warn_h2_at_bound(h2_0, stats)
+            prior.set_log_scale(math.log(h2_0) - log_pq)
 
-        it_cfg = est._iterative_config()
-        how = est._resolved_optimizer(count_parameters(prior))
-        objective = WindowObjective(
-            stats, est.solver, train_ids, sigma2, torch.float64 if how == "lbfgs" else dtype,
-            linalg=est.linalg, iterative_config=it_cfg,
-            seed0=seed if it_cfg.seed is None else it_cfg.seed,
-            blocks=blocks, ldsr_h2=ldsr_h2, n_variants=float(len(train_rows)), mismatch=mismatch)
-        try:
+            it_cfg = est._iterative_config()
+            how = est._resolved_optimizer(count_parameters(prior))
+            objective = WindowObjective(
+                stats, est.solver, train_ids, sigma2, torch.float64 if how == "lbfgs" else dtype,
+                linalg=est.linalg, iterative_config=it_cfg,
+                seed0=seed if it_cfg.seed is None else it_cfg.seed,
+                blocks=blocks, ldsr_h2=ldsr_h2, n_variants=float(len(train_rows)),
+                mismatch=mismatch)
             if how == "lbfgs":
                 trained = _train_lbfgs(est, prior, objective, fetch, train_ids, valid_ids)
             else:
                 trained = _train_adamw(est, prior, objective, fetch, train_ids, valid_ids, seed,
                                        device, name)
-        finally:
-            fetch.clear()
-            if blocks is not None:
-                blocks.free()
 
     prior = trained.pop("prior").to("cpu").eval()
     out["n_parameters_"] = count_parameters(prior)  # before freezing: what the fit trained
@@ -170,7 +171,7 @@ def _train_lbfgs(est, prior, objective, fetch, train_ids, valid_ids):
 def _train_adamw(est, prior, objective, fetch, train_ids, valid_ids, seed, device, name):
     lr = DEFAULT_LR.get(name, 1e-3) if est.lr == "auto" else float(est.lr)
     checkpoint, tmp = _checkpoint_folder(est, valid_ids)
-    net, warm, epochs = build_net(est, prior, objective, len(train_ids), valid_ids, lr, seed,
+    net, warm, epochs = build_net(est, prior, objective, train_ids, valid_ids, lr, seed,
                                   device, checkpoint)
     net.module.fetch = fetch
     try:

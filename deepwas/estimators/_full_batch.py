@@ -46,7 +46,9 @@ def _window_losses(prior, objective, fetch, ids, with_grad):
     for p in params:
         p.grad = None
     total = 0.0
-    for k in ids:
+    for j, k in enumerate(ids):
+        if j + 1 < len(ids):
+            objective.prefetch(ids[j + 1])
         func, pred, freq, n = fetch(int(k))
         with torch.set_grad_enabled(with_grad):
             loss = objective(int(k), prior(func, pred, freq, n=n), False) / len(ids)

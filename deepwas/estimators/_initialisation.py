@@ -70,7 +70,9 @@ class ConstantPriorLikelihood:
 
         total = 0.0
         with torch.no_grad():
-            for k, b in zip(self.ids, self.base):
+            for j, (k, b) in enumerate(zip(self.ids, self.base)):
+                if j + 1 < len(self.ids) and hasattr(self.stats, "prefetch"):
+                    self.stats.prefetch(self.ids[j + 1])
                 f = torch.exp(b + log_h2).to(self.dtype)
                 total += float(window_gain(self.stats, k, f, linalg="cholesky", sigma2=sigma2,
                                            mismatch=mismatch))

@@ -6,7 +6,8 @@ Loss of a window (weighted least squares, LDSC's weights with a ballpark h2)::
 
     sum_{m in I} (1 / l_m) (N h2 l_m / M + 1)^-2 (N (R2 f)_m + sigma^2 - N beta_hat_m^2)^2
 
-The blocks are computed lazily, kept only for the duration of a fit, and freed after it.
+The blocks are computed lazily and kept in the memory pool (:mod:`deepwas.memory_pool`,
+bounded by ``factor_memory``) under the window's content key; a fit frees them at its end.
 """
 from __future__ import annotations
 
@@ -17,18 +18,23 @@ __all__ = ["LDSRBlocks", "ldsr_regression"]
 
 
 class LDSRBlocks:
-    """Lazy per-window cache of ``R2`` (float32), LD scores and ``N beta_hat^2`` of the core."""
+    """Per-window ``R2`` (float32), LD scores and ``N beta_hat^2`` of the core, made lazily."""
 
     def __init__(self, stats, device="cpu"):
         self.stats = stats
         self.device = torch.device(device)
-        self._cache = {}
-        self._beta = stats.variants["beta_hat"].to_numpy(dtype=np.float64)
+        self._part = ("ldsr", str(self.device))
+        self._keys = set()
+        self._beta = stats._variant_table()["beta_hat"].to_numpy(dtype=np.float64)
+        self._windows = stats.windows
 
     def get(self, k):
-        hit = self._cache.get(k)
+        from ..memory_pool import POOL
+
+        key = self.stats.window_key(k)
+        hit = POOL.get(key, self._part)
         if hit is None:
-            core, _ = self.stats.windows[k]
+            core, _ = self._windows[k]
             R_EI = self.stats.ld_ext_core(k)
             R2 = np.ascontiguousarray((R_EI.T ** 2).astype(np.float32))     # (n, m)
             l = R2.sum(1, dtype=np.float64)
@@ -36,7 +42,8 @@ class LDSRBlocks:
             hit = (torch.as_tensor(R2, device=self.device),
                    torch.as_tensor(l, dtype=torch.float32, device=self.device),
                    torch.as_tensor(chi2, dtype=torch.float32, device=self.device))
-            self._cache[k] = hit
+            POOL.put(key, self._part, hit)
+            self._keys.add(key)
         return hit
 
     def loss(self, k, f_ext, sigma2, h2, M):
@@ -48,7 +55,11 @@ class LDSRBlocks:
         return (w * (pred - chi2) ** 2).sum()
 
     def free(self):
-        self._cache.clear()
+        from ..memory_pool import POOL
+
+        for key in self._keys:
+            POOL.discard(key, self._part)
+        self._keys.clear()
 
 
 def ldsr_regression(blocks, windows, M, n_iter=2):

@@ -55,6 +55,12 @@ class WindowObjective:
         self.step = 0          # training windows evaluated so far
         self.last_info = None  # solver diagnostics of the last training window
 
+    def prefetch(self, k):
+        """Start loading window ``k``'s factors in the background (the window store's thread)
+        while the current window trains; LDSR needs no factors."""
+        if self.solver == "deepwas" and hasattr(self.stats, "prefetch"):
+            self.stats.prefetch(int(k))
+
     def __call__(self, k, log_f, training):
         if self.solver == "deepwas":
             from ..likelihood import window_gain

@@ -37,6 +37,28 @@ class WindowDataset(torch.utils.data.Dataset):
         return k, k
 
 
+class PrefetchingSampler(torch.utils.data.Sampler):
+    """A shuffled order of window positions that starts loading the next window's factors
+    when it hands out the current one.
+
+    The order is ``torch.randperm(n, generator=generator)``, as torch's ``RandomSampler``
+    draws it, so a seeded run repeats exactly.
+    """
+
+    def __init__(self, ids, generator, prefetch):
+        self.ids, self.generator, self.prefetch = np.asarray(ids), generator, prefetch
+
+    def __len__(self):
+        return len(self.ids)
+
+    def __iter__(self):
+        order = torch.randperm(len(self.ids), generator=self.generator).tolist()
+        for j, i in enumerate(order):
+            if j + 1 < len(order):
+                self.prefetch(int(self.ids[order[j + 1]]))
+            yield i
+
+
 def collate_window(batch):
     """One window per batch: returns the index as a shape-(1,) tensor (X) twice (X, y)."""
     if len(batch) != 1:
@@ -188,7 +210,7 @@ def planned_epochs(est, n_train):
     return int(min(1000, max(10, -(-int(est.min_steps) // per_epoch))))
 
 
-def build_net(est, prior, window_loss, n_train, valid_ids, lr, seed, device, checkpoint):
+def build_net(est, prior, window_loss, train_ids, valid_ids, lr, seed, device, checkpoint):
     """The skorch net of one fit, with its callbacks.
 
     Parameters
@@ -212,6 +234,7 @@ def build_net(est, prior, window_loss, n_train, valid_ids, lr, seed, device, che
     from skorch.helper import predefined_split
 
     acc = int(est.accumulate)
+    n_train = len(train_ids)
     epochs = planned_epochs(est, n_train)
     planned = -(-n_train // acc) * epochs
     warm = min(int(est.warmup_steps), planned // 2)
@@ -238,8 +261,9 @@ def build_net(est, prior, window_loss, n_train, valid_ids, lr, seed, device, che
         optimizer=torch.optim.AdamW, lr=lr,
         optimizer__weight_decay=float(est.weight_decay), optimizer__param_groups=NO_DECAY,
         max_epochs=epochs, batch_size=1,
-        iterator_train__collate_fn=collate_window, iterator_train__shuffle=True,
-        iterator_train__generator=gen, iterator_valid__collate_fn=collate_window,
+        iterator_train__collate_fn=collate_window,
+        iterator_train__sampler=PrefetchingSampler(train_ids, gen, window_loss.prefetch),
+        iterator_valid__collate_fn=collate_window,
         train_split=predefined_split(WindowDataset(valid_ids)) if len(valid_ids) else None,
         callbacks=callbacks, device=str(device), verbose=int(est.verbose),
         accumulate=acc, warmup_steps=warm, window_loss=window_loss)

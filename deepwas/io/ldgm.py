@@ -92,6 +92,8 @@ class LDGMSource(LDSource):
         The blocks read (chromosome, range, files, indices, variants).
     """
 
+    _TRANSIENT = ("_lu",)
+
     def __init__(self, paths, population="EUR", chromosomes=None, block_windows=True,
                  genome_build="GRCh38", cache_blocks=4):
         self.population = str(population)

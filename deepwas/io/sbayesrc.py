@@ -131,6 +131,8 @@ class SBayesRCLD(LDSource):
         Blocks kept in memory.
     """
 
+    _TRANSIENT = ("_cache",)
+
     def __init__(self, folder, var_prop=None, genome_build=None, cache_blocks=8):
         self.folder = os.fspath(folder)
         for f in ("ldm.info", "snp.info"):

@@ -161,6 +161,8 @@ class UKBBLD(LDSource):
     1 after ``L + L.T``, a matrix that is not triangular.
     """
 
+    _TRANSIENT = ("_cache",)
+
     def __init__(self, ld_dir, window_bp=1_000_000, exclude_long_range=True, eig_tol=1e-8,
                  max_shrink=0.1, cover_edges=True, cache_files=4, genome_build="GRCh37"):
         self.ld_dir = os.fspath(ld_dir)
