@@ -15,6 +15,7 @@ from sklearn.utils.validation import check_is_fitted
 from ._features import (FEATURE_CHUNK, check_feature_sizes, features_to_tensors, is_stats,
                         prediction_inputs)
 from ._fitting import DEFAULT_LR, fit_prior
+from ._genetics import GeneticsMixin
 from ._params import iterative_config, resolve_optimizer, validate_params
 
 __all__ = ["FunctionalPrior", "likelihood_increase_percent", "DEFAULT_LR"]
@@ -45,7 +46,7 @@ def _check_stats(X, what="fit"):
     return X
 
 
-class FunctionalPrior(BaseEstimator):
+class FunctionalPrior(GeneticsMixin, BaseEstimator):
     """A functionally informed prior on GWAS effect sizes, learned from summary statistics.
 
     The prior variance of the standardised effect of variant m is

@@ -6,11 +6,11 @@
 """
 from .base import PriorModule, soft_clamp, count_parameters
 from .constant import ConstantNet
-from .glm import GLMNet
+from .glm import GLMNet, LINKS
 from .transformer import TransformerNet, TRANSFORMER_PRESETS
 
 __all__ = ["PriorModule", "ConstantNet", "GLMNet", "TransformerNet", "TRANSFORMER_PRESETS",
-           "build_network", "build_prior", "count_parameters", "soft_clamp", "NETWORKS"]
+           "LINKS", "build_network", "build_prior", "count_parameters", "soft_clamp", "NETWORKS"]
 
 NETWORKS = {"constant": ConstantNet, "glm": GLMNet, "transformer": TransformerNet}
 
@@ -43,8 +43,17 @@ def build_network(model, d_func=0, width=0, d_pred=0, **params):
 
 def build_prior(model, d_func=0, width=0, d_pred=0, *, alpha=0.7, learn_alpha=False,
                 log_f_bounds=(-30.0, 0.0), **params):
-    """A :class:`PriorModule` around :func:`build_network` (``model`` may also be an nn.Module)."""
+    """A :class:`PriorModule` around :func:`build_network` (``model`` may also be an nn.Module).
+
+    A network with ``link="identity"`` (S-LDSC's linear model) gets ``alpha = 0``: f has no
+    frequency term.
+    """
     import torch.nn as nn
     net = model if isinstance(model, nn.Module) else build_network(model, d_func, width, d_pred, **params)
+    if getattr(net, "link", "exp") == "identity":
+        # S-LDSC's linear model: f = sum_c tau_c a_c, no frequency term
+        if learn_alpha:
+            raise ValueError("the identity link has no frequency term: learn_alpha must be False")
+        alpha = 0.0
     return PriorModule(net, alpha=alpha, learn_alpha=learn_alpha, log_f_bounds=log_f_bounds,
                        d_func=d_func, width=width, d_pred=d_pred)

@@ -95,9 +95,20 @@ class PriorModule(nn.Module):
         self.register_buffer("pred_mean", torch.zeros(self.d_pred))
         self.register_buffer("pred_scale", torch.ones(self.d_pred))
 
+    @property
+    def link(self):
+        """The network's link (``"exp"`` unless it has a ``link`` attribute; :mod:`.glm`)."""
+        return getattr(self.network, "link", "exp")
+
     @torch.no_grad()
     def set_standardisation(self, func_mean=None, func_scale=None, pred_mean=None, pred_scale=None):
-        """Store per-track / per-predictor mean and scale (zero scales are replaced by 1)."""
+        """Store per-track / per-predictor mean and scale (zero scales are replaced by 1).
+
+        A network with the identity link keeps its features as they are (mean 0, scale 1), so
+        its weights are per-unit-of-feature coefficients (S-LDSC's tau).
+        """
+        if self.link == "identity":
+            return
         for name, val in (("func_mean", func_mean), ("func_scale", func_scale),
                           ("pred_mean", pred_mean), ("pred_scale", pred_scale)):
             if val is None:
@@ -117,7 +128,11 @@ class PriorModule(nn.Module):
     def set_log_scale(self, value):
         """Set the intercept so that a network whose other terms are 0 gives exactly ``value``
         after the soft bound (the bound's curvature would otherwise shift a value near it)."""
-        self.set_intercept(inverse_soft_clamp(float(value), self.lo, self.hi))
+        x = inverse_soft_clamp(float(value), self.lo, self.hi)
+        if hasattr(self.network, "set_log_f"):       # networks with a link (GLMNet)
+            self.network.set_log_f(x)
+        else:
+            self.set_intercept(x)
 
     def log_freq_term(self, freq):
         """``log(p(1-p))`` with ``p`` clipped to ``[FREQ_EPS, 1-FREQ_EPS]``; 0 when freq is None."""
@@ -138,6 +153,10 @@ class PriorModule(nn.Module):
         """Bounded network output (the log f before the frequency term), shape (n,)."""
         func, pred = self.standardise(func, pred)
         out = self.network(func, pred) if n is None else self.network(func, pred, n=n)
+        if self.link != "exp":
+            from .glm import log_link
+
+            out = log_link(out, self.link)
         return soft_clamp(out, self.lo, self.hi)
 
     def forward(self, func=None, pred=None, freq=None, n=None):

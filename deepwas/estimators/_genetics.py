@@ -1,0 +1,59 @@
+"""What a geneticist takes from a fitted prior: partitioned heritability and posterior effects.
+
+A mixin of :class:`~deepwas.FunctionalPrior` (kept apart from the estimator's fitting code).
+"""
+from __future__ import annotations
+
+__all__ = ["GeneticsMixin"]
+
+
+class GeneticsMixin:
+    """:meth:`partitioned_h2` and :meth:`posterior_mean` of a fitted prior."""
+
+    def partitioned_h2(self, stats, annotations=None, n_blocks=200, jackknife="auto"):
+        """Heritability, its share and enrichment per annotation, S-LDSC's ``.results`` columns.
+
+        See :func:`deepwas.heritability.partitioned_h2` for the definitions, the jackknife
+        and the rules for bad input.
+
+        Parameters
+        ----------
+        stats : SummaryStats
+            Normally the training data (its windows form the jackknife blocks).
+        annotations : DataFrame, path(s) or None
+            Joined on ``SNP`` or aligned with ``stats.variants``; None: the model's features.
+        n_blocks : int, default=200
+        jackknife : {"auto", "pseudo", "refit", "none"}, default="auto"
+
+        Returns
+        -------
+        pandas.DataFrame
+            One row per annotation; total h2 and its SE in ``attrs``.
+        """
+        from ..heritability import partitioned_h2
+
+        return partitioned_h2(self, stats, annotations, n_blocks=n_blocks, jackknife=jackknife)
+
+    def posterior_mean(self, stats):
+        """Posterior mean effects ``E[beta | beta_hat]`` of ``stats.variants`` under this prior.
+
+        From the cached window factors (Woodbury form), each variant from the window where
+        it is core; see :func:`deepwas.posterior.posterior_mean`.
+
+        Parameters
+        ----------
+        stats : SummaryStats
+
+        Returns
+        -------
+        ndarray, shape (stats.n_variants,)
+            Standardised effects (per standard deviation of the genotype).
+        """
+        from sklearn.utils.validation import check_is_fitted
+
+        from ..posterior import posterior_mean
+
+        check_is_fitted(self, "prior_")
+        sigma2 = None if self.sigma2 is None else self.sigma2_
+        mismatch = float(self.ld_mismatch_) if stats.ld_model.has_mismatch else 0.0
+        return posterior_mean(stats, self.predict_f(stats), sigma2=sigma2, mismatch=mismatch)

@@ -1,0 +1,240 @@
+"""Partitioned heritability and enrichment of a fitted prior, in S-LDSC's ``.results`` layout.
+
+For annotations ``a_mc`` over the ``M`` variants (core variants of the windows that the
+annotations cover) and the fitted prior variances ``f_m`` (S-LDSC, Finucane et al. 2015)::
+
+    h2     = sum_m f_m                 h2_c = sum_m a_mc f_m        M_c = sum_m a_mc
+    Prop._SNPs = M_c / M               Prop._h2 = h2_c / h2         Enrichment = Prop._h2 / Prop._SNPs
+    diff_c = h2_c / M_c - (h2 - h2_c) / (M - M_c)          (Enrichment_p: two-sided t, df = blocks)
+    Coefficient tau = least squares of f on the annotations (plus an all-ones column when none
+                      is constant): with the identity link and the annotations as features,
+                      exactly the GLM's weights, i.e. S-LDSC's tau
+    tau_star = tau_c sd(a_c) M / h2    (Gazal et al. 2017; sd over the M variants)
+
+Standard errors: block jackknife over contiguous blocks of windows (:mod:`deepwas.jackknife`);
+each statistic is recomputed with the leave-one-block-out parameters on all ``M`` variants
+(as S-LDSC recomputes ``h2_c = sum_k tau_k O_ck`` with the full ``O``), and the table reports
+the full-data estimate with the pseudovalue standard error.
+
+Bad input: variants the annotations do not cover (or cover with NaN) are counted, reported in
+a ``UserWarning`` and in ``attrs``, and left out of every sum (never zero-filled); an all-zero
+annotation has no enrichment (NaN, with a warning); a constant non-zero annotation has
+Enrichment 1 by construction and no test (``Enrichment_p`` NaN, with a warning), like
+S-LDSC's ``base`` row.
+"""
+from __future__ import annotations
+
+import os
+import warnings
+
+import numpy as np
+import pandas as pd
+import torch
+from scipy import stats as sps
+
+from .jackknife import JACKKNIFE_METHODS, jackknife_blocks, jackknife_cov, leave_out_priors
+
+__all__ = ["partitioned_h2", "read_annotations", "RESULTS_COLUMNS"]
+
+#: S-LDSC's ``.results`` columns, in its order
+RESULTS_COLUMNS = ["Category", "Prop._SNPs", "Prop._h2", "Prop._h2_std_error", "Enrichment",
+                   "Enrichment_std_error", "Enrichment_p", "Coefficient",
+                   "Coefficient_std_error", "Coefficient_z-score"]
+_ID = ("CHR", "BP", "SNP", "CM")
+
+
+def read_annotations(paths):
+    """S-LDSC ``.annot(.gz)`` files (``CHR BP SNP CM`` + annotation columns; ``@`` = each
+    chromosome) as one DataFrame with a ``SNP`` column, several files joined on SNP."""
+    from .features.annot import expand_chrom_pattern
+
+    if isinstance(paths, (str, os.PathLike)):
+        paths = [paths]
+    out = None
+    for p in paths:
+        parts = [pd.read_csv(f, sep=r"\s+", compression="infer")
+                 for f in expand_chrom_pattern(p).values()]
+        df = pd.concat(parts, ignore_index=True)
+        if "SNP" not in df:
+            raise ValueError(f"{p}: an .annot file needs a SNP column")
+        df = df.drop(columns=[c for c in ("CHR", "BP", "CM") if c in df])
+        out = df if out is None else out.merge(df, on="SNP", how="outer")
+    return out
+
+
+def _align(annotations, variants):
+    """``(A, names, covered)``: annotation values for ``variants`` (NaN where not covered)."""
+    if isinstance(annotations, (str, os.PathLike, list, tuple)):
+        annotations = read_annotations(annotations)
+    if not isinstance(annotations, pd.DataFrame):
+        raise TypeError("annotations must be a DataFrame or .annot file path(s), got "
+                        f"{type(annotations).__name__}")
+    snp_col = next((c for c in annotations.columns if str(c).upper() == "SNP"), None)
+    names = [c for c in annotations.columns if str(c).upper() not in _ID]
+    if not names:
+        raise ValueError("annotations have no annotation column (only CHR/BP/SNP/CM)")
+    values = annotations[names].apply(pd.to_numeric, errors="coerce")
+    if snp_col is not None:
+        keys = annotations[snp_col].astype(str)
+        if keys.duplicated().any():
+            raise ValueError(f"annotations list {int(keys.duplicated().sum())} SNPs twice")
+        at = pd.Index(keys).get_indexer(variants["snp"].astype(str))
+        A = np.full((len(variants), len(names)), np.nan)
+        A[at >= 0] = values.to_numpy(dtype=np.float64)[at[at >= 0]]
+    elif len(annotations) == len(variants):
+        A = values.to_numpy(dtype=np.float64)
+    else:
+        raise ValueError(f"annotations without a SNP column must have one row per variant "
+                         f"({len(variants)}), got {len(annotations)}")
+    covered = np.isfinite(A).all(1)
+    return A, [str(n) for n in names], covered
+
+
+def _f_function(est, stats, rows):
+    """``f(prior)``: prior variances of ``stats.variants`` rows ``rows`` in float64."""
+    from .estimators._features import features_to_tensors, freq_array
+
+    sizes = (est.n_func_, est.width_, est.n_pred_)
+    freq = freq_array(stats.variants["freq"].to_numpy(), stats.n_variants, "partitioned_h2")
+    chunks = []
+    for lo in range(0, len(rows), 8192):
+        idx = rows[lo:lo + 8192]
+        feats = stats.get_features(idx) if (sizes[0] or sizes[2]) else None
+        func, pred = features_to_tensors(feats, sizes, "cpu")
+        fq = None if freq is None else torch.as_tensor(freq[idx], dtype=torch.float64)
+        chunks.append((func, pred, fq, len(idx)))
+
+    def f_of(prior):
+        with torch.no_grad():
+            return np.concatenate([torch.exp(prior(*c[:3], n=c[3]).double()).numpy()
+                                   for c in chunks])
+    return f_of
+
+
+class _Stats:
+    """All statistics of one f as one flat vector (so one jackknife covers them all)."""
+
+    def __init__(self, A):
+        self.A = A
+        self.M = A.shape[0]
+        self.Mc = A.sum(0)
+        self.sd = A.std(0)
+        const = self.sd == 0
+        design = A if const.any() else np.column_stack([A, np.ones(self.M)])
+        self.pinv = np.linalg.pinv(design)[:A.shape[1]]
+        self.C = A.shape[1]
+
+    def __call__(self, f):
+        h2 = f.sum()
+        h2c = self.A.T @ f
+        with np.errstate(divide="ignore", invalid="ignore"):
+            diff = h2c / self.Mc - (h2 - h2c) / (self.M - self.Mc)
+        tau = self.pinv @ f
+        return np.concatenate([[h2], h2c / h2, diff, tau, tau * self.sd * self.M / h2])
+
+    def split(self, v):
+        C = self.C
+        return v[0], v[1:1 + C], v[1 + C:1 + 2 * C], v[1 + 2 * C:1 + 3 * C], v[1 + 3 * C:]
+
+
+def partitioned_h2(est, stats, annotations=None, n_blocks=200, jackknife="auto"):
+    """Heritability, its partition and enrichment per annotation, with jackknife SEs.
+
+    Parameters
+    ----------
+    est : FunctionalPrior
+        Fitted.
+    stats : SummaryStats
+        The data whose variants (core variants of its windows) the heritability is summed
+        over and whose windows form the jackknife blocks -- normally the training data.
+    annotations : DataFrame, path(s) or None
+        Binary or continuous annotations, any (not only the model's features): a DataFrame
+        with a ``SNP`` column (joined on it) or one row per ``stats.variants`` row; S-LDSC
+        ``.annot`` file(s) (``@`` for the chromosome); None: the model's scalar features.
+    n_blocks : int, default=200
+        Jackknife blocks (S-LDSC's 200); fewer windows give one block per window (warned).
+    jackknife : {"auto", "pseudo", "refit", "none"}, default="auto"
+        "pseudo": graphREML's one-Newton-step pseudo-jackknife; "refit": warm-started refits
+        without each block; "none": point estimates (SEs NaN). "auto": "pseudo" for the
+        constant and GLM priors, "none" otherwise (a neural prior's Hessian is out of reach;
+        "refit" costs ``n_blocks`` fits).
+
+    Returns
+    -------
+    pandas.DataFrame
+        :data:`RESULTS_COLUMNS` (S-LDSC's ``.results``) plus ``tau_star`` and
+        ``tau_star_std_error``; ``attrs`` hold ``h2``, ``h2_std_error``, ``n_blocks``,
+        ``jackknife``, ``n_variants`` and ``n_variants_not_annotated``.
+    """
+    from sklearn.utils.validation import check_is_fitted
+
+    check_is_fitted(est, "prior_")
+    if jackknife not in ("auto",) + JACKKNIFE_METHODS:
+        raise ValueError(f"jackknife must be 'auto' or one of {JACKKNIFE_METHODS}, got {jackknife!r}")
+    if jackknife == "auto":
+        jackknife = "pseudo" if est._model_name() in ("constant", "glm") else "none"
+    core = np.unique(np.concatenate([c for c, _ in stats.windows]))
+    variants = stats.variants.iloc[core].reset_index(drop=True)
+    if annotations is None:
+        feats = stats.get_features(core)
+        if feats is None or feats.pred is None:
+            raise ValueError("no annotations given and the data have no scalar features")
+        names = feats.pred_names or [f"pred{i}" for i in range(feats.pred.shape[1])]
+        annotations = pd.DataFrame(np.asarray(feats.pred, dtype=np.float64), columns=names)
+    A, names, covered = _align(annotations, variants)
+    missing = int((~covered).sum())
+    if missing:
+        warnings.warn(f"annotations do not cover {missing} of {len(covered)} variants: they are "
+                      "left out of h2 and of every annotation's sums (not zero-filled)",
+                      UserWarning, stacklevel=3)
+    if not covered.any():
+        raise ValueError("the annotations cover none of the variants")
+    rows, A = core[covered], A[covered]
+    for c, name in enumerate(names):
+        if np.all(A[:, c] == 0):
+            warnings.warn(f"annotation {name!r} is 0 on every variant: its enrichment is "
+                          "undefined (NaN)", UserWarning, stacklevel=3)
+        elif np.all(A[:, c] == A[0, c]):
+            warnings.warn(f"annotation {name!r} is constant: its enrichment is 1 by "
+                          "construction and has no test (Enrichment_p NaN)", UserWarning,
+                          stacklevel=3)
+    S = _Stats(A)
+    f_of = _f_function(est, stats, rows)
+    full = S(f_of(est.prior_))
+    cov = np.full((full.size, full.size), np.nan)
+    n_used = 0
+    if jackknife != "none":
+        labels, n_used = jackknife_blocks(len(stats), n_blocks)
+        prior, _, loo, set_params = leave_out_priors(est, stats, labels, n_used, jackknife)
+        vals = []
+        for x in loo:
+            set_params(prior, x)
+            vals.append(S(f_of(prior)))
+        with np.errstate(invalid="ignore"):
+            cov = jackknife_cov(full, np.array(vals))
+    se = np.sqrt(np.maximum(np.diag(cov), 0.0))
+    return _table(S, full, se, names, n_used, jackknife, missing)
+
+
+def _table(S, full, se, names, n_used, jackknife, missing):
+    h2, prop, diff, tau, tstar = S.split(full)
+    h2_se, prop_se, diff_se, tau_se, tstar_se = S.split(se)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        psnp = S.Mc / S.M
+        enr = np.where(S.Mc != 0, prop / psnp, np.nan)
+        enr_se = np.where(S.Mc != 0, prop_se / psnp, np.nan)
+        const = S.sd == 0
+        p = np.where(const | ~(diff_se > 0), np.nan,
+                     2 * sps.t.sf(np.abs(diff / diff_se), max(n_used, 1)))
+        enr = np.where(const & (S.Mc != 0), 1.0, enr)
+        enr_se = np.where(const & (S.Mc != 0), 0.0, enr_se)
+        prop_se = np.where(const & (S.Mc != 0), 0.0, prop_se)
+        z = tau / tau_se
+    df = pd.DataFrame({"Category": names, "Prop._SNPs": psnp, "Prop._h2": prop,
+                       "Prop._h2_std_error": prop_se, "Enrichment": enr,
+                       "Enrichment_std_error": enr_se, "Enrichment_p": p, "Coefficient": tau,
+                       "Coefficient_std_error": tau_se, "Coefficient_z-score": z,
+                       "tau_star": tstar, "tau_star_std_error": tstar_se})
+    df.attrs.update(h2=float(h2), h2_std_error=float(h2_se), n_blocks=int(n_used),
+                    jackknife=jackknife, n_variants=int(S.M), n_variants_not_annotated=missing)
+    return df
