@@ -29,6 +29,18 @@ def _epochs(text):
         raise argparse.ArgumentTypeError(f"expected 'auto' or an integer, got {text!r}") from None
 
 
+def _chunk_size(text):
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected 'auto' or an integer >= 1, got {text!r}")
+    return value
+
+
 def add_train_args(p):
     g = p.add_argument_group("training")
     g.add_argument("--model", choices=("constant", "glm", "transformer"), default="glm",
@@ -59,6 +71,15 @@ def add_train_args(p):
                    help="estimate the residual variance by LD score regression")
     g.add_argument("--seed", type=int, default=0, metavar="N",
                    help="random seed of initialisation and window order")
+    g.add_argument("--chunk-size", type=_chunk_size, metavar="N|auto",
+                   help="evaluate the prior on at most N variants of a window at a time (the "
+                        "same gradient in bounded memory; auto: from a 1 GiB budget, a quarter "
+                        "of free GPU memory on CUDA); default: whole windows")
+    g.add_argument("--checkpoint-dir", metavar="DIR",
+                   help="AdamW: write a resume state here every --checkpoint-every steps; "
+                        "running the same command again resumes from it")
+    g.add_argument("--checkpoint-every", type=int, metavar="K", default=100,
+                   help="AdamW optimizer steps between two resume states")
 
 
 def estimator_from_args(args, verbose=0):
@@ -67,7 +88,8 @@ def estimator_from_args(args, verbose=0):
     params = dict(model=args.model, solver=args.solver, optimizer=args.optimizer, tol=args.tol,
                   max_iter=args.max_iter, max_epochs=args.epochs, min_steps=args.min_steps,
                   accumulate=args.accumulate, warmup_steps=args.warmup_steps,
-                  random_state=args.seed, verbose=int(verbose))
+                  random_state=args.seed, verbose=int(verbose), chunk_size=args.chunk_size,
+                  checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every)
     if args.lr is not None:
         params["lr"] = args.lr
     if args.model == "transformer":
@@ -147,6 +169,9 @@ def cmd_fit(args):
                                    test_regions=list(args.test_region or [])))
     kappa = (f"; LD mismatch kappa {est.ld_mismatch_:.3g}"
              if train.ld_model.has_mismatch else "")
+    if getattr(est, "resumed_step_", None) is not None:
+        print(f"resumed from the checkpoint at optimizer step {est.resumed_step_} "
+              f"({est.checkpoint_path_})", flush=True)
     print(f"fitted in {dt:.1f} s: h2 of the training variants {est.h2(train):.4g}{kappa}; "
           f"wrote {pt} and {js}")
     if test.any():

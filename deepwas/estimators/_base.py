@@ -8,11 +8,10 @@ from __future__ import annotations
 import warnings
 
 import numpy as np
-import torch
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
-from ._features import (FEATURE_CHUNK, check_feature_sizes, features_to_tensors, is_stats,
+from ._features import (check_feature_sizes, check_stats, is_stats, predict_f_chunked,
                         prediction_inputs)
 from ._fitting import DEFAULT_LR, fit_prior
 from ._genetics import GeneticsMixin
@@ -35,15 +34,6 @@ def likelihood_increase_percent(score):
     """
     out = 100.0 * np.expm1(np.asarray(score, dtype=np.float64))
     return float(out) if out.ndim == 0 else out
-
-
-def _check_stats(X, what="fit"):
-    if not is_stats(X):
-        raise TypeError(f"{what} expects a deepwas.SummaryStats (windows of summary statistics), "
-                        f"got {type(X).__name__}")
-    if len(X) == 0:
-        raise ValueError(f"{what} got a SummaryStats with no window")
-    return X
 
 
 class FunctionalPrior(GeneticsMixin, BaseEstimator):
@@ -149,10 +139,34 @@ class FunctionalPrior(GeneticsMixin, BaseEstimator):
         Early stopping after this many epochs without validation improvement (needs
         ``validation``).
     checkpoint_dir : str or None, default=None
-        Folder under which each fit writes its best parameters (skorch's Checkpoint) into a
-        subfolder of its own, ``checkpoint_path_``, so cross-validation folds never share or
-        restore each other's files; with None, a temporary folder removed after the fit (used
-        only with ``validation``).
+        Folder under which each fit keeps its files in a subfolder of its own,
+        ``checkpoint_path_``, named by a fingerprint of the training data and of the
+        parameters that shape the result (all but ``checkpoint_dir``, ``checkpoint_every``,
+        ``chunk_size``, ``device`` and ``verbose``; ``random_state`` through the seed it
+        gives), so cross-validation folds and grid-search candidates never share or restore
+        each other's files. There AdamW writes its best parameters (skorch's Checkpoint) and,
+        every ``checkpoint_every`` optimizer steps, atomically, the state to resume from
+        (``resume.pt``: prior, optimizer, warm-up step, random generators, epoch and position
+        within it, history); running the same fit again with the same folder resumes from it
+        and ends where an uninterrupted fit ends. It is removed when the fit completes. A
+        state whose fingerprint differs from the fit's is refused (``ValueError``); a folder
+        that cannot be written is an error before training. With None, a temporary folder
+        removed after the fit (used only with ``validation``). Resuming needs an integer
+        ``random_state``: with None each run draws new seeds and so starts afresh.
+    checkpoint_every : int, default=100
+        AdamW optimizer steps between two resume states (with ``checkpoint_dir``).
+    chunk_size : None, int or "auto", default=None
+        Variants per evaluation of the prior. None: a window's extended set at once. An int:
+        windows of more variants are evaluated in chunks of this many, first without a graph;
+        the loss and its gradient with respect to log f are computed on the whole window,
+        then each chunk is evaluated again with a graph and back-propagated with its slice of
+        that gradient -- the same gradient as one pass (dropout draws the same masks in both
+        evaluations of a chunk), with the memory of the prior's graph and of the features
+        read bounded by the chunk (features are read per chunk unless all windows' features
+        fit in memory). Costs one more forward pass of the prior per window. "auto": a budget
+        (1 GiB on CPU, a quarter of the free device memory on CUDA) divided by the prior's
+        graph and feature bytes per variant, measured at the start of the fit
+        (:mod:`deepwas.estimators._chunking`). Validation windows are evaluated in chunks too.
     dtype : {"float32", "float64"}, default="float32"
         Precision of the likelihood during training (the network runs in float32).
     device : str, default="cpu"
@@ -181,6 +195,10 @@ class FunctionalPrior(GeneticsMixin, BaseEstimator):
     train_chromosomes_, valid_chromosomes_ : list of str
     checkpoint_path_ : str or None
         This fit's checkpoint folder (under ``checkpoint_dir``).
+    chunk_size_ : int or None
+        Variants per evaluation of the prior, as resolved from ``chunk_size``.
+    resumed_step_ : int or None
+        The optimizer step this fit resumed from (``checkpoint_dir``), None for a fresh fit.
     optimizer_ : str
         "lbfgs" or "adamw", as resolved from ``optimizer``.
     ld_mismatch_ : float
@@ -219,8 +237,8 @@ class FunctionalPrior(GeneticsMixin, BaseEstimator):
                  h2_init="auto", init_windows=None, ldsr_h2="auto", optimizer="auto", tol=1e-5,
                  max_iter=500, lr="auto", weight_decay=0.01, max_epochs="auto", min_steps=200,
                  n_iter_no_change=5, warmup_steps=100, accumulate=12, grad_clip=0.2,
-                 validation=None, patience=None, checkpoint_dir=None, dtype="float32",
-                 device="cpu", verbose=0, random_state=None):
+                 validation=None, patience=None, checkpoint_dir=None, checkpoint_every=100,
+                 chunk_size=None, dtype="float32", device="cpu", verbose=0, random_state=None):
         self.model = model
         self.solver = solver
         self.linalg = linalg
@@ -246,6 +264,8 @@ class FunctionalPrior(GeneticsMixin, BaseEstimator):
         self.validation = validation
         self.patience = patience
         self.checkpoint_dir = checkpoint_dir
+        self.checkpoint_every = checkpoint_every
+        self.chunk_size = chunk_size
         self.dtype = dtype
         self.device = device
         self.verbose = verbose
@@ -292,7 +312,7 @@ class FunctionalPrior(GeneticsMixin, BaseEstimator):
         self : FunctionalPrior
         """
         self._validate_params()
-        stats = _check_stats(stats, "fit")
+        stats = check_stats(stats, "fit")
         for name, value in fit_prior(self, stats).items():
             setattr(self, name, value)
         return self
@@ -327,15 +347,7 @@ class FunctionalPrior(GeneticsMixin, BaseEstimator):
             warnings.warn("no allele frequencies given: f leaves out the (p(1-p))^alpha term",
                           RuntimeWarning, stacklevel=2)
         check_feature_sizes(get, n, sizes)
-        out = np.empty(n, dtype=np.float64)
-        chunk = 1024 if sizes[0] else FEATURE_CHUNK      # tracks: bound activation memory
-        with torch.no_grad():
-            for lo in range(0, n, chunk):
-                idx = np.arange(lo, min(n, lo + chunk))
-                func, pred = features_to_tensors(get(idx), sizes, "cpu")
-                fr = None if fq is None else torch.as_tensor(fq[idx], dtype=torch.float32)
-                out[idx] = torch.exp(self.prior_(func, pred, fr, n=len(idx)).double()).numpy()
-        return out
+        return predict_f_chunked(self.prior_, get, n, fq, sizes)
 
     def score(self, stats, y=None):
         """Held-out log-likelihood gain over the null model, in nats per person.
@@ -372,7 +384,7 @@ class FunctionalPrior(GeneticsMixin, BaseEstimator):
             ``ld_mismatch_`` enters both models.
         """
         check_is_fitted(self, "prior_")
-        stats = _check_stats(stats, "gain")
+        stats = check_stats(stats, "gain")
         from ..likelihood import marginal_loglik
 
         sigma2 = None if self.sigma2 is None else self.sigma2_

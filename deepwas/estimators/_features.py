@@ -17,7 +17,7 @@ from ..features.base import Features
 
 __all__ = ["freq_array", "feature_sizes", "standardisation", "features_to_tensors",
            "WindowFeatures", "slice_features", "is_stats", "prediction_inputs",
-           "check_feature_sizes", "FEATURE_CHUNK"]
+           "check_feature_sizes", "check_stats", "predict_f_chunked", "FEATURE_CHUNK"]
 
 #: variants whose features are read (and pushed through the prior) at a time
 FEATURE_CHUNK = 8192
@@ -148,6 +148,33 @@ class WindowFeatures:
                 self._cache[k] = hit
         return hit
 
+    def size(self, k):
+        """Variants in window ``k``'s extended set."""
+        return len(self.windows[k][1])
+
+    def freq_of(self, k):
+        """``(freq or None, n)`` of window ``k``'s extended variants, without its features."""
+        ext = self.windows[k][1]
+        fq = None if self.freq is None else self.freq[torch.as_tensor(ext, device=self.device)]
+        return fq, len(ext)
+
+    def chunk(self, k, lo, hi):
+        """``(func, pred, freq, n)`` of window ``k``'s extended variants ``lo:hi``.
+
+        Sliced from the window's tensors when all windows are kept in memory; read for these
+        variants alone otherwise, so a window's whole feature tensor is never built.
+        """
+        if self._cache is not None:
+            func, pred, fq, _ = self(k)
+            cut = lambda t: None if t is None else t[lo:hi]  # noqa: E731
+            return cut(func), cut(pred), cut(fq), hi - lo
+        ext = self.windows[k][1][lo:hi]
+        uses = self.sizes[0] or self.sizes[2]
+        feats = self.stats.get_features(ext) if uses else None
+        func, pred = features_to_tensors(feats, self.sizes, self.device)
+        fq = None if self.freq is None else self.freq[torch.as_tensor(ext, device=self.device)]
+        return func, pred, fq, len(ext)
+
     def clear(self):
         if self._cache is not None:
             self._cache.clear()
@@ -156,6 +183,30 @@ class WindowFeatures:
 def is_stats(X):
     """Whether ``X`` looks like a :class:`deepwas.SummaryStats` (duck-typed)."""
     return all(hasattr(X, a) for a in ("windows", "window_tensors", "variants", "n", "groups"))
+
+
+def check_stats(X, what="fit"):
+    """``X`` when it is a non-empty SummaryStats; ``TypeError`` / ``ValueError`` otherwise."""
+    if not is_stats(X):
+        raise TypeError(f"{what} expects a deepwas.SummaryStats (windows of summary statistics), "
+                        f"got {type(X).__name__}")
+    if len(X) == 0:
+        raise ValueError(f"{what} got a SummaryStats with no window")
+    return X
+
+
+def predict_f_chunked(prior, get, n, fq, sizes):
+    """``f`` (float64 ndarray) of ``n`` variants whose features ``get(idx)`` returns, a chunk
+    at a time (1,024 variants with tracks, to bound activation memory)."""
+    out = np.empty(n, dtype=np.float64)
+    chunk = 1024 if sizes[0] else FEATURE_CHUNK
+    with torch.no_grad():
+        for lo in range(0, n, chunk):
+            idx = np.arange(lo, min(n, lo + chunk))
+            func, pred = features_to_tensors(get(idx), sizes, "cpu")
+            fr = None if fq is None else torch.as_tensor(fq[idx], dtype=torch.float32)
+            out[idx] = torch.exp(prior(func, pred, fr, n=len(idx)).double()).numpy()
+    return out
 
 
 def prediction_inputs(X, features, freq, uses_features):

@@ -30,7 +30,9 @@ from ._features import WindowFeatures, feature_sizes, freq_array, standardisatio
 from ._initialisation import (ConstantPriorLikelihood, init_window_ids, initial_h2, log_sum_pq,
                               ml_h2_mismatch, ml_h2_sigma2)
 from ._ldsr import LDSRBlocks, ldsr_regression
+from ._chunking import resolve_chunk_size
 from ._objective import WindowObjective
+from ._resume import Resumer, check_writable, fingerprint, fit_folder, restore
 from ._training import WindowDataset, build_net, seeded_torch, validation_split
 
 __all__ = ["fit_prior", "DEFAULT_LR"]
@@ -76,6 +78,11 @@ def fit_prior(est, stats):
     variants = stats.variants
     freq = freq_array(variants["freq"].to_numpy(), len(variants), "fit")
     fm, fsd, pm, psd = standardisation(stats, train_ids, sizes)
+    folder = None
+    if est.checkpoint_dir is not None:     # a folder that cannot be written fails here
+        fp = fingerprint(est, stats, train_ids, valid_ids, seed, (fm, fsd, pm, psd))
+        folder = (fit_folder(est.checkpoint_dir, fp), fp)
+        check_writable(est.checkpoint_dir)
 
     # blocks and features are released on every exit, a failed fit included
     with contextlib.ExitStack() as cleanup:
@@ -124,6 +131,7 @@ def fit_prior(est, stats):
 
             it_cfg = est._iterative_config()
             how = est._resolved_optimizer(count_parameters(prior))
+            chunk = resolve_chunk_size(est.chunk_size, prior, sizes, device)
             objective = WindowObjective(
                 stats, est.solver, train_ids, sigma2, torch.float64 if how == "lbfgs" else dtype,
                 linalg=est.linalg, iterative_config=it_cfg,
@@ -131,17 +139,17 @@ def fit_prior(est, stats):
                 blocks=blocks, ldsr_h2=ldsr_h2, n_variants=float(len(train_rows)),
                 mismatch=mismatch)
             if how == "lbfgs":
-                trained = _train_lbfgs(est, prior, objective, fetch, train_ids, valid_ids)
+                trained = _train_lbfgs(est, prior, objective, fetch, train_ids, valid_ids, chunk)
             else:
                 trained = _train_adamw(est, prior, objective, fetch, train_ids, valid_ids, seed,
-                                       device, name)
+                                       device, name, chunk, folder)
 
     prior = trained.pop("prior").to("cpu").eval()
     out["n_parameters_"] = count_parameters(prior)  # before freezing: what the fit trained
     for p in prior.parameters():
         p.requires_grad_(False)
     out.update(trained)
-    out.update(prior_=prior, sigma2_=float(sigma2), h2_init_=h2_0, optimizer_=how,
+    out.update(prior_=prior, sigma2_=float(sigma2), h2_init_=h2_0, optimizer_=how, chunk_size_=chunk,
                ld_mismatch_=float(mismatch),
                func_mean_=fm, func_scale_=fsd, pred_mean_=pm, pred_scale_=psd,
                alpha_=float(prior.alpha), train_chromosomes_=sort_chroms(groups[train_ids]),
@@ -159,33 +167,50 @@ def _warn_h2_at_bound(h2, stats):
         "panel'", RuntimeWarning, stacklevel=4)
 
 
-def _train_lbfgs(est, prior, objective, fetch, train_ids, valid_ids):
+def _train_lbfgs(est, prior, objective, fetch, train_ids, valid_ids, chunk):
     history, n_iter, converged = fit_lbfgs(prior, objective, fetch, train_ids, valid_ids,
                                            tol=float(est.tol), max_iter=int(est.max_iter),
-                                           verbose=int(est.verbose))
+                                           verbose=int(est.verbose), chunk_size=chunk)
     return dict(prior=prior, history_=history, n_iter_=n_iter, n_steps_=n_iter,
                 converged_=converged, lr_=float("nan"), warmup_steps_=0, max_epochs_=None,
-                checkpoint_path_=None)
+                checkpoint_path_=None, resumed_step_=None)
 
 
-def _train_adamw(est, prior, objective, fetch, train_ids, valid_ids, seed, device, name):
+def _train_adamw(est, prior, objective, fetch, train_ids, valid_ids, seed, device, name, chunk,
+                 folder):
+    """AdamW through skorch; ``folder`` is ``(this fit's folder, its fingerprint)`` or None."""
     lr = DEFAULT_LR.get(name, 1e-3) if est.lr == "auto" else float(est.lr)
-    checkpoint, tmp = _checkpoint_folder(est, valid_ids)
+    tmp = None
+    if folder is not None:
+        checkpoint, resumer = folder[0], Resumer(folder[0], folder[1], est.checkpoint_every)
+        os.makedirs(checkpoint, exist_ok=True)
+    else:
+        resumer = None
+        checkpoint = tmp = tempfile.mkdtemp(prefix="deepwas-ckpt-") if len(valid_ids) else None
     net, warm, epochs = build_net(est, prior, objective, train_ids, valid_ids, lr, seed,
-                                  device, checkpoint)
+                                  device, checkpoint, chunk, resumer)
     net.module.fetch = fetch
     try:
-        net.fit(WindowDataset(train_ids), y=None)
+        state = None if resumer is None else resumer.load()
+        if state is None:
+            net.fit(WindowDataset(train_ids), y=None)
+        else:
+            net.initialize()
+            left = restore(net, state)
+            net.partial_fit(WindowDataset(train_ids), y=None, epochs=left)
         if checkpoint is not None and len(valid_ids):
             net.load_params(checkpoint=dict(net.callbacks_)["checkpoint"])
     except BaseException:
-        if checkpoint is not None:    # a failed fit leaves no folder behind
+        # a failed fit leaves no folder behind, unless it holds a state to resume from
+        if folder is not None and not os.path.exists(resumer.path):
             shutil.rmtree(checkpoint, ignore_errors=True)
         raise
     finally:
         net.module.fetch = None
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
+    if resumer is not None:
+        resumer.discard()
     callbacks = dict(net.callbacks_)
     plateau = callbacks["plateau"]
     stopped_early = plateau.stopped_ or getattr(callbacks.get("early_stopping"), "misses_", 0) \
@@ -198,17 +223,6 @@ def _train_adamw(est, prior, objective, fetch, train_ids, valid_ids, seed, devic
                       ConvergenceWarning, stacklevel=4)
     return dict(prior=net.module_.prior, history_=net.history, n_iter_=len(net.history),
                 n_steps_=int(getattr(net, "n_optimizer_steps_", 0)), converged_=bool(converged),
-                lr_=lr, warmup_steps_=warm, max_epochs_=epochs,
-                checkpoint_path_=None if tmp is not None else checkpoint)
-
-
-def _checkpoint_folder(est, valid_ids):
-    """(folder for this fit's checkpoint or None, temporary folder to remove or None)."""
-    if est.checkpoint_dir is not None:
-        os.makedirs(est.checkpoint_dir, exist_ok=True)
-        return tempfile.mkdtemp(prefix="fit-", dir=est.checkpoint_dir), None
-    if len(valid_ids):
-        tmp = tempfile.mkdtemp(prefix="deepwas-ckpt-")
-        return tmp, tmp
-    return None, None
-
+                lr_=lr, warmup_steps_=warm, max_epochs_=epochs, checkpoint_path_=checkpoint
+                if folder is not None else None,
+                resumed_step_=None if state is None else int(state["n_optimizer_steps"]))

@@ -20,6 +20,8 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from skorch.history import History
 
+from ._chunking import chunked_backward, chunked_forward
+
 __all__ = ["fit_lbfgs", "LBFGS_FTOL"]
 
 #: relative decrease of the loss below which L-BFGS may also stop (far below float64 noise of
@@ -40,8 +42,9 @@ def _set_flat(params, x):
             i += n
 
 
-def _window_losses(prior, objective, fetch, ids, with_grad):
-    """Mean loss over ``ids`` and, with ``with_grad``, its gradient (flat float64)."""
+def _window_losses(prior, objective, fetch, ids, with_grad, chunk_size=None):
+    """Mean loss over ``ids`` and, with ``with_grad``, its gradient (flat float64); windows of
+    more than ``chunk_size`` variants are evaluated in chunks (:mod:`._chunking`)."""
     params = _trainable(prior)
     for p in params:
         p.grad = None
@@ -49,11 +52,21 @@ def _window_losses(prior, objective, fetch, ids, with_grad):
     for j, k in enumerate(ids):
         if j + 1 < len(ids):
             objective.prefetch(ids[j + 1])
-        func, pred, freq, n = fetch(int(k))
-        with torch.set_grad_enabled(with_grad):
-            loss = objective(int(k), prior(func, pred, freq, n=n), False) / len(ids)
+        k = int(k)
+        loss_fn = lambda log_f: objective(k, log_f, False) / len(ids)  # noqa: E731
+        if chunk_size is not None and fetch.size(k) > chunk_size:
+            get = lambda lo, hi: fetch.chunk(k, lo, hi)  # noqa: E731
             if with_grad:
-                loss.backward()
+                loss, _ = chunked_backward(prior, get, fetch.size(k), chunk_size, loss_fn)
+            else:
+                with torch.no_grad():
+                    loss = loss_fn(chunked_forward(prior, get, fetch.size(k), chunk_size))
+        else:
+            func, pred, freq, n = fetch(k)
+            with torch.set_grad_enabled(with_grad):
+                loss = loss_fn(prior(func, pred, freq, n=n))
+                if with_grad:
+                    loss.backward()
         total += float(loss.detach())
     if not with_grad:
         return total, None
@@ -62,7 +75,8 @@ def _window_losses(prior, objective, fetch, ids, with_grad):
     return total, grad
 
 
-def fit_lbfgs(prior, objective, fetch, train_ids, valid_ids, *, tol, max_iter, verbose=0):
+def fit_lbfgs(prior, objective, fetch, train_ids, valid_ids, *, tol, max_iter, verbose=0,
+              chunk_size=None):
     """Maximise the likelihood of ``train_ids`` over the prior's parameters with L-BFGS.
 
     Parameters
@@ -72,8 +86,9 @@ def fit_lbfgs(prior, objective, fetch, train_ids, valid_ids, *, tol, max_iter, v
         deterministic function of the parameters); returned in float32.
     objective : WindowObjective
         Evaluated with ``training=False`` (exact Cholesky).
-    fetch : callable
-        ``fetch(k) -> (func, pred, freq, n)`` of window ``k``.
+    fetch : WindowFeatures
+        ``fetch(k) -> (func, pred, freq, n)`` of window ``k`` (``fetch.chunk(k, lo, hi)`` of
+        its variants ``lo:hi``).
     train_ids, valid_ids : array of int
     tol : float
         Gradient tolerance: stop when every component of the gradient of the mean window loss
@@ -82,6 +97,8 @@ def fit_lbfgs(prior, objective, fetch, train_ids, valid_ids, *, tol, max_iter, v
         Iteration cap; reaching it before ``tol`` raises a ``ConvergenceWarning``.
     verbose : int
         Print one line per iteration (loss, largest gradient component).
+    chunk_size : int or None
+        Variants per evaluation of the prior (None: whole windows).
 
     Returns
     -------
@@ -100,7 +117,7 @@ def fit_lbfgs(prior, objective, fetch, train_ids, valid_ids, *, tol, max_iter, v
 
     def fun(x):
         _set_flat(params, x)
-        value, grad = _window_losses(prior, objective, fetch, train_ids, True)
+        value, grad = _window_losses(prior, objective, fetch, train_ids, True, chunk_size)
         last.update(value=value, grad_max=float(np.max(np.abs(grad))) if grad.size else 0.0)
         return value, grad
 
@@ -126,7 +143,7 @@ def fit_lbfgs(prior, objective, fetch, train_ids, valid_ids, *, tol, max_iter, v
         record(res.fun)
     if len(valid_ids):
         history.record("valid_loss",
-                       _window_losses(prior, objective, fetch, valid_ids, False)[0])
+                       _window_losses(prior, objective, fetch, valid_ids, False, chunk_size)[0])
     grad_max = float(np.max(np.abs(res.jac))) if np.size(res.jac) else 0.0
     converged = bool(res.success)
     if not converged:

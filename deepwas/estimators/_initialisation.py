@@ -47,8 +47,8 @@ class ConstantPriorLikelihood:
         Windows (indices into ``stats``).
     prior : PriorModule
         Supplies the frequency term.
-    fetch : callable
-        ``fetch(k) -> (func, pred, freq, n)`` of window ``k`` (see ``WindowFeatures``).
+    fetch : WindowFeatures
+        ``fetch.freq_of(k) -> (freq, n)`` of window ``k`` (no features are read).
     dtype : torch.dtype
     log_pq_sum : float
         :func:`log_sum_pq` over the training variants (so ``sum f = h2`` there).
@@ -58,7 +58,7 @@ class ConstantPriorLikelihood:
         self.stats, self.ids, self.dtype = stats, [int(k) for k in ids], dtype
         self.base = []
         for k in self.ids:
-            _, _, fq, n = fetch(k)
+            fq, n = fetch.freq_of(k)
             lpq = (torch.zeros(n, dtype=torch.float64) if fq is None
                    else prior.log_freq_term(fq.double()).cpu() * float(prior.alpha.detach()))
             self.base.append((lpq - log_pq_sum).to(device=prior.alpha.device))

@@ -120,6 +120,8 @@ PARAMETER_CONSTRAINTS = {
                    Sequence(Instance(str, int), "a list of chromosome labels")],
     "patience": [_NONE, Interval(1, None, integer=True)],
     "checkpoint_dir": [_NONE, Instance(str, name="a folder (str or path)")],
+    "checkpoint_every": [Interval(1, None, integer=True)],
+    "chunk_size": [_NONE, Options("auto"), Interval(1, None, integer=True)],
     "dtype": [Options("float32", "float64")],
     "device": [Instance(str, torch.device, name="a device (str or torch.device)")],
     "verbose": [Interval(0, None, integer=True), Instance(bool)],

@@ -13,6 +13,8 @@ from skorch.callbacks import Callback
 from skorch.utils import TeeGenerator
 
 from ..utils.chrom import normalise_chrom, sort_chroms
+from ._chunking import chunked_backward, chunked_forward, set_rng_state
+from ._resume import capture, restore_callbacks
 
 __all__ = ["WindowDataset", "collate_window", "WindowModule", "WindowNet", "build_net",
            "validation_split", "seeded_torch", "warmup_factor", "planned_epochs",
@@ -42,21 +44,36 @@ class PrefetchingSampler(torch.utils.data.Sampler):
     when it hands out the current one.
 
     The order is ``torch.randperm(n, generator=generator)``, as torch's ``RandomSampler``
-    draws it, so a seeded run repeats exactly.
+    draws it, so a seeded run repeats exactly. ``epoch_state`` is the generator's state
+    before the current epoch's order was drawn; :meth:`resume` makes the next epoch draw the
+    order from a saved state, skip the windows already done and set torch's generators.
     """
 
-    def __init__(self, ids, generator, prefetch):
+    def __init__(self, ids, generator, prefetch, device="cpu"):
         self.ids, self.generator, self.prefetch = np.asarray(ids), generator, prefetch
+        self.device, self.epoch_state, self._resume = device, None, None
 
     def __len__(self):
         return len(self.ids)
 
+    def resume(self, order_state, skip, rng):
+        """Next epoch: order from ``order_state``, first ``skip`` windows left out, torch's
+        generators set to ``rng`` (``(cpu, cuda or None)``) before the first window."""
+        self._resume = (order_state, skip, rng)
+
     def __iter__(self):
+        start, pending, self._resume = 0, self._resume, None
+        if pending is not None:
+            self.generator.set_state(pending[0])
+        self.epoch_state = self.generator.get_state()
         order = torch.randperm(len(self.ids), generator=self.generator).tolist()
-        for j, i in enumerate(order):
+        if pending is not None:
+            set_rng_state(pending[2], self.device)
+            start = pending[1]
+        for j in range(start, len(order)):
             if j + 1 < len(order):
                 self.prefetch(int(self.ids[order[j + 1]]))
-            yield i
+            yield order[j]
 
 
 def collate_window(batch):
@@ -70,18 +87,35 @@ def collate_window(batch):
 class WindowModule(torch.nn.Module):
     """Wraps a :class:`deepwas.priors.PriorModule`: window index -> log f on its extended set.
 
-    ``fetch`` (set during fit, not a submodule, removed afterwards) maps a window index to
-    ``(func, pred, freq, n)`` tensors of the window's extended variants.
+    ``fetch`` (set during fit, not a submodule, removed afterwards) is a
+    :class:`~._features.WindowFeatures`: ``fetch(k)`` gives ``(func, pred, freq, n)`` of
+    window ``k``'s extended variants, ``fetch.chunk(k, lo, hi)`` those of variants ``lo:hi``.
+    With ``chunk_size`` (an int), windows of more variants are evaluated that many at a time
+    (:mod:`._chunking`): without a graph here, with bounded graphs in :meth:`backward_window`.
     """
 
-    def __init__(self, prior):
+    def __init__(self, prior, chunk_size=None):
         super().__init__()
         self.prior = prior
+        self.chunk_size = chunk_size
         self.fetch = None
 
+    def chunks(self, k):
+        """Whether window ``k`` is evaluated in chunks."""
+        return self.chunk_size is not None and self.fetch.size(k) > self.chunk_size
+
     def forward(self, k):
-        func, pred, freq, n = self.fetch(int(k.reshape(-1)[0]))
+        k = int(k.reshape(-1)[0])
+        if self.chunks(k) and not torch.is_grad_enabled():
+            return chunked_forward(self.prior, lambda lo, hi: self.fetch.chunk(k, lo, hi),
+                                   self.fetch.size(k), self.chunk_size)
+        func, pred, freq, n = self.fetch(k)
         return self.prior(func, pred, freq, n=n)
+
+    def backward_window(self, k, loss_fn, scale, device):
+        """:func:`~._chunking.chunked_backward` of window ``k``: ``(loss, log_f)``."""
+        return chunked_backward(self.prior, lambda lo, hi: self.fetch.chunk(k, lo, hi),
+                                self.fetch.size(k), self.chunk_size, loss_fn, scale, device)
 
 
 def warmup_factor(step, warmup_steps):
@@ -109,20 +143,45 @@ class WindowNet(NeuralNet):
     DIAGNOSTIC_KEYS = ("linalg", "cg_iterations", "cg_residual", "logdet_stderr", "lanczos_steps",
                        "probe_cg_iterations", "fallback")
 
-    def __init__(self, *args, accumulate=12, warmup_steps=0, window_loss=None, **kwargs):
+    def __init__(self, *args, accumulate=12, warmup_steps=0, window_loss=None, resumer=None,
+                 **kwargs):
         super().__init__(*args, **kwargs)
         self.accumulate = accumulate
         self.warmup_steps = warmup_steps
         self.window_loss = window_loss
+        self.resumer = resumer
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         return self.window_loss(int(X.reshape(-1)[0]), y_pred, training)
 
+    def notify(self, method_name, **cb_kwargs):
+        super().notify(method_name, **cb_kwargs)
+        pending = getattr(self, "_resume_pending", None)
+        if method_name == "on_train_begin" and pending is not None:
+            restore_callbacks(self, pending["callbacks"])   # on_train_begin reset them
+
     def on_epoch_begin(self, net, dataset_train=None, dataset_valid=None, **kwargs):
-        super().on_epoch_begin(net, dataset_train=dataset_train, dataset_valid=dataset_valid, **kwargs)
-        self._acc_count = 0
+        pending, self._resume_pending = getattr(self, "_resume_pending", None), None
+        if pending is None:     # a resumed epoch continues the history's last one
+            super().on_epoch_begin(net, dataset_train=dataset_train,
+                                   dataset_valid=dataset_valid, **kwargs)
+        self._resumed_epoch = pending is not None
+        self._acc_count, self._stepped = 0, False
         self._n_train = len(dataset_train) if dataset_train is not None else None
-        self._seen = 0
+        self._seen = 0 if pending is None else pending["seen"]
+
+    def on_batch_end(self, net, batch=None, training=False, **kwargs):
+        super().on_batch_end(net, batch=batch, training=training, **kwargs)
+        if training and self._stepped and self.resumer is not None \
+                and self.n_optimizer_steps_ % self.resumer.every == 0:
+            self.resumer.save(capture(self))
+        self._stepped = False
+
+    def on_epoch_end(self, net, **kwargs):
+        super().on_epoch_end(net, **kwargs)
+        if getattr(self, "_resumed_epoch", False):   # count the windows done before, too
+            self.history.record("train_batch_count", sum(
+                "train_loss" in b for b in self.history[-1, "batches"]))
 
     def _set_step_lr(self):
         """Set every parameter group's rate for the optimizer step now accumulating."""
@@ -136,9 +195,15 @@ class WindowNet(NeuralNet):
     def train_step_single(self, batch, **fit_params):
         self._set_training(True)
         Xi, yi = batch
-        y_pred = self.infer(Xi, **fit_params)
-        loss = self.get_loss(y_pred, yi, X=Xi, training=True)
-        (loss / self.accumulate).backward()
+        k = int(Xi.reshape(-1)[0])
+        if self.module_.chunks(k):
+            loss, y_pred = self.module_.backward_window(
+                k, lambda log_f: self.get_loss(log_f, yi, X=Xi, training=True),
+                1.0 / self.accumulate, self.device)
+        else:
+            y_pred = self.infer(Xi, **fit_params)
+            loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+            (loss / self.accumulate).backward()
         info = getattr(self.window_loss, "last_info", None)
         if info:
             for key in self.DIAGNOSTIC_KEYS:
@@ -149,7 +214,7 @@ class WindowNet(NeuralNet):
 
     def train_step(self, batch, **fit_params):
         if not hasattr(self, "_acc_count"):
-            self._acc_count, self._seen, self._n_train = 0, 0, None
+            self._acc_count, self._seen, self._n_train, self._stepped = 0, 0, None, False
         if self._acc_count == 0:
             self._step_lr = self._set_step_lr()
         self.history.record_batch("event_lr", self._step_lr)
@@ -164,7 +229,7 @@ class WindowNet(NeuralNet):
             for name in self._optimizers:
                 getattr(self, name + "_").step()
                 getattr(self, name + "_").zero_grad(set_to_none=True)
-            self._acc_count = 0
+            self._acc_count, self._stepped = 0, True
             self.n_optimizer_steps_ = getattr(self, "n_optimizer_steps_", 0) + 1
         return step
 
@@ -210,7 +275,8 @@ def planned_epochs(est, n_train):
     return int(min(1000, max(10, -(-int(est.min_steps) // per_epoch))))
 
 
-def build_net(est, prior, window_loss, train_ids, valid_ids, lr, seed, device, checkpoint):
+def build_net(est, prior, window_loss, train_ids, valid_ids, lr, seed, device, checkpoint,
+              chunk_size=None, resumer=None):
     """The skorch net of one fit, with its callbacks.
 
     Parameters
@@ -220,6 +286,10 @@ def build_net(est, prior, window_loss, train_ids, valid_ids, lr, seed, device, c
         ``grad_clip``, ``patience``, ``weight_decay``, ``verbose``).
     checkpoint : str or None
         Folder of this fit's best parameters (skorch ``Checkpoint``), or None for none.
+    chunk_size : int or None
+        Variants per prior evaluation (:class:`WindowModule`), resolved.
+    resumer : Resumer or None
+        Writes the resume state every ``resumer.every`` optimizer steps (:mod:`._resume`).
 
     Returns
     -------
@@ -257,16 +327,17 @@ def build_net(est, prior, window_loss, train_ids, valid_ids, lr, seed, device, c
         callbacks.append(("progress", ProgressBar()))
     gen = torch.Generator().manual_seed(seed)
     net = WindowNet(
-        module=WindowModule(prior), criterion=torch.nn.Identity,
+        module=WindowModule(prior, chunk_size), criterion=torch.nn.Identity,
         optimizer=torch.optim.AdamW, lr=lr,
         optimizer__weight_decay=float(est.weight_decay), optimizer__param_groups=NO_DECAY,
         max_epochs=epochs, batch_size=1,
         iterator_train__collate_fn=collate_window,
-        iterator_train__sampler=PrefetchingSampler(train_ids, gen, window_loss.prefetch),
+        iterator_train__sampler=PrefetchingSampler(train_ids, gen, window_loss.prefetch,
+                                                         device),
         iterator_valid__collate_fn=collate_window,
         train_split=predefined_split(WindowDataset(valid_ids)) if len(valid_ids) else None,
         callbacks=callbacks, device=str(device), verbose=int(est.verbose),
-        accumulate=acc, warmup_steps=warm, window_loss=window_loss)
+        accumulate=acc, warmup_steps=warm, window_loss=window_loss, resumer=resumer)
     return net, warm, epochs
 
 
