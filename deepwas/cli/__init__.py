@@ -8,6 +8,9 @@ Subcommands (each has ``--help``)::
     deepwas fit         train a prior; save it as a torch state dict + JSON config
     deepwas score       held-out log-likelihood gain of a saved prior (JSON + TSV)
     deepwas predict     per-variant prior variances f of a saved prior (TSV, + parquet)
+                        or PolyFun's SNPVAR files (--out-format polyfun)
+    deepwas posterior   posterior mean effects as PLINK --score weights (SNP A1 BETA)
+    deepwas h2          partitioned heritability and enrichment: S-LDSC .results, .log, PNG
     deepwas simulate    semi-synthetic summary statistics on real LD from a known prior
 
 Errors a user can act on (a missing or unreadable file, a bad option value) end with one line

@@ -5,7 +5,8 @@ import argparse
 
 from ._data import add_data_args
 from ._datasets import cmd_cache, cmd_demo, cmd_precompute, cmd_simulate
-from ._models import add_train_args, cmd_fit, cmd_predict, cmd_score
+from ._models import add_train_args, cmd_fit, cmd_score
+from ._results import cmd_h2, cmd_posterior, cmd_predict_any
 
 __all__ = ["build_parser"]
 
@@ -153,11 +154,59 @@ def build_parser():
                  "ends .gz) and a parquet copy when pyarrow is installed.")
     pr.add_argument("--model", required=True, metavar="DIR", help="folder written by deepwas fit")
     add_data_args(pr)
-    pr.add_argument("--out", required=True, metavar="FILE", help="output table (.tsv[.gz])")
-    pr.set_defaults(func=cmd_predict)
+    pr.add_argument("--out", required=True, metavar="FILE",
+                    help="output table (.tsv[.gz]); with --out-format polyfun a prefix: "
+                         "PREFIX.CHR.snpvar.gz, or PREFIX.CHR.snpvar.parquet when it ends "
+                         ".parquet")
+    pr.add_argument("--out-format", choices=("tsv", "polyfun"), default="tsv",
+                    help="tsv: SNP CHR BP A1 A2 FREQ F ENRICHMENT; polyfun: PolyFun's SNPVAR "
+                         "input for its finemapper (--sumstats PREFIX.CHR.snpvar.gz), one file "
+                         "per chromosome with CHR SNP BP A1 A2 SNPVAR Z N, SNPVAR = f (per-SNP "
+                         "heritability of a standardised genotype, PolyFun's scale). --format "
+                         "names the format of --sumstats, not of the output")
+    pr.set_defaults(func=cmd_predict_any)
     # predict may work from the statistics alone: LD is optional there
     for grp in pr._mutually_exclusive_groups:
         grp.required = False
+
+    po = command("posterior", help="posterior mean effects as PLINK --score weights",
+                 description="Posterior mean effects E[beta | beta_hat] under a saved prior "
+                 "(from the window factors, each variant from the window where it is core), "
+                 "written as SNP A1 BETA for plink --score FILE 1 2 3 header. The posterior "
+                 "mean is computed per standardised genotype on a standardised phenotype; "
+                 "--scale allelic (the default) divides it by sqrt(2 p (1 - p)), p the "
+                 "frequency of A1 in the data (from the reference panel where the statistics "
+                 "have none), giving the effect of one copy of A1 in phenotype standard "
+                 "deviations, which is what --score sums over allele counts.")
+    po.add_argument("--model", required=True, metavar="DIR", help="folder written by deepwas fit")
+    add_data_args(po)
+    po.add_argument("--scale", choices=("allelic", "standardised"), default="allelic",
+                    help="BETA per copy of A1 (allelic) or per standard deviation of the "
+                         "genotype (standardised)")
+    po.add_argument("--out", required=True, metavar="FILE", help="weights table (TSV)")
+    po.set_defaults(func=cmd_posterior)
+
+    hh = command("h2", help="partitioned heritability and enrichment (S-LDSC .results)",
+                 description="Total h2, and per annotation Prop._h2, Enrichment, Enrichment_p, "
+                 "the coefficient tau and tau*, with block-jackknife standard errors (blocks "
+                 "of contiguous windows), from a saved prior on the data's variants. Writes "
+                 "PREFIX.results (S-LDSC's .results columns, tab-separated, plus tau_star), "
+                 "PREFIX.log (model, data, drop counts, total h2 and SE) and "
+                 "PREFIX.enrichment.png.")
+    hh.add_argument("--model", required=True, metavar="DIR", help="folder written by deepwas fit")
+    add_data_args(hh)
+    hh.add_argument("--annot", nargs="+", metavar="FILE",
+                    help="S-LDSC .annot[.gz] files (CHR BP SNP CM + annotation columns; '@' "
+                         "stands for the chromosome), joined on SNP (default: the model's "
+                         "scalar features)")
+    hh.add_argument("--n-blocks", type=positive_int, default=200, metavar="K",
+                    help="jackknife blocks (one per window when there are fewer windows)")
+    hh.add_argument("--jackknife", choices=("auto", "pseudo", "refit", "none"), default="auto",
+                    help="pseudo: one-Newton-step pseudo-jackknife (graphREML); refit: a "
+                         "warm-started refit without each block (K fits); none: no SEs; auto: "
+                         "pseudo for constant/GLM priors, none for neural ones")
+    hh.add_argument("--out", required=True, metavar="PREFIX", help="output prefix")
+    hh.set_defaults(func=cmd_h2)
 
     sm = command("simulate", help="semi-synthetic summary statistics on real LD",
                  description="Draw f_true from features (--truth), effects beta ~ N(0, "

@@ -1,0 +1,244 @@
+"""What a geneticist takes from a saved prior: fine-mapping priors for PolyFun
+(``deepwas predict --out-format polyfun``), PLINK ``--score`` weights from the posterior mean
+effects (``deepwas posterior``) and partitioned heritability in S-LDSC's layout
+(``deepwas h2``)."""
+from __future__ import annotations
+
+import logging
+import os
+
+import numpy as np
+
+from ..estimators import load_model
+from ..utils.chrom import normalise_chrom, sort_chroms
+from ._data import (UserError, lift_once, load_stats, model_features, read_sumstats_args)
+from ._models import cmd_predict
+
+__all__ = ["cmd_predict_any", "cmd_posterior", "cmd_h2", "write_polyfun", "polyfun_table",
+           "posterior_weights"]
+
+log = logging.getLogger("deepwas.cli")
+
+#: PolyFun's SNPVAR input columns, in its order
+POLYFUN_COLUMNS = ["CHR", "SNP", "BP", "A1", "A2", "SNPVAR", "Z", "N"]
+
+
+# --- predict --out-format polyfun --------------------------------------------------------------
+
+def polyfun_table(variants, f, z, n):
+    """PolyFun's SNPVAR table: ``CHR SNP BP A1 A2 SNPVAR Z N``.
+
+    ``SNPVAR`` is the per-SNP heritability of a standardised genotype, PolyFun's own scale
+    (its ``SNPVAR`` is ``sum_c tau_c a_mc``, summing to the SNP heritability): here the prior
+    variance ``f``. ``CHR`` is an integer (PolyFun's finemapper selects ``CHR == --chr`` with
+    an integer); variants on other chromosomes (X, Y, MT) are left out with a warning.
+    """
+    import pandas as pd
+
+    chrom = pd.Series(np.asarray(variants["chrom"]).astype(str))
+    num = pd.to_numeric(chrom, errors="coerce")
+    keep = num.notna().to_numpy()
+    if not keep.all():
+        log.warning("PolyFun needs integer chromosomes: %d variants on %s left out",
+                    int((~keep).sum()), ", ".join(sort_chroms(set(chrom[~keep]))))
+    out = pd.DataFrame({
+        "CHR": num[keep].astype(np.int64).to_numpy(),
+        "SNP": np.asarray(variants["snp"]).astype(str)[keep],
+        "BP": np.asarray(variants["pos"]).astype(np.int64)[keep],
+        "A1": np.asarray(variants["a1"]).astype(str)[keep],
+        "A2": np.asarray(variants["a2"]).astype(str)[keep],
+        "SNPVAR": np.asarray(f, dtype=np.float64)[keep],
+        "Z": np.asarray(z, dtype=np.float64)[keep],
+        "N": np.broadcast_to(np.asarray(n, dtype=np.float64), (len(keep),))[keep],
+    })
+    return out
+
+
+def write_polyfun(table, prefix, fmt="gz"):
+    """One file per chromosome, ``PREFIX.CHR.snpvar.gz`` (tab-separated, gzip: PolyFun's
+    ``--output-prefix`` naming) or ``PREFIX.CHR.snpvar.parquet``. Returns the paths."""
+    d = os.path.dirname(os.path.abspath(prefix))
+    os.makedirs(d, exist_ok=True)
+    paths = []
+    for c in sorted(table["CHR"].unique()):
+        part = table[table["CHR"] == c].sort_values("BP", kind="stable")
+        path = f"{prefix}.{int(c)}.snpvar.{fmt}"
+        if fmt == "parquet":
+            part.to_parquet(path, index=False)
+        else:
+            part.to_csv(path, sep="\t", index=False, compression="gzip", float_format="%.6e")
+        paths.append(path)
+    return paths
+
+
+def _predicted(args):
+    """``(variants, f, z, n)`` of the data (with LD) or of the --sumstats rows (without)."""
+    import pandas as pd
+
+    est, cfg = load_model(args.model)
+    feats = model_features(args, cfg)
+    if args.bfile or args.ld_dir or args.ldgm or args.sbayesrc_ld:
+        stats = load_stats(args, features=feats)
+        v = stats.variants
+        f = est.predict_f(stats)
+        z = v["beta_hat"].to_numpy() * np.sqrt(float(stats.n))
+        return v, f, z, float(stats.n)
+    ss = read_sumstats_args(args)
+    if "FREQ" not in ss:
+        raise UserError(f"{args.sumstats} has no allele frequency column (FREQ/EAF/AF...): "
+                        "pass --bfile to take frequencies from reference genotypes")
+    v = pd.DataFrame({"chrom": normalise_chrom(ss["CHR"]),
+                      "pos": ss["BP"].astype(np.int64), "snp": ss["SNP"], "a1": ss["A1"],
+                      "a2": ss["A2"], "freq": ss["FREQ"].astype(np.float64)})
+    v["row"] = np.arange(len(v))
+    if feats is not None:
+        lift_once(feats, v)
+    f = est.predict_f(v, features=feats) if feats is not None else est.predict_f(v)
+    return v, f, ss["Z"].to_numpy(np.float64), ss["N"].to_numpy(np.float64)
+
+
+def cmd_predict_any(args):
+    """``deepwas predict``: the TSV of :func:`cmd_predict`, or PolyFun's SNPVAR files."""
+    if args.out_format != "polyfun":
+        return cmd_predict(args)
+    v, f, z, n = _predicted(args)
+    tab = polyfun_table(v, f, z, n)
+    out = args.out
+    fmt = "parquet" if out.endswith(".parquet") else "gz"
+    for ext in (".parquet", ".gz"):
+        if out.endswith(ext):
+            out = out[: -len(ext)]
+    paths = write_polyfun(tab, out, fmt)
+    print(f"PolyFun SNPVAR of {len(tab)} variants on {len(paths)} "
+          f"chromosome{'s' if len(paths) != 1 else ''} (sum SNPVAR = {tab.SNPVAR.sum():.4g}); "
+          f"wrote {', '.join(paths)}")
+    return 0
+
+
+# --- posterior --------------------------------------------------------------------------------
+
+def posterior_weights(variants, beta_std, scale="allelic"):
+    """PLINK ``--score`` weights ``SNP A1 BETA`` from standardised posterior means.
+
+    ``scale="allelic"``: ``BETA = beta_std / sqrt(2 p (1 - p))`` with ``p`` the frequency of
+    A1, the effect of one copy of A1 on the standardised phenotype (what ``--score`` sums
+    over allele counts); ``"standardised"``: per standard deviation of the genotype. Variants
+    without a value (core in no window) or, for the allelic scale, without a usable frequency
+    are left out; returns ``(table, n_left_out)``.
+    """
+    import pandas as pd
+
+    beta = np.asarray(beta_std, dtype=np.float64)
+    if scale == "allelic":
+        p = np.asarray(variants["freq"], dtype=np.float64)
+        with np.errstate(invalid="ignore", divide="ignore"):
+            beta = beta / np.sqrt(2.0 * p * (1.0 - p))
+    ok = np.isfinite(beta)
+    tab = pd.DataFrame({"SNP": np.asarray(variants["snp"]).astype(str)[ok],
+                        "A1": np.asarray(variants["a1"]).astype(str)[ok], "BETA": beta[ok]})
+    return tab, int((~ok).sum())
+
+
+def cmd_posterior(args):
+    est, cfg = load_model(args.model)
+    stats = load_stats(args, features=model_features(args, cfg))
+    beta = est.posterior_mean(stats)
+    tab, dropped = posterior_weights(stats.variants, beta, args.scale)
+    if dropped:
+        log.warning("%d of %d variants left out of the weights (core in no window%s)", dropped,
+                    stats.n_variants, ", or allele frequency 0, 1 or missing"
+                    if args.scale == "allelic" else "")
+    d = os.path.dirname(os.path.abspath(args.out))
+    os.makedirs(d, exist_ok=True)
+    tab.to_csv(args.out, sep="\t", index=False, float_format="%.6g")
+    print(f"posterior mean effects ({args.scale} scale) of {len(tab)} variants; wrote "
+          f"{args.out} (plink --score {args.out} 1 2 3 header)")
+    return 0
+
+
+# --- h2 ---------------------------------------------------------------------------------------
+
+def _fmt(x):
+    return "nan" if not np.isfinite(x) else f"{x:.4g}"
+
+
+def plot_enrichment(table, path):
+    """Enrichment +- SE per annotation (matplotlib Agg); returns the path."""
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    import matplotlib.pyplot as plt
+
+    k = len(table)
+    fig, ax = plt.subplots(figsize=(max(4.0, 0.6 * k + 2.0), 3.6))
+    x = np.arange(k)
+    # |SE|: a continuous annotation with a negative sum has Prop._SNPs < 0 and so, as in
+    # S-LDSC, a negative Enrichment_std_error
+    se = np.abs(table["Enrichment_std_error"].to_numpy(dtype=np.float64))
+    ax.errorbar(x, table["Enrichment"], yerr=1.96 * np.nan_to_num(se, nan=0.0, posinf=0.0),
+                fmt="o", capsize=3)
+    ax.axhline(1.0, color="grey", lw=0.8, ls="--")
+    ax.set_xticks(x)
+    ax.set_xticklabels(table["Category"], rotation=45, ha="right")
+    ax.set_ylabel("enrichment (+- 1.96 SE)")
+    ax.set_title(f"h2 = {_fmt(table.attrs['h2'])} (SE {_fmt(table.attrs['h2_std_error'])})")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    plt.close(fig)
+    return path
+
+
+def cmd_h2(args):
+    import json
+    import warnings
+
+    from ..heritability import RESULTS_COLUMNS, read_annotations
+
+    est, cfg = load_model(args.model)
+    stats = load_stats(args, features=model_features(args, cfg))
+    annot = None
+    if args.annot:
+        try:
+            annot = read_annotations(args.annot)
+        except FileNotFoundError as e:
+            raise UserError(f"annotation file not found: {e.filename or e}") from e
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        tab = est.partitioned_h2(stats, annot, n_blocks=args.n_blocks, jackknife=args.jackknife)
+    notes = [str(w.message) for w in caught]
+    for text in notes:
+        log.warning("%s", text)
+    d = os.path.dirname(os.path.abspath(args.out))
+    os.makedirs(d, exist_ok=True)
+    res = args.out + ".results"
+    tab[RESULTS_COLUMNS + ["tau_star", "tau_star_std_error"]].to_csv(
+        res, sep="\t", index=False, float_format="%.6g", na_rep="NA")
+    a = tab.attrs
+    lines = [
+        f"deepwas h2 (deepwas {_version()})",
+        f"model: {os.path.abspath(args.model)}: {json.dumps(cfg.get('params', {}))}",
+        f"data: {stats}",
+        f"drop counts: {json.dumps({k: int(v) for k, v in stats.drop_counts.items()})}",
+        f"annotations: {', '.join(args.annot) if args.annot else 'the model features'} "
+        f"({len(tab)} columns)",
+        f"variants summed over: {a['n_variants']} (not annotated, left out: "
+        f"{a['n_variants_not_annotated']})",
+        f"jackknife: {a['jackknife']} over {a['n_blocks']} blocks of windows",
+    ] + [f"warning: {t}" for t in notes] + [
+        f"Total Observed scale h2: {_fmt(a['h2'])} ({_fmt(a['h2_std_error'])})",
+        f"wrote {res}",
+    ]
+    png = args.out + ".enrichment.png"
+    plot_enrichment(tab, png)
+    lines.append(f"wrote {png}")
+    with open(args.out + ".log", "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+    print(f"Total h2: {_fmt(a['h2'])} ({_fmt(a['h2_std_error'])}) over {a['n_variants']} "
+          f"variants; wrote {res}, {args.out}.log and {png}")
+    return 0
+
+
+def _version():
+    from .. import __version__
+
+    return __version__
