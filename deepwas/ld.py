@@ -100,6 +100,17 @@ class _SubsetLD(LDSource):
         self.keep = keep
         self.variants = parent.variants.iloc[keep].reset_index(drop=True)
 
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        if isinstance(self.parent, DenseLD):
+            # pickled (a precompute task for a worker): an in-memory parent travels as the kept
+            # rows and columns only, not the whole matrix -- the same numbers, so the same
+            # window keys and factors
+            block = DenseLD.__new__(DenseLD)
+            block.R, block.variants = self.parent.R[np.ix_(self.keep, self.keep)], self.variants
+            state["parent"], state["keep"] = block, np.arange(len(self.keep))
+        return state
+
     @property
     def panel_size(self):
         return self.parent.panel_size

@@ -158,3 +158,23 @@ def test_training_under_a_budget_equals_unbounded_and_prefetches(many_windows, o
     assert len(loaded) > len(stats)
     assert sum(name.startswith("deepwas-prefetch") for name in loaded) > len(loaded) / 2
     assert len(asked) >= 2 * (len(stats) - 1)
+
+
+def test_precompute_task_carries_only_its_windows_ld(many_windows):
+    # a task for a worker process must not pickle the data set's whole in-memory LD matrix
+    import pickle
+
+    from deepwas.precompute import _part_store
+
+    stats, _ = many_windows
+    store = stats._data.store
+    whole = len(pickle.dumps(store.ld))
+    part = _part_store(store, [0])
+    shipped = pickle.loads(pickle.dumps(part))
+    assert len(pickle.dumps(part)) < whole / 5
+    POOL.clear()
+    wf = store.compute(0)
+    again = shipped.compute(0)
+    assert shipped.key(0) == store.key(0)
+    np.testing.assert_array_equal(again.G, wf.G)
+    np.testing.assert_array_equal(again.y, wf.y)
