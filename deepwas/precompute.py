@@ -129,6 +129,26 @@ def precompute_windows(stats, *, n_jobs=1, executor=None, progress=False, batch_
     Returns
     -------
     PrecomputeReport
+
+    Notes
+    -----
+    On a Dask cluster (``pip install "deepwas[dask]"``, which installs dask and
+    distributed), pass the client's executor; the cache folder must be one the workers can
+    write (a shared file system when they run on other machines). Windows already in that
+    folder are skipped, so an interrupted run is resumed by running it again::
+
+        from dask.distributed import Client, LocalCluster
+
+        stats = deepwas.SummaryStats.from_plink(bfiles, "gwas.tsv", cache_dir="/shared/cache")
+        with LocalCluster(n_workers=8, threads_per_worker=1) as cluster, \\
+                Client(cluster) as client:          # or Client("scheduler-address:8786")
+            report = precompute_windows(stats, executor=client.get_executor())
+        print(report.line())
+
+    One thread per worker: each task computes one window at a time with one BLAS thread
+    (a process pool started here limits them itself; Dask's nanny starts its workers with
+    ``OMP_NUM_THREADS=1`` by default, so give them ``threads_per_worker=1``).
+    Training then reads the factors from the folder (``cache_dir=`` of the same data).
     """
     t0 = time.perf_counter()
     store = stats._data.store
