@@ -4,7 +4,7 @@ Everything is measured in one run and printed as one table per part, with the ra
 within the run (numbers from another machine are not comparable). Run it with one BLAS
 thread per process, which the script sets itself before numpy loads::
 
-    python benchmarks/bench_genome.py            # full run, ~15 minutes on 2 CPU cores
+    python benchmarks/bench_genome.py            # full run, ~6 minutes on 2 CPU cores
     python benchmarks/bench_genome.py --quick    # smoke run, < 2 minutes
 
 Synthetic LD comes from synthetic *genotypes* (:class:`deepwas.ld.GenotypeLD`), so no dense
@@ -469,7 +469,7 @@ def main(argv=None):
         if "c" in args.parts:
             bench_training(3 if q else 8)
         if "d" in args.parts:
-            bench_memory(2_000, demo=not args.no_demo)
+            bench_memory(400 if q else 2_000, demo=not args.no_demo)
         if "e" in args.parts:
             bench_bookkeeping(200, 1_000 if q else 3_200, 2 if q else 4)
         if "f" in args.parts:
