@@ -63,6 +63,10 @@ def add_train_args(p):
     g.add_argument("--lr", type=float, metavar="LR",
                    help="AdamW learning rate (default: the estimator's)")
     g.add_argument("--accumulate", type=int, metavar="K", default=12, help="windows per AdamW step")
+    g.add_argument("--window-order", choices=("shuffled", "contiguous"), default="shuffled",
+                   help="AdamW: shuffled windows per step, or --accumulate consecutive windows "
+                        "of a chromosome per step with the prior evaluated once per distinct "
+                        "variant (groups shuffled)")
     g.add_argument("--warmup-steps", type=int, metavar="N", default=100,
                    help="AdamW steps of linear learning-rate warm-up")
     g.add_argument("--transformer-size", choices=("tiny", "small", "paper"), default="small",
@@ -88,6 +92,7 @@ def estimator_from_args(args, verbose=0):
     params = dict(model=args.model, solver=args.solver, optimizer=args.optimizer, tol=args.tol,
                   max_iter=args.max_iter, max_epochs=args.epochs, min_steps=args.min_steps,
                   accumulate=args.accumulate, warmup_steps=args.warmup_steps,
+                  window_order=args.window_order,
                   random_state=args.seed, verbose=int(verbose), chunk_size=args.chunk_size,
                   checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every)
     if args.lr is not None:

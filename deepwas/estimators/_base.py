@@ -128,6 +128,18 @@ class FunctionalPrior(GeneticsMixin, BaseEstimator):
         entirely at a fraction of the learning rate; the value used is ``warmup_steps_``.
     accumulate : int, default=12
         Windows whose gradients are summed per optimizer step (paper: 12).
+    window_order : {"shuffled", "contiguous"}, default="shuffled"
+        AdamW: how windows form optimizer steps. "shuffled": all training windows in a new
+        random order each epoch, ``accumulate`` at a time. "contiguous": ``accumulate``
+        consecutive windows of one chromosome per step (the last group of a chromosome may be
+        smaller), the order of these groups drawn anew each epoch (the paper's loader also
+        read consecutive windows). Their extended sets overlap (an extended set is ~3x its
+        core), so the prior is evaluated once on the union of the step's extended sets and
+        each window's log f is sliced from it -- the same gradient as evaluating each window
+        alone (dropout aside: a variant draws one mask per step), for ~2.5x fewer network
+        evaluations with ``accumulate=12`` (``history_[:, "prior_evaluations"]`` counts the
+        variants passed through the prior per epoch). With ``chunk_size`` the union is
+        evaluated in chunks. L-BFGS (full-batch) ignores it.
     grad_clip : float or None, default=0.2
         Maximum gradient norm per optimizer step (paper: 0.2).
     validation : None, float, str or list of str, default=None
@@ -236,7 +248,8 @@ class FunctionalPrior(GeneticsMixin, BaseEstimator):
                  iterative_options=None, alpha=0.7, learn_alpha=False, sigma2=None,
                  h2_init="auto", init_windows=None, ldsr_h2="auto", optimizer="auto", tol=1e-5,
                  max_iter=500, lr="auto", weight_decay=0.01, max_epochs="auto", min_steps=200,
-                 n_iter_no_change=5, warmup_steps=100, accumulate=12, grad_clip=0.2,
+                 n_iter_no_change=5, warmup_steps=100, accumulate=12, window_order="shuffled",
+                 grad_clip=0.2,
                  validation=None, patience=None, checkpoint_dir=None, checkpoint_every=100,
                  chunk_size=None, dtype="float32", device="cpu", verbose=0, random_state=None):
         self.model = model
@@ -260,6 +273,7 @@ class FunctionalPrior(GeneticsMixin, BaseEstimator):
         self.n_iter_no_change = n_iter_no_change
         self.warmup_steps = warmup_steps
         self.accumulate = accumulate
+        self.window_order = window_order
         self.grad_clip = grad_clip
         self.validation = validation
         self.patience = patience

@@ -22,7 +22,7 @@ import torch
 
 __all__ = ["chunked_forward", "chunked_backward", "activation_bytes_per_variant", "rng_state",
            "set_rng_state",
-           "resolve_chunk_size", "AUTO_CHUNK_BYTES", "AUTO_CHUNK_DEVICE_FRACTION"]
+           "resolve_chunk_size", "SharedEvaluation", "AUTO_CHUNK_BYTES", "AUTO_CHUNK_DEVICE_FRACTION"]
 
 #: memory budget of one chunk's activations and features with ``chunk_size="auto"`` on CPU
 AUTO_CHUNK_BYTES = 1 << 30
@@ -174,3 +174,57 @@ def resolve_chunk_size(chunk_size, prior, sizes, device="cpu"):
         budget = int(AUTO_CHUNK_DEVICE_FRACTION * free)
     per = activation_bytes_per_variant(prior, sizes, device)
     return max(1, int(budget // max(per, 1.0)))
+
+
+class SharedEvaluation:
+    """The prior evaluated once on the union of several windows' extended sets.
+
+    With ``window_order="contiguous"`` one optimizer step takes consecutive windows of a
+    chromosome, whose extended sets overlap; the prior runs once per distinct variant of the
+    step. ``log_f`` is a leaf holding the union's log f: each window's loss is computed on its
+    rows of it (``log_f[rows]``) and back-propagated, summing ``d loss / d log f`` over the
+    windows into ``log_f.grad``; :meth:`backward` then pushes that sum through the prior once.
+    The gradient is that of evaluating each window separately, up to the order of
+    floating-point sums (and dropout: here a variant draws one mask per step).
+
+    With ``chunk`` (an int smaller than the union) the union is evaluated in chunks without a
+    graph, then again chunk by chunk with a graph in :meth:`backward`, with the random state of
+    each chunk replayed (as :func:`chunked_backward`).
+
+    ``evaluations`` counts the variants passed through the prior (a replayed chunk counts
+    again).
+    """
+
+    def __init__(self, prior, fetch_chunk, n, chunk=None, device="cpu"):
+        self.prior, self.fetch_chunk, self.n, self.device = prior, fetch_chunk, n, device
+        self.bounds = None if chunk is None or n <= chunk else _bounds(n, chunk)
+        self.evaluations = n
+        if self.bounds is None:
+            func, pred, freq, m = fetch_chunk(0, n)
+            self.out = prior(func, pred, freq, n=m)
+        else:
+            self.states, parts = [], []
+            with torch.no_grad():
+                for lo, hi in self.bounds:
+                    self.states.append(rng_state(device))
+                    func, pred, freq, m = fetch_chunk(lo, hi)
+                    parts.append(prior(func, pred, freq, n=m))
+            self.after = rng_state(device)
+            self.out = torch.cat(parts)
+        self.log_f = self.out.detach().requires_grad_(True)
+
+    def backward(self):
+        """Back-propagate the summed ``log_f.grad`` through the prior (once)."""
+        upstream, out, self.out = self.log_f.grad, self.out, None
+        if upstream is None or out is None:
+            return
+        if self.bounds is None:
+            out.backward(upstream.to(out.dtype))
+            return
+        for (lo, hi), state in zip(self.bounds, self.states):
+            set_rng_state(state, self.device)
+            func, pred, freq, m = self.fetch_chunk(lo, hi)
+            part = self.prior(func, pred, freq, n=m)
+            part.backward(upstream[lo:hi].to(part.dtype))
+            self.evaluations += hi - lo
+        set_rng_state(self.after, self.device)

@@ -175,6 +175,44 @@ class WindowFeatures:
         fq = None if self.freq is None else self.freq[torch.as_tensor(ext, device=self.device)]
         return func, pred, fq, len(ext)
 
+    def union(self, ks):
+        """The distinct extended variants of windows ``ks``: ``(n, rows, fetch_chunk)``.
+
+        ``rows[k]`` are the positions of window ``k``'s extended variants in the union (sorted
+        variant rows); ``fetch_chunk(lo, hi) -> (func, pred, freq, m)`` gives the union's
+        variants ``lo:hi`` -- assembled from the windows' tensors when they are kept in
+        memory, read for these variants alone otherwise.
+        """
+        exts = {int(k): np.asarray(self.windows[k][1]) for k in ks}
+        union = np.unique(np.concatenate(list(exts.values())))
+        rows = {k: torch.as_tensor(np.searchsorted(union, e), device=self.device)
+                for k, e in exts.items()}
+        n = len(union)
+        fq = None if self.freq is None else self.freq[torch.as_tensor(union, device=self.device)]
+        cut = lambda t, lo, hi: None if t is None else t[lo:hi]  # noqa: E731
+        if self._cache is not None:
+            func = pred = None
+            for k in exts:
+                fk, pk, _, _ = self(k)
+                if fk is not None and func is None:
+                    func = fk.new_empty((n,) + tuple(fk.shape[1:]))
+                if pk is not None and pred is None:
+                    pred = pk.new_empty((n,) + tuple(pk.shape[1:]))
+                if fk is not None:
+                    func[rows[k]] = fk
+                if pk is not None:
+                    pred[rows[k]] = pk
+            return n, rows, lambda lo, hi: (cut(func, lo, hi), cut(pred, lo, hi),
+                                            cut(fq, lo, hi), hi - lo)
+        uses = self.sizes[0] or self.sizes[2]
+
+        def fetch_chunk(lo, hi):
+            feats = self.stats.get_features(union[lo:hi]) if uses else None
+            func, pred = features_to_tensors(feats, self.sizes, self.device)
+            return func, pred, cut(fq, lo, hi), hi - lo
+
+        return n, rows, fetch_chunk
+
     def clear(self):
         if self._cache is not None:
             self._cache.clear()

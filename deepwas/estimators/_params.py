@@ -114,6 +114,7 @@ PARAMETER_CONSTRAINTS = {
     "n_iter_no_change": [Interval(1, None, integer=True)],
     "warmup_steps": [Interval(0, None, integer=True)],
     "accumulate": [Interval(1, None, integer=True)],
+    "window_order": [Options("shuffled", "contiguous")],
     "grad_clip": [_NONE, _POS],
     "validation": [_NONE, Interval(0, 1, closed="neither"),
                    Instance(str, name="a chromosome label (str)"),

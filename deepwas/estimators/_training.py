@@ -13,14 +13,18 @@ from skorch.callbacks import Callback
 from skorch.utils import TeeGenerator
 
 from ..utils.chrom import normalise_chrom, sort_chroms
-from ._chunking import chunked_backward, chunked_forward, set_rng_state
+from ._chunking import SharedEvaluation, chunked_backward, chunked_forward, set_rng_state
 from ._resume import capture, restore_callbacks
 
-__all__ = ["WindowDataset", "collate_window", "WindowModule", "WindowNet", "build_net",
+__all__ = ["WindowDataset", "PrefetchingSampler", "ContiguousSampler", "contiguous_groups",
+           "WINDOW_ORDERS", "collate_window", "WindowModule", "WindowNet", "build_net",
            "validation_split", "seeded_torch", "warmup_factor", "planned_epochs",
            "TrainingPlateau", "NO_DECAY"]
 
 #: parameters trained without weight decay: intercepts, biases and alpha are not shrunk to 0
+#: values of ``window_order``
+WINDOW_ORDERS = ("shuffled", "contiguous")
+
 NO_DECAY = [("*intercept", {"weight_decay": 0.0}), ("*alpha", {"weight_decay": 0.0}),
             ("*bias", {"weight_decay": 0.0})]
 
@@ -66,7 +70,7 @@ class PrefetchingSampler(torch.utils.data.Sampler):
         if pending is not None:
             self.generator.set_state(pending[0])
         self.epoch_state = self.generator.get_state()
-        order = torch.randperm(len(self.ids), generator=self.generator).tolist()
+        order = self._order()
         if pending is not None:
             set_rng_state(pending[2], self.device)
             start = pending[1]
@@ -74,6 +78,43 @@ class PrefetchingSampler(torch.utils.data.Sampler):
             if j + 1 < len(order):
                 self.prefetch(int(self.ids[order[j + 1]]))
             yield order[j]
+
+    def _order(self):
+        return torch.randperm(len(self.ids), generator=self.generator).tolist()
+
+
+def contiguous_groups(ids, chroms, accumulate):
+    """Positions (into ``ids``) of consecutive windows, ``accumulate`` at a time per chromosome.
+
+    Windows keep their order in ``ids`` within a chromosome (a SummaryStats lists them along
+    the genome); the last group of a chromosome may be smaller.
+    """
+    chroms = np.asarray(chroms)
+    groups = []
+    for c in pd.unique(chroms):
+        pos = np.flatnonzero(chroms == c)
+        groups += [pos[i:i + accumulate].tolist() for i in range(0, len(pos), accumulate)]
+    return groups
+
+
+class ContiguousSampler(PrefetchingSampler):
+    """:class:`PrefetchingSampler` over groups of consecutive windows (``window_order=
+    "contiguous"``): the order of the groups is ``torch.randperm(n_groups, generator=...)``,
+    each group's windows are handed out in genomic order. ``group_of[k]`` is the tuple of
+    window indices of the group window ``k`` belongs to (one optimizer step)."""
+
+    def __init__(self, ids, groups, generator, prefetch, device="cpu"):
+        super().__init__(ids, generator, prefetch, device)
+        self.groups = [list(g) for g in groups]
+        self.group_of = {}
+        for g in self.groups:
+            members = tuple(int(self.ids[j]) for j in g)
+            for k in members:
+                self.group_of[k] = members
+
+    def _order(self):
+        perm = torch.randperm(len(self.groups), generator=self.generator).tolist()
+        return [j for i in perm for j in self.groups[i]]
 
 
 def collate_window(batch):
@@ -99,6 +140,27 @@ class WindowModule(torch.nn.Module):
         self.prior = prior
         self.chunk_size = chunk_size
         self.fetch = None
+        self.shared = None      # SharedEvaluation of the group being trained (contiguous)
+        self._rows = None
+
+    def begin_group(self, ks, device):
+        """Evaluate the prior once on the union of windows ``ks``' extended sets; returns the
+        number of variants evaluated."""
+        n, self._rows, fetch_chunk = self.fetch.union(ks)
+        self.shared = SharedEvaluation(self.prior, fetch_chunk, n, self.chunk_size, device)
+        return n
+
+    def shared_log_f(self, k):
+        """Window ``k``'s log f, a slice of the shared evaluation (gradients reach it)."""
+        return self.shared.log_f[self._rows[int(k)]]
+
+    def end_group(self):
+        """Back-propagate the group's summed gradient through the prior; returns the variants
+        evaluated again (chunks replayed with a graph)."""
+        shared, self.shared, self._rows = self.shared, None, None
+        before = shared.evaluations
+        shared.backward()
+        return shared.evaluations - before
 
     def chunks(self, k):
         """Whether window ``k`` is evaluated in chunks."""
@@ -133,6 +195,13 @@ class WindowNet(NeuralNet):
     rate of optimizer step ``t`` is ``lr * warmup_factor(t, warmup_steps)``, counted in
     optimizer steps across epochs; each window records the rate of the step it contributes to
     (``event_lr`` in the batch history).
+
+    With a :class:`ContiguousSampler` (``window_order="contiguous"``) the optimizer steps at
+    the end of each group of consecutive windows instead: the group's first window evaluates
+    the prior on the union of the group's extended sets (:meth:`WindowModule.begin_group`),
+    each window's loss is taken on its slice, and the last one back-propagates the summed
+    gradient through the prior once (:meth:`WindowModule.end_group`). Each batch records the
+    variants it passed through the prior (``prior_evaluations``); each epoch their sum.
 
     ``window_loss(k, log_f_ext, training)`` returns the scalar loss of window ``k``; its
     ``last_info`` attribute, when present, holds solver diagnostics of the last training window
@@ -179,6 +248,8 @@ class WindowNet(NeuralNet):
 
     def on_epoch_end(self, net, **kwargs):
         super().on_epoch_end(net, **kwargs)
+        self.history.record("prior_evaluations", int(sum(
+            b.get("prior_evaluations", 0) for b in self.history[-1, "batches"])))
         if getattr(self, "_resumed_epoch", False):   # count the windows done before, too
             self.history.record("train_batch_count", sum(
                 "train_loss" in b for b in self.history[-1, "batches"]))
@@ -196,11 +267,18 @@ class WindowNet(NeuralNet):
         self._set_training(True)
         Xi, yi = batch
         k = int(Xi.reshape(-1)[0])
-        if self.module_.chunks(k):
+        if self.module_.shared is not None:
+            y_pred = self.module_.shared_log_f(k)
+            loss = self.get_loss(y_pred, yi, X=Xi, training=True)
+            (loss / self.accumulate).backward()
+            y_pred = y_pred.detach()
+        elif self.module_.chunks(k):
+            self.history.record_batch("prior_evaluations", 2 * self.module_.fetch.size(k))
             loss, y_pred = self.module_.backward_window(
                 k, lambda log_f: self.get_loss(log_f, yi, X=Xi, training=True),
                 1.0 / self.accumulate, self.device)
         else:
+            self.history.record_batch("prior_evaluations", self.module_.fetch.size(k))
             y_pred = self.infer(Xi, **fit_params)
             loss = self.get_loss(y_pred, yi, X=Xi, training=True)
             (loss / self.accumulate).backward()
@@ -218,11 +296,30 @@ class WindowNet(NeuralNet):
         if self._acc_count == 0:
             self._step_lr = self._set_step_lr()
         self.history.record_batch("event_lr", self._step_lr)
+        sampler = getattr(self, "iterator_train__sampler", None)
+        group = getattr(sampler, "group_of", {}).get(int(batch[0].reshape(-1)[0]))
+        if group is not None:          # window_order="contiguous": one group per step
+            k = int(batch[0].reshape(-1)[0])
+            if k == group[0] or self.module_.shared is None:
+                n = self.module_.begin_group(group, self.device)
+                self.history.record_batch("prior_evaluations", n)
+            else:
+                self.history.record_batch("prior_evaluations", 0)
         step = self.train_step_single(batch, **fit_params)
         self._acc_count += 1
         self._seen += 1
         last = self._n_train is not None and self._seen >= self._n_train
-        if self._acc_count >= self.accumulate or last:
+        if group is not None:
+            ends = k == group[-1] or last
+            if ends:
+                replayed = self.module_.end_group()
+                if replayed:
+                    self.history.record_batch(
+                        "prior_evaluations", self.history[-1, "batches", -1, "prior_evaluations"]
+                        + replayed)
+        else:
+            ends = self._acc_count >= self.accumulate or last
+        if ends:
             self.notify("on_grad_computed",
                         named_parameters=TeeGenerator(self.get_all_learnable_params()),
                         batch=batch, training=True)
@@ -326,14 +423,19 @@ def build_net(est, prior, window_loss, train_ids, valid_ids, lr, seed, device, c
     if est.verbose:
         callbacks.append(("progress", ProgressBar()))
     gen = torch.Generator().manual_seed(seed)
+    if getattr(est, "window_order", "shuffled") == "contiguous":
+        chroms = normalise_chrom(np.asarray(window_loss.stats.groups)[train_ids].astype(str))
+        sampler = ContiguousSampler(train_ids, contiguous_groups(train_ids, chroms, acc), gen,
+                                    window_loss.prefetch, device)
+    else:
+        sampler = PrefetchingSampler(train_ids, gen, window_loss.prefetch, device)
     net = WindowNet(
         module=WindowModule(prior, chunk_size), criterion=torch.nn.Identity,
         optimizer=torch.optim.AdamW, lr=lr,
         optimizer__weight_decay=float(est.weight_decay), optimizer__param_groups=NO_DECAY,
         max_epochs=epochs, batch_size=1,
         iterator_train__collate_fn=collate_window,
-        iterator_train__sampler=PrefetchingSampler(train_ids, gen, window_loss.prefetch,
-                                                         device),
+        iterator_train__sampler=sampler,
         iterator_valid__collate_fn=collate_window,
         train_split=predefined_split(WindowDataset(valid_ids)) if len(valid_ids) else None,
         callbacks=callbacks, device=str(device), verbose=int(est.verbose),
