@@ -24,7 +24,8 @@ import torch
 
 from .solvers.exact import exact_gain
 
-__all__ = ["marginal_loglik", "window_gain", "null_loglik", "whitened", "LINALG_CHOICES"]
+__all__ = ["marginal_loglik", "window_gain", "null_loglik", "whitened", "LINALG_CHOICES",
+           "likelihood_increase_percent"]
 
 LINALG_CHOICES = ("cholesky", "iterative", "auto")
 
@@ -182,3 +183,20 @@ def marginal_loglik(stats, f, *, relative_to_null=False, per_window=False, linal
     if not as_tensor:
         out = out.detach().cpu().numpy() if per_window else float(out)
     return (out, info) if return_info else out
+
+
+def likelihood_increase_percent(score):
+    """The paper's "% likelihood increase per person": ``100 * expm1(score)``.
+
+    Parameters
+    ----------
+    score : float or array-like
+        Held-out log-likelihood gain over the null model, in nats per person
+        (:meth:`deepwas.FunctionalPrior.score`).
+
+    Returns
+    -------
+    float or ndarray
+    """
+    out = 100.0 * np.expm1(np.asarray(score, dtype=np.float64))
+    return float(out) if out.ndim == 0 else out

@@ -7,10 +7,10 @@ from __future__ import annotations
 
 import warnings
 
-import numpy as np
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from ..likelihood import likelihood_increase_percent  # noqa: F401  (public here too)
 from ._features import (check_feature_sizes, check_stats, is_stats, predict_f_chunked,
                         prediction_inputs)
 from ._fitting import DEFAULT_LR, fit_prior
@@ -18,22 +18,6 @@ from ._genetics import GeneticsMixin
 from ._params import iterative_config, resolve_optimizer, validate_params
 
 __all__ = ["FunctionalPrior", "likelihood_increase_percent", "DEFAULT_LR"]
-
-def likelihood_increase_percent(score):
-    """The paper's "% likelihood increase per person": ``100 * expm1(score)``.
-
-    Parameters
-    ----------
-    score : float or array-like
-        Held-out log-likelihood gain over the null model, in nats per person
-        (:meth:`FunctionalPrior.score`).
-
-    Returns
-    -------
-    float or ndarray
-    """
-    out = 100.0 * np.expm1(np.asarray(score, dtype=np.float64))
-    return float(out) if out.ndim == 0 else out
 
 
 class FunctionalPrior(GeneticsMixin, BaseEstimator):
@@ -406,7 +390,3 @@ class FunctionalPrior(GeneticsMixin, BaseEstimator):
         return marginal_loglik(stats, self.predict_f(stats), relative_to_null=True,
                                per_window=per_window, linalg="cholesky", sigma2=sigma2,
                                mismatch=mismatch)
-
-    def h2(self, stats):
-        """Heritability the fitted prior attributes to ``stats.variants``: ``sum_m f_m``."""
-        return float(self.predict_f(stats).sum())

@@ -33,7 +33,8 @@ from ._ldsr import LDSRBlocks, ldsr_regression
 from ._chunking import resolve_chunk_size
 from ._objective import WindowObjective
 from ._resume import Resumer, check_writable, fingerprint, fit_folder, restore
-from ._training import WindowDataset, build_net, seeded_torch, validation_split
+from ._training import build_net, seeded_torch
+from ._window_sampling import WindowDataset, validation_split
 
 __all__ = ["fit_prior", "DEFAULT_LR"]
 

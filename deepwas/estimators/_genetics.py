@@ -1,4 +1,5 @@
-"""What a geneticist takes from a fitted prior: partitioned heritability and posterior effects.
+"""What a geneticist takes from a fitted prior: total and partitioned heritability, posterior
+effects.
 
 A mixin of :class:`~deepwas.FunctionalPrior` (kept apart from the estimator's fitting code).
 """
@@ -8,7 +9,11 @@ __all__ = ["GeneticsMixin"]
 
 
 class GeneticsMixin:
-    """:meth:`partitioned_h2` and :meth:`posterior_mean` of a fitted prior."""
+    """:meth:`h2`, :meth:`partitioned_h2` and :meth:`posterior_mean` of a fitted prior."""
+
+    def h2(self, stats):
+        """Heritability the fitted prior attributes to ``stats.variants``: ``sum_m f_m``."""
+        return float(self.predict_f(stats).sum())
 
     def partitioned_h2(self, stats, annotations=None, n_blocks=200, jackknife="auto"):
         """Heritability, its share and enrichment per annotation, S-LDSC's ``.results`` columns.

@@ -193,7 +193,7 @@ def restore(net, state):
     Callbacks get their scalar state back after ``on_train_begin`` resets it
     (:meth:`~._training.WindowNet.notify`); the window order of the interrupted epoch is drawn
     again from its generator state and the windows done are skipped, and torch's generator is
-    set where it stood (:class:`~._training.PrefetchingSampler`).
+    set where it stood (:class:`~._window_sampling.PrefetchingSampler`).
     """
     net.module_.load_state_dict(state["module"])
     net.optimizer_.load_state_dict(state["optimizer"])
