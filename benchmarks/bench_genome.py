@@ -30,7 +30,9 @@ d. peak RSS of one likelihood pass (``deepwas.marginal_loglik``) without and wit
 e. per-window time of a likelihood pass, a GLM fit (AdamW, one epoch) and an LDSR fit at
    200 windows and at >= 3,000 windows of 5 variants: the ratio should be ~1 (linear cost);
 f. a likelihood pass under a budget of two windows, factors read back from the disk cache
-   every pass, with the background prefetch on and off.
+   every pass, with the background prefetch on and off;
+g. precompute seconds and bytes per window at UK Biobank-like geometry (3,000 people, so a
+   rank in the thousands; 4,000 core and 12,000 extended variants), projected.
 """
 from __future__ import annotations
 
@@ -202,6 +204,29 @@ def bench_precompute(n_windows, tmp):
     print(f"speed-up 2 workers / 1 worker: {s1 / s2:.2f}x with the pool's start, {s1 / s2w:.2f}x "
           f"warm; float32 / float64 bytes on disk: {b32 / b64:.3f}")
     return geometry
+
+
+def bench_ukbb(n_windows, tmp, core=4_000, people=3_000):
+    """(g) precompute at UK Biobank-like geometry: thousands of people (rank in the
+    thousands), |(i)+| = 3 |(i)| = 12,000 variants."""
+    from deepwas.memory_pool import POOL
+    from deepwas.precompute import precompute_windows
+
+    POOL.clear()
+    folder = os.path.join(tmp, "pre-ukbb")
+    stats, interior = synthetic_stats(n_windows, core, people, seed=12, cache_dir=folder)
+    sub = stats[interior]
+    core_idx, ext_idx = sub._data.store.windows[int(sub._selected[0])]
+    rep = precompute_windows(sub)
+    wf = sub.window_factors(0)
+    POOL.clear()
+    sec, bpw = rep.seconds / rep.n_windows, rep.bytes_on_disk / rep.n_windows
+    _table(f"(g) precompute at UK Biobank-like geometry: N_ref = {people}, {len(core_idx)} core "
+           f"/ {len(ext_idx)} extended variants per window (float64, 1 process)",
+           ["windows", "rank", "s/window", f"{GENOME_WINDOWS} win", "disk/window",
+            f"disk {GENOME_WINDOWS}", f"float32 disk {GENOME_WINDOWS}"],
+           [(rep.n_windows, wf.rank, f"{sec:.2f}", _fmt_s(sec * GENOME_WINDOWS), _fmt_bytes(bpw),
+             _fmt_bytes(bpw * GENOME_WINDOWS), _fmt_bytes(bpw * GENOME_WINDOWS / 2))])
 
 
 def _import_deepwas():
@@ -449,7 +474,7 @@ def main(argv=None):
     ap.add_argument("--quick", action="store_true", help="smoke run (< 2 minutes)")
     ap.add_argument("--no-demo", action="store_true",
                     help="skip the 22 real demo windows in part (d)")
-    ap.add_argument("--parts", default="abcdef", help="parts to run (default: all)")
+    ap.add_argument("--parts", default="abcdefg", help="parts to run (default: all)")
     args = ap.parse_args(argv)
     q = args.quick
     import torch
@@ -474,6 +499,8 @@ def main(argv=None):
             bench_bookkeeping(200, 1_000 if q else 3_200, 2 if q else 4)
         if "f" in args.parts:
             bench_prefetch(3 if q else 8, tmp)
+        if "g" in args.parts:
+            bench_ukbb(1 if q else 2, tmp, people=1_500 if q else 3_000)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
     print(f"\ntotal {time.perf_counter() - t_all:.0f} s; load average {_load()}")
