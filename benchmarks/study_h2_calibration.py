@@ -66,6 +66,8 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--replicates", type=int, default=20)
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument("--jackknife", default="pseudo", choices=("pseudo", "refit"),
+                    help="SEs by the one-Newton-step pseudo-jackknife or by refits")
     ap.add_argument("--out", default=None, help="per-replicate TSV")
     args = ap.parse_args(argv)
 
@@ -101,7 +103,8 @@ def main(argv=None):
                                    random_state=0).fit(stats)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                t = est.partitioned_h2(stats, annot).set_index("Category")
+                t = est.partitioned_h2(stats, annot, jackknife=args.jackknife
+                                       ).set_index("Category")
             rows.append(dict(replicate=r, solver=solver, h2=t.attrs["h2"],
                              h2_se=t.attrs["h2_std_error"], enr=t.loc["A", "Enrichment"],
                              enr_se=t.loc["A", "Enrichment_std_error"]))

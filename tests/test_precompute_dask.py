@@ -44,7 +44,9 @@ def test_dask_local_cluster_precompute_equals_serial(chr22_windows, tmp_path):
     # every window read from the files the Dask workers wrote, none computed here
     assert stats._data.cache.hits["disk"] - hits["disk"] == len(stats)
     assert stats._data.cache.hits["computed"] == hits["computed"]
-    np.testing.assert_array_equal(dask, serial)
+    # recomputed or computed in another process (one BLAS thread there): the eigensolver
+    # may round differently in the last digits
+    np.testing.assert_allclose(dask, serial, rtol=1e-12, atol=0)
     # a rerun finds everything on disk and submits nothing
     rep = precompute_windows(stats, executor=_Refuse())
     assert (rep.computed, rep.skipped) == (0, len(stats))

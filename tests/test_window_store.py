@@ -38,7 +38,9 @@ def test_budget_bounds_memory_and_answers_stay_exact(many_windows):
             bounded = np.array(deepwas.marginal_loglik(stats, f, per_window=True))
             assert POOL.total <= budget
         assert POOL.peak <= budget and POOL.evictions > before
-    np.testing.assert_array_equal(bounded, full)
+    # recomputed or computed in another process (one BLAS thread there): the eigensolver
+    # may round differently in the last digits
+    np.testing.assert_allclose(bounded, full, rtol=1e-12, atol=0)
 
 
 def test_budget_smaller_than_one_window_names_it(many_windows):
@@ -116,7 +118,9 @@ def test_parallel_precompute_equals_serial_and_resumes(many_windows, tmp_path):
     hits = dict(stats._data.cache.hits)
     parallel = np.array(deepwas.marginal_loglik(stats, f, per_window=True))
     assert stats._data.cache.hits["disk"] - hits["disk"] == len(stats)
-    np.testing.assert_array_equal(parallel, serial)
+    # recomputed or computed in another process (one BLAS thread there): the eigensolver
+    # may round differently in the last digits
+    np.testing.assert_allclose(parallel, serial, rtol=1e-12, atol=0)
 
 
 def test_likelihood_pass_prefetches_the_next_window(many_windows, monkeypatch):
@@ -153,7 +157,9 @@ def test_training_under_a_budget_equals_unbounded_and_prefetches(many_windows, o
             assert POOL.peak <= budget
     finally:
         del store._load_or_compute, stats.prefetch
-    np.testing.assert_array_equal(bounded, free)
+    # recomputed or computed in another process (one BLAS thread there): the eigensolver
+    # may round differently in the last digits
+    np.testing.assert_allclose(bounded, free, rtol=1e-12, atol=0)
     # evicted windows came back, most through the prefetch thread
     assert len(loaded) > len(stats)
     assert sum(name.startswith("deepwas-prefetch") for name in loaded) > len(loaded) / 2
