@@ -208,27 +208,37 @@ def cmd_score(args):
     return 0
 
 
-def cmd_predict(args):
+def predicted_f(args):
+    """``(variants, f, z, n)``: the prior variances of the data's variants (with LD: the data
+    set's, z and n from it) or of the --sumstats rows (without LD: their Z and N)."""
     import pandas as pd
 
     est, cfg = load_model(args.model)
     feats = model_features(args, cfg)
-    if args.bfile or args.ld_dir:
+    if args.bfile or args.ld_dir or args.ldgm or args.sbayesrc_ld:
         stats = load_stats(args, features=feats)
         v = stats.variants
         f = est.predict_f(stats)
-    else:
-        ss = read_sumstats_args(args)
-        if "FREQ" not in ss:
-            raise UserError(f"{args.sumstats} has no allele frequency column (FREQ/EAF/AF...): "
-                            "pass --bfile to take frequencies from reference genotypes")
-        v = pd.DataFrame({"chrom": normalise_chrom(ss["CHR"]),
-                          "pos": ss["BP"].astype(np.int64), "snp": ss["SNP"], "a1": ss["A1"],
-                          "a2": ss["A2"], "freq": ss["FREQ"].astype(np.float64)})
-        v["row"] = np.arange(len(v))
-        if feats is not None:
-            lift_once(feats, v)
-        f = est.predict_f(v, features=feats) if feats is not None else est.predict_f(v)
+        z = v["beta_hat"].to_numpy() * np.sqrt(float(stats.n))
+        return v, f, z, float(stats.n)
+    ss = read_sumstats_args(args)
+    if "FREQ" not in ss:
+        raise UserError(f"{args.sumstats} has no allele frequency column (FREQ/EAF/AF...): "
+                        "pass --bfile to take frequencies from reference genotypes")
+    v = pd.DataFrame({"chrom": normalise_chrom(ss["CHR"]),
+                      "pos": ss["BP"].astype(np.int64), "snp": ss["SNP"], "a1": ss["A1"],
+                      "a2": ss["A2"], "freq": ss["FREQ"].astype(np.float64)})
+    v["row"] = np.arange(len(v))
+    if feats is not None:
+        lift_once(feats, v)
+    f = est.predict_f(v, features=feats) if feats is not None else est.predict_f(v)
+    return v, f, ss["Z"].to_numpy(np.float64), ss["N"].to_numpy(np.float64)
+
+
+def cmd_predict(args):
+    import pandas as pd
+
+    v, f, _, _ = predicted_f(args)
     out = pd.DataFrame({"SNP": v["snp"], "CHR": v["chrom"], "BP": v["pos"], "A1": v["a1"],
                         "A2": v["a2"], "FREQ": v["freq"], "F": f,
                         "ENRICHMENT": np.sqrt(f / np.mean(f))})

@@ -10,9 +10,9 @@ import os
 import numpy as np
 
 from ..estimators import load_model
-from ..utils.chrom import normalise_chrom, sort_chroms
-from ._data import (UserError, lift_once, load_stats, model_features, read_sumstats_args)
-from ._models import cmd_predict
+from ..utils.chrom import sort_chroms
+from ._data import UserError, load_stats, model_features
+from ._models import cmd_predict, predicted_f
 
 __all__ = ["cmd_predict_any", "cmd_posterior", "cmd_h2", "write_polyfun", "polyfun_table",
            "posterior_weights"]
@@ -71,37 +71,11 @@ def write_polyfun(table, prefix, fmt="gz"):
     return paths
 
 
-def _predicted(args):
-    """``(variants, f, z, n)`` of the data (with LD) or of the --sumstats rows (without)."""
-    import pandas as pd
-
-    est, cfg = load_model(args.model)
-    feats = model_features(args, cfg)
-    if args.bfile or args.ld_dir or args.ldgm or args.sbayesrc_ld:
-        stats = load_stats(args, features=feats)
-        v = stats.variants
-        f = est.predict_f(stats)
-        z = v["beta_hat"].to_numpy() * np.sqrt(float(stats.n))
-        return v, f, z, float(stats.n)
-    ss = read_sumstats_args(args)
-    if "FREQ" not in ss:
-        raise UserError(f"{args.sumstats} has no allele frequency column (FREQ/EAF/AF...): "
-                        "pass --bfile to take frequencies from reference genotypes")
-    v = pd.DataFrame({"chrom": normalise_chrom(ss["CHR"]),
-                      "pos": ss["BP"].astype(np.int64), "snp": ss["SNP"], "a1": ss["A1"],
-                      "a2": ss["A2"], "freq": ss["FREQ"].astype(np.float64)})
-    v["row"] = np.arange(len(v))
-    if feats is not None:
-        lift_once(feats, v)
-    f = est.predict_f(v, features=feats) if feats is not None else est.predict_f(v)
-    return v, f, ss["Z"].to_numpy(np.float64), ss["N"].to_numpy(np.float64)
-
-
 def cmd_predict_any(args):
     """``deepwas predict``: the TSV of :func:`cmd_predict`, or PolyFun's SNPVAR files."""
     if args.out_format != "polyfun":
         return cmd_predict(args)
-    v, f, z, n = _predicted(args)
+    v, f, z, n = predicted_f(args)
     tab = polyfun_table(v, f, z, n)
     out = args.out
     fmt = "parquet" if out.endswith(".parquet") else "gz"
