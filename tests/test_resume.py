@@ -109,7 +109,10 @@ def test_cli_fit_killed_and_rerun_resumes(workflow, tmp_path, capsys):  # noqa: 
     w = workflow
     args = ["fit", *w["data"], *w["feat"], "--model", "glm", "--optimizer", "adamw",
             "--epochs", "80", "--accumulate", "1", "--warmup-steps", "1", "--lr", "0.01",
-            "--test-chrom", "22", "--checkpoint-every", "1"]
+            "--test-chrom", "22", "--checkpoint-every", "1",
+            # one thread in all three runs: the killed process and the in-process reruns must
+            # round alike (2 threads against 1 moved the parameters by 5e-5 after 80 epochs)
+            "--threads", "1"]
     ckpt = tmp_path / "ckpt"
     env = dict(os.environ, OMP_NUM_THREADS="1", MPLBACKEND="Agg")
     proc = subprocess.Popen([sys.executable, "-m", "deepwas", *args, "--checkpoint-dir",
