@@ -30,15 +30,9 @@ def _epochs(text):
 
 
 def _chunk_size(text):
-    if text == "auto":
-        return text
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected 'auto' or an integer >= 1, got {text!r}")
-    return value
+    from ._parser import positive_int      # _parser imports this module
+
+    return text if text == "auto" else positive_int(text)
 
 
 def add_train_args(p):
