@@ -82,13 +82,19 @@ def add_data_args(p, sumstats_required=True, with_features=True):
                        help="do not use allele frequency and MAF as scalar predictors")
 
 
-def _share(text):
-    if text == "auto":
-        return text
-    try:
-        return float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected 'auto' or a number, got {text!r}") from None
+def auto_or(parse, what):
+    """An argparse type: the word ``auto``, or ``parse(text)`` (an error names ``what``)."""
+    def parse_auto(text):
+        if text == "auto":
+            return text
+        try:
+            return parse(text)
+        except (ValueError, argparse.ArgumentTypeError):
+            raise argparse.ArgumentTypeError(f"expected 'auto' or {what}, got {text!r}") from None
+    return parse_auto
+
+
+_share = auto_or(float, "a number")
 
 
 def join(items):

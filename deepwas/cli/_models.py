@@ -1,7 +1,6 @@
 """``deepwas fit``, ``deepwas score`` and ``deepwas predict``: train, score and apply a prior."""
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import sys
@@ -11,8 +10,9 @@ import numpy as np
 
 from ..estimators import load_model, save_model
 from ..utils.chrom import normalise_chrom, sort_chroms
-from ._data import (UserError, feature_provider, feature_spec, join, lift_once, load_stats,
-                    model_features, read_sumstats_args, report_ld_check, split_chroms)
+from ._data import (UserError, auto_or, feature_provider, feature_spec, join, lift_once,
+                    load_stats, model_features, read_sumstats_args, report_ld_check,
+                    split_chroms)
 from ._reports import score_line, score_report, write_report, write_table
 
 __all__ = ["add_train_args", "cmd_fit", "cmd_score", "cmd_predict", "estimator_from_args"]
@@ -20,19 +20,16 @@ __all__ = ["add_train_args", "cmd_fit", "cmd_score", "cmd_predict", "estimator_f
 log = logging.getLogger("deepwas.cli")
 
 
-def _epochs(text):
-    if text == "auto":
-        return text
-    try:
-        return int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected 'auto' or an integer, got {text!r}") from None
+_epochs = auto_or(int, "an integer")
 
 
-def _chunk_size(text):
+def _positive(text):
     from ._parser import positive_int      # _parser imports this module
 
-    return text if text == "auto" else positive_int(text)
+    return positive_int(text)
+
+
+_chunk_size = auto_or(_positive, "a positive whole number")
 
 
 def add_train_args(p):
