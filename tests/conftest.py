@@ -47,3 +47,12 @@ def simulated_stats(geno22, sel, f, sigma2, n, rng, **windows):
     return SummaryStats.from_arrays(beta_hat, n, variants["chrom"][sel], variants["pos"][sel],
                                     R[np.ix_(sel, sel)], sigma2=sigma2, ld_regularisation="none",
                                     **windows)
+
+
+def chr22_small_windows(geno22, seed):
+    """Every other chr22 panel variant in 100 kb windows with 100 kb flanks, h2 = 0.02 spread
+    evenly, N = 50,000: ``(stats, f)``."""
+    sel = np.arange(0, 2608, 2)
+    f = np.full(len(sel), 0.02 / len(sel))
+    return simulated_stats(geno22, sel, f, 0.98, 50_000, np.random.default_rng(seed),
+                           window_bp=100_000, flank_bp=100_000), f

@@ -9,19 +9,15 @@ import pytest
 import deepwas
 from deepwas.memory_pool import POOL
 
-from conftest import simulated_stats
+from conftest import chr22_small_windows
 
 distributed = pytest.importorskip("distributed")
 
 
 @pytest.fixture
 def chr22_windows(geno22):
-    """10 windows of real chr22 LD (100 kb cores, 100 kb flanks)."""
-    rng = np.random.default_rng(7)
-    sel = np.arange(0, 2608, 2)
-    f = np.full(len(sel), 0.02 / len(sel))
-    return simulated_stats(geno22, sel, f, 0.98, 50_000, rng, window_bp=100_000,
-                           flank_bp=100_000), f
+    """Windows of real chr22 LD (100 kb cores, 100 kb flanks)."""
+    return chr22_small_windows(geno22, seed=7)
 
 
 def test_dask_local_cluster_precompute_equals_serial(chr22_windows, tmp_path):
