@@ -23,7 +23,10 @@ budget), this prints:
 
 Synthetic inputs (random tensors of the right shapes); CPU, one thread
 (``OMP_NUM_THREADS=1`` unless set). Run ``python benchmarks/bench_prior.py`` (~5 min here) or
-``--quick`` (< 2 min: smaller batches, |(i)+| = 3,000 likelihood only).
+``--quick`` (< 2 min: smaller batches, |(i)+| = 3,000 likelihood only). ``--device cuda`` runs
+the prior on a GPU (8x larger batches; the likelihood column stays a CPU timing);
+``--bf16`` adds the ratio of the prior's time under bf16 autocast to its float32 time
+(``mixed_precision="bf16"``).
 """
 from __future__ import annotations
 
@@ -53,25 +56,37 @@ def available_bytes():
     return 8 << 30
 
 
-def batch(b, seed=0):
+def batch(b, seed=0, device="cpu"):
     g = torch.Generator().manual_seed(seed)
-    return (torch.randn(b, D_FUNC, WIDTH, generator=g), torch.randn(b, D_PRED, generator=g),
-            torch.rand(b, generator=g) * 0.49 + 0.01)
+    return tuple(t.to(device) for t in (
+        torch.randn(b, D_FUNC, WIDTH, generator=g), torch.randn(b, D_PRED, generator=g),
+        torch.rand(b, generator=g) * 0.49 + 0.01))
 
 
-def time_prior(prior, b, chunked, reps):
+def _sync(device):
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_prior(prior, b, chunked, reps, device="cpu", bf16=False):
     """Seconds per variant of the prior's forward + backward (plus a no-graph forward when
-    chunked), best of ``reps`` after a warm-up."""
-    func, pred, freq = batch(b)
-    up = torch.randn(b)
+    chunked), best of ``reps`` after a warm-up; with ``bf16`` under autocast in bfloat16, as
+    ``FunctionalPrior(mixed_precision="bf16")`` trains."""
+    func, pred, freq = batch(b, device=device)
+    up = torch.randn(b).to(device)
+    cast = torch.autocast(torch.device(device).type, dtype=torch.bfloat16, enabled=bf16)
     best = float("inf")
     for r in range(reps + 1):
         prior.zero_grad(set_to_none=True)
+        _sync(device)
         t = time.perf_counter()
         if chunked:
-            with torch.no_grad():
+            with torch.no_grad(), cast:
                 prior(func, pred, freq, n=b)
-        prior(func, pred, freq, n=b).backward(up)
+        with cast:
+            out = prior(func, pred, freq, n=b)
+        out.float().backward(up)
+        _sync(device)
         dt = time.perf_counter() - t
         if r > 0:
             best = min(best, dt)
@@ -104,11 +119,21 @@ def time_likelihood(m, reps, seed=0):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="smaller batches (< 2 min)")
+    ap.add_argument("--device", default="cpu", help="cpu (default) or cuda")
+    ap.add_argument("--bf16", action="store_true",
+                    help="time the prior also under bf16 autocast (a 'bf16/32' column: the "
+                         "ratio of bf16 to float32 prior time)")
     args = ap.parse_args(argv)
     torch.set_num_threads(int(os.environ.get("OMP_NUM_THREADS", "1")))
     reps = 1 if args.quick else 2
-    avail = available_bytes()
-    print(f"bench_prior: CPU, {torch.get_num_threads()} thread(s), torch {torch.__version__}, "
+    device = torch.device(args.device)
+    if device.type == "cuda":
+        avail = torch.cuda.mem_get_info(device)[0]
+        where = f"CUDA {torch.cuda.get_device_name(device)}"
+    else:
+        avail = available_bytes()
+        where = f"CPU, {torch.get_num_threads()} thread(s)"
+    print(f"bench_prior: {where}, torch {torch.__version__}, "
           f"{avail / 2**30:.1f} GiB available, load average {os.getloadavg()[0]:.1f}"
           f"{' (quick)' if args.quick else ''}")
     lik = {}
@@ -119,14 +144,18 @@ def main(argv=None):
     rows = []
     for size in SIZES:
         torch.manual_seed(0)
-        prior = build_prior("transformer", D_FUNC, WIDTH, D_PRED, size=size)
+        prior = build_prior("transformer", D_FUNC, WIDTH, D_PRED, size=size).to(device)
         prior.train()
         n_par = sum(p.numel() for p in prior.parameters())
-        per = activation_bytes_per_variant(prior, (D_FUNC, WIDTH, D_PRED))
+        per = activation_bytes_per_variant(prior, (D_FUNC, WIDTH, D_PRED), device)
         fixed = 4 * n_par * 4            # parameters, gradients, AdamW's two moments (float32)
-        chunk = resolve_chunk_size("auto", prior, (D_FUNC, WIDTH, D_PRED))
+        chunk = resolve_chunk_size("auto", prior, (D_FUNC, WIDTH, D_PRED), device)
         b = (4 if args.quick else 8) if size == "paper" else (128 if args.quick else 512)
-        sec = {c: time_prior(prior, b, c, reps) for c in (False, True)}
+        if device.type == "cuda":        # a GPU needs larger batches to be busy
+            b *= 8
+        sec = {c: time_prior(prior, b, c, reps, device) for c in (False, True)}
+        ratio = (time_prior(prior, b, False, reps, device, bf16=True) / sec[False]
+                 if args.bf16 else None)
         for m in WINDOWS:
             for chunked in (False, True):
                 held = min(m, chunk) if chunked else m
@@ -139,7 +168,7 @@ def main(argv=None):
                                  chunk=f"{chunk}" if chunked else "-",
                                  prior_s=prior_s if fits else None, lik_s=lik_s,
                                  vps=m / prior_s if fits else None, peak_mb=peak / 1e6,
-                                 fits=fits, epoch_h=epoch if fits else None))
+                                 fits=fits, epoch_h=epoch if fits else None, bf16=ratio))
     head = (f"{'size':<6} {'params':>10} {'|(i)+|':>7} {'chunk':>6} {'prior s':>9} {'lik s':>7} "
             f"{'var/s':>7} {'peak MB':>16} {'epoch h':>8}")
     print(head)
@@ -152,9 +181,10 @@ def main(argv=None):
                   f"{'':>8}  (needs ~{r['peak_mb'] / 1e3:.0f} GB)")
             continue
         ep = "-" if r["epoch_h"] is None else f"{r['epoch_h']:.1f}"
+        bf = "" if r["bf16"] is None else f"  bf16/32 {r['bf16']:.2f}"
         print(f"{r['size']:<6} {r['params']:>10,} {r['m']:>7,} {r['chunk']:>6} "
               f"{r['prior_s']:>9.1f} {lik_txt:>7} {r['vps']:>7.1f} {r['peak_mb']:>16,.0f} "
-              f"{ep:>8}")
+              f"{ep:>8}{bf}")
     print(f"prior s: forward + backward scaled from a batch (per-variant throughput); epoch h: "
           f"{EPOCH_WINDOWS:,} windows x (prior s + lik s); peak MB: graph + features of the "
           "window (or of one chunk) + parameters, gradients and AdamW state")

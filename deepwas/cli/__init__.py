@@ -27,6 +27,8 @@ import sys
 import warnings
 from contextlib import contextmanager
 
+from ..distributed import is_main_process
+
 from ._data import UserError
 from ._parser import build_parser
 
@@ -80,7 +82,9 @@ def _console(verbose):
     handler.setFormatter(_Formatter())
     saved = logger.level, logger.propagate
     logger.addHandler(handler)
-    logger.setLevel(logging.INFO if verbose else logging.WARNING)
+    # under torchrun the processes of rank > 0 repeat rank 0's messages: errors only
+    logger.setLevel(logging.ERROR if not is_main_process()
+                    else logging.INFO if verbose else logging.WARNING)
     logger.propagate = False
 
     def show(message, category, filename, lineno, file=None, line=None):

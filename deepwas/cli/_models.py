@@ -8,6 +8,7 @@ import time
 
 import numpy as np
 
+from ..distributed import process_group
 from ..estimators import load_model, save_model
 from ..utils.chrom import normalise_chrom, sort_chroms
 from ._data import (UserError, auto_or, feature_provider, feature_spec, join, lift_once,
@@ -70,6 +71,12 @@ def add_train_args(p):
                    help="evaluate the prior on at most N variants of a window at a time (the "
                         "same gradient in bounded memory; auto: from a 1 GiB budget, a quarter "
                         "of free GPU memory on CUDA); default: whole windows")
+    g.add_argument("--device", default="cpu", metavar="DEV",
+                   help="where the prior trains: cpu, cuda, cuda:1 (under torchrun, cuda is "
+                        "each process's own GPU)")
+    g.add_argument("--mixed-precision", choices=("bf16",),
+                   help="AdamW: evaluate the prior in bfloat16 (autocast; the likelihood stays "
+                        "float32 or wider)")
     g.add_argument("--checkpoint-dir", metavar="DIR",
                    help="AdamW: write a resume state here every --checkpoint-every steps; "
                         "running the same command again resumes from it")
@@ -85,6 +92,7 @@ def estimator_from_args(args, verbose=0):
                   accumulate=args.accumulate, warmup_steps=args.warmup_steps,
                   window_order=args.window_order,
                   random_state=args.seed, verbose=int(verbose), chunk_size=args.chunk_size,
+                  device=args.device, mixed_precision=args.mixed_precision,
                   checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every)
     if args.lr is not None:
         params["lr"] = args.lr
@@ -140,29 +148,36 @@ def cmd_fit(args):
                         "--no-freq-predictors)")
     if args.model == "transformer" and not args.tracks:
         raise UserError("--model transformer needs --tracks (bigWig files)")
+    group = process_group(args.device)      # under torchrun: rank 0 prints and writes
+    say = print if group.is_main else (lambda *a, **k: None)
     spec = feature_spec(args) if args.model != "constant" else None
     feats = None if spec is None else feature_provider(
         spec["tracks"], spec["chain"], spec["width"], spec["bin_size"], spec["freq_predictors"])
     stats = load_stats(args, features=feats)
     test, near, label = held_out(args, stats)
     train = stats[np.flatnonzero(~test & ~near)]
-    progress = show_progress(args)
-    print(f"data: {stats}", flush=True)
+    progress = show_progress(args) if group.is_main else False
+    say(f"data: {stats}", flush=True)
     if test.any():
         extra = (f"; {plural(int(near.sum()), 'window')} next to them left out of training "
                  "(their flanks reach into the held-out cores)" if near.any() else "")
-        print(f"held out: {plural(int(test.sum()), 'window')} ({label}){extra}", flush=True)
-    train.precompute(progress=progress)
-    report_ld_check(train, log)
+        say(f"held out: {plural(int(test.sum()), 'window')} ({label}){extra}", flush=True)
+    own_share(train, group).precompute(progress=progress)
+    if group.is_main:
+        report_ld_check(train, log)
     est = estimator_from_args(args, verbose=progress)
-    print(f"fitting the {args.model} prior by {args.solver} on {plural(len(train), 'window')} "
-          f"({train.n_variants} variants)", flush=True)
+    workers = f" in {group.world_size} processes" if group.distributed else ""
+    say(f"fitting the {args.model} prior by {args.solver} on {plural(len(train), 'window')} "
+        f"({train.n_variants} variants){workers}", flush=True)
     t0 = time.perf_counter()
     est.fit(train)
     dt = time.perf_counter() - t0
+    if not group.is_main:
+        return 0
     pt, js = save_model(est, args.out, features=spec,
                         extra=dict(fit_seconds=dt, test_chromosomes=split_chroms(args.test_chrom),
-                                   test_regions=list(args.test_region or [])))
+                                   test_regions=list(args.test_region or []),
+                                   world_size=group.world_size))
     kappa = (f"; LD mismatch kappa {est.ld_mismatch_:.3g}"
              if train.ld_model.has_mismatch else "")
     if getattr(est, "resumed_step_", None) is not None:
@@ -175,6 +190,19 @@ def cmd_fit(args):
         j2, t2 = write_report(tab, summary, os.path.join(args.out, "heldout_report"))
         print(f"held-out ({label}): {score_line(summary)}; wrote {j2} and {t2}")
     return 0
+
+
+def own_share(stats, group):
+    """The windows of ``stats`` this process precomputes: all of them in one process; under
+    torchrun a share balanced by cost, so the processes fill a shared ``--cache-dir`` together
+    (each then trains whichever windows each step gives it)."""
+    if not group.distributed:
+        return stats
+    from ..estimators._sharding import balance, window_costs
+
+    ids = np.arange(len(stats))
+    owner = balance(window_costs(stats, ids), group.world_size)
+    return stats[ids[owner == group.rank]]
 
 
 def cmd_score(args):

@@ -163,9 +163,16 @@ class FunctionalPrior(GeneticsMixin, BaseEstimator):
         (1 GiB on CPU, a quarter of the free device memory on CUDA) divided by the prior's
         graph and feature bytes per variant, measured at the start of the fit
         (:mod:`deepwas.estimators._chunking`). Validation windows are evaluated in chunks too.
+    mixed_precision : None or "bf16", default=None
+        "bf16": AdamW training evaluates the prior under ``torch.autocast`` in bfloat16 (its
+        matrix products and convolutions; parameters, gradients and optimizer state stay
+        float32) and passes log f to the likelihood in float32 or wider. For large networks
+        on GPUs with bfloat16 units; predictions after the fit are float32. Not with L-BFGS.
     dtype : {"float32", "float64"}, default="float32"
         Precision of the likelihood during training (the network runs in float32).
     device : str, default="cpu"
+        Under ``torchrun`` (a distributed fit) "cuda" means each process's own GPU,
+        ``cuda:LOCAL_RANK``.
     verbose : int, default=0
         0: silent; 1: skorch's epoch table and a progress bar.
     random_state : int, RandomState or None, default=None
@@ -204,7 +211,12 @@ class FunctionalPrior(GeneticsMixin, BaseEstimator):
         Scores on such data use it.
     history_ : skorch.History
         One row per epoch (AdamW) or iteration (L-BFGS): ``train_loss`` is the mean loss per
-        window, in nats per core variant for deepwas.
+        window, in nats per core variant for deepwas; ``rank_windows`` the training windows
+        each process evaluated (one list per rank; AdamW batches also record their
+        ``window`` and the ``rank`` that trained it).
+    world_size_ : int
+        Processes that trained the prior together (1 unless run under ``torchrun``; see the
+        docs page "Training on many GPUs"). Every process ends with the same fitted estimator.
     n_iter_ : int
         Epochs (AdamW) or iterations (L-BFGS) run.
     n_steps_ : int
@@ -235,7 +247,8 @@ class FunctionalPrior(GeneticsMixin, BaseEstimator):
                  n_iter_no_change=5, warmup_steps=100, accumulate=12, window_order="shuffled",
                  grad_clip=0.2,
                  validation=None, patience=None, checkpoint_dir=None, checkpoint_every=100,
-                 chunk_size=None, dtype="float32", device="cpu", verbose=0, random_state=None):
+                 chunk_size=None, mixed_precision=None, dtype="float32", device="cpu",
+                 verbose=0, random_state=None):
         self.model = model
         self.solver = solver
         self.linalg = linalg
@@ -264,6 +277,7 @@ class FunctionalPrior(GeneticsMixin, BaseEstimator):
         self.checkpoint_dir = checkpoint_dir
         self.checkpoint_every = checkpoint_every
         self.chunk_size = chunk_size
+        self.mixed_precision = mixed_precision
         self.dtype = dtype
         self.device = device
         self.verbose = verbose
@@ -365,28 +379,3 @@ class FunctionalPrior(GeneticsMixin, BaseEstimator):
         float
         """
         return float(self.gain(stats)) / float(stats.n)
-
-    def gain(self, stats, per_window=False):
-        """Exact log-likelihood gain of the fitted prior over the null model, in nats.
-
-        Parameters
-        ----------
-        stats : deepwas.SummaryStats
-        per_window : bool, default False
-            One value per window instead of the sum.
-
-        Returns
-        -------
-        float or ndarray
-            With LD built with ``ld_regularisation="mismatch"`` the fitted mismatch variance
-            ``ld_mismatch_`` enters both models.
-        """
-        check_is_fitted(self, "prior_")
-        stats = check_stats(stats, "gain")
-        from ..likelihood import marginal_loglik
-
-        sigma2 = None if self.sigma2 is None else self.sigma2_
-        mismatch = float(self.ld_mismatch_) if stats.ld_model.has_mismatch else 0.0
-        return marginal_loglik(stats, self.predict_f(stats), relative_to_null=True,
-                               per_window=per_window, linalg="cholesky", sigma2=sigma2,
-                               mismatch=mismatch)

@@ -23,6 +23,7 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
+from ..distributed import process_group
 from ..priors import build_prior, count_parameters
 from ..utils.chrom import normalise_chrom, sort_chroms
 from ._full_batch import fit_lbfgs
@@ -33,6 +34,7 @@ from ._ldsr import LDSRBlocks, ldsr_regression
 from ._chunking import resolve_chunk_size
 from ._objective import WindowObjective
 from ._resume import Resumer, check_writable, fingerprint, fit_folder, restore
+from ._sharding import prior_flops_per_variant, window_costs
 from ._training import build_net, seeded_torch
 from ._window_sampling import WindowDataset, validation_split
 
@@ -61,9 +63,12 @@ def fit_prior(est, stats):
 
     Nothing is set on ``est``: the caller assigns the attributes once the whole fit succeeded.
     """
+    group = process_group(est.device)
     rs = check_random_state(est.random_state)
+    if group.distributed:       # random_state=None: every process draws what rank 0 draws
+        rs.set_state(group.broadcast(rs.get_state()))
     seed = int(rs.randint(0, 2**31 - 1))
-    device = torch.device(est.device)
+    device = group.device(est.device)
     dtype = torch.float64 if est.dtype == "float64" else torch.float32
     name = est._model_name()
     out = {}
@@ -83,7 +88,7 @@ def fit_prior(est, stats):
     if est.checkpoint_dir is not None:     # a folder that cannot be written fails here
         fp = fingerprint(est, stats, train_ids, valid_ids, seed, (fm, fsd, pm, psd))
         folder = (fit_folder(est.checkpoint_dir, fp), fp)
-        check_writable(est.checkpoint_dir)
+        group.on_main(check_writable, est.checkpoint_dir)
 
     # blocks and features are released on every exit, a failed fit included
     with contextlib.ExitStack() as cleanup:
@@ -129,10 +134,20 @@ def fit_prior(est, stats):
             if h2_0 > 0.99 and est.h2_init == "auto":
                 _warn_h2_at_bound(h2_0, stats)
             prior.set_log_scale(math.log(h2_0) - log_pq)
+            group.broadcast_module(prior)     # every process starts from rank 0's prior
 
             it_cfg = est._iterative_config()
             how = est._resolved_optimizer(count_parameters(prior))
+            if how == "lbfgs" and est.mixed_precision is not None:
+                raise ValueError(f"mixed_precision={est.mixed_precision!r} applies to AdamW "
+                                 "training; L-BFGS needs exact float64 gradients: pass "
+                                 "optimizer='adamw' or mixed_precision=None")
             chunk = resolve_chunk_size(est.chunk_size, prior, sizes, device)
+            costs = None
+            if group.distributed:
+                ids = np.concatenate([train_ids, valid_ids])
+                costs = dict(zip(ids.tolist(), window_costs(
+                    stats, ids, prior_flops_per_variant(prior, sizes, device))))
             objective = WindowObjective(
                 stats, est.solver, train_ids, sigma2, torch.float64 if how == "lbfgs" else dtype,
                 linalg=est.linalg, iterative_config=it_cfg,
@@ -140,17 +155,18 @@ def fit_prior(est, stats):
                 blocks=blocks, ldsr_h2=ldsr_h2, n_variants=float(len(train_rows)),
                 mismatch=mismatch)
             if how == "lbfgs":
-                trained = _train_lbfgs(est, prior, objective, fetch, train_ids, valid_ids, chunk)
+                trained = _train_lbfgs(est, prior, objective, fetch, train_ids, valid_ids, chunk,
+                                       group, costs)
             else:
                 trained = _train_adamw(est, prior, objective, fetch, train_ids, valid_ids, seed,
-                                       device, name, chunk, folder)
+                                       device, name, chunk, folder, group, costs)
 
     prior = trained.pop("prior").to("cpu").eval()
     out["n_parameters_"] = count_parameters(prior)  # before freezing: what the fit trained
     for p in prior.parameters():
         p.requires_grad_(False)
     out.update(trained)
-    out.update(prior_=prior, sigma2_=float(sigma2), h2_init_=h2_0, optimizer_=how, chunk_size_=chunk,
+    out.update(world_size_=group.world_size, prior_=prior, sigma2_=float(sigma2), h2_init_=h2_0, optimizer_=how, chunk_size_=chunk,
                ld_mismatch_=float(mismatch),
                func_mean_=fm, func_scale_=fsd, pred_mean_=pm, pred_scale_=psd,
                alpha_=float(prior.alpha), train_chromosomes_=sort_chroms(groups[train_ids]),
@@ -168,49 +184,55 @@ def _warn_h2_at_bound(h2, stats):
         "panel'", RuntimeWarning, stacklevel=4)
 
 
-def _train_lbfgs(est, prior, objective, fetch, train_ids, valid_ids, chunk):
+def _train_lbfgs(est, prior, objective, fetch, train_ids, valid_ids, chunk, group, costs):
     history, n_iter, converged = fit_lbfgs(prior, objective, fetch, train_ids, valid_ids,
                                            tol=float(est.tol), max_iter=int(est.max_iter),
-                                           verbose=int(est.verbose), chunk_size=chunk)
+                                           verbose=int(est.verbose) if group.is_main else 0,
+                                           chunk_size=chunk, group=group, costs=costs)
     return dict(prior=prior, history_=history, n_iter_=n_iter, n_steps_=n_iter,
                 converged_=converged, lr_=float("nan"), warmup_steps_=0, max_epochs_=None,
                 checkpoint_path_=None, resumed_step_=None)
 
 
 def _train_adamw(est, prior, objective, fetch, train_ids, valid_ids, seed, device, name, chunk,
-                 folder):
-    """AdamW through skorch; ``folder`` is ``(this fit's folder, its fingerprint)`` or None."""
+                 folder, group, costs):
+    """AdamW through skorch; ``folder`` is ``(this fit's folder, its fingerprint)`` or None.
+    Only rank 0 of ``group`` writes checkpoints; the others get its state and best
+    parameters."""
     lr = DEFAULT_LR.get(name, 1e-3) if est.lr == "auto" else float(est.lr)
     tmp = None
     if folder is not None:
         checkpoint, resumer = folder[0], Resumer(folder[0], folder[1], est.checkpoint_every)
-        os.makedirs(checkpoint, exist_ok=True)
+        group.on_main(os.makedirs, checkpoint, exist_ok=True)
     else:
         resumer = None
-        checkpoint = tmp = tempfile.mkdtemp(prefix="deepwas-ckpt-") if len(valid_ids) else None
+        checkpoint = tmp = (tempfile.mkdtemp(prefix="deepwas-ckpt-")
+                            if len(valid_ids) and group.is_main else None)
     net, warm, epochs = build_net(est, prior, objective, train_ids, valid_ids, lr, seed,
-                                  device, checkpoint, chunk, resumer)
+                                  device, checkpoint, chunk, resumer, group, costs)
     net.module.fetch = fetch
     try:
-        state = None if resumer is None else resumer.load()
+        state = None if resumer is None else group.on_main(resumer.load)
         if state is None:
             net.fit(WindowDataset(train_ids), y=None)
         else:
             net.initialize()
             left = restore(net, state)
             net.partial_fit(WindowDataset(train_ids), y=None, epochs=left)
-        if checkpoint is not None and len(valid_ids):
+        if checkpoint is not None and len(valid_ids) and group.is_main:
             net.load_params(checkpoint=dict(net.callbacks_)["checkpoint"])
+        if len(valid_ids):
+            group.broadcast_module(net.module_)      # the best epoch's parameters
     except BaseException:
         # a failed fit leaves no folder behind, unless it holds a state to resume from
-        if folder is not None and not os.path.exists(resumer.path):
+        if folder is not None and group.is_main and not os.path.exists(resumer.path):
             shutil.rmtree(checkpoint, ignore_errors=True)
         raise
     finally:
         net.module.fetch = None
         if tmp is not None:
             shutil.rmtree(tmp, ignore_errors=True)
-    if resumer is not None:
+    if resumer is not None and group.is_main:
         resumer.discard()
     callbacks = dict(net.callbacks_)
     plateau = callbacks["plateau"]

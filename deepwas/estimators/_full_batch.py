@@ -20,7 +20,9 @@ import torch
 from sklearn.exceptions import ConvergenceWarning
 from skorch.history import History
 
+from ..distributed import SINGLE
 from ._chunking import chunked_backward, chunked_forward
+from ._sharding import balance
 
 __all__ = ["fit_lbfgs", "LBFGS_FTOL"]
 
@@ -42,18 +44,22 @@ def _set_flat(params, x):
             i += n
 
 
-def _window_losses(prior, objective, fetch, ids, with_grad, chunk_size=None):
+def _window_losses(prior, objective, fetch, ids, with_grad, chunk_size=None, group=SINGLE,
+                   mine=None):
     """Mean loss over ``ids`` and, with ``with_grad``, its gradient (flat float64); windows of
-    more than ``chunk_size`` variants are evaluated in chunks (:mod:`._chunking`)."""
+    more than ``chunk_size`` variants are evaluated in chunks (:mod:`._chunking`). In a
+    distributed fit this process evaluates the windows ``mine`` (a subset of ``ids``) and the
+    sums are taken over the processes."""
     params = _trainable(prior)
     for p in params:
         p.grad = None
     total = 0.0
+    n_ids, ids = len(ids), list(ids if mine is None else mine)
     for j, k in enumerate(ids):
         if j + 1 < len(ids):
             objective.prefetch(ids[j + 1])
         k = int(k)
-        loss_fn = lambda log_f: objective(k, log_f, False) / len(ids)  # noqa: E731
+        loss_fn = lambda log_f: objective(k, log_f, False) / n_ids  # noqa: E731
         if chunk_size is not None and fetch.size(k) > chunk_size:
             get = lambda lo, hi: fetch.chunk(k, lo, hi)  # noqa: E731
             if with_grad:
@@ -69,14 +75,16 @@ def _window_losses(prior, objective, fetch, ids, with_grad, chunk_size=None):
                     loss.backward()
         total += float(loss.detach())
     if not with_grad:
-        return total, None
-    grad = np.concatenate([(p.grad if p.grad is not None else torch.zeros_like(p))
-                           .detach().cpu().double().reshape(-1).numpy() for p in params])
-    return total, grad
+        return float(group.all_reduce_sum(torch.tensor([total], dtype=torch.float64))[0]), None
+    grad = torch.cat([torch.tensor([total], dtype=torch.float64)] + [
+        (p.grad if p.grad is not None else torch.zeros_like(p)).detach().cpu().double()
+        .reshape(-1) for p in params])
+    grad = group.all_reduce_sum(grad).numpy()
+    return float(grad[0]), grad[1:]
 
 
 def fit_lbfgs(prior, objective, fetch, train_ids, valid_ids, *, tol, max_iter, verbose=0,
-              chunk_size=None):
+              chunk_size=None, group=SINGLE, costs=None):
     """Maximise the likelihood of ``train_ids`` over the prior's parameters with L-BFGS.
 
     Parameters
@@ -99,6 +107,11 @@ def fit_lbfgs(prior, objective, fetch, train_ids, valid_ids, *, tol, max_iter, v
         Print one line per iteration (loss, largest gradient component).
     chunk_size : int or None
         Variants per evaluation of the prior (None: whole windows).
+    group : ProcessGroup
+        The processes of a distributed fit: each evaluates its share of the windows (balanced
+        by ``costs``, window index -> cost) and the loss and gradient are summed over them, so
+        that every process takes the same L-BFGS steps.
+    costs : dict or None
 
     Returns
     -------
@@ -114,10 +127,19 @@ def fit_lbfgs(prior, objective, fetch, train_ids, valid_ids, *, tol, max_iter, v
     params = _trainable(prior)
     x0 = np.concatenate([p.detach().cpu().double().reshape(-1).numpy() for p in params])
     last = {}
+    share, rank_windows = {}, None
+    if group.distributed:
+        for name, ids in (("train", train_ids), ("valid", valid_ids)):
+            owner = balance([costs[int(k)] for k in ids], group.world_size)
+            per_rank = [[int(k) for k, o in zip(ids, owner) if o == r]
+                        for r in range(group.world_size)]
+            share[name] = per_rank[group.rank]
+            rank_windows = per_rank if name == "train" else rank_windows
 
     def fun(x):
         _set_flat(params, x)
-        value, grad = _window_losses(prior, objective, fetch, train_ids, True, chunk_size)
+        value, grad = _window_losses(prior, objective, fetch, train_ids, True, chunk_size,
+                                     group, share.get("train"))
         last.update(value=value, grad_max=float(np.max(np.abs(grad))) if grad.size else 0.0)
         return value, grad
 
@@ -142,8 +164,9 @@ def fit_lbfgs(prior, objective, fetch, train_ids, valid_ids, *, tol, max_iter, v
     if len(history) == 0:       # converged at the starting point
         record(res.fun)
     if len(valid_ids):
-        history.record("valid_loss",
-                       _window_losses(prior, objective, fetch, valid_ids, False, chunk_size)[0])
+        history.record("valid_loss", _window_losses(prior, objective, fetch, valid_ids, False,
+                                                    chunk_size, group, share.get("valid"))[0])
+    history.record("rank_windows", rank_windows or [[int(k) for k in train_ids]])
     grad_max = float(np.max(np.abs(res.jac))) if np.size(res.jac) else 0.0
     converged = bool(res.success)
     if not converged:

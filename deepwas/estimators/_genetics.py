@@ -1,15 +1,45 @@
-"""What a geneticist takes from a fitted prior: total and partitioned heritability, posterior
-effects.
+"""What a geneticist takes from a fitted prior: the likelihood gain over the null model, total
+and partitioned heritability, posterior effects.
 
 A mixin of :class:`~deepwas.FunctionalPrior` (kept apart from the estimator's fitting code).
 """
 from __future__ import annotations
 
+from sklearn.utils.validation import check_is_fitted
+
+from ._features import check_stats
+
 __all__ = ["GeneticsMixin"]
 
 
 class GeneticsMixin:
-    """:meth:`h2`, :meth:`partitioned_h2` and :meth:`posterior_mean` of a fitted prior."""
+    """:meth:`gain`, :meth:`h2`, :meth:`partitioned_h2` and :meth:`posterior_mean` of a
+    fitted prior."""
+
+    def gain(self, stats, per_window=False):
+        """Exact log-likelihood gain of the fitted prior over the null model, in nats.
+
+        Parameters
+        ----------
+        stats : deepwas.SummaryStats
+        per_window : bool, default False
+            One value per window instead of the sum.
+
+        Returns
+        -------
+        float or ndarray
+            With LD built with ``ld_regularisation="mismatch"`` the fitted mismatch variance
+            ``ld_mismatch_`` enters both models.
+        """
+        check_is_fitted(self, "prior_")
+        stats = check_stats(stats, "gain")
+        from ..likelihood import marginal_loglik
+
+        sigma2 = None if self.sigma2 is None else self.sigma2_
+        mismatch = float(self.ld_mismatch_) if stats.ld_model.has_mismatch else 0.0
+        return marginal_loglik(stats, self.predict_f(stats), relative_to_null=True,
+                               per_window=per_window, linalg="cholesky", sigma2=sigma2,
+                               mismatch=mismatch)
 
     def h2(self, stats):
         """Heritability the fitted prior attributes to ``stats.variants``: ``sum_m f_m``."""

@@ -123,6 +123,7 @@ PARAMETER_CONSTRAINTS = {
     "checkpoint_dir": [_NONE, Instance(str, name="a folder (str or path)")],
     "checkpoint_every": [Interval(1, None, integer=True)],
     "chunk_size": [_NONE, Options("auto"), Interval(1, None, integer=True)],
+    "mixed_precision": [_NONE, Options("bf16")],
     "dtype": [Options("float32", "float64")],
     "device": [Instance(str, torch.device, name="a device (str or torch.device)")],
     "verbose": [Interval(0, None, integer=True), Instance(bool)],

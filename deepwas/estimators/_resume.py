@@ -180,6 +180,7 @@ def capture(net):
                  n_optimizer_steps=int(net.n_optimizer_steps_), seen=int(net._seen),
                  epochs=len(net.history), window_order=sampler.epoch_state, rng=cpu,
                  objective_step=int(getattr(net.window_loss, "step", 0)),
+                 windows_seen=int(getattr(net, "windows_seen_", 0)),
                  history=json.dumps(list(net.history)),
                  callbacks=json.dumps(_callback_states(net)))
     if cuda is not None:
@@ -201,6 +202,7 @@ def restore(net, state):
     net.history_ = History(json.loads(state["history"]))
     if hasattr(net.window_loss, "step"):
         net.window_loss.step = int(state["objective_step"])
+    net.windows_seen_ = int(state.get("windows_seen", state["objective_step"]))
     net._resume_pending = dict(seen=int(state["seen"]),
                                callbacks=json.loads(state["callbacks"]))
     net.iterator_train__sampler.resume(state["window_order"], int(state["seen"]),

@@ -1,5 +1,6 @@
 """skorch wiring: gradient accumulation, warm-up, callbacks and seeding (which windows train
-and in what order: :mod:`._window_sampling`)."""
+and in what order: :mod:`._window_sampling`; which process trains them: :mod:`._sharding`;
+when training ends: :mod:`._stopping`)."""
 from __future__ import annotations
 
 import contextlib
@@ -7,76 +8,22 @@ import contextlib
 import numpy as np
 import torch
 from skorch import NeuralNet
-from skorch.callbacks import Callback
 from skorch.utils import TeeGenerator
 
 from ..utils.chrom import normalise_chrom
-from ._chunking import SharedEvaluation, chunked_backward, chunked_forward
+from ..distributed import SINGLE
 from ._resume import capture, restore_callbacks
+from ._sharding import Sharding, StepReducer, balance
+from ._stopping import TrainingPlateau, planned_epochs
+from ._window_module import WindowModule
 from ._window_sampling import (ContiguousSampler, PrefetchingSampler, WindowDataset,
                                collate_window, contiguous_groups)
 
-__all__ = ["WindowModule", "WindowNet", "build_net", "seeded_torch", "warmup_factor",
-           "planned_epochs", "TrainingPlateau", "NO_DECAY"]
+__all__ = ["WindowNet", "build_net", "seeded_torch", "warmup_factor", "NO_DECAY"]
 
 #: parameters trained without weight decay: intercepts, biases and alpha are not shrunk to 0
 NO_DECAY = [("*intercept", {"weight_decay": 0.0}), ("*alpha", {"weight_decay": 0.0}),
             ("*bias", {"weight_decay": 0.0})]
-
-
-class WindowModule(torch.nn.Module):
-    """Wraps a :class:`deepwas.priors.PriorModule`: window index -> log f on its extended set.
-
-    ``fetch`` (set during fit, not a submodule, removed afterwards) is a
-    :class:`~._features.WindowFeatures`: ``fetch(k)`` gives ``(func, pred, freq, n)`` of
-    window ``k``'s extended variants, ``fetch.chunk(k, lo, hi)`` those of variants ``lo:hi``.
-    With ``chunk_size`` (an int), windows of more variants are evaluated that many at a time
-    (:mod:`._chunking`): without a graph here, with bounded graphs in :meth:`backward_window`.
-    """
-
-    def __init__(self, prior, chunk_size=None):
-        super().__init__()
-        self.prior = prior
-        self.chunk_size = chunk_size
-        self.fetch = None
-        self.shared = None      # SharedEvaluation of the group being trained (contiguous)
-        self._rows = None
-
-    def begin_group(self, ks, device):
-        """Evaluate the prior once on the union of windows ``ks``' extended sets; returns the
-        number of variants evaluated."""
-        n, self._rows, fetch_chunk = self.fetch.union(ks)
-        self.shared = SharedEvaluation(self.prior, fetch_chunk, n, self.chunk_size, device)
-        return n
-
-    def shared_log_f(self, k):
-        """Window ``k``'s log f, a slice of the shared evaluation (gradients reach it)."""
-        return self.shared.log_f[self._rows[int(k)]]
-
-    def end_group(self):
-        """Back-propagate the group's summed gradient through the prior; returns the variants
-        evaluated again (chunks replayed with a graph)."""
-        shared, self.shared, self._rows = self.shared, None, None
-        before = shared.evaluations
-        shared.backward()
-        return shared.evaluations - before
-
-    def chunks(self, k):
-        """Whether window ``k`` is evaluated in chunks."""
-        return self.chunk_size is not None and self.fetch.size(k) > self.chunk_size
-
-    def forward(self, k):
-        k = int(k.reshape(-1)[0])
-        if self.chunks(k) and not torch.is_grad_enabled():
-            return chunked_forward(self.prior, lambda lo, hi: self.fetch.chunk(k, lo, hi),
-                                   self.fetch.size(k), self.chunk_size)
-        func, pred, freq, n = self.fetch(k)
-        return self.prior(func, pred, freq, n=n)
-
-    def backward_window(self, k, loss_fn, scale, device):
-        """:func:`~._chunking.chunked_backward` of window ``k``: ``(loss, log_f)``."""
-        return chunked_backward(self.prior, lambda lo, hi: self.fetch.chunk(k, lo, hi),
-                                self.fetch.size(k), self.chunk_size, loss_fn, scale, device)
 
 
 def warmup_factor(step, warmup_steps):
@@ -104,7 +51,19 @@ class WindowNet(NeuralNet):
 
     ``window_loss(k, log_f_ext, training)`` returns the scalar loss of window ``k``; its
     ``last_info`` attribute, when present, holds solver diagnostics of the last training window
-    (recorded in the batch history).
+    (recorded in the batch history, by the process that trained it).
+
+    Each window's gradient goes into a float64 sum (:class:`~._sharding.StepReducer`), and
+    the ``t``-th training window of the fit seeds torch's generators from ``(seed, t)``
+    (dropout, the iterative solver's probes), so that a step's gradient does not depend on the
+    order of its windows nor on the process that evaluates them. With a ``group`` of several
+    processes (torchrun) every process walks through every window of the epoch's order; the
+    sampler's owner of a window evaluates it, the others record a placeholder, and at the end
+    of the step the gradient, the losses and the prior evaluations are summed over the
+    processes (one all-reduce) before the same optimizer step everywhere. Validation windows
+    are divided by ``valid_owner`` and their losses summed at the end of the epoch, before the
+    callbacks score it. Batches record their ``window`` and the ``rank`` that evaluated it;
+    each epoch ``rank_windows``.
     """
 
     #: keys of the solver's per-window info copied into the batch history
@@ -112,12 +71,14 @@ class WindowNet(NeuralNet):
                        "probe_cg_iterations", "fallback")
 
     def __init__(self, *args, accumulate=12, warmup_steps=0, window_loss=None, resumer=None,
-                 **kwargs):
+                 group=SINGLE, seed=0, valid_owner=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.accumulate = accumulate
         self.warmup_steps = warmup_steps
         self.window_loss = window_loss
         self.resumer = resumer
+        self.group, self.seed, self.valid_owner = group, seed, valid_owner or {}
+        self.reducer = StepReducer(group)
 
     def get_loss(self, y_pred, y_true, X=None, training=False):
         return self.window_loss(int(X.reshape(-1)[0]), y_pred, training)
@@ -142,11 +103,24 @@ class WindowNet(NeuralNet):
         super().on_batch_end(net, batch=batch, training=training, **kwargs)
         if training and self._stepped and self.resumer is not None \
                 and self.n_optimizer_steps_ % self.resumer.every == 0:
-            self.resumer.save(capture(self))
+            state = capture(self)
+            if self.group.is_main:
+                self.resumer.save(state)
         self._stepped = False
 
     def on_epoch_end(self, net, **kwargs):
+        if self.group.distributed:     # every process scores the epoch on all windows' losses
+            batches = [b for b in self.history[-1, "batches"] if "valid_loss" in b]
+            summed = self.reducer.sum_values([b["valid_loss"] if b["rank"] == self.group.rank
+                                              else 0.0 for b in batches])
+            for b, v in zip(batches, summed):
+                b["valid_loss"] = float(v)
         super().on_epoch_end(net, **kwargs)
+        ranks = [[] for _ in range(self.group.world_size)]
+        for b in self.history[-1, "batches"]:
+            if "train_loss" in b and "rank" in b:
+                ranks[b["rank"]].append(b["window"])
+        self.history.record("rank_windows", ranks)
         self.history.record("prior_evaluations", int(sum(
             b.get("prior_evaluations", 0) for b in self.history[-1, "batches"])))
         if getattr(self, "_resumed_epoch", False):   # count the windows done before, too
@@ -161,6 +135,29 @@ class WindowNet(NeuralNet):
                 group.setdefault("base_lr", group["lr"])
                 group["lr"] = group["base_lr"] * factor
         return factor * self.lr
+
+    def _seed_window(self, t):
+        """Seed torch's generators for the ``t``-th training window of the fit (dropout): a
+        window draws the same masks whichever process trains it. The objective's step counter
+        (the iterative solver's probe seed) is set to ``t`` too."""
+        seed = int(np.random.SeedSequence([int(self.seed), int(t)]).generate_state(
+            1, np.uint64)[0] >> np.uint64(1))
+        torch.default_generator.manual_seed(seed)
+        device = torch.device(self.device)
+        if device.type == "cuda":
+            with torch.cuda.device(device):
+                torch.cuda.manual_seed(seed)
+        if hasattr(self.window_loss, "step"):
+            self.window_loss.step = int(t)
+
+    def validation_step(self, batch, **fit_params):
+        k = int(batch[0].reshape(-1)[0])
+        owner = self.valid_owner.get(k, 0)
+        self.history.record_batch("window", k)
+        self.history.record_batch("rank", owner)
+        if owner != self.group.rank:     # its loss arrives at the end of the epoch
+            return {"loss": torch.tensor(float("nan")), "y_pred": torch.zeros(0)}
+        return super().validation_step(batch, **fit_params)
 
     def train_step_single(self, batch, **fit_params):
         self._set_training(True)
@@ -195,30 +192,47 @@ class WindowNet(NeuralNet):
         if self._acc_count == 0:
             self._step_lr = self._set_step_lr()
         self.history.record_batch("event_lr", self._step_lr)
-        sampler = getattr(self, "iterator_train__sampler", None)
-        group = getattr(sampler, "group_of", {}).get(int(batch[0].reshape(-1)[0]))
-        if group is not None:          # window_order="contiguous": one group per step
-            k = int(batch[0].reshape(-1)[0])
-            if k == group[0] or self.module_.shared is None:
-                n = self.module_.begin_group(group, self.device)
-                self.history.record_batch("prior_evaluations", n)
-            else:
+        sampler = self.iterator_train__sampler
+        k = int(batch[0].reshape(-1)[0])
+        owner = sampler.owner(k)
+        self.history.record_batch("window", k)
+        self.history.record_batch("rank", owner)
+        group = getattr(sampler, "group_of", {}).get(k)
+        t = getattr(self, "windows_seen_", 0)
+        if group is not None and self._acc_count == 0:   # one group per step (contiguous)
+            mine = [w for w in group if sampler.owner(w) == self.group.rank]
+            n = 0
+            if mine:
+                self._seed_window(t)
+                n = self.module_.begin_group(mine, self.device)
+            self.history.record_batch("prior_evaluations", n)
+        elif group is not None:
+            self.history.record_batch("prior_evaluations", 0)
+        if owner == self.group.rank:
+            if group is None:
+                self._seed_window(t)
+            elif hasattr(self.window_loss, "step"):
+                self.window_loss.step = int(t)
+            step = self.train_step_single(batch, **fit_params)
+            if group is None:
+                self.reducer.add(self._learnable())
+        else:                            # its loss arrives with the step's gradient
+            if group is None:
                 self.history.record_batch("prior_evaluations", 0)
-        step = self.train_step_single(batch, **fit_params)
+            step = {"loss": torch.tensor(float("nan")), "y_pred": torch.zeros(0)}
+        self.windows_seen_ = t + 1
         self._acc_count += 1
         self._seen += 1
         last = self._n_train is not None and self._seen >= self._n_train
-        if group is not None:
-            ends = k == group[-1] or last
-            if ends:
-                replayed = self.module_.end_group()
-                if replayed:
-                    self.history.record_batch(
-                        "prior_evaluations", self.history[-1, "batches", -1, "prior_evaluations"]
-                        + replayed)
-        else:
-            ends = self._acc_count >= self.accumulate or last
+        ends = (k == group[-1] or last) if group is not None \
+            else (self._acc_count >= self.accumulate or last)
         if ends:
+            if group is not None and self.module_.shared is not None:
+                self.history.record_batch(
+                    "prior_evaluations", self.history[-1, "batches", -1, "prior_evaluations"]
+                    + self.module_.end_group())
+                self.reducer.add(self._learnable())
+            step = self._reduce_step(step)
             self.notify("on_grad_computed",
                         named_parameters=TeeGenerator(self.get_all_learnable_params()),
                         batch=batch, training=True)
@@ -229,50 +243,30 @@ class WindowNet(NeuralNet):
             self.n_optimizer_steps_ = getattr(self, "n_optimizer_steps_", 0) + 1
         return step
 
+    def _learnable(self):
+        return [p for _, p in self.get_all_learnable_params()]
 
-class TrainingPlateau(Callback):
-    """Stop AdamW training once the epoch's training loss has not fallen by ``tol`` for
-    ``n_iter_no_change`` epochs and at least ``min_steps`` optimizer steps were taken.
-
-    ``stopped_`` tells whether it ended training; ``still_falling_`` whether, at the end, the
-    best loss of the last ``n_iter_no_change`` epochs beat the best before them by more than
-    ``tol`` (a fit cut short by ``max_epochs``; also True after a single epoch, when no trend
-    can be seen).
-    """
-
-    def __init__(self, tol, n_iter_no_change, min_steps):
-        self.tol, self.n_iter_no_change, self.min_steps = tol, n_iter_no_change, min_steps
-
-    def initialize(self):
-        self.losses_, self.stopped_ = [], False
-        return self
-
-    @property
-    def still_falling_(self):
-        k = min(self.n_iter_no_change, len(self.losses_) - 1)
-        if k <= 0:
-            return True
-        return min(self.losses_[-k:]) < min(self.losses_[:-k]) - self.tol
-
-    def on_epoch_end(self, net, **kwargs):
-        self.losses_.append(float(net.history[-1, "train_loss"]))
-        plateau = (len(self.losses_) > self.n_iter_no_change and not self.still_falling_)
-        if plateau and getattr(net, "n_optimizer_steps_", 0) >= self.min_steps:
-            self.stopped_ = True
-            raise KeyboardInterrupt   # skorch's way to end fit early (as EarlyStopping does)
-
-
-def planned_epochs(est, n_train):
-    """AdamW epochs: ``max_epochs``, or for "auto" enough for ``min_steps`` optimizer steps
-    (at least 10, at most 1,000)."""
-    if est.max_epochs != "auto":
-        return int(est.max_epochs)
-    per_epoch = -(-n_train // int(est.accumulate))
-    return int(min(1000, max(10, -(-int(est.min_steps) // per_epoch))))
+    def _reduce_step(self, step):
+        """Put the step's gradient, summed over its windows and processes, in ``.grad``; fill
+        in the losses and prior evaluations of the windows other processes trained."""
+        if not self.group.distributed:
+            self.reducer.finish(self._learnable())
+            return step
+        n = self._acc_count
+        batches = self.history[-1, "batches"][-n:]
+        mine = [b["rank"] == self.group.rank for b in batches]
+        losses = [b.get("train_loss", 0.0) for b in batches[:-1]] + [float(step["loss"])]
+        values = [v if m else 0.0 for v, m in zip(losses, mine)] + \
+            [float(b.get("prior_evaluations", 0)) for b in batches]
+        summed = self.reducer.finish(self._learnable(), values)
+        for b, v, e in zip(batches, summed[:n], summed[n:]):
+            b["train_loss"], b["prior_evaluations"] = float(v), int(round(e))
+        batches[-1].pop("train_loss", None)    # skorch records the returned loss
+        return dict(step, loss=torch.tensor(float(summed[n - 1])))
 
 
 def build_net(est, prior, window_loss, train_ids, valid_ids, lr, seed, device, checkpoint,
-              chunk_size=None, resumer=None):
+              chunk_size=None, resumer=None, group=SINGLE, costs=None):
     """The skorch net of one fit, with its callbacks.
 
     Parameters
@@ -286,6 +280,12 @@ def build_net(est, prior, window_loss, train_ids, valid_ids, lr, seed, device, c
         Variants per prior evaluation (:class:`WindowModule`), resolved.
     resumer : Resumer or None
         Writes the resume state every ``resumer.every`` optimizer steps (:mod:`._resume`).
+    group : ProcessGroup
+        The processes training together (:mod:`deepwas.distributed`); only rank 0 prints
+        and writes files.
+    costs : dict or None
+        Window index -> cost (:func:`~._sharding.window_costs`), for dividing each step's
+        windows among the processes; needed when ``group`` has several.
 
     Returns
     -------
@@ -308,7 +308,7 @@ def build_net(est, prior, window_loss, train_ids, valid_ids, lr, seed, device, c
                                              int(est.min_steps)))]
     if est.grad_clip is not None:
         callbacks.append(("clip", GradientNormClipping(gradient_clip_value=float(est.grad_clip))))
-    if checkpoint is not None:
+    if checkpoint is not None and group.is_main:
         monitor = "valid_loss_best" if len(valid_ids) else "train_loss_best"
         callbacks.append(("checkpoint", Checkpoint(monitor=monitor, dirname=checkpoint,
                                                    f_optimizer=None, f_criterion=None,
@@ -319,17 +319,25 @@ def build_net(est, prior, window_loss, train_ids, valid_ids, lr, seed, device, c
         callbacks.append(("early_stopping", EarlyStopping(
             monitor="valid_loss", patience=int(est.patience), threshold=0.0,
             threshold_mode="abs")))
-    if est.verbose:
+    verbose = int(est.verbose) if group.is_main else 0
+    if verbose:
         callbacks.append(("progress", ProgressBar()))
     gen = torch.Generator().manual_seed(seed)
-    if getattr(est, "window_order", "shuffled") == "contiguous":
+    contiguous = getattr(est, "window_order", "shuffled") == "contiguous"
+    sharding = Sharding(group, costs, contiguous) if group.distributed else None
+    if contiguous:
         chroms = normalise_chrom(np.asarray(window_loss.stats.groups)[train_ids].astype(str))
         sampler = ContiguousSampler(train_ids, contiguous_groups(train_ids, chroms, acc), gen,
-                                    window_loss.prefetch, device)
+                                    window_loss.prefetch, device, sharding=sharding)
     else:
-        sampler = PrefetchingSampler(train_ids, gen, window_loss.prefetch, device)
+        sampler = PrefetchingSampler(train_ids, gen, window_loss.prefetch, device,
+                                     accumulate=acc, sharding=sharding)
+    valid_owner = {}
+    if group.distributed and len(valid_ids):
+        owners = balance([costs[int(k)] for k in valid_ids], group.world_size)
+        valid_owner = {int(k): int(r) for k, r in zip(valid_ids, owners)}
     net = WindowNet(
-        module=WindowModule(prior, chunk_size), criterion=torch.nn.Identity,
+        module=WindowModule(prior, chunk_size, getattr(est, "mixed_precision", None)), criterion=torch.nn.Identity,
         optimizer=torch.optim.AdamW, lr=lr,
         optimizer__weight_decay=float(est.weight_decay), optimizer__param_groups=NO_DECAY,
         max_epochs=epochs, batch_size=1,
@@ -337,8 +345,9 @@ def build_net(est, prior, window_loss, train_ids, valid_ids, lr, seed, device, c
         iterator_train__sampler=sampler,
         iterator_valid__collate_fn=collate_window,
         train_split=predefined_split(WindowDataset(valid_ids)) if len(valid_ids) else None,
-        callbacks=callbacks, device=str(device), verbose=int(est.verbose),
-        accumulate=acc, warmup_steps=warm, window_loss=window_loss, resumer=resumer)
+        callbacks=callbacks, device=str(device), verbose=verbose,
+        accumulate=acc, warmup_steps=warm, window_loss=window_loss, resumer=resumer,
+        group=group, seed=seed, valid_owner=valid_owner)
     return net, warm, epochs
 
 

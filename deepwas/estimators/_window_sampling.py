@@ -43,9 +43,15 @@ class PrefetchingSampler(torch.utils.data.Sampler):
     order from a saved state, skip the windows already done and set torch's generators.
     """
 
-    def __init__(self, ids, generator, prefetch, device="cpu"):
+    def __init__(self, ids, generator, prefetch, device="cpu", accumulate=1, sharding=None):
         self.ids, self.generator, self.prefetch = np.asarray(ids), generator, prefetch
         self.device, self.epoch_state, self._resume = device, None, None
+        self.accumulate, self.sharding, self._owner = int(accumulate), sharding, {}
+
+    def owner(self, k):
+        """Rank of the process that trains window ``k`` in the current epoch (0 in a fit of
+        one process)."""
+        return self._owner.get(int(k), 0)
 
     def __len__(self):
         return len(self.ids)
@@ -64,13 +70,27 @@ class PrefetchingSampler(torch.utils.data.Sampler):
         if pending is not None:
             set_rng_state(pending[2], self.device)
             start = pending[1]
+        windows = [int(self.ids[j]) for j in order]
+        mine = list(range(len(order)))
+        if self.sharding is not None:
+            self._owner = self.sharding.assign(self._steps(windows))
+            mine = [j for j, k in enumerate(windows) if self._owner[k] == self.sharding.rank]
+        nxt = iter(mine)
+        upcoming, fetched = next(nxt, None), None
         for j in range(start, len(order)):
-            if j + 1 < len(order):
-                self.prefetch(int(self.ids[order[j + 1]]))
+            while upcoming is not None and upcoming <= j:
+                upcoming = next(nxt, None)
+            if upcoming is not None and upcoming != fetched:   # the next one this process trains
+                self.prefetch(windows[upcoming])
+                fetched = upcoming
             yield order[j]
 
     def _order(self):
         return torch.randperm(len(self.ids), generator=self.generator).tolist()
+
+    def _steps(self, windows):
+        """The windows of each optimizer step of an epoch in this order."""
+        return [windows[i:i + self.accumulate] for i in range(0, len(windows), self.accumulate)]
 
 
 def contiguous_groups(ids, chroms, accumulate):
@@ -93,8 +113,8 @@ class ContiguousSampler(PrefetchingSampler):
     each group's windows are handed out in genomic order. ``group_of[k]`` is the tuple of
     window indices of the group window ``k`` belongs to (one optimizer step)."""
 
-    def __init__(self, ids, groups, generator, prefetch, device="cpu"):
-        super().__init__(ids, generator, prefetch, device)
+    def __init__(self, ids, groups, generator, prefetch, device="cpu", sharding=None):
+        super().__init__(ids, generator, prefetch, device, sharding=sharding)
         self.groups = [list(g) for g in groups]
         self.group_of = {}
         for g in self.groups:
@@ -105,6 +125,14 @@ class ContiguousSampler(PrefetchingSampler):
     def _order(self):
         perm = torch.randperm(len(self.groups), generator=self.generator).tolist()
         return [j for i in perm for j in self.groups[i]]
+
+    def _steps(self, windows):
+        steps, i = [], 0
+        while i < len(windows):
+            group = self.group_of[windows[i]]
+            steps.append(list(group))
+            i += len(group)
+        return steps
 
 
 def collate_window(batch):
