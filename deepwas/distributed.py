@@ -92,6 +92,13 @@ class ProcessGroup:
         dist.broadcast_object_list(box, src=0)
         return box[0]
 
+    def barrier(self):
+        """Wait until every process gets here."""
+        if self.distributed:
+            import torch.distributed as dist
+
+            dist.barrier()
+
     def on_main(self, fn, *args, **kwargs):
         """``fn(*args, **kwargs)`` run on rank 0 only; its result, or the exception it raised,
         reaches every process (so all of them stop together)."""

@@ -163,6 +163,7 @@ def cmd_fit(args):
                  "(their flanks reach into the held-out cores)" if near.any() else "")
         say(f"held out: {plural(int(test.sum()), 'window')} ({label}){extra}", flush=True)
     own_share(train, group).precompute(progress=progress)
+    group.barrier()          # the shares are in the cache before rank 0 reads them all
     if group.is_main:
         report_ld_check(train, log)
     est = estimator_from_args(args, verbose=progress)
