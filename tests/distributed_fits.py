@@ -71,9 +71,12 @@ def main(out, checkpoint_dir=None):
     warnings.simplefilter("ignore")
     stats = small_stats()
     for name in FITS:
-        est = fit(name, stats)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            est = fit(name, stats)
         if dist.get_rank() == 0:
-            torch.save(record(est), os.path.join(out, name + ".pt"))
+            torch.save(dict(record(est), warnings=[str(w.message) for w in caught]),
+                       os.path.join(out, name + ".pt"))
     if checkpoint_dir is not None:
         est = FunctionalPrior(**RESUMED, checkpoint_dir=checkpoint_dir).fit(stats)
         if dist.get_rank() == 0:

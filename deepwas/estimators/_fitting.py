@@ -148,6 +148,8 @@ def fit_prior(est, stats):
                 ids = np.concatenate([train_ids, valid_ids])
                 costs = dict(zip(ids.tolist(), window_costs(
                     stats, ids, prior_flops_per_variant(prior, sizes, device))))
+                _warn_idle(group, len(train_ids) if how == "lbfgs"
+                           else min(len(train_ids), int(est.accumulate)))
             objective = WindowObjective(
                 stats, est.solver, train_ids, sigma2, torch.float64 if how == "lbfgs" else dtype,
                 linalg=est.linalg, iterative_config=it_cfg,
@@ -173,6 +175,14 @@ def fit_prior(est, stats):
                valid_chromosomes_=list(valid_chroms))
     out["n_func_"], out["width_"], out["n_pred_"] = sizes
     return out
+
+
+def _warn_idle(group, per_step):
+    if group.world_size > per_step and group.is_main:
+        warnings.warn(f"{group.world_size} processes but at most {per_step} windows per "
+                      f"optimizer step: {group.world_size - per_step} process(es) will only "
+                      "join the all-reduces; use at most as many processes as accumulate "
+                      "(and training windows)", RuntimeWarning, stacklevel=5)
 
 
 def _warn_h2_at_bound(h2, stats):
