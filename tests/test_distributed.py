@@ -15,12 +15,13 @@ import torch
 from deepwas.cli import main
 from deepwas.config import config_context
 from deepwas.distributed import SINGLE, ProcessGroup, process_group
-from deepwas.estimators import FunctionalPrior, _resume
+from deepwas.estimators import FunctionalPrior
 from deepwas.estimators._sharding import (Sharding, StepReducer, balance, split_run,
                                           window_costs)
 from deepwas.estimators._window_sampling import ContiguousSampler, PrefetchingSampler
 
 import distributed_fits as df
+from resume_helpers import crash_after, model_diff
 from test_cli import workflow  # noqa: F401  (the CLI's small real data set)
 
 HERE = os.path.dirname(os.path.abspath(__file__))
@@ -41,17 +42,9 @@ def _torchrun(args, nproc=2, timeout=600):
 def two_process_fits(tmp_path_factory):
     out = tmp_path_factory.mktemp("torchrun")
     ckpt = out / "ckpt"          # a one-process fit crashes after 3 resume states...
-    save, count = _resume.Resumer.save, [0]
-
-    def crashing(self, state):
-        save(self, state)
-        count[0] += 1
-        if count[0] == 3:
-            raise RuntimeError("simulated crash")
-
     with pytest.MonkeyPatch.context() as m, warnings.catch_warnings():
         warnings.simplefilter("ignore")
-        m.setattr(_resume.Resumer, "save", crashing)
+        crash_after(m, 3)
         with pytest.raises(RuntimeError, match="simulated crash"):
             FunctionalPrior(**df.RESUMED, checkpoint_dir=str(ckpt)).fit(df.small_stats())
     _torchrun(["distributed_fits.py", str(out), str(ckpt)])   # ...two processes resume it
@@ -116,9 +109,7 @@ def test_cli_fit_under_torchrun(workflow, tmp_path, capsys):  # noqa: F811
     assert proc.stdout.count("fitting the glm prior") == 1, proc.stdout   # rank 0 prints
     assert "in 2 processes" in proc.stdout
     assert main([*args, "--out", str(tmp_path / "one")]) == 0
-    a = torch.load(tmp_path / "two" / "model.pt", weights_only=True)
-    b = torch.load(tmp_path / "one" / "model.pt", weights_only=True)
-    diff = max(float((a[k].double() - b[k].double()).abs().max()) for k in b)
+    diff = model_diff(tmp_path / "two", tmp_path / "one")
     print(f"CLI under torchrun (2 processes) vs one process: max abs parameter diff {diff}")
     assert diff <= 1e-5
     meta = json.loads((tmp_path / "two" / "model.json").read_text())

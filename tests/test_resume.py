@@ -15,6 +15,7 @@ from deepwas.estimators import GLMPrior, TransformerPrior
 from deepwas.estimators import _resume
 
 import simdata as sd
+from resume_helpers import crash_after, model_diff
 from test_cli import workflow  # noqa: F401  (the CLI's small real data set)
 
 MICRO = dict(dim=8, depth=1, heads=2, pooled_len=4)      # dropout 0.1: the RNG must resume
@@ -33,25 +34,13 @@ def _params(est):
     return torch.cat([p.detach().reshape(-1).double() for p in est.prior_.parameters()])
 
 
-def _crash_after(monkeypatch, n_saves):
-    save, count = _resume.Resumer.save, [0]
-
-    def crashing(self, state):
-        save(self, state)
-        count[0] += 1
-        if count[0] == n_saves:
-            raise RuntimeError("simulated crash")
-
-    monkeypatch.setattr(_resume.Resumer, "save", crashing)
-
-
 @pytest.mark.filterwarnings("ignore::sklearn.exceptions.ConvergenceWarning")
 def test_resumed_fit_ends_where_an_uninterrupted_one_ends(small, tmp_path, monkeypatch):
     ref = TransformerPrior(**KW).fit(small)          # 6 training windows: 3 steps per epoch
     for n_saves in (5, 3):                # mid-epoch 2; after the last window of epoch 1
         folder = tmp_path / str(n_saves)
         with monkeypatch.context() as m:
-            _crash_after(m, n_saves)
+            crash_after(m, n_saves)
             with pytest.raises(RuntimeError, match="simulated crash"):
                 TransformerPrior(**KW, checkpoint_dir=str(folder)).fit(small)
         (fit_dir,) = os.listdir(folder)
@@ -72,7 +61,7 @@ def test_resumed_fit_ends_where_an_uninterrupted_one_ends(small, tmp_path, monke
 def test_state_of_another_fit_is_refused(small, tmp_path, monkeypatch):
     kw = dict(KW, model_params=dict(MICRO, dropout=0.0), validation=None, patience=None)
     with monkeypatch.context() as m:
-        _crash_after(m, 2)
+        crash_after(m, 2)
         with pytest.raises(RuntimeError):
             TransformerPrior(**kw, checkpoint_dir=str(tmp_path)).fit(small)
     (old,) = os.listdir(tmp_path)
@@ -139,9 +128,7 @@ def test_cli_fit_killed_and_rerun_resumes(workflow, tmp_path, capsys):  # noqa: 
     assert main([*args, "--checkpoint-dir", str(ckpt), "--out", str(tmp_path / "resumed")]) == 0
     assert f"resumed from the checkpoint at optimizer step {step} " in capsys.readouterr().out
     assert main([*args, "--out", str(tmp_path / "plain")]) == 0
-    a = torch.load(tmp_path / "resumed" / "model.pt", weights_only=True)
-    b = torch.load(tmp_path / "plain" / "model.pt", weights_only=True)
-    diff = max(float((a[k].double() - b[k].double()).abs().max()) for k in b)
+    diff = model_diff(tmp_path / "resumed", tmp_path / "plain")
     print(f"CLI: killed at step >= {step}, resumed: max abs parameter diff {diff}")
     assert diff <= 1e-5
     assert not os.path.exists(state)

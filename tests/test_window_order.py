@@ -17,6 +17,7 @@ from deepwas.estimators._window_sampling import contiguous_groups
 from deepwas.priors import build_prior
 
 import simdata as sd
+from resume_helpers import crash_after
 
 MICRO = dict(dim=8, depth=1, heads=2, pooled_len=4)
 
@@ -96,17 +97,9 @@ def test_contiguous_fit_counts_evaluations_and_resumes(sim, tmp_path, monkeypatc
     assert ev_s[0] == sum(len(small.windows[k][1]) for k in range(len(small)))
     assert all(c < s for c, s in zip(ev_c, ev_s))
     # killed after step 3 (mid-epoch 1), rerun: ends where the uninterrupted fit ends
-    save, count = _resume.Resumer.save, [0]
-
-    def crashing(self, state):
-        save(self, state)
-        count[0] += 1
-        if count[0] == 3:
-            raise RuntimeError("simulated crash")
-
     folder = tmp_path / "ck"
     with monkeypatch.context() as m:
-        m.setattr(_resume.Resumer, "save", crashing)
+        crash_after(m, 3)
         with pytest.raises(RuntimeError, match="simulated crash"):
             TransformerPrior(**kw, window_order="contiguous", checkpoint_dir=str(folder)).fit(small)
     assert len(os.listdir(folder)) == 1
