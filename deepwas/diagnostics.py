@@ -29,6 +29,8 @@ import logging
 import numpy as np
 import pandas as pd
 
+from .utils.text import plural
+
 __all__ = ["ld_diagnostics", "diagnostics_summary", "Z_TAIL_THRESHOLD"]
 
 log = logging.getLogger(__name__)
@@ -98,11 +100,12 @@ def diagnostics_summary(diag, regularisation=None):
     """One line describing a :func:`ld_diagnostics` table."""
     n, flagged = len(diag), int(diag["flag"].sum())
     z = diag["z_tail"].dropna()
-    text = (f"LD mismatch check on {n} windows: z_tail median {z.median():.3g}, max "
+    text = (f"LD mismatch check on {plural(n, 'window')}: z_tail median {z.median():.3g}, max "
             f"{z.max():.3g}; {flagged} above {Z_TAIL_THRESHOLD:g}")
     small = int(diag["small_panel"].sum())
     if small:
-        text += f"; {small} windows have more core variants than the panel has people"
+        text += (f"; {plural(small, 'window')} {'has' if small == 1 else 'have'} more core "
+                 "variants than the panel has people")
     if flagged:
         text += (": beta-hat is not consistent with this LD (it looks like LD from another "
                  "sample, e.g. a reference panel)")

@@ -11,6 +11,7 @@ import numpy as np
 from ..distributed import process_group
 from ..estimators import load_model, save_model
 from ..utils.chrom import normalise_chrom, sort_chroms
+from ..utils.text import plural
 from ._data import (UserError, auto_or, feature_provider, feature_spec, join, lift_once,
                     load_stats, model_features, read_sumstats_args, report_ld_check,
                     split_chroms)
@@ -107,11 +108,6 @@ def show_progress(args):
     """Progress bars and training tables: on a terminal, unless -q / --no-progress."""
     quiet = getattr(args, "quiet", False) or getattr(args, "no_progress", False)
     return not quiet and sys.stderr.isatty()
-
-
-def plural(k, word):
-    """``1 window``, ``2 windows``."""
-    return f"{k} {word}" + ("" if k == 1 else "s")
 
 
 def held_out(args, stats):
