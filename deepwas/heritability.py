@@ -222,7 +222,9 @@ def _table(S, full, se, names, n_used, jackknife, missing):
     with np.errstate(divide="ignore", invalid="ignore"):
         psnp = S.Mc / S.M
         enr = np.where(S.Mc != 0, prop / psnp, np.nan)
-        enr_se = np.where(S.Mc != 0, prop_se / psnp, np.nan)
+        # |Prop._SNPs|: a continuous annotation may sum to a negative M_c (S-LDSC then
+        # prints a negative standard error)
+        enr_se = np.where(S.Mc != 0, prop_se / np.abs(psnp), np.nan)
         const = S.sd == 0
         p = np.where(const | ~(diff_se > 0), np.nan,
                      2 * sps.t.sf(np.abs(diff / diff_se), max(n_used, 1)))

@@ -141,6 +141,13 @@ def test_jackknife_ses_and_p_values(fitted):
     assert np.all(res["Prop._h2_std_error"] > 0) and res.attrs["h2_std_error"] > 0
     np.testing.assert_allclose(res["Enrichment_std_error"],
                                res["Prop._h2_std_error"] / res["Prop._SNPs"])
+    # a continuous annotation that sums below 0: the enrichment turns sign, its SE does not
+    neg = est.partitioned_h2(stats, pd.DataFrame({"B": A[:, 1], "negB": -A[:, 1]}),
+                             n_blocks=len(stats))
+    b, nb = neg.iloc[0], neg.iloc[1]
+    assert nb["Prop._SNPs"] < 0 and nb["Enrichment"] == pytest.approx(b["Enrichment"])
+    assert b["Enrichment_std_error"] > 0
+    assert nb["Enrichment_std_error"] == pytest.approx(b["Enrichment_std_error"])
     np.testing.assert_allclose(res["Coefficient_z-score"],
                                res["Coefficient"] / res["Coefficient_std_error"])
     assert 0 <= res["Enrichment_p"][1] <= 1 and res["Enrichment_p"][0] < res["Enrichment_p"][1]
