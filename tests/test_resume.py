@@ -132,3 +132,25 @@ def test_cli_fit_killed_and_rerun_resumes(workflow, tmp_path, capsys):  # noqa: 
     print(f"CLI: killed at step >= {step}, resumed: max abs parameter diff {diff}")
     assert diff <= 1e-5
     assert not os.path.exists(state)
+
+
+def test_best_parameters_are_written_atomically_and_a_failed_write_raises(tmp_path):
+    class Net:
+        def __init__(self, fail):
+            self.fail = fail
+
+        def save_params(self, f_params):
+            with open(f_params, "wb") as fh:
+                fh.write(b"partial")
+            if self.fail:
+                raise OSError("disk full")
+            with open(f_params, "ab") as fh:
+                fh.write(b" and complete")
+
+    cp = _resume.AtomicCheckpoint(dirname=str(tmp_path))
+    target = str(tmp_path / "params.pt")
+    cp._save_params(target, Net(False), "f_params", "model state")
+    with pytest.raises(OSError, match="disk full"):     # skorch would only have logged it
+        cp._save_params(target, Net(True), "f_params", "model state")
+    assert (tmp_path / "params.pt").read_bytes() == b"partial and complete"   # the old file
+    assert os.listdir(tmp_path) == ["params.pt"]                               # no temporary

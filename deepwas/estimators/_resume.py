@@ -21,12 +21,13 @@ import tempfile
 
 import numpy as np
 import torch
+from skorch.callbacks import Checkpoint
 from skorch.history import History
 
 from ._chunking import rng_state
 
 __all__ = ["RESUME_FILE", "RESUME_FORMAT", "fingerprint", "fit_folder", "Resumer", "capture",
-           "restore", "restore_callbacks", "check_writable"]
+           "restore", "restore_callbacks", "check_writable", "AtomicCheckpoint"]
 
 RESUME_FILE = "resume.pt"
 RESUME_FORMAT = "deepwas-resume-v1"
@@ -215,3 +216,27 @@ def restore_callbacks(net, states):
     for name, cb in net.callbacks_:
         for a, v in states.get(name, {}).items():
             setattr(cb, a, v)
+
+
+class AtomicCheckpoint(Checkpoint):
+    """skorch's ``Checkpoint`` (the best epoch's parameters, loaded at the end of a fit with
+    validation windows) writing each file atomically, and raising when it cannot.
+
+    skorch writes ``params.pt`` in place and only logs a failed write: a crash during the
+    write, or a full disk, would leave a truncated or stale file that a resumed fit loads as
+    its best parameters.
+    """
+
+    def _save_params(self, f, net, f_name, log_name):
+        if not isinstance(f, (str, os.PathLike)):
+            return net.save_params(**{f_name: f})
+        folder = os.path.dirname(os.fspath(f)) or "."
+        fd, tmp = tempfile.mkstemp(prefix=".params-", suffix=".tmp", dir=folder)
+        os.close(fd)
+        try:
+            net.save_params(**{f_name: tmp})
+            os.replace(tmp, f)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.remove(tmp)
+            raise

@@ -12,7 +12,7 @@ from skorch.utils import TeeGenerator
 
 from ..utils.chrom import normalise_chrom
 from ..distributed import SINGLE
-from ._resume import capture, restore_callbacks
+from ._resume import AtomicCheckpoint, capture, restore_callbacks
 from ._sharding import Sharding, StepReducer, balance
 from ._stopping import TrainingPlateau, planned_epochs
 from ._window_module import WindowModule
@@ -296,7 +296,7 @@ def build_net(est, prior, window_loss, train_ids, valid_ids, lr, seed, device, c
     epochs : int
         Epochs planned (:func:`planned_epochs`).
     """
-    from skorch.callbacks import Checkpoint, EarlyStopping, GradientNormClipping, ProgressBar
+    from skorch.callbacks import EarlyStopping, GradientNormClipping, ProgressBar
     from skorch.helper import predefined_split
 
     acc = int(est.accumulate)
@@ -310,9 +310,9 @@ def build_net(est, prior, window_loss, train_ids, valid_ids, lr, seed, device, c
         callbacks.append(("clip", GradientNormClipping(gradient_clip_value=float(est.grad_clip))))
     if checkpoint is not None and group.is_main:
         monitor = "valid_loss_best" if len(valid_ids) else "train_loss_best"
-        callbacks.append(("checkpoint", Checkpoint(monitor=monitor, dirname=checkpoint,
-                                                   f_optimizer=None, f_criterion=None,
-                                                   f_history=None)))
+        callbacks.append(("checkpoint", AtomicCheckpoint(
+            monitor=monitor, dirname=checkpoint, f_optimizer=None, f_criterion=None,
+            f_history=None)))
     if len(valid_ids) and est.patience is not None:
         # threshold_mode="rel" misjudges improvement when the loss is negative (our -gain
         # usually is): an absolute threshold of 0 means "any decrease"
