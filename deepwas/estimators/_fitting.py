@@ -168,8 +168,8 @@ def fit_prior(est, stats):
     for p in prior.parameters():
         p.requires_grad_(False)
     out.update(trained)
-    out.update(world_size_=group.world_size, prior_=prior, sigma2_=float(sigma2), h2_init_=h2_0, optimizer_=how, chunk_size_=chunk,
-               ld_mismatch_=float(mismatch),
+    out.update(prior_=prior, sigma2_=float(sigma2), h2_init_=h2_0, optimizer_=how,
+               chunk_size_=chunk, world_size_=group.world_size, ld_mismatch_=float(mismatch),
                func_mean_=fm, func_scale_=fsd, pred_mean_=pm, pred_scale_=psd,
                alpha_=float(prior.alpha), train_chromosomes_=sort_chroms(groups[train_ids]),
                valid_chromosomes_=list(valid_chroms))

@@ -19,7 +19,8 @@ from ._window_module import WindowModule
 from ._window_sampling import (ContiguousSampler, PrefetchingSampler, WindowDataset,
                                collate_window, contiguous_groups)
 
-__all__ = ["WindowNet", "build_net", "seeded_torch", "warmup_factor", "NO_DECAY"]
+__all__ = ["WindowNet", "build_net", "seeded_torch", "seed_generators", "warmup_factor",
+           "NO_DECAY"]
 
 #: parameters trained without weight decay: intercepts, biases and alpha are not shrunk to 0
 NO_DECAY = [("*intercept", {"weight_decay": 0.0}), ("*alpha", {"weight_decay": 0.0}),
@@ -103,9 +104,8 @@ class WindowNet(NeuralNet):
         super().on_batch_end(net, batch=batch, training=training, **kwargs)
         if training and self._stepped and self.resumer is not None \
                 and self.n_optimizer_steps_ % self.resumer.every == 0:
-            state = capture(self)
-            if self.group.is_main:
-                self.resumer.save(state)
+            if self.group.is_main:      # only rank 0 writes: the others need no state
+                self.resumer.save(capture(self))
         self._stepped = False
 
     def on_epoch_end(self, net, **kwargs):
@@ -140,13 +140,8 @@ class WindowNet(NeuralNet):
         """Seed torch's generators for the ``t``-th training window of the fit (dropout): a
         window draws the same masks whichever process trains it. The objective's step counter
         (the iterative solver's probe seed) is set to ``t`` too."""
-        seed = int(np.random.SeedSequence([int(self.seed), int(t)]).generate_state(
-            1, np.uint64)[0] >> np.uint64(1))
-        torch.default_generator.manual_seed(seed)
-        device = torch.device(self.device)
-        if device.type == "cuda":
-            with torch.cuda.device(device):
-                torch.cuda.manual_seed(seed)
+        seed_generators(int(np.random.SeedSequence([int(self.seed), int(t)]).generate_state(
+            1, np.uint64)[0] >> np.uint64(1)), self.device)
         if hasattr(self.window_loss, "step"):
             self.window_loss.step = int(t)
 
@@ -363,8 +358,15 @@ def seeded_torch(seed, device):
     if device.type == "cuda":
         devices = [device.index if device.index is not None else torch.cuda.current_device()]
     with torch.random.fork_rng(devices=devices):
-        torch.default_generator.manual_seed(seed)
-        for d in devices:
-            with torch.cuda.device(d):
-                torch.cuda.manual_seed(seed)
+        seed_generators(seed, device)
         yield
+
+
+def seed_generators(seed, device):
+    """Seed torch's CPU generator and, for a CUDA ``device``, that device's (the current one
+    when it has no index) -- not every GPU's, as ``torch.manual_seed`` would."""
+    device = torch.device(device)
+    torch.default_generator.manual_seed(seed)
+    if device.type == "cuda":
+        with torch.cuda.device(device):
+            torch.cuda.manual_seed(seed)
