@@ -12,6 +12,8 @@ Subcommands (each has ``--help``)::
     deepwas posterior   posterior mean effects as PLINK --score weights (SNP A1 BETA)
     deepwas h2          partitioned heritability and enrichment: S-LDSC .results, .log, PNG
     deepwas simulate    semi-synthetic summary statistics on real LD from a known prior
+    deepwas data        list, fetch (checked, resumable) and verify the public data of a
+                        genome-wide run: LDGMs, UK Biobank LD, baselineLD, chains, tracks
 
 Errors a user can act on (a missing or unreadable file, a bad option value) end with one line
 ``deepwas <command>: error: ...`` on stderr and exit status 2; ``-v`` also prints the traceback.

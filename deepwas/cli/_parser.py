@@ -5,6 +5,7 @@ import argparse
 
 from ._data import add_data_args
 from ._datasets import cmd_cache, cmd_demo, cmd_precompute, cmd_simulate
+from ._fetch import add_data_command
 from ._models import add_train_args, cmd_fit, cmd_score
 from ._results import cmd_h2, cmd_posterior, cmd_predict_any
 
@@ -237,4 +238,6 @@ def build_parser():
                    help="do not use allele frequency and MAF as scalar predictors")
     sm.add_argument("--out", required=True, metavar="FILE", help="output table (.tsv[.gz])")
     sm.set_defaults(func=cmd_simulate)
+
+    add_data_command(command, lambda sp: add_common_args(sp, sub=True))
     return p
