@@ -28,11 +28,13 @@ FAST = dict(retries=0, timeout=10, backoff=0.01)
 
 
 class Server:
-    """Serves ``files`` (path -> bytes) with ETag, Range and If-Range; ``drop[path] = k`` sends
-    the full Content-Length but closes after k bytes, once. Records every request's headers."""
+    """Serves ``files`` (path -> bytes) with ETag, Range and If-Range; ``drop[path] = [k, ...]``
+    closes the connection after k bytes (one k per request); ranged answers (206) for paths in
+    ``no_length`` have no Content-Length (the body ends when the connection closes). Records every request's
+    headers."""
 
     def __init__(self):
-        self.files, self.drop, self.requests = {}, {}, []
+        self.files, self.drop, self.no_length, self.requests = {}, {}, set(), []
         srv = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -63,13 +65,15 @@ class Server:
                     status = 206
                 self.send_response(status)
                 self.send_header("ETag", etag)
-                self.send_header("Content-Length", str(len(body) - start))
+                if status == 200 or self.path not in srv.no_length:
+                    self.send_header("Content-Length", str(len(body) - start))
                 if status == 206:
                     self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
                 self.end_headers()
-                k = srv.drop.pop(self.path, None)
+                drops = srv.drop.get(self.path) or [None]
+                k = drops.pop(0)
                 self.wfile.write(body[start:] if k is None else body[start:start + k])
-                if k is not None:
+                if k is not None or (status == 206 and self.path in srv.no_length):
                     self.wfile.flush()
                     self.close_connection = True
 
@@ -161,17 +165,28 @@ def test_fetch_ldgm_block_bigwig_annotation_and_read_them(server, tmp_path):
 def test_interrupted_transfer_resumes_with_a_range_request(server, tmp_path):
     body = os.urandom(300_000)
     m = manifest([entry(server, "big.bin", body, checksum=sha(body))])
-    server.drop["/big.bin"] = 100_000
+    server.drop["/big.bin"] = [100_000]
     report = fetch(m, tmp_path, retries=2, timeout=10, backoff=0.01)
     assert report.count("fetched") == 1, report.rows
     assert server.ranges("/big.bin") == [None, "bytes=100000-"]
     assert open(tmp_path / "test-set" / "big.bin", "rb").read() == body
 
 
+def test_a_resumed_transfer_without_content_length_is_checked_against_its_range(server,
+                                                                              tmp_path):
+    body = os.urandom(300_000)
+    m = manifest([entry(server, "big.bin", body)])      # no checksum to catch a short file
+    server.drop["/big.bin"] = [100_000, 50_000]          # 2nd: no length, only Content-Range
+    server.no_length.add("/big.bin")
+    assert fetch(m, tmp_path, retries=3, timeout=10, backoff=0.01).count("fetched") == 1
+    assert server.ranges("/big.bin")[1:] == ["bytes=100000-", "bytes=150000-"]
+    assert open(tmp_path / "test-set" / "big.bin", "rb").read() == body
+
+
 def test_a_broken_transfer_is_resumed_by_the_next_run(server, tmp_path):
     body = os.urandom(200_000)
     m = manifest([entry(server, "big.bin", body)])      # no checksum: the record keeps one
-    server.drop["/big.bin"] = 50_000
+    server.drop["/big.bin"] = [50_000]
     first = fetch(m, tmp_path, **FAST)
     assert first.count("failed") == 1
     assert "kept breaking off (50,000 bytes arrived, 150,000 were missing)" in first.failed[0][3]
@@ -187,7 +202,7 @@ def test_a_broken_transfer_is_resumed_by_the_next_run(server, tmp_path):
 def test_a_file_changed_on_the_server_between_runs_is_not_spliced(server, tmp_path):
     old, new = os.urandom(100_000), os.urandom(100_000)
     m = manifest([entry(server, "f.bin", old)])
-    server.drop["/f.bin"] = 40_000
+    server.drop["/f.bin"] = [40_000]
     fetch(m, tmp_path, **FAST)
     server.files["/f.bin"] = new                     # the ETag changes: If-Range fails
     assert fetch(m, tmp_path, **FAST).count("fetched") == 1
@@ -326,3 +341,41 @@ def test_shipped_manifests():
     digest = hashlib.sha256(open(chain, "rb").read()).hexdigest()
     assert digest in load_manifest("liftover-chains").checksums["published"]
     assert len(gzip.open(chain).read()) == 606_773
+
+
+def test_a_new_published_checksum_fetches_the_file_again(server, tmp_path):
+    def publish(body):
+        server.files["/f.bin"] = body
+        server.files["/md5sum.txt"] = f"{hashlib.md5(body).hexdigest()}  f.bin\n".encode()
+
+    src = {"kind": "md5sum", "url": server.url + "/md5sum.txt"}
+    m = manifest([{"name": "f.bin", "urls": [server.url + "/f.bin"], "size": None,
+                   "checksum": None}], checksums_from=src)
+    publish(b"version 1")
+    assert fetch(m, tmp_path, **FAST).count("fetched") == 1
+    assert fetch(m, tmp_path, **FAST).count("present") == 1
+    publish(b"version 2")                               # the source updated the file
+    assert fetch(m, tmp_path, **FAST).count("fetched") == 1
+    assert (tmp_path / "test-set" / "f.bin").read_bytes() == b"version 2"
+
+
+def test_unpack_takes_matching_regular_files_flat_and_nothing_outside(tmp_path):
+    from deepwas.public_data.record import unpack
+
+    path = tmp_path / "a.tar.gz"
+    with tarfile.open(path, "w:gz") as tar:
+        for name, data in [("top/b1.EUR.edgelist", b"1"), ("top/b1.snplist", b"2"),
+                           ("../evil.EUR.edgelist", b"3"), ("top/sub/b2.EUR.edgelist", b"4")]:
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            tar.addfile(info, io.BytesIO(data))
+        link = tarfile.TarInfo("top/link.EUR.edgelist")
+        link.type, link.linkname = tarfile.SYMTYPE, "/etc/passwd"
+        tar.addfile(link)
+    out = tmp_path / "out" / "ldgm"
+    assert sorted(unpack(path, out, "*.EUR.edgelist")) == ["b1.EUR.edgelist", "b2.EUR.edgelist",
+                                                            "evil.EUR.edgelist"]
+    assert sorted(os.listdir(out)) == ["b1.EUR.edgelist", "b2.EUR.edgelist", "evil.EUR.edgelist"]
+    assert not os.path.exists(tmp_path / "out" / "evil.EUR.edgelist")
+    with pytest.raises(ValueError, match="holds no file matching"):
+        unpack(path, out, "*.AFR.edgelist")
