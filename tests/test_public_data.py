@@ -30,8 +30,8 @@ FAST = dict(retries=0, timeout=10, backoff=0.01)
 class Server:
     """Serves ``files`` (path -> bytes) with ETag, Range and If-Range; ``drop[path] = [k, ...]``
     closes the connection after k bytes (one k per request); ranged answers (206) for paths in
-    ``no_length`` have no Content-Length (the body ends when the connection closes). Records every request's
-    headers."""
+    ``no_length`` have no Content-Length (the body ends when the connection closes). Records
+    every request's headers."""
 
     def __init__(self):
         self.files, self.drop, self.no_length, self.requests = {}, {}, set(), []
@@ -234,8 +234,12 @@ def test_a_file_changed_upstream_is_refused_with_one_line(server, tmp_path):
     assert not os.listdir(tmp_path / "test-set")       # nothing kept, not even a .part
 
 
-def test_published_size_that_disagrees_is_refused(server, tmp_path):
-    server.files["/api"] = json.dumps({"files": [{"key": "f.bin", "size": 5}]}).encode()
+@pytest.mark.parametrize("shape", ["list", "entries"])
+def test_published_size_that_disagrees_is_refused(server, tmp_path, shape):
+    files = [{"key": "f.bin", "size": 5}]
+    if shape == "entries":                           # InvenioRDM's record JSON
+        files = {"enabled": True, "entries": {"f.bin": files[0]}}
+    server.files["/api"] = json.dumps({"files": files}).encode()
     m = manifest([entry(server, "f.bin", b"123456", size=None)],
                  checksums_from={"kind": "zenodo", "url": server.url + "/api"})
     msg = fetch(m, tmp_path, **FAST).failed[0][3]

@@ -246,8 +246,10 @@ def published_checksums(source, session, timeout=60.0):
     out = {}
     if source["kind"] == "zenodo":
         files = r.json().get("files", [])
-        if isinstance(files, dict):                # the newer API nests them under "entries"
-            files = list(files.get("entries", {}).values())
+        if isinstance(files, dict):                # InvenioRDM: {"entries": {name: {...}}}
+            files = files.get("entries", [])
+        if isinstance(files, dict):
+            files = list(files.values())
         for f in files:
             algo, _, digest = str(f.get("checksum") or "").partition(":")
             if f.get("key"):
