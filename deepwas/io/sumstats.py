@@ -167,7 +167,7 @@ def read_sumstats(path, format="auto", n=None, columns=None, chunksize=1_000_000
     Parameters
     ----------
     path : str or path-like
-        Whitespace-, tab- or comma-separated text, plain or gzip (detected from the bytes); a
+        Tab-, comma- or whitespace-separated text, plain or gzip (detected from the bytes); a
         GWAS-VCF file (``.vcf`` / ``.vcf.gz``, told by its ``##fileformat=VCF`` line) or a
         parquet file (told by its magic bytes; needs pyarrow).
     format : str
@@ -202,8 +202,11 @@ def read_sumstats(path, format="auto", n=None, columns=None, chunksize=1_000_000
 
     Notes
     -----
-    * Separator: a comma when the header line is comma-separated, otherwise any run of tabs
-      or spaces.
+    * Separator: a tab when the header line holds one (an
+      empty field is then a missing value, as ``pandas.to_csv`` and ``data.table::fwrite``
+      write NaN), a comma when the header is comma-separated, otherwise any run of tabs or
+      spaces. A line with another number of fields than the header (a file mixing tabs and
+      spaces, a truncated line) is an error naming the line.
     * Effect allele (A1), per format: BOLT-LMM and REGENIE ``ALLELE1``; SAIGE ``Allele2``
       (``Allele1`` is the other allele); PLINK 2 ``A1`` (the other allele is whichever of
       ``REF``/``ALT`` is not A1); GWAS-SSF ``effect_allele``; COJO, fastGWA, ldsc, PolyFun
