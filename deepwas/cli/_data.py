@@ -50,8 +50,10 @@ def add_data_args(p, sumstats_required=True, with_features=True):
     g.add_argument("--n", type=float, metavar="N",
                    help="GWAS sample size (required when the file has no N column)")
     g.add_argument("--sigma2", type=float, metavar="S",
-                   help="residual variance of the standardised phenotype, 1 - h2 (default 1.0; "
-                        "a simulation's JSON gives it)")
+                   help="residual variance of the standardised phenotype, 1 - h2 of all SNPs "
+                        "(default 1.0, right only for a trait with little SNP heritability: fit "
+                        "prints the value used and warns when its h2 says otherwise; fit "
+                        "--sigma2-estimate estimates it; a simulation's JSON gives it)")
     g.add_argument("--window-bp", type=int, metavar="BP", default=1_000_000,
                    help="core window size (bp)")
     g.add_argument("--flank-bp", type=int, metavar="BP", default=1_000_000,

@@ -195,7 +195,7 @@ def read_sumstats(path, format="auto", n=None, columns=None, chunksize=1_000_000
     pandas.DataFrame
         Columns SNP CHR BP A1 A2 Z N, plus BETA SE FREQ when present. ``attrs["dropped"]``
         counts removed rows by reason; ``attrs["format"]`` is the format used,
-        ``attrs["effect_allele"]`` the file column that became A1, ``attrs["z_from"]`` what Z
+        ``attrs["effect_allele"]`` the file column that became A1 (as the header spells it), ``attrs["z_from"]`` what Z
         was computed from, ``attrs["genome_build"]`` the build the file declares (GWAS-VCF
         header, a GWAS-SSF ``-meta.yaml`` beside it, a column such as ``bp_hg38``; else
         ``None``) and, for BOLT-LMM, ``attrs["n_effective"]`` the N assigned.
@@ -346,6 +346,8 @@ def read_sumstats(path, format="auto", n=None, columns=None, chunksize=1_000_000
             raw[c] = raw[c].astype(str).where(raw[c].notna()) if c in text_cols else _num(raw[c])
     else:
         raw = _read_chunks(path, usecols, text_cols, chunksize, sep=sep)
+    if len(raw) == 0:
+        raise ValueError(f"{path}: the file has a header line and no rows")
     df = pd.DataFrame({std: raw[col] for std, col in colmap.items()})
     dropped = {}
     if "TEST" in df:
@@ -359,5 +361,6 @@ def read_sumstats(path, format="auto", n=None, columns=None, chunksize=1_000_000
     if n_cases:
         df["N"] = df.pop("NCASE") + df.pop("NCTRL")
         log.info("%s: N = N_case + N_ctrl", path)
-    info = {"dropped": dropped, "genome_build": _declared_build(path, header, colmap)}
+    info = {"dropped": dropped, "genome_build": _declared_build(path, header, colmap),
+            "effect_allele": colmap["A1"]}
     return _finish(df, path, fmt, n, info, z_from=z_from)
