@@ -196,16 +196,18 @@ def read_sumstats(path, format="auto", n=None, columns=None, chunksize=1_000_000
         Columns SNP CHR BP A1 A2 Z N, plus BETA SE FREQ when present. ``attrs["dropped"]``
         counts removed rows by reason; ``attrs["format"]`` is the format used,
         ``attrs["effect_allele"]`` the file column that became A1 (as the header spells
-        it), ``attrs["z_from"]`` what Z was computed from, ``attrs["genome_build"]`` the build the file declares (GWAS-VCF
-        header, a GWAS-SSF ``-meta.yaml`` beside it, a column such as ``bp_hg38``; else
-        ``None``) and, for BOLT-LMM, ``attrs["n_effective"]`` the N assigned.
+        it), ``attrs["z_from"]`` what Z was computed from, ``attrs["genome_build"]`` the
+        build the file declares (GWAS-VCF header, a GWAS-SSF ``-meta.yaml`` beside it, a
+        column such as ``bp_hg38``; else ``None``) and, for BOLT-LMM,
+        ``attrs["n_effective"]`` the N assigned.
 
     Notes
     -----
     * Separator: a tab when the header line holds one (an empty field is then a missing
-      value, as ``pandas.to_csv`` and ``data.table::fwrite`` write NaN), a comma when the header is comma-separated, otherwise any run of tabs or
-      spaces. A line with another number of fields than the header (a file mixing tabs and
-      spaces, a truncated line) is an error naming the line.
+      value, as ``pandas.to_csv`` and ``data.table::fwrite`` write NaN), a comma when the
+      header is comma-separated, otherwise any run of tabs or spaces. A line with another
+      number of fields than the header (a file mixing tabs and spaces, a truncated line) is
+      an error naming the line.
     * Effect allele (A1), per format: BOLT-LMM and REGENIE ``ALLELE1``; SAIGE ``Allele2``
       (``Allele1`` is the other allele); PLINK 2 ``A1`` (the other allele is whichever of
       ``REF``/``ALT`` is not A1); GWAS-SSF ``effect_allele``; COJO, fastGWA, ldsc, PolyFun
