@@ -30,7 +30,9 @@ def add_data_args(p, sumstats_required=True, with_features=True):
                      help="SBayesRC eigen-decomposed LD blocks (ldm.info, snp.info, "
                           "block*.eigen.bin)")
     g.add_argument("--population", default="EUR",
-                   help="population column of the LDGM .snplist files (with --ldgm)")
+                   help="population of the LDGM files (with --ldgm): the statistics' own "
+                        "ancestry; a FREQ column that fits another population of the "
+                        ".snplist files far better stops the run and names it")
     from ..io.formats import FORMAT_NAMES
 
     g.add_argument("--sumstats", metavar="FILE", required=sumstats_required,

@@ -23,7 +23,9 @@ The steps between a summary-statistics table and the variant table of a
    were swapped it becomes ``1 - FREQ`` so that ``freq`` always counts the reference's ``a1``
    (the allele ``beta_hat`` counts). When the reference knows frequencies too, a FREQ column
    that fits the other allele for most SNPs is an error (the effect allele is mislabelled:
-   :func:`deepwas.io.frequencies.check_effect_allele_frequencies`);
+   :func:`deepwas.io.frequencies.check_effect_allele_frequencies`), and so is one that fits
+   another population of an LDGM reference far better than the one chosen
+   (:func:`deepwas.io.frequencies.check_population_frequencies`);
 8. variants **monomorphic** in a genotype reference are dropped.
 
 Sample size. An explicit ``n`` overrides any N column (a conflict is logged with both
@@ -43,7 +45,8 @@ import pandas as pd
 from ..utils.chrom import genome_order
 from ..utils.validation import check_scalar
 from .alignment import align_alleles
-from .frequencies import _oriented_freq, check_effect_allele_frequencies
+from .frequencies import _oriented_freq, check_effect_allele_frequencies, \
+    check_population_frequencies
 from .matching import _match_positions, no_overlap_message
 
 __all__ = ["standard_sumstats", "harmonise", "Harmonised", "check_sample_size",
@@ -252,6 +255,7 @@ def harmonise(source, sumstats, *, n=None, keep_ambiguous=False, columns=None, c
     if not np.all(np.isfinite(beta_hat)):
         raise ValueError("beta_hat contains NaN or inf values after alignment")
     freq = _oriented_freq(ss, sign, source, ridx)
+    check_population_frequencies(ss, sign, source, ridx)
     check_effect_allele_frequencies(ss, sign, source, ridx, ref)
     sub = source.subset(ridx)
     table = pd.DataFrame({

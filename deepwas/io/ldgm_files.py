@@ -122,6 +122,12 @@ def _blocks_from(paths, population, chromosomes):
     for p in paths:
         if not os.path.exists(p):
             raise FileNotFoundError(f"LDGM edgelist not found: {p}")
+        named = re.search(r"\.([A-Za-z]+)\.edgelist$", os.path.basename(p))
+        if named and named.group(1).upper() != population.upper():
+            raise ValueError(f"{os.path.basename(p)} is the {named.group(1)} model (its "
+                             f"precision matrix) but population {population!r} was asked for "
+                             "(the snplist frequency column): give the edgelists of that "
+                             f"population, or population {named.group(1)!r}")
         m = re.search(r"chr[0-9XYMT]+_(\d+)_(\d+)", os.path.basename(p))
         rows.append({"chrom": _chrom_from_name(p),
                      "chromStart": int(m.group(1)) if m else np.nan,
@@ -222,4 +228,6 @@ def _read_block(b, row, offset, population):
         "block": b, "index": snp["index"].to_numpy(dtype=np.int64),
         "swap": snp["swap"].astype(str).to_numpy(dtype=object) if "swap" in snp else "",
     })
+    for pop in (c for c in snp.columns if c not in _SNPLIST_COLUMNS and c != "swap"):
+        t["freq_" + pop] = pd.to_numeric(snp[pop], errors="coerce").to_numpy(np.float32)
     return t, P, len(keep_idx)
