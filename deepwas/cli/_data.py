@@ -4,7 +4,12 @@ from __future__ import annotations
 import argparse
 import os
 
+from ..features.liftover import HG19_TO_HG38_CHAIN, HG38_TO_HG19_CHAIN
 from ..utils.chrom import normalise_chrom
+
+#: the help text's words for the two chains the package ships
+SHIPPED_CHAINS = (f"the package ships hg19 -> hg38 ({HG19_TO_HG38_CHAIN}) and hg38 -> hg19 "
+                  f"({HG38_TO_HG19_CHAIN})")
 
 __all__ = ["UserError", "add_data_args", "check_file", "feature_provider", "feature_spec",
            "column_map", "read_sumstats_args", "load_stats", "split_chroms", "model_features",
@@ -44,7 +49,8 @@ def add_data_args(p, sumstats_required=True, with_features=True):
                    help="force the --sumstats format")
     g.add_argument("--sumstats-chain", metavar="FILE",
                    help="UCSC chain file from the statistics' genome build to the LD's, applied "
-                        "when the builds differ (e.g. hg38ToHg19.over.chain.gz)")
+                        "when the builds differ (the build-mismatch error names the file to "
+                        f"use; {SHIPPED_CHAINS})")
     g.add_argument("--columns", nargs="+", metavar="KEY=NAME",
                    help="name the --sumstats columns that are not recognised, e.g. "
                         "SNP=rsid A1=effect_allele A2=other_allele (keys: SNP CHR BP A1 A2 Z "
@@ -78,7 +84,7 @@ def add_data_args(p, sumstats_required=True, with_features=True):
                             "differs from the summary statistics'")
         f.add_argument("--chain", metavar="FILE",
                        help="UCSC liftover chain file from the statistics' build to the tracks' "
-                            "(e.g. hg19ToHg38.over.chain.gz)")
+                            f"({SHIPPED_CHAINS})")
         f.add_argument("--width", type=int, metavar="BINS", default=32,
                        help="bins per track window")
         f.add_argument("--bin-size", type=int, metavar="BP", default=500, help="bp per bin")

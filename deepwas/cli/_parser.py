@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._data import add_data_args
+from ._data import SHIPPED_CHAINS, add_data_args
 from ._datasets import cmd_cache, cmd_demo, cmd_precompute, cmd_simulate
 from ._models import add_train_args, cmd_fit, cmd_score
 from ._results import cmd_h2, cmd_posterior, cmd_predict_any
@@ -230,7 +230,8 @@ def build_parser():
     g = sm.add_argument_group("features (synthetic ones are drawn when no --tracks)")
     g.add_argument("--tracks", nargs="+", metavar="BIGWIG", help="bigWig signal tracks")
     g.add_argument("--chain", metavar="FILE",
-                   help="UCSC liftover chain file from the genotypes' build to the tracks'")
+                   help="UCSC liftover chain file from the genotypes' build to the tracks' "
+                        f"({SHIPPED_CHAINS})")
     g.add_argument("--width", type=int, metavar="BINS", default=32, help="bins per track window")
     g.add_argument("--bin-size", type=int, metavar="BP", default=500, help="bp per bin")
     g.add_argument("--no-freq-predictors", action="store_true",
