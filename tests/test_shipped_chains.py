@@ -24,6 +24,12 @@ def test_mismatch_message_names_the_shipped_chain_of_each_direction(ref19, ref38
     assert HG19_TO_HG38_CHAIN not in e.value.cli
     # and the named chain does the job: the same statistics as on the reference's build
     h = harmonise(ref19, ss38, chain=HG38_TO_HG19_CHAIN)
+    # the statistics' own names survive the liftover: their hg38 positions, beside hg19's
+    assert h.genome_builds == {"sumstats": "GRCh38", "reference": "GRCh37",
+                               "status": "different", "lifted": True}
+    own = ss38.set_index("SNP").loc[h.table["sumstats_snp"]]
+    np.testing.assert_array_equal(h.table["sumstats_pos"].astype(np.int64), own["BP"])
+    assert (h.table["sumstats_pos"] != h.table["pos"]).all()
     same = _beta(harmonise(ref19, ss19))
     got = _beta(h)
     assert len(got) >= 0.999 * len(same)

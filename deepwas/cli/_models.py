@@ -255,6 +255,7 @@ def predicted_f(args):
     if args.bfile or args.ld_dir or args.ldgm or args.sbayesrc_ld:
         stats = load_stats(args, features=feats)
         v = stats.variants
+        v.attrs["genome_builds"] = stats.genome_builds
         f = est.predict_f(stats)
         z = v["beta_hat"].to_numpy() * np.sqrt(float(stats.n))
         return v, f, z, float(stats.n)
@@ -275,13 +276,17 @@ def predicted_f(args):
 def cmd_predict(args):
     import pandas as pd
 
+    from ..io.variant_names import user_id_columns
+
     v, f, _, _ = predicted_f(args)
-    out = pd.DataFrame({"SNP": v["snp"], "CHR": v["chrom"], "BP": v["pos"], "A1": v["a1"],
-                        "A2": v["a2"], "FREQ": v["freq"], "F": f,
-                        "ENRICHMENT": np.sqrt(f / np.mean(f))})
+    ids, words = user_id_columns(v, v.attrs.get("genome_builds"))
+    out = pd.concat([ids[["SNP", "CHR", "BP", "A1", "A2"]],
+                     pd.DataFrame({"FREQ": v["freq"].to_numpy(), "F": f,
+                                   "ENRICHMENT": np.sqrt(f / np.mean(f))}),
+                     ids.drop(columns=["SNP", "CHR", "BP", "A1", "A2"])], axis=1)
     paths = write_table(out, args.out)
     print(f"prior variances of {len(out)} variants (sum f = {f.sum():.4g}); wrote "
-          + " and ".join(paths))
+          + " and ".join(paths) + f"; {words}")
     return 0
 
 

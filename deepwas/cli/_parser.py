@@ -162,8 +162,10 @@ def build_parser():
                     help="tsv: SNP CHR BP A1 A2 FREQ F ENRICHMENT; polyfun: PolyFun's SNPVAR "
                          "input for its finemapper (--sumstats PREFIX.CHR.snpvar.gz), one file "
                          "per chromosome with CHR SNP BP A1 A2 SNPVAR Z N, SNPVAR = f (per-SNP "
-                         "heritability of a standardised genotype, PolyFun's scale). --format "
-                         "names the format of --sumstats, not of the output")
+                         "heritability of a standardised genotype, PolyFun's scale). SNP, CHR, "
+                         "BP, A1, A2 are the statistics' own; the LD reference's follow as "
+                         "REF_SNP REF_CHR REF_BP_<build>. --format names the format of "
+                         "--sumstats, not of the output")
     pr.set_defaults(func=cmd_predict_any)
     # predict may work from the statistics alone: LD is optional there
     for grp in pr._mutually_exclusive_groups:
@@ -172,7 +174,9 @@ def build_parser():
     po = command("posterior", help="posterior mean effects as PLINK --score weights",
                  description="Posterior mean effects E[beta | beta_hat] under a saved prior "
                  "(from the window factors, each variant from the window where it is core), "
-                 "written as SNP A1 BETA for plink --score FILE 1 2 3 header. The posterior "
+                 "written as SNP A1 BETA for plink --score FILE 1 2 3 header (the "
+                 "statistics' own SNP IDs and alleles; A2 CHR BP and the LD reference's "
+                 "REF_SNP REF_CHR REF_BP_<build> follow). The posterior "
                  "mean is computed per standardised genotype on a standardised phenotype; "
                  "--scale allelic (the default) divides it by sqrt(2 p (1 - p)), p the "
                  "frequency of A1 in the data (from the reference panel where the statistics "
