@@ -91,27 +91,24 @@ def test_comma_separated_file_with_empty_fields(tmp_path):
     assert out.attrs["dropped"] == {"bad_z_or_se": 2} and len(out) == 10
 
 
-def test_a_file_that_mixes_tabs_and_spaces_is_refused(tmp_path):
-    p = tmp_path / "mixed.tsv"
-    p.write_text("SNP\tA1\tA2\tZ\tN\nrs1\tA\tG\t1.5\t1000\nrs2 C T 2.0 1000\nrs3\tC\tT\t1\t9\n")
-    with pytest.raises(ValueError, match=r"line 3 .*1 tab-separated field.*header has 5.*"
-                                         r"mixes tabs and spaces"):
-        read_sumstats(p)
+@pytest.mark.parametrize("text, message", [
+    # a tab-separated header, and a row written with spaces
+    ("SNP\tA1\tA2\tZ\tN\nrs1\tA\tG\t1.5\t1000\nrs2 C T 2.0 1000\nrs3\tC\tT\t1\t9\n",
+     r"line 3 .*1 tab-separated field.*header has 5.*mixes tabs and spaces"),
     # a space-separated header whose rows leave a field empty between two tabs
-    p.write_text("SNP A1 A2 Z N\nrs1 A G 1.5 1000\nrs2\tC\tT\t\t1000\n")
-    with pytest.raises(ValueError, match=r"line 3 .*4 fields.*header has 5"):
-        read_sumstats(p)
-
-
-def test_a_row_short_of_a_field_is_refused_not_shifted(tmp_path):
+    ("SNP A1 A2 Z N\nrs1 A G 1.5 1000\nrs2\tC\tT\t\t1000\n",
+     r"line 3 .*4 fields.*header has 5.*separated by spaces but this line by tabs"),
     # a whitespace file cannot hold an empty field: a short row would read N from P's column
-    p = tmp_path / "short.txt"
-    p.write_text("SNP A1 A2 Z N P\nrs1 A G 1.5 1000 0.1\nrs2 A G 1000 0.01\n")
-    with pytest.raises(ValueError, match=r"line 3 .*5 fields.*header has 6"):
-        read_sumstats(p)
-    p = tmp_path / "long.tsv"
-    p.write_text("SNP\tA1\tA2\tZ\tN\nrs1\tA\tG\t\t1.5\t1000\nrs2\tA\tG\t1.0\t1000\n")
-    with pytest.raises(ValueError, match=r"line 2 .*6 tab-separated fields.*header has 5"):
+    ("SNP A1 A2 Z N P\nrs1 A G 1.5 1000 0.1\nrs2 A G 1000 0.01\n",
+     r"line 3 .*5 fields.*header has 6.*truncated"),
+    # a tab-separated row with a field too many
+    ("SNP\tA1\tA2\tZ\tN\nrs1\tA\tG\t\t1.5\t1000\nrs2\tA\tG\t1.0\t1000\n",
+     r"line 2 .*6 tab-separated fields.*header has 5"),
+], ids=["tab-header-space-row", "space-header-tab-row", "short-row", "long-row"])
+def test_a_line_with_another_field_count_is_refused_not_shifted(tmp_path, text, message):
+    p = tmp_path / "x.txt"
+    p.write_text(text)
+    with pytest.raises(ValueError, match=message):
         read_sumstats(p)
 
 
