@@ -50,7 +50,7 @@ def test_posterior_weights_match_the_users_ids(run, capsys):
     w = pd.read_csv(out, sep="\t")
     user = run["user"].set_index("SNP")
     # plink --score FILE 1 2 3 header: SNP, A1, BETA; matched by the user's own IDs
-    assert list(w.columns[:3]) == ["SNP", "A1", "BETA"]
+    assert list(w.columns[:6]) == ["SNP", "A1", "BETA", "A2", "CHR", "BP"]
     assert w.SNP.isin(user.index).all() and len(w) == len(user)
     u = user.loc[w.SNP]
     assert ((w.A1.to_numpy() == u.A1.to_numpy()) | (w.A1.to_numpy() == u.A2.to_numpy())).all()

@@ -114,8 +114,9 @@ def posterior_weights(variants, beta_std, scale="allelic", builds=None):
     ok = np.isfinite(beta)
     ids, _ = user_id_columns(variants, builds)
     ids = ids[ok].reset_index(drop=True)
-    tab = pd.concat([ids[["SNP", "A1"]].assign(BETA=beta[ok]),
-                     ids.drop(columns=["SNP", "A1"])], axis=1)
+    first = ["SNP", "A1", "A2", "CHR", "BP"]
+    tab = pd.concat([ids[first], ids.drop(columns=first)], axis=1)
+    tab.insert(2, "BETA", beta[ok])
     return tab, int((~ok).sum())
 
 

@@ -124,10 +124,10 @@ def _blocks_from(paths, population, chromosomes):
             raise FileNotFoundError(f"LDGM edgelist not found: {p}")
         named = re.search(r"\.([A-Za-z]+)\.edgelist$", os.path.basename(p))
         if named and named.group(1).upper() != population.upper():
-            raise ValueError(f"{os.path.basename(p)} is the {named.group(1)} model (its "
-                             f"precision matrix) but population {population!r} was asked for "
-                             "(the snplist frequency column): give the edgelists of that "
-                             f"population, or population {named.group(1)!r}")
+            raise ValueError(f"{os.path.basename(p)} is the LD of population "
+                             f"{named.group(1)} but the population asked for is {population} "
+                             "(the snplist frequency column read): give that population's "
+                             f"edgelists, or choose population {named.group(1)}")
         m = re.search(r"chr[0-9XYMT]+_(\d+)_(\d+)", os.path.basename(p))
         rows.append({"chrom": _chrom_from_name(p),
                      "chromStart": int(m.group(1)) if m else np.nan,
