@@ -229,5 +229,5 @@ def _read_block(b, row, offset, population):
         "swap": snp["swap"].astype(str).to_numpy(dtype=object) if "swap" in snp else "",
     })
     for pop in (c for c in snp.columns if c not in _SNPLIST_COLUMNS and c != "swap"):
-        t["freq_" + pop] = pd.to_numeric(snp[pop], errors="coerce").to_numpy(np.float32)
+        t["freq_" + pop] = pd.to_numeric(snp[pop], errors="coerce").to_numpy(np.float16)
     return t, P, len(keep_idx)
