@@ -12,7 +12,7 @@ import gzip
 import io
 import os
 import tempfile
-import time
+import timeit
 
 import numpy as np
 import pandas as pd
@@ -22,12 +22,7 @@ from deepwas.io._delimiters import CheckedLines
 
 
 def best_of(fn, repeat):
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+    return min(timeit.repeat(fn, number=1, repeat=repeat))
 
 
 def stream(path, sep, checked):

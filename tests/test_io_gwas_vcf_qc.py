@@ -10,7 +10,7 @@ from deepwas.io.contigs import CHROM_LENGTHS, build_from_contigs
 
 HEAD = """##fileformat=VCFv4.2
 ##FILTER=<ID=PASS,Description="All filters passed">
-##FORMAT=<ID=ES,Number=A,Type=Float,Description="Effect size estimate relative to the alternative allele">
+##FORMAT=<ID=ES,Number=A,Type=Float,Description="Effect size estimate (ALT allele)">
 ##FORMAT=<ID=SE,Number=A,Type=Float,Description="Standard error of effect size estimate">
 ##FORMAT=<ID=SS,Number=A,Type=Float,Description="Sample size used to estimate genetic effect">
 {contigs}#CHROM	POS	ID	REF	ALT	QUAL	FILTER	INFO	FORMAT	ieu-x-1

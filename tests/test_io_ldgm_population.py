@@ -81,8 +81,8 @@ def test_wrong_population_is_refused_and_the_better_one_named(synthetic, tmp_pat
 
 def test_an_edgelist_of_another_population_than_asked_is_refused(synthetic):
     d, _ = synthetic
-    with pytest.raises(ValueError, match=r"EUR.edgelist is the LD of population EUR but the population asked "
-                                         r"for is AFR"):
+    with pytest.raises(ValueError, match=r"EUR.edgelist is the LD of population EUR but the "
+                                         r"population asked for is AFR"):
         LDGMSource(d / "1kg_chr22_1000000_2000000.EUR.edgelist", population="AFR")
 
 
