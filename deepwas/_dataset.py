@@ -24,8 +24,10 @@ class Dataset:
     """State shared by a SummaryStats and all its slices (never modified after creation)."""
 
     def __init__(self, table, ld, n, sigma2, features, windows, window_chrom, ld_model,
-                 cache_dir, drop_counts):
+                 cache_dir, drop_counts, genome_builds=None):
         self.table = table
+        self.genome_builds = dict(genome_builds or {"sumstats": None, "reference": None,
+                                                    "status": None, "lifted": False})
         self.ld = ld
         self.n = n
         self.sigma2 = sigma2
@@ -210,17 +212,18 @@ class Constructors:
         h = harmonise(source, sumstats, n=n, keep_ambiguous=keep_ambiguous, chain=chain,
                       format=format, match_by=match_by, check_build=check_build)
         return cls._build(h.table, h.source, h.n, sigma2, _features_for(features, h, source),
-                          settings, h.drop_counts)
+                          settings, h.drop_counts, h.genome_builds)
 
     @classmethod
-    def _build(cls, table, source, n, sigma2, features, settings, drop_counts):
+    def _build(cls, table, source, n, sigma2, features, settings, drop_counts,
+               genome_builds=None):
         windows, wchrom = make_windows(table["chrom"].to_numpy(), table["pos"].to_numpy(),
                                        settings["window_bp"], settings["flank_bp"],
                                        natural=source.natural_windows())
         share = resolve_share(settings["ld_share"], source.panel_size, n)
         ld_model = LDModel(settings["ld_regularisation"], share, settings["eig_rtol"])
         data = Dataset(table, source, n, sigma2, features, windows, wchrom, ld_model,
-                       settings["cache_dir"], drop_counts)
+                       settings["cache_dir"], drop_counts, genome_builds)
         return cls(data, np.arange(len(windows)))
 
 

@@ -33,7 +33,11 @@ class SummaryStats(Constructors):
     ----------
     variants : pandas.DataFrame
         The variants the selected windows touch (union of their extended sets), genome order:
-        ``chrom, pos, snp, a1, a2, freq, beta_hat, row`` (``row`` indexes the full data set).
+        ``chrom, pos, snp, a1, a2, freq, beta_hat, row`` (``row`` indexes the full data set;
+        identifier, position and alleles are the LD reference's). Data matched from summary
+        statistics also hold ``sumstats_snp, sumstats_chrom, sumstats_pos, sumstats_a1,
+        sumstats_a2``: the statistics' own names of the same variants (their build:
+        :attr:`genome_builds`).
     windows : list of (ndarray, ndarray)
         (core, extended) index arrays into :attr:`variants`, one per window.
     groups : ndarray of str
@@ -88,7 +92,7 @@ class SummaryStats(Constructors):
         sigma2 = d.sigma2 if sigma2 is None else check_scalar("sigma2", sigma2, 0.0, 1.0)
         data = Dataset(table, d.ld.subset(self._rows), n, sigma2, features, self.windows,
                         self.groups.copy(), d.ld_model, d.cache.cache_dir,
-                        dict(d.drop_counts))
+                        dict(d.drop_counts), d.genome_builds)
         return SummaryStats(data, np.arange(len(self)))
 
     # --- scikit-learn sample protocol ------------------------------------------------------
@@ -158,6 +162,12 @@ class SummaryStats(Constructors):
     @property
     def drop_counts(self):
         return dict(self._data.drop_counts)
+
+    @property
+    def genome_builds(self):
+        """Builds of the statistics' own positions and of the LD reference's
+        (:attr:`deepwas.io.Harmonised.genome_builds`; None where unknown)."""
+        return dict(self._data.genome_builds)
 
     @property
     def n_variants(self):

@@ -1,6 +1,7 @@
 """The deepwas command: --help everywhere, the demo end to end (--quick), file-in/file-out
 subcommands, and one clear error line (exit status 2) for input a user can fix."""
 import json
+import logging
 import os
 import subprocess
 import sys
@@ -448,3 +449,28 @@ def test_precompute_writes_windows_held_in_memory_to_a_new_cache(workflow, tmp_p
     assert len(POOL) >= 2
     assert main(["precompute", *data, "--no-progress"]) == 0
     assert len(list(cache.glob("*.npz"))) == 2
+
+
+def test_fit_says_which_sigma2_it_used(workflow, tmp_path, capsys, caplog):
+    data = [a for a in workflow["data"] if a not in ("--sigma2", "0.97")]
+    fit = ["fit", *data, "--model", "constant", "-q"]
+    assert main([*fit, "--out", str(tmp_path / "a")]) == 0
+    out = capsys.readouterr()
+    assert "sigma2 1 (the default; --sigma2 or --sigma2-estimate to change it)" in out.out
+    assert main([*fit, "--sigma2", "0.9", "--out", str(tmp_path / "b")]) == 0
+    assert "sigma2 0.9 (--sigma2)" in capsys.readouterr().out
+    from deepwas.cli._models import sigma2_used
+
+    class Est:
+        sigma2_ = 1.0
+
+    class Args:
+        sigma2, sigma2_estimate = None, False
+
+    with caplog.at_level(logging.WARNING, logger="deepwas.cli"):
+        assert "the default" in sigma2_used(Args, Est, 0.01)
+        assert not caplog.records
+        assert "the default" in sigma2_used(Args, Est, 0.3)
+    assert "h2 0.3: pass --sigma2 1-h2" in caplog.text and "at most 0.7" in caplog.text
+    fit_help = " ".join(_subparsers(build_parser())["fit"].format_help().split())
+    assert "default 1.0, right only for a trait with little SNP heritability" in fit_help

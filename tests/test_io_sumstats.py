@@ -214,3 +214,30 @@ def test_errors_word_the_fix_for_python_and_for_the_command_line(tmp_path):
     assert "columns={'SNP': '<name>'}" in str(e.value)
     assert e.value.cli.endswith("--columns SNP=<name>")
     assert "the header is: rsid_x A1 A2 Z N" in e.value.cli
+
+
+def test_effect_allele_attr_names_the_column_used(tmp_path):
+    p = _write(tmp_path / "t.txt", "rsid chr pos effect_allele other_allele beta se n\n"
+                                   "rs1 1 10 A G 0.1 0.05 100\n")
+    df = read_sumstats(p)
+    assert df.attrs["format"] == "table" and df.attrs["effect_allele"] == "effect_allele"
+    p = _write(tmp_path / "u.txt", "SNP EA NEA BETA SE N\nrs1 A G 0.1 0.05 100\n")
+    df = read_sumstats(p, columns={"A1": "EA", "A2": "NEA"})
+    assert df.attrs["effect_allele"] == "EA"
+
+
+def test_a_file_with_a_header_and_no_rows(tmp_path):
+    p = _write(tmp_path / "t.tsv", "SNP\tA1\tA2\tZ\tN\n")
+    with pytest.raises(ValueError, match=r"t.tsv: the file has a header line and no rows"):
+        read_sumstats(p)
+
+
+def test_no_overlap_message_when_every_row_was_dropped():
+    from deepwas.io.matching import no_overlap_message
+
+    ss = pd.DataFrame({"SNP": [], "CHR": [], "BP": [], "A1": [], "A2": []})
+    ss.attrs["dropped"] = {"bad_z_or_se": 10}
+    ref = pd.DataFrame({"snp": ["rs1"], "chrom": ["1"], "pos": [10], "a1": ["A"], "a2": ["G"]})
+    msg = no_overlap_message(ss, ref)
+    assert "e.g. ;" not in msg and "every row of the summary statistics was dropped" in msg
+    assert "bad_z_or_se 10" in msg

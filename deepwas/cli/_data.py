@@ -4,7 +4,12 @@ from __future__ import annotations
 import argparse
 import os
 
+from ..features.liftover import HG19_TO_HG38_CHAIN, HG38_TO_HG19_CHAIN
 from ..utils.chrom import normalise_chrom
+
+#: the help text's words for the two chains the package ships
+SHIPPED_CHAINS = (f"the package ships hg19 -> hg38 ({HG19_TO_HG38_CHAIN}) and hg38 -> hg19 "
+                  f"({HG38_TO_HG19_CHAIN})")
 
 __all__ = ["UserError", "add_data_args", "check_file", "feature_provider", "feature_spec",
            "column_map", "read_sumstats_args", "load_stats", "split_chroms", "model_features",
@@ -30,7 +35,9 @@ def add_data_args(p, sumstats_required=True, with_features=True):
                      help="SBayesRC eigen-decomposed LD blocks (ldm.info, snp.info, "
                           "block*.eigen.bin)")
     g.add_argument("--population", default="EUR",
-                   help="population column of the LDGM .snplist files (with --ldgm)")
+                   help="population of the LDGM files (with --ldgm): the statistics' own "
+                        "ancestry; a FREQ column that fits another population of the "
+                        ".snplist files far better stops the run and names it")
     from ..io.formats import FORMAT_NAMES
 
     g.add_argument("--sumstats", metavar="FILE", required=sumstats_required,
@@ -42,7 +49,8 @@ def add_data_args(p, sumstats_required=True, with_features=True):
                    help="force the --sumstats format")
     g.add_argument("--sumstats-chain", metavar="FILE",
                    help="UCSC chain file from the statistics' genome build to the LD's, applied "
-                        "when the builds differ (e.g. hg38ToHg19.over.chain.gz)")
+                        "when the builds differ (the build-mismatch error names the file to "
+                        f"use; {SHIPPED_CHAINS})")
     g.add_argument("--columns", nargs="+", metavar="KEY=NAME",
                    help="name the --sumstats columns that are not recognised, e.g. "
                         "SNP=rsid A1=effect_allele A2=other_allele (keys: SNP CHR BP A1 A2 Z "
@@ -50,8 +58,10 @@ def add_data_args(p, sumstats_required=True, with_features=True):
     g.add_argument("--n", type=float, metavar="N",
                    help="GWAS sample size (required when the file has no N column)")
     g.add_argument("--sigma2", type=float, metavar="S",
-                   help="residual variance of the standardised phenotype, 1 - h2 (default 1.0; "
-                        "a simulation's JSON gives it)")
+                   help="residual variance of the standardised phenotype, 1 - h2 of all SNPs "
+                        "(default 1.0, right only for a trait with little SNP heritability: fit "
+                        "prints the value used and warns when its h2 says otherwise; fit "
+                        "--sigma2-estimate estimates it; a simulation's JSON gives it)")
     g.add_argument("--window-bp", type=int, metavar="BP", default=1_000_000,
                    help="core window size (bp)")
     g.add_argument("--flank-bp", type=int, metavar="BP", default=1_000_000,
@@ -74,7 +84,7 @@ def add_data_args(p, sumstats_required=True, with_features=True):
                             "differs from the summary statistics'")
         f.add_argument("--chain", metavar="FILE",
                        help="UCSC liftover chain file from the statistics' build to the tracks' "
-                            "(e.g. hg19ToHg38.over.chain.gz)")
+                            f"({SHIPPED_CHAINS})")
         f.add_argument("--width", type=int, metavar="BINS", default=32,
                        help="bins per track window")
         f.add_argument("--bin-size", type=int, metavar="BP", default=500, help="bp per bin")

@@ -104,6 +104,26 @@ def estimator_from_args(args, verbose=0):
     return FunctionalPrior(**params)
 
 
+#: h2 of the training variants above which the default sigma2 = 1 is worth a warning
+SIGMA2_DEFAULT_H2_WARN = 0.05
+
+
+def sigma2_used(args, est, h2):
+    """The residual variance the fit used and where it came from, in words; a warning when
+    the default 1 meets a fit whose training variants carry a sizeable h2 (the residual of a
+    standardised phenotype is 1 - h2 of all SNPs, so at most 1 - h2 of these)."""
+    if args.sigma2_estimate:
+        return f"sigma2 {est.sigma2_:.4g} (estimated: LD score regression intercept)"
+    if args.sigma2 is not None:
+        return f"sigma2 {est.sigma2_:.4g} (--sigma2)"
+    if np.isfinite(h2) and h2 > SIGMA2_DEFAULT_H2_WARN:
+        log.warning("sigma2 = 1 was used (the default, not estimated), the residual variance "
+                    "of a trait with almost no SNP heritability, but this fit gives the "
+                    "training variants h2 %.3g: pass --sigma2 1-h2 with the trait's SNP "
+                    "heritability (at most %.3g) or --sigma2-estimate, and fit again", h2, 1 - h2)
+    return f"sigma2 {est.sigma2_:.4g} (the default; --sigma2 or --sigma2-estimate to change it)"
+
+
 def show_progress(args):
     """Progress bars and training tables: on a terminal, unless -q / --no-progress."""
     quiet = getattr(args, "quiet", False) or getattr(args, "no_progress", False)
@@ -180,8 +200,9 @@ def cmd_fit(args):
     if getattr(est, "resumed_step_", None) is not None:
         print(f"resumed from the checkpoint at optimizer step {est.resumed_step_} "
               f"({est.checkpoint_path_})", flush=True)
-    print(f"fitted in {dt:.1f} s: h2 of the training variants {est.h2(train):.4g}{kappa}; "
-          f"wrote {pt} and {js}")
+    h2 = est.h2(train)
+    print(f"fitted in {dt:.1f} s: h2 of the training variants {h2:.4g}{kappa}; "
+          f"{sigma2_used(args, est, h2)}; wrote {pt} and {js}")
     if test.any():
         tab, summary = score_report(est, stats[np.flatnonzero(test)])
         j2, t2 = write_report(tab, summary, os.path.join(args.out, "heldout_report"))
@@ -234,6 +255,7 @@ def predicted_f(args):
     if args.bfile or args.ld_dir or args.ldgm or args.sbayesrc_ld:
         stats = load_stats(args, features=feats)
         v = stats.variants
+        v.attrs["genome_builds"] = stats.genome_builds
         f = est.predict_f(stats)
         z = v["beta_hat"].to_numpy() * np.sqrt(float(stats.n))
         return v, f, z, float(stats.n)
@@ -254,13 +276,17 @@ def predicted_f(args):
 def cmd_predict(args):
     import pandas as pd
 
+    from ..io.variant_names import user_id_columns
+
     v, f, _, _ = predicted_f(args)
-    out = pd.DataFrame({"SNP": v["snp"], "CHR": v["chrom"], "BP": v["pos"], "A1": v["a1"],
-                        "A2": v["a2"], "FREQ": v["freq"], "F": f,
-                        "ENRICHMENT": np.sqrt(f / np.mean(f))})
+    ids, words = user_id_columns(v, v.attrs.get("genome_builds"))
+    out = pd.concat([ids[["SNP", "CHR", "BP", "A1", "A2"]],
+                     pd.DataFrame({"FREQ": v["freq"].to_numpy(), "F": f,
+                                   "ENRICHMENT": np.sqrt(f / np.mean(f))}),
+                     ids.drop(columns=["SNP", "CHR", "BP", "A1", "A2"])], axis=1)
     paths = write_table(out, args.out)
     print(f"prior variances of {len(out)} variants (sum f = {f.sum():.4g}); wrote "
-          + " and ".join(paths))
+          + " and ".join(paths) + f"; {words}")
     return 0
 
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._data import add_data_args
+from ._data import SHIPPED_CHAINS, add_data_args
 from ._datasets import cmd_cache, cmd_demo, cmd_precompute, cmd_simulate
 from ._fetch import add_data_command
 from ._models import add_train_args, cmd_fit, cmd_score
@@ -163,8 +163,10 @@ def build_parser():
                     help="tsv: SNP CHR BP A1 A2 FREQ F ENRICHMENT; polyfun: PolyFun's SNPVAR "
                          "input for its finemapper (--sumstats PREFIX.CHR.snpvar.gz), one file "
                          "per chromosome with CHR SNP BP A1 A2 SNPVAR Z N, SNPVAR = f (per-SNP "
-                         "heritability of a standardised genotype, PolyFun's scale). --format "
-                         "names the format of --sumstats, not of the output")
+                         "heritability of a standardised genotype, PolyFun's scale). SNP, CHR, "
+                         "BP, A1, A2 are the statistics' own; the LD reference's follow as "
+                         "REF_SNP REF_CHR REF_BP_<build>. --format names the format of "
+                         "--sumstats, not of the output")
     pr.set_defaults(func=cmd_predict_any)
     # predict may work from the statistics alone: LD is optional there
     for grp in pr._mutually_exclusive_groups:
@@ -173,7 +175,9 @@ def build_parser():
     po = command("posterior", help="posterior mean effects as PLINK --score weights",
                  description="Posterior mean effects E[beta | beta_hat] under a saved prior "
                  "(from the window factors, each variant from the window where it is core), "
-                 "written as SNP A1 BETA for plink --score FILE 1 2 3 header. The posterior "
+                 "written as SNP A1 BETA for plink --score FILE 1 2 3 header (the "
+                 "statistics' own SNP IDs and alleles; A2 CHR BP and the LD reference's "
+                 "REF_SNP REF_CHR REF_BP_<build> follow). The posterior "
                  "mean is computed per standardised genotype on a standardised phenotype; "
                  "--scale allelic (the default) divides it by sqrt(2 p (1 - p)), p the "
                  "frequency of A1 in the data (from the reference panel where the statistics "
@@ -231,7 +235,8 @@ def build_parser():
     g = sm.add_argument_group("features (synthetic ones are drawn when no --tracks)")
     g.add_argument("--tracks", nargs="+", metavar="BIGWIG", help="bigWig signal tracks")
     g.add_argument("--chain", metavar="FILE",
-                   help="UCSC liftover chain file from the genotypes' build to the tracks'")
+                   help="UCSC liftover chain file from the genotypes' build to the tracks' "
+                        f"({SHIPPED_CHAINS})")
     g.add_argument("--width", type=int, metavar="BINS", default=32, help="bins per track window")
     g.add_argument("--bin-size", type=int, metavar="BP", default=500, help="bp per bin")
     g.add_argument("--no-freq-predictors", action="store_true",

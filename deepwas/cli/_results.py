@@ -10,6 +10,7 @@ import os
 import numpy as np
 
 from ..estimators import load_model
+from ..io.variant_names import user_id_columns
 from ..utils.chrom import sort_chroms
 from ._data import UserError, load_stats, model_features
 from ._models import cmd_predict, predicted_f
@@ -25,32 +26,31 @@ POLYFUN_COLUMNS = ["CHR", "SNP", "BP", "A1", "A2", "SNPVAR", "Z", "N"]
 
 # --- predict --out-format polyfun --------------------------------------------------------------
 
-def polyfun_table(variants, f, z, n):
-    """PolyFun's SNPVAR table: ``CHR SNP BP A1 A2 SNPVAR Z N``.
+def polyfun_table(variants, f, z, n, builds=None):
+    """PolyFun's SNPVAR table: ``CHR SNP BP A1 A2 SNPVAR Z N``, then the LD reference's
+    ``REF_SNP REF_CHR REF_BP_<build>`` (:func:`deepwas.io.variant_names.user_id_columns`).
 
-    ``SNPVAR`` is the per-SNP heritability of a standardised genotype, PolyFun's own scale
-    (its ``SNPVAR`` is ``sum_c tau_c a_mc``, summing to the SNP heritability): here the prior
-    variance ``f``. ``CHR`` is an integer (PolyFun's finemapper selects ``CHR == --chr`` with
-    an integer); variants on other chromosomes (X, Y, MT) are left out with a warning.
+    ``SNP``, ``CHR``, ``BP``, ``A1``, ``A2`` are the summary statistics' own (``Z`` is signed
+    for that ``A1``). ``SNPVAR`` is the per-SNP heritability of a standardised genotype,
+    PolyFun's own scale (its ``SNPVAR`` is ``sum_c tau_c a_mc``, summing to the SNP
+    heritability): here the prior variance ``f``. ``CHR`` is an integer (PolyFun's finemapper
+    selects ``CHR == --chr`` with an integer); variants on other chromosomes (X, Y, MT) are
+    left out with a warning.
     """
     import pandas as pd
 
-    chrom = pd.Series(np.asarray(variants["chrom"]).astype(str))
-    num = pd.to_numeric(chrom, errors="coerce")
+    ids, _ = user_id_columns(variants, builds)
+    num = pd.to_numeric(ids["CHR"], errors="coerce")
     keep = num.notna().to_numpy()
     if not keep.all():
         log.warning("PolyFun needs integer chromosomes: %d variants on %s left out",
-                    int((~keep).sum()), ", ".join(sort_chroms(set(chrom[~keep]))))
-    out = pd.DataFrame({
-        "CHR": num[keep].astype(np.int64).to_numpy(),
-        "SNP": np.asarray(variants["snp"]).astype(str)[keep],
-        "BP": np.asarray(variants["pos"]).astype(np.int64)[keep],
-        "A1": np.asarray(variants["a1"]).astype(str)[keep],
-        "A2": np.asarray(variants["a2"]).astype(str)[keep],
-        "SNPVAR": np.asarray(f, dtype=np.float64)[keep],
-        "Z": np.asarray(z, dtype=np.float64)[keep],
-        "N": np.broadcast_to(np.asarray(n, dtype=np.float64), (len(keep),))[keep],
-    })
+                    int((~keep).sum()), ", ".join(sort_chroms(set(ids["CHR"][~keep]))))
+    out = ids[keep].reset_index(drop=True).assign(CHR=num[keep].astype(np.int64).to_numpy())
+    first = ["CHR", "SNP", "BP", "A1", "A2"]
+    out = out[first + [c for c in out.columns if c not in first]]
+    out.insert(5, "SNPVAR", np.asarray(f, dtype=np.float64)[keep])
+    out.insert(6, "Z", np.asarray(z, dtype=np.float64)[keep])
+    out.insert(7, "N", np.broadcast_to(np.asarray(n, dtype=np.float64), (len(keep),))[keep])
     return out
 
 
@@ -76,7 +76,7 @@ def cmd_predict_any(args):
     if args.out_format != "polyfun":
         return cmd_predict(args)
     v, f, z, n = predicted_f(args)
-    tab = polyfun_table(v, f, z, n)
+    tab = polyfun_table(v, f, z, n, v.attrs.get("genome_builds"))
     out = args.out
     fmt = "parquet" if out.endswith(".parquet") else "gz"
     for ext in (".parquet", ".gz"):
@@ -85,20 +85,24 @@ def cmd_predict_any(args):
     paths = write_polyfun(tab, out, fmt)
     print(f"PolyFun SNPVAR of {len(tab)} variants on {len(paths)} "
           f"chromosome{'s' if len(paths) != 1 else ''} (sum SNPVAR = {tab.SNPVAR.sum():.4g}); "
-          f"wrote {', '.join(paths)}")
+          f"wrote {', '.join(paths)}; {user_id_columns(v, v.attrs.get('genome_builds'))[1]}")
     return 0
 
 
 # --- posterior --------------------------------------------------------------------------------
 
-def posterior_weights(variants, beta_std, scale="allelic"):
-    """PLINK ``--score`` weights ``SNP A1 BETA`` from standardised posterior means.
+def posterior_weights(variants, beta_std, scale="allelic", builds=None):
+    """PLINK ``--score`` weights ``SNP A1 BETA`` from standardised posterior means, then
+    ``A2 CHR BP`` and the LD reference's ``REF_SNP REF_CHR REF_BP_<build>``.
 
-    ``scale="allelic"``: ``BETA = beta_std / sqrt(2 p (1 - p))`` with ``p`` the frequency of
-    A1, the effect of one copy of A1 on the standardised phenotype (what ``--score`` sums
-    over allele counts); ``"standardised"``: per standard deviation of the genotype. Variants
-    without a value (core in no window) or, for the allelic scale, without a usable frequency
-    are left out; returns ``(table, n_left_out)``.
+    ``SNP``, ``A1`` (the allele BETA counts), ``A2``, ``CHR``, ``BP`` are the summary
+    statistics' own (:func:`deepwas.io.variant_names.user_id_columns`), so the weights match
+    the user's genotypes by the user's identifiers. ``scale="allelic"``:
+    ``BETA = beta_std / sqrt(2 p (1 - p))`` with ``p`` the frequency of A1, the effect of one
+    copy of A1 on the standardised phenotype (what ``--score`` sums over allele counts);
+    ``"standardised"``: per standard deviation of the genotype. Variants without a value (core
+    in no window) or, for the allelic scale, without a usable frequency are left out; returns
+    ``(table, n_left_out)``.
     """
     import pandas as pd
 
@@ -108,8 +112,11 @@ def posterior_weights(variants, beta_std, scale="allelic"):
         with np.errstate(invalid="ignore", divide="ignore"):
             beta = beta / np.sqrt(2.0 * p * (1.0 - p))
     ok = np.isfinite(beta)
-    tab = pd.DataFrame({"SNP": np.asarray(variants["snp"]).astype(str)[ok],
-                        "A1": np.asarray(variants["a1"]).astype(str)[ok], "BETA": beta[ok]})
+    ids, _ = user_id_columns(variants, builds)
+    ids = ids[ok].reset_index(drop=True)
+    first = ["SNP", "A1", "A2", "CHR", "BP"]
+    tab = pd.concat([ids[first], ids.drop(columns=first)], axis=1)
+    tab.insert(2, "BETA", beta[ok])
     return tab, int((~ok).sum())
 
 
@@ -117,7 +124,7 @@ def cmd_posterior(args):
     est, cfg = load_model(args.model)
     stats = load_stats(args, features=model_features(args, cfg))
     beta = est.posterior_mean(stats)
-    tab, dropped = posterior_weights(stats.variants, beta, args.scale)
+    tab, dropped = posterior_weights(stats.variants, beta, args.scale, stats.genome_builds)
     if dropped:
         log.warning("%d of %d variants left out of the weights (core in no window%s)", dropped,
                     stats.n_variants, ", or allele frequency 0, 1 or missing"
@@ -126,7 +133,8 @@ def cmd_posterior(args):
     os.makedirs(d, exist_ok=True)
     tab.to_csv(args.out, sep="\t", index=False, float_format="%.6g")
     print(f"posterior mean effects ({args.scale} scale) of {len(tab)} variants; wrote "
-          f"{args.out} (plink --score {args.out} 1 2 3 header)")
+          f"{args.out} (plink --score {args.out} 1 2 3 header); "
+          f"{user_id_columns(stats.variants, stats.genome_builds)[1]}")
     return 0
 
 

@@ -7,16 +7,12 @@ import os
 
 import numpy as np
 
+from ..io.contigs import CHROM_LENGTHS
+
 __all__ = ["HG38_LENGTHS", "write_demo_tracks"]
 
 #: hg38 (GRCh38) autosome lengths, for the bigWig headers.
-HG38_LENGTHS = {
-    "1": 248956422, "2": 242193529, "3": 198295559, "4": 190214555, "5": 181538259,
-    "6": 170805979, "7": 159345973, "8": 145138636, "9": 138394717, "10": 133797422,
-    "11": 135086622, "12": 133275309, "13": 114364328, "14": 107043718, "15": 101991189,
-    "16": 90338345, "17": 83257441, "18": 80373285, "19": 58617616, "20": 64444167,
-    "21": 46709983, "22": 50818468,
-}
+HG38_LENGTHS = {c: n for c, n in CHROM_LENGTHS["GRCh38"].items() if c not in ("X", "Y")}
 _TRACK_STEP = 100  # bp per bigWig interval
 
 

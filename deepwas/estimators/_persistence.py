@@ -2,7 +2,9 @@
 
 No pickle is involved: ``model.pt`` is a torch state dict read with
 ``torch.load(..., weights_only=True)`` (no code runs on load) and ``model.json`` holds the
-estimator's parameters and what the fit learned besides the weights. The command line
+estimator's parameters and what the fit learned besides the weights, as strict JSON (a
+value that is not a finite number, such as the learning rate of an L-BFGS fit, is written
+``null`` and read back as NaN). The command line
 (``deepwas fit`` / ``score`` / ``predict``) reads and writes the same two files.
 """
 from __future__ import annotations
@@ -63,8 +65,25 @@ def save_model(est, directory, features=None, extra=None):
     js = os.path.join(directory, "model.json")
     torch.save({k: v.detach().cpu() for k, v in est.prior_.state_dict().items()}, pt)
     with open(js, "w") as fh:
-        json.dump(cfg, fh, indent=1)
+        # strict JSON: NaN and infinities (an L-BFGS fit has no learning rate) become null
+        json.dump(_finite_or_null(cfg), fh, indent=1, allow_nan=False)
     return pt, js
+
+
+def _finite_or_null(obj):
+    """``obj`` with every non-finite float replaced by None, recursively."""
+    if isinstance(obj, float):
+        return obj if np.isfinite(obj) else None
+    if isinstance(obj, dict):
+        return {k: _finite_or_null(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite_or_null(v) for v in obj]
+    return obj
+
+
+def _float(value):
+    """A number of model.json; null (written for NaN) reads back as NaN."""
+    return float("nan") if value is None else float(value)
 
 
 def load_model(directory):
@@ -125,9 +144,9 @@ def load_model(directory):
     est.n_func_, est.width_, est.n_pred_ = fit["n_func"], fit["width"], fit["n_pred"]
     est.alpha_ = float(prior.alpha)
     est.sigma2_ = fit["sigma2"]
-    est.ld_mismatch_ = float(fit.get("ld_mismatch", 0.0))
-    est.h2_init_ = fit.get("h2_init", float("nan"))
-    est.lr_ = fit.get("lr", float("nan"))
+    est.ld_mismatch_ = _float(fit.get("ld_mismatch", 0.0))
+    est.h2_init_ = _float(fit.get("h2_init"))
+    est.lr_ = _float(fit.get("lr"))
     est.n_iter_, est.n_steps_ = fit.get("n_iter", 0), fit.get("n_steps", 0)
     est.n_parameters_ = fit.get("n_parameters", 0)
     est.func_mean_ = prior.func_mean.numpy().astype(np.float64)

@@ -1,8 +1,10 @@
 """Coordinate liftover between genome builds (e.g. hg19 summary statistics vs hg38 tracks).
 
 Always from a local UCSC chain file: pyliftover's "by build name" mode tries to download and,
-offline, fails with a misleading error, so it is never used here. One ships with the package:
-``deepwas/datasets/data/liftover/hg19ToHg38.over.chain.gz`` (:data:`HG19_TO_HG38_CHAIN`).
+offline, fails with a misleading error, so it is never used here. Two ship with the package,
+one per direction: ``deepwas/datasets/data/liftover/hg19ToHg38.over.chain.gz``
+(:data:`HG19_TO_HG38_CHAIN`) and ``hg38ToHg19.over.chain.gz`` (:data:`HG38_TO_HG19_CHAIN`);
+:func:`deepwas.io.shipped_chain` names the one for a pair of builds.
 
 Coordinates: input and output positions are 1-based (like summary statistics' BP);
 pyliftover works 0-based, the conversion is done here.
@@ -26,12 +28,17 @@ import pandas as pd
 from ..utils.chrom import normalise_chrom
 
 __all__ = ["liftover", "apply_liftover_policy", "liftover_summary", "load_chain",
-           "HG19_TO_HG38_CHAIN"]
+           "HG19_TO_HG38_CHAIN", "HG38_TO_HG19_CHAIN"]
 
 log = logging.getLogger(__name__)
 
-HG19_TO_HG38_CHAIN = os.path.join(os.path.dirname(os.path.dirname(__file__)), "datasets", "data",
-                                  "liftover", "hg19ToHg38.over.chain.gz")
+_CHAIN_DIR = os.path.join(os.path.dirname(os.path.dirname(__file__)), "datasets", "data",
+                          "liftover")
+#: the UCSC hg19 (GRCh37) -> hg38 (GRCh38) chain shipped with the package
+HG19_TO_HG38_CHAIN = os.path.join(_CHAIN_DIR, "hg19ToHg38.over.chain.gz")
+#: the UCSC hg38 (GRCh38) -> hg19 (GRCh37) chain shipped with the package
+HG38_TO_HG19_CHAIN = os.path.join(_CHAIN_DIR, "hg38ToHg19.over.chain.gz")
+
 
 _CHAINS = {}
 

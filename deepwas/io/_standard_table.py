@@ -107,15 +107,15 @@ def _finish(df, path, fmt, n, info, z_from):
     out = df[out_cols].reset_index(drop=True)
     out.attrs["dropped"] = dropped
     out.attrs["format"] = fmt.name
-    out.attrs["effect_allele"] = fmt.effect_allele
+    out.attrs["effect_allele"] = info.get("effect_allele", fmt.effect_allele)
     out.attrs["z_from"] = z_from
     out.attrs["genome_build"] = info.get("genome_build")
     for k, v in info.items():
-        if k not in ("dropped", "genome_build"):
+        if k not in ("dropped", "genome_build", "effect_allele"):
             out.attrs[k] = v
     if n_eff is not None:
         out.attrs["n_effective"] = n_eff
     log.info("%s: read %d variants (format %s: %s; effect allele %s; Z from %s); dropped: %s",
-             path, len(out), fmt.name, fmt.title, fmt.effect_allele, z_from,
+             path, len(out), fmt.name, fmt.title, out.attrs["effect_allele"], z_from,
              ", ".join(f"{k} {v}" for k, v in dropped.items()) or "none")
     return out

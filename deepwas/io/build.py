@@ -13,6 +13,7 @@ LD source's ``genome_build``) are shown too.
 from __future__ import annotations
 
 import logging
+import os
 import re
 from dataclasses import dataclass
 
@@ -21,8 +22,8 @@ import pandas as pd
 
 from ..utils.chrom import normalise_chrom
 
-__all__ = ["build_from_text", "BuildCheck", "check_build", "lift_sumstats", "SAME_BUILD_MIN",
-           "OTHER_BUILD_MAX"]
+__all__ = ["build_from_text", "BuildCheck", "check_build", "lift_sumstats", "shipped_chain",
+           "SAME_BUILD_MIN", "OTHER_BUILD_MAX"]
 
 log = logging.getLogger(__name__)
 
@@ -53,6 +54,18 @@ def build_from_text(text):
             elif k in t:
                 return build
     return None
+
+
+def shipped_chain(from_build, to_build):
+    """Path of the UCSC chain shipped with the package from one build to another (any
+    spelling :func:`build_from_text` reads: ``hg19``, ``GRCh38`` ...), or None when the
+    package ships none for that pair: :data:`deepwas.features.HG19_TO_HG38_CHAIN` and
+    :data:`deepwas.features.HG38_TO_HG19_CHAIN`."""
+    from ..features.liftover import HG19_TO_HG38_CHAIN, HG38_TO_HG19_CHAIN
+
+    pair = (build_from_text(from_build), build_from_text(to_build))
+    return {("GRCh37", "GRCh38"): HG19_TO_HG38_CHAIN,
+            ("GRCh38", "GRCh37"): HG38_TO_HG19_CHAIN}.get(pair)
 
 
 def _label(build):
@@ -328,11 +341,14 @@ def _resolve_build(ss, source, chain, counts, check):
         what = (f"the summary statistics are on {_label(bc.sumstats_build)} and the LD "
                 f"reference on {_label(bc.reference_build)}: only {100 * bc.agree:.1f}% of "
                 f"{bc.compared:,} positions compared (by {bc.by}) agree. Lift the statistics "
-                "with a UCSC chain file from the first build to the second (e.g. "
-                "hg19ToHg38.over.chain.gz): ")
+                "with a UCSC chain file from the first build to the second")
         from .sumstats import SumstatsError
 
-        raise SumstatsError(what + "chain=<file>", cli=what + "--sumstats-chain <file>")
+        path = shipped_chain(bc.sumstats_build, bc.reference_build)
+        if path is None:
+            raise SumstatsError(what + ": chain=<file>", cli=what + ": --sumstats-chain <file>")
+        what += f"; the package ships it ({os.path.basename(path)}): "
+        raise SumstatsError(what + f"chain={path!r}", cli=what + f"--sumstats-chain {path}")
     lifted = lift_sumstats(ss, chain, counts)
     after = check(lifted, source.variants, sumstats_build=bc.reference_build,
                   reference_build=declared_ref, infer=False)

@@ -23,7 +23,9 @@ The steps between a summary-statistics table and the variant table of a
    were swapped it becomes ``1 - FREQ`` so that ``freq`` always counts the reference's ``a1``
    (the allele ``beta_hat`` counts). When the reference knows frequencies too, a FREQ column
    that fits the other allele for most SNPs is an error (the effect allele is mislabelled:
-   :func:`deepwas.io.frequencies.check_effect_allele_frequencies`);
+   :func:`deepwas.io.frequencies.check_effect_allele_frequencies`), and so is one that fits
+   another population of an LDGM reference far better than the one chosen
+   (:func:`deepwas.io.frequencies.check_population_frequencies`);
 8. variants **monomorphic** in a genotype reference are dropped.
 
 Sample size. An explicit ``n`` overrides any N column (a conflict is logged with both
@@ -40,10 +42,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
-from ..utils.chrom import genome_order
+from ..utils.chrom import genome_order, normalise_chrom
 from ..utils.validation import check_scalar
 from .alignment import align_alleles
-from .frequencies import _oriented_freq, check_effect_allele_frequencies
+from .frequencies import _oriented_freq, check_effect_allele_frequencies, \
+    check_population_frequencies
 from .matching import _match_positions, no_overlap_message
 
 __all__ = ["standard_sumstats", "harmonise", "Harmonised", "check_sample_size",
@@ -136,7 +139,10 @@ class Harmonised:
     ----------
     table : pandas.DataFrame
         ``chrom, pos, snp, a1, a2, freq, beta_hat`` in genome order, in the reference's
-        orientation.
+        orientation (identifier, position and alleles the reference's), then
+        ``sumstats_snp, sumstats_chrom, sumstats_pos, sumstats_a1, sumstats_a2``: the same
+        variants as the statistics named them (their identifier, position on their own build,
+        and their spelling of ``a1`` and ``a2``), for outputs a user joins to their files.
     source : LDSource
         The reference restricted to the rows of ``table``.
     n : float
@@ -147,6 +153,11 @@ class Harmonised:
         What the genome-build check found (None when it was not run).
     reference_rows : ndarray of int
         Row of each ``table`` variant in the reference's variant table.
+    genome_builds : dict
+        ``{"sumstats": ..., "reference": ..., "status": ..., "lifted": bool}``: the builds of
+        the statistics' own positions (``table["sumstats_pos"]``) and of the reference's
+        (``table["pos"]``), declared or inferred (None when unknown), the build check's status
+        and whether the statistics were lifted.
     """
 
     table: pd.DataFrame
@@ -155,6 +166,7 @@ class Harmonised:
     drop_counts: dict
     build: object = None
     reference_rows: np.ndarray = None
+    genome_builds: dict = None
 
 
 def harmonise(source, sumstats, *, n=None, keep_ambiguous=False, columns=None, chain=None,
@@ -196,6 +208,7 @@ def harmonise(source, sumstats, *, n=None, keep_ambiguous=False, columns=None, c
         raise ValueError(f"match_by must be 'auto', 'rsid' or 'position', got {match_by!r}")
     ss = standard_sumstats(sumstats, n, columns, format)
     ref = source.variants
+    ss = _keep_user_ids(ss)
     counts = dict(ss.attrs.get("dropped", {}))
     if ss.attrs.get("multiallelic_split"):
         counts["multiallelic_split"] = int(ss.attrs["multiallelic_split"])
@@ -252,6 +265,7 @@ def harmonise(source, sumstats, *, n=None, keep_ambiguous=False, columns=None, c
     if not np.all(np.isfinite(beta_hat)):
         raise ValueError("beta_hat contains NaN or inf values after alignment")
     freq = _oriented_freq(ss, sign, source, ridx)
+    check_population_frequencies(ss, sign, source, ridx)
     check_effect_allele_frequencies(ss, sign, source, ridx, ref)
     sub = source.subset(ridx)
     table = pd.DataFrame({
@@ -262,13 +276,62 @@ def harmonise(source, sumstats, *, n=None, keep_ambiguous=False, columns=None, c
         "a2": sub.variants["a2"].to_numpy(dtype=object),
         "freq": freq, "beta_hat": beta_hat,
     })
+    _user_columns(table, ss, sign)
     repaired = _describe(counts, _REPAIRS)
     dropped = _describe(counts, _DROPS)
     log.info("aligned %d SNPs to the LD reference%s; %d reference variants have no statistic",
              len(table), f" ({repaired})" if repaired else "", counts["reference_unused"])
     if dropped:
         log.warning("summary statistics: %d SNPs kept; dropped %s", len(table), dropped)
-    return Harmonised(table, sub, float(np.median(n_snp)), counts, build, ridx)
+    return Harmonised(table, sub, float(np.median(n_snp)), counts, build, ridx,
+                      _genome_builds(build, ss, source))
+
+
+def _genome_builds(build, ss, source):
+    """The builds of the statistics' own positions and of the reference's (see
+    :class:`Harmonised`)."""
+    from .build import build_from_text
+
+    ref = build_from_text(getattr(source, "genome_build", None))
+    if build is None:
+        return {"sumstats": build_from_text(ss.attrs.get("genome_build")), "reference": ref,
+                "status": None, "lifted": False}
+    return {"sumstats": build.sumstats_build, "reference": build.reference_build or ref,
+            "status": build.status, "lifted": build.lifted is not None}
+
+
+#: the statistics' own identifier, position and alleles, kept through liftover and matching
+_USER = {"SNP": "_user_snp", "CHR": "_user_chrom", "BP": "_user_pos", "A1": "_user_a1",
+         "A2": "_user_a2"}
+
+
+def _keep_user_ids(ss):
+    """``ss`` with copies of the columns that name a variant as the user's file did (the
+    build check may lift CHR/BP and complement alleles; matching goes by the reference)."""
+    extra = {tmp: ss[col] if col in ss else pd.Series(pd.NA, index=ss.index, dtype=object)
+             for col, tmp in _USER.items()}
+    out = ss.assign(**extra)
+    out.attrs = dict(ss.attrs)
+    return out
+
+
+def _user_columns(table, ss, sign):
+    """``sumstats_snp, sumstats_chrom, sumstats_pos, sumstats_a1, sumstats_a2``: each kept
+    variant as the statistics named it (identifier, chromosome and position on their own
+    build, and their spelling of the reference's ``a1`` / ``a2``: the allele ``beta_hat``
+    counts), so that outputs can be matched to the user's files by the user's IDs."""
+    a1 = ss["_user_a1"].to_numpy(dtype=object)
+    a2 = ss["_user_a2"].to_numpy(dtype=object)
+    table["sumstats_snp"] = ss["_user_snp"].to_numpy(dtype=object)
+    chrom = ss["_user_chrom"].astype(object).to_numpy()
+    has = ~pd.isna(chrom)
+    chrom = np.full(len(chrom), None, dtype=object)
+    chrom[has] = normalise_chrom(ss["_user_chrom"].to_numpy(dtype=object)[has].astype(str))
+    table["sumstats_chrom"] = chrom
+    table["sumstats_pos"] = pd.to_numeric(ss["_user_pos"], errors="coerce").astype(
+        "Int64").to_numpy()
+    table["sumstats_a1"] = np.where(sign > 0, a1, a2)
+    table["sumstats_a2"] = np.where(sign > 0, a2, a1)
 
 
 #: what each count means, in the words of the log lines

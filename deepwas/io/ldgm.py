@@ -69,7 +69,9 @@ class LDGMSource(LDSource):
         files); or edgelist paths, each with its snplist beside it (graphld's naming:
         ``1kg_chr1_2888443_4320284.EUR.edgelist`` -> ``1kg_chr1_2888443_4320284.snplist``).
     population : str, default "EUR"
-        Which precision matrices (and which snplist frequency column) to read.
+        Which precision matrices (and which snplist frequency column) to read: the
+        statistics' own ancestry. An edgelist named for another population
+        (``*.EUR.edgelist`` with ``population="AFR"``) is an error.
     chromosomes : sequence, optional
         Read only these chromosomes' blocks.
     block_windows : bool, default True
@@ -90,6 +92,11 @@ class LDGMSource(LDSource):
         ``swap``.
     blocks : DataFrame
         The blocks read (chromosome, range, files, indices, variants).
+    population_freqs : DataFrame
+        Derived-allele frequency of every population column of the snplists (float16), row
+        by row with ``variants``: statistics whose frequencies fit another population far
+        better than ``population`` are refused
+        (:func:`deepwas.io.frequencies.check_population_frequencies`).
     """
 
     _TRANSIENT = ("_lu",)
@@ -117,7 +124,12 @@ class LDGMSource(LDSource):
         v = pd.concat(tables, ignore_index=True)
         order = np.lexsort((v["pos"].to_numpy(), [chrom_sort_key(c)[1] for c in v["chrom"]],
                             [chrom_sort_key(c)[0] for c in v["chrom"]]))
-        self.variants = v.iloc[order].reset_index(drop=True)
+        v = v.iloc[order].reset_index(drop=True)
+        pops = [c for c in v.columns if c.startswith("freq_")]
+        # float16 (3 significant digits, 2 bytes a population and variant: 180 MB for the
+        # 18 M variants of the EUR LDGMs): enough for a check of the statistics' ancestry
+        self.population_freqs = v[pops].rename(columns=lambda c: c[len("freq_"):])
+        self.variants = v.drop(columns=pops)
         self._row = self.variants["ld_index"].to_numpy(dtype=np.int64)
         self._block_of_row = np.repeat(np.arange(len(blocks)), n_idx)
         self._start = np.r_[0, np.cumsum(n_idx)[:-1]]

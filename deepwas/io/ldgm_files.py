@@ -4,6 +4,7 @@ index), each checked against the others."""
 from __future__ import annotations
 
 import glob
+import logging
 import os
 import re
 
@@ -14,6 +15,8 @@ import scipy.sparse as sp
 from ..utils.chrom import chrom_sort_key, normalise_chrom
 
 __all__ = ["read_ldgm_metadata"]
+
+log = logging.getLogger(__name__)
 
 _SNPLIST_COLUMNS = ("index", "anc_alleles", "deriv_alleles", "site_ids", "position")
 
@@ -59,6 +62,29 @@ def read_ldgm_metadata(path, population="EUR", chromosomes=None):
     return out.iloc[order].reset_index(drop=True)
 
 
+def _on_disk(blocks, listing, population):
+    """The blocks of a metadata listing whose edgelist and snplist are both on disk (a
+    partial download of the public LDGMs is common): the others are left out with a warning
+    that counts them; none on disk is an error."""
+    here = np.array([os.path.exists(e) and os.path.exists(s)
+                     for e, s in zip(blocks["edgelist"], blocks["snplist"])], dtype=bool)
+    if here.all():
+        return blocks
+    gone = blocks.loc[~here, "edgelist"].map(os.path.basename).tolist()
+    shown = ", ".join(gone[:3]) + (f" and {len(gone) - 3} more" if len(gone) > 3 else "")
+    if not here.any():
+        raise FileNotFoundError(
+            f"none of the {len(blocks)} {population} blocks listed in {listing} is on disk "
+            f"(looked for the edgelist and snplist of e.g. {shown} in "
+            f"{os.path.dirname(os.path.abspath(listing))})")
+    log.warning("LDGM: using the %d of the %d %s blocks listed in %s that are on disk; %d "
+                "%s missing (%s): variants in %s have no LD and are left out",
+                int(here.sum()), len(blocks), population, listing, len(gone),
+                "is" if len(gone) == 1 else "are", shown,
+                "it" if len(gone) == 1 else "them")
+    return blocks[here].reset_index(drop=True)
+
+
 def _chrom_from_name(name):
     m = re.search(r"chr([0-9XYMT]+)[_.]", os.path.basename(str(name)), flags=re.IGNORECASE)
     if not m:
@@ -83,17 +109,25 @@ def _blocks_from(paths, population, chromosomes):
     if len(paths) == 1 and os.path.isdir(paths[0]):
         meta = os.path.join(paths[0], "metadata.csv")
         if os.path.exists(meta):
-            return read_ldgm_metadata(meta, population, chromosomes)
+            return _on_disk(read_ldgm_metadata(meta, population, chromosomes), meta,
+                            population)
         paths = sorted(glob.glob(os.path.join(paths[0], f"*.{population}.edgelist")))
         if not paths:
             raise FileNotFoundError(f"no metadata.csv and no *.{population}.edgelist in the "
                                     "LDGM folder")
     if len(paths) == 1 and paths[0].endswith(".csv"):
-        return read_ldgm_metadata(paths[0], population, chromosomes)
+        return _on_disk(read_ldgm_metadata(paths[0], population, chromosomes), paths[0],
+                        population)
     rows = []
     for p in paths:
         if not os.path.exists(p):
             raise FileNotFoundError(f"LDGM edgelist not found: {p}")
+        named = re.search(r"\.([A-Za-z]+)\.edgelist$", os.path.basename(p))
+        if named and named.group(1).upper() != population.upper():
+            raise ValueError(f"{os.path.basename(p)} is the LD of population "
+                             f"{named.group(1)} but the population asked for is {population} "
+                             "(the snplist frequency column read): give that population's "
+                             f"edgelists, or choose population {named.group(1)}")
         m = re.search(r"chr[0-9XYMT]+_(\d+)_(\d+)", os.path.basename(p))
         rows.append({"chrom": _chrom_from_name(p),
                      "chromStart": int(m.group(1)) if m else np.nan,
@@ -194,4 +228,6 @@ def _read_block(b, row, offset, population):
         "block": b, "index": snp["index"].to_numpy(dtype=np.int64),
         "swap": snp["swap"].astype(str).to_numpy(dtype=object) if "swap" in snp else "",
     })
+    for pop in (c for c in snp.columns if c not in _SNPLIST_COLUMNS and c != "swap"):
+        t["freq_" + pop] = pd.to_numeric(snp[pop], errors="coerce").to_numpy(np.float16)
     return t, P, len(keep_idx)

@@ -65,6 +65,14 @@ def no_overlap_message(ss, ref):
     """Why no SNP matched: what each side holds, so a wrong chromosome or build shows."""
     from ..utils.chrom import normalise_chrom
 
+    if len(ss) == 0:
+        dropped = ss.attrs.get("dropped") or {}
+        if dropped:
+            return ("every row of the summary statistics was dropped (" +
+                    ", ".join(f"{k} {v:,}" for k, v in dropped.items()) + "): nothing to "
+                    "match with the LD reference; check the file's columns and values")
+        return "the summary statistics hold no rows: nothing to match with the LD reference"
+
     ss_cov = (_coverage(normalise_chrom(ss["CHR"].astype(str)), ss["BP"])
               if {"CHR", "BP"} <= set(ss.columns) else "no CHR/BP columns")
     return ("the summary statistics share no SNP identifier with the LD reference: "

@@ -167,7 +167,7 @@ def read_sumstats(path, format="auto", n=None, columns=None, chunksize=1_000_000
     Parameters
     ----------
     path : str or path-like
-        Whitespace-, tab- or comma-separated text, plain or gzip (detected from the bytes); a
+        Tab-, comma- or whitespace-separated text, plain or gzip (detected from the bytes); a
         GWAS-VCF file (``.vcf`` / ``.vcf.gz``, told by its ``##fileformat=VCF`` line) or a
         parquet file (told by its magic bytes; needs pyarrow).
     format : str
@@ -195,15 +195,19 @@ def read_sumstats(path, format="auto", n=None, columns=None, chunksize=1_000_000
     pandas.DataFrame
         Columns SNP CHR BP A1 A2 Z N, plus BETA SE FREQ when present. ``attrs["dropped"]``
         counts removed rows by reason; ``attrs["format"]`` is the format used,
-        ``attrs["effect_allele"]`` the file column that became A1, ``attrs["z_from"]`` what Z
-        was computed from, ``attrs["genome_build"]`` the build the file declares (GWAS-VCF
-        header, a GWAS-SSF ``-meta.yaml`` beside it, a column such as ``bp_hg38``; else
-        ``None``) and, for BOLT-LMM, ``attrs["n_effective"]`` the N assigned.
+        ``attrs["effect_allele"]`` the file column that became A1 (as the header spells
+        it), ``attrs["z_from"]`` what Z was computed from, ``attrs["genome_build"]`` the
+        build the file declares (GWAS-VCF header, a GWAS-SSF ``-meta.yaml`` beside it, a
+        column such as ``bp_hg38``; else ``None``) and, for BOLT-LMM,
+        ``attrs["n_effective"]`` the N assigned.
 
     Notes
     -----
-    * Separator: a comma when the header line is comma-separated, otherwise any run of tabs
-      or spaces.
+    * Separator: a tab when the header line holds one (an empty field is then a missing
+      value, as ``pandas.to_csv`` and ``data.table::fwrite`` write NaN), a comma when the
+      header is comma-separated, otherwise any run of tabs or spaces. A line with another
+      number of fields than the header (a file mixing tabs and spaces, a truncated line) is
+      an error naming the line.
     * Effect allele (A1), per format: BOLT-LMM and REGENIE ``ALLELE1``; SAIGE ``Allele2``
       (``Allele1`` is the other allele); PLINK 2 ``A1`` (the other allele is whichever of
       ``REF``/``ALT`` is not A1); GWAS-SSF ``effect_allele``; COJO, fastGWA, ldsc, PolyFun
@@ -343,6 +347,8 @@ def read_sumstats(path, format="auto", n=None, columns=None, chunksize=1_000_000
             raw[c] = raw[c].astype(str).where(raw[c].notna()) if c in text_cols else _num(raw[c])
     else:
         raw = _read_chunks(path, usecols, text_cols, chunksize, sep=sep)
+    if len(raw) == 0:
+        raise ValueError(f"{path}: the file has a header line and no rows")
     df = pd.DataFrame({std: raw[col] for std, col in colmap.items()})
     dropped = {}
     if "TEST" in df:
@@ -356,5 +362,6 @@ def read_sumstats(path, format="auto", n=None, columns=None, chunksize=1_000_000
     if n_cases:
         df["N"] = df.pop("NCASE") + df.pop("NCTRL")
         log.info("%s: N = N_case + N_ctrl", path)
-    info = {"dropped": dropped, "genome_build": _declared_build(path, header, colmap)}
+    info = {"dropped": dropped, "genome_build": _declared_build(path, header, colmap),
+            "effect_allele": colmap["A1"]}
     return _finish(df, path, fmt, n, info, z_from=z_from)

@@ -8,8 +8,10 @@ binary trait), ``SE``, ``LP`` (-log10 p), ``AF`` (ALT frequency), ``SS`` (sample
 value per ALT allele.
 
 Read here with pandas only (no htslib): the ``##`` header lines are scanned for the genome
-build (``##contig=<...,assembly=...>``, ``##reference=``) and the total sample size
-(``TotalSamples``, or ``TotalCases`` + ``TotalControls``), then the body is parsed in chunks.
+build (``##contig=<...,assembly=...>``, ``##reference=``, else the ``##contig`` lengths) and
+the total sample size (``TotalSamples``, or ``TotalCases`` + ``TotalControls``), then the body
+is parsed in chunks; records that failed a filter (FILTER other than ``PASS`` or ``.``) are
+dropped and counted.
 """
 from __future__ import annotations
 
@@ -27,16 +29,24 @@ _VCF_COLUMNS = ["#CHROM", "POS", "ID", "REF", "ALT", "QUAL", "FILTER", "INFO", "
 
 
 def _meta(path):
-    """``(n_header_lines, build, total_n, sample_names)`` from the ``#`` lines."""
+    """``(n_header_lines, build, total_n, sample_names)`` from the ``#`` lines: the build
+    an assembly label names, else the one the ``##contig`` lengths fit
+    (:func:`deepwas.io.build_from_contigs`)."""
     from .build import build_from_text
+    from .contigs import build_from_contigs
     from ._text import _open_text
 
     n_lines, builds, total, cases, controls = 0, [], None, None, None
+    lengths = {}
     header = None
     with _open_text(path) as fh:
         for line in fh:
             if line.startswith("##"):
                 n_lines += 1
+                if line.startswith("##contig"):
+                    m = re.search(r"[<,]ID=([^,>]+).*?[<,]length=(\d+)", line)
+                    if m:
+                        lengths[m.group(1)] = int(m.group(2))
                 if line.startswith(("##contig", "##reference", "##assembly")):
                     m = re.search(r"assembly=([^,>]+)", line) if line.startswith("##contig") \
                         else re.search(r"=(.*)$", line.strip())
@@ -63,7 +73,9 @@ def _meta(path):
                          f"{' '.join(_VCF_COLUMNS)} <study> after the ## lines")
     if total is None and controls is not None:     # continuous traits: controls = everyone
         total = controls + (cases or 0.0)
-    build = max(set(builds), key=builds.count) if builds else None
+    build = max(set(builds), key=builds.count) if builds else build_from_contigs(lengths)
+    if not builds and build:
+        log.info("%s: genome build %s, from the ##contig lengths", path, build)
     return n_lines - 1, build, total, header[len(_VCF_COLUMNS):]
 
 
@@ -99,10 +111,17 @@ def read_gwas_vcf(path, sample=None, chunksize=200_000):
         LOG10P (= LP) or Z (= EZ) when present.
     info : dict
         ``dropped`` (counts), ``genome_build`` (from the header, or None), ``z_from``,
-        ``multiallelic_split`` and ``vcf_sample``.
+        ``multiallelic_split``, ``vcf_sample`` and, when records were filtered,
+        ``vcf_filters`` (records per FILTER name).
 
     Notes
     -----
+    * Records whose FILTER is neither ``PASS`` nor ``.`` (failed a filter: MRC-IEU's
+      harmonisation flags such as ``IFFY`` or ``REF_MISMATCH``) are dropped, as MRC-IEU's
+      tools drop them, and counted (``vcf_filter_not_pass``).
+    * Genome build: the assembly a ``##contig`` or ``##reference`` line names, else the build
+      whose chromosome lengths the ``##contig`` lines give
+      (:func:`deepwas.io.build_from_contigs`).
     * Identifier: the ``ID`` column when it is an rsID, else an ``RSID=`` INFO entry, else the
       FORMAT ``ID`` field when it is an rsID; otherwise the row is named ``CHR:POS:REF:ALT``
       and matched to an LD reference by position and alleles.
@@ -126,14 +145,15 @@ def read_gwas_vcf(path, sample=None, chunksize=200_000):
                         len(samples), ", ".join(samples), sample)
     elif sample not in samples:
         raise ValueError(f"{path}: no study column {sample!r}; the file has {samples}")
-    usecols = _VCF_COLUMNS[:5] + ["INFO", "FORMAT", sample]
+    usecols = _VCF_COLUMNS[:5] + ["FILTER", "INFO", "FORMAT", sample]
     reader = pd.read_csv(path, sep="\t", skiprows=skip, header=0, usecols=usecols, dtype=str,
                          chunksize=chunksize, compression="gzip" if _is_gzip(path) else None,
                          keep_default_na=False)
     frames, n_split = [], 0
-    keys_seen = set()
+    keys_seen, filters = set(), {}
     with reader:
         for chunk in reader:
+            chunk = _passed(chunk, filters)
             fields = _split_sample(chunk, sample)
             keys_seen |= set(fields)
             rows = pd.DataFrame({"CHR": chunk["#CHROM"], "BP": chunk["POS"], "ID": chunk["ID"],
@@ -208,7 +228,28 @@ def read_gwas_vcf(path, sample=None, chunksize=200_000):
     if n_split:
         log.info("%s: %d rows at multi-allelic sites, named CHR:POS:REF:ALT (matched by "
                  "position and alleles)", path, n_split)
+    if filters:
+        failed = sum(filters.pop(k) for k in list(filters) if k.startswith("#"))
+        dropped["vcf_filter_not_pass"] = failed
+        log.warning("%s: dropped %d records whose FILTER is not PASS (%s)", path, failed,
+                    ", ".join(f"{k} {v}" for k, v in sorted(filters.items())))
     df = _drop(df, df["BETA"].isna().to_numpy(), "missing_effect", dropped, path)
-    return df.reset_index(drop=True), {"dropped": dropped, "genome_build": build,
-                                       "z_from": z_from, "multiallelic_split": n_split,
-                                       "vcf_sample": sample}
+    info = {"dropped": dropped, "genome_build": build, "z_from": z_from,
+            "multiallelic_split": n_split, "vcf_sample": sample}
+    if filters:
+        info["vcf_filters"] = dict(sorted(filters.items()))
+    return df.reset_index(drop=True), info
+
+
+def _passed(chunk, filters):
+    """The records of ``chunk`` whose FILTER is ``PASS`` or ``.`` (no filter applied); the
+    others (MRC-IEU's harmonisation flags such as ``IFFY`` or ``REF_MISMATCH``, any failed
+    filter) are left out, counted per filter name in ``filters`` (and in total under
+    ``"#records"``)."""
+    flt = chunk["FILTER"].astype(str).str.strip()
+    bad = ~flt.isin(["PASS", ".", ""])
+    if bad.any():
+        filters["#records"] = filters.get("#records", 0) + int(bad.sum())
+        for name, k in flt[bad].str.split(";").explode().value_counts().items():
+            filters[name] = filters.get(name, 0) + int(k)
+    return chunk.loc[~bad]
