@@ -143,6 +143,10 @@ def build_parser():
     sc.add_argument("--model", required=True, metavar="DIR", help="folder written by deepwas fit")
     add_data_args(sc)
     sc.add_argument("--chrom", nargs="+", metavar="CHR", help="score only these chromosomes")
+    sc.add_argument("--region", nargs="+", metavar="CHR:START-END",
+                    help="score only the windows whose core lies inside these regions, as "
+                         "fit --test-region holds them out (the same --window-bp and "
+                         "--flank-bp give the same windows), e.g. 22:30000000-40000000")
     sc.add_argument("--out", required=True, metavar="PATH",
                     help="report path; writes PATH.json and PATH.tsv")
     sc.set_defaults(func=cmd_score)
