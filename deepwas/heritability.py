@@ -24,7 +24,6 @@ S-LDSC's ``base`` row.
 """
 from __future__ import annotations
 
-import os
 import warnings
 
 import numpy as np
@@ -32,6 +31,7 @@ import pandas as pd
 import torch
 from scipy import stats as sps
 
+from .annotation_table import align_annotations, read_annotations
 from .jackknife import JACKKNIFE_METHODS, jackknife_blocks, jackknife_cov, leave_out_priors
 
 __all__ = ["partitioned_h2", "read_annotations", "RESULTS_COLUMNS"]
@@ -40,54 +40,6 @@ __all__ = ["partitioned_h2", "read_annotations", "RESULTS_COLUMNS"]
 RESULTS_COLUMNS = ["Category", "Prop._SNPs", "Prop._h2", "Prop._h2_std_error", "Enrichment",
                    "Enrichment_std_error", "Enrichment_p", "Coefficient",
                    "Coefficient_std_error", "Coefficient_z-score"]
-_ID = ("CHR", "BP", "SNP", "CM")
-
-
-def read_annotations(paths):
-    """S-LDSC ``.annot(.gz)`` files (``CHR BP SNP CM`` + annotation columns; ``@`` = each
-    chromosome) as one DataFrame with a ``SNP`` column, several files joined on SNP."""
-    from .features.annot import expand_chrom_pattern
-
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    out = None
-    for p in paths:
-        parts = [pd.read_csv(f, sep=r"\s+", compression="infer")
-                 for f in expand_chrom_pattern(p).values()]
-        df = pd.concat(parts, ignore_index=True)
-        if "SNP" not in df:
-            raise ValueError(f"{p}: an .annot file needs a SNP column")
-        df = df.drop(columns=[c for c in ("CHR", "BP", "CM") if c in df])
-        out = df if out is None else out.merge(df, on="SNP", how="outer")
-    return out
-
-
-def _align(annotations, variants):
-    """``(A, names, covered)``: annotation values for ``variants`` (NaN where not covered)."""
-    if isinstance(annotations, (str, os.PathLike, list, tuple)):
-        annotations = read_annotations(annotations)
-    if not isinstance(annotations, pd.DataFrame):
-        raise TypeError("annotations must be a DataFrame or .annot file path(s), got "
-                        f"{type(annotations).__name__}")
-    snp_col = next((c for c in annotations.columns if str(c).upper() == "SNP"), None)
-    names = [c for c in annotations.columns if str(c).upper() not in _ID]
-    if not names:
-        raise ValueError("annotations have no annotation column (only CHR/BP/SNP/CM)")
-    values = annotations[names].apply(pd.to_numeric, errors="coerce")
-    if snp_col is not None:
-        keys = annotations[snp_col].astype(str)
-        if keys.duplicated().any():
-            raise ValueError(f"annotations list {int(keys.duplicated().sum())} SNPs twice")
-        at = pd.Index(keys).get_indexer(variants["snp"].astype(str))
-        A = np.full((len(variants), len(names)), np.nan)
-        A[at >= 0] = values.to_numpy(dtype=np.float64)[at[at >= 0]]
-    elif len(annotations) == len(variants):
-        A = values.to_numpy(dtype=np.float64)
-    else:
-        raise ValueError(f"annotations without a SNP column must have one row per variant "
-                         f"({len(variants)}), got {len(annotations)}")
-    covered = np.isfinite(A).all(1)
-    return A, [str(n) for n in names], covered
 
 
 def _f_function(est, stats, rows):
@@ -147,10 +99,13 @@ def partitioned_h2(est, stats, annotations=None, n_blocks=200, jackknife="auto")
     stats : SummaryStats
         The data whose variants (core variants of its windows) the heritability is summed
         over and whose windows form the jackknife blocks -- normally the training data.
-    annotations : DataFrame, path(s) or None
+    annotations : DataFrame, FeatureProvider, path(s), a list of these, or None
         Binary or continuous annotations, any (not only the model's features): a DataFrame
         with a ``SNP`` column (joined on it) or one row per ``stats.variants`` row; S-LDSC
-        ``.annot`` file(s) (``@`` for the chromosome); None: the model's scalar features.
+        ``.annot`` file(s) (``@`` for the chromosome); BED files (``.bed[.gz]``: one 0/1
+        column per file, named by the file); a feature provider such as
+        :class:`~deepwas.features.BedAnnotations`; several of these in a list, their columns
+        side by side (:mod:`deepwas.annotation_table`). None: the model's scalar features.
     n_blocks : int, default=200
         Jackknife blocks (S-LDSC's 200); fewer windows give one block per window (warned).
     jackknife : {"auto", "pseudo", "refit", "none"}, default="auto"
@@ -181,7 +136,7 @@ def partitioned_h2(est, stats, annotations=None, n_blocks=200, jackknife="auto")
             raise ValueError("no annotations given and the data have no scalar features")
         names = feats.pred_names or [f"pred{i}" for i in range(feats.pred.shape[1])]
         annotations = pd.DataFrame(np.asarray(feats.pred, dtype=np.float64), columns=names)
-    A, names, covered = _align(annotations, variants)
+    A, names, covered = align_annotations(annotations, variants)
     missing = int((~covered).sum())
     if missing:
         warnings.warn(f"annotations do not cover {missing} of {len(covered)} variants: they are "

@@ -119,6 +119,32 @@ def test_h2_results_log_and_plot(small, tmp_path, capsys):
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
 
 
+def test_h2_bed_annotations_one_column_per_file(small, tmp_path, capsys):
+    """--annot with BED files: one 0/1 column per file, named by it, the same table as the
+    .annot file of those columns."""
+    sim = small["sim"]
+    beds, cols = [], {}
+    for name, (lo, hi) in {"first": (20_000_000, 20_300_000),
+                           "second": (20_250_000, 20_600_000)}.items():
+        path = tmp_path / f"{name}.bed"
+        path.write_text(f"chr15\t{lo}\t{hi}\n")
+        beds.append(str(path))
+        cols[name] = ((sim.BP - 1 >= lo) & (sim.BP - 1 < hi)).astype(int)
+    annot = tmp_path / "same.annot"
+    pd.DataFrame({"CHR": sim.CHR, "BP": sim.BP, "SNP": sim.SNP, "CM": 0.0, **cols}).to_csv(
+        annot, sep="\t", index=False)
+    out = {}
+    for label, files in (("bed", beds), ("annot", [str(annot)])):
+        prefix = str(tmp_path / label)
+        assert main(["h2", "--model", small["model"], *small["data"], "--annot", *files,
+                     "--out", prefix]) == 0
+        out[label] = pd.read_csv(prefix + ".results", sep="\t")
+    capsys.readouterr()
+    assert list(out["bed"].Category) == ["first", "second"]
+    assert 0 < out["bed"]["Prop._SNPs"][0] < 1
+    pd.testing.assert_frame_equal(out["bed"], out["annot"])
+
+
 def test_h2_missing_annotation_file(small, tmp_path, capsys):
     rc = main(["h2", "--model", small["model"], *small["data"], "--annot",
                str(tmp_path / "nope.annot.gz"), "--out", str(tmp_path / "x")])

@@ -201,8 +201,10 @@ def build_parser():
     add_data_args(hh)
     hh.add_argument("--annot", nargs="+", metavar="FILE",
                     help="S-LDSC .annot[.gz] files (CHR BP SNP CM + annotation columns; '@' "
-                         "stands for the chromosome), joined on SNP (default: the model's "
-                         "scalar features)")
+                         "stands for the chromosome), joined on SNP, and/or BED files "
+                         "(.bed[.gz]: one 0/1 annotation per file, named by the file, 1 for a "
+                         "variant inside one of its intervals) (default: the model's scalar "
+                         "features)")
     hh.add_argument("--n-blocks", type=positive_int, default=200, metavar="K",
                     help="jackknife blocks (one per window when there are fewer windows)")
     hh.add_argument("--jackknife", choices=("auto", "pseudo", "refit", "none"), default="auto",
