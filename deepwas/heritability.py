@@ -11,7 +11,8 @@ annotations cover) and the fitted prior variances ``f_m`` (S-LDSC, Finucane et a
                       exactly the GLM's weights, i.e. S-LDSC's tau
     tau_star = tau_c sd(a_c) M / h2    (Gazal et al. 2017; sd over the M variants)
 
-Standard errors: block jackknife over contiguous blocks of windows (:mod:`deepwas.jackknife`);
+Standard errors: block jackknife over contiguous blocks of windows, or of variants when there
+are fewer windows than blocks (:mod:`deepwas.jackknife`);
 each statistic is recomputed with the leave-one-block-out parameters on all ``M`` variants
 (as S-LDSC recomputes ``h2_c = sum_k tau_k O_ck`` with the full ``O``), and the table reports
 the full-data estimate with the pseudovalue standard error.
@@ -32,7 +33,7 @@ import torch
 from scipy import stats as sps
 
 from .annotation_table import align_annotations, read_annotations
-from .jackknife import JACKKNIFE_METHODS, jackknife_blocks, jackknife_cov, leave_out_priors
+from .jackknife import JACKKNIFE_METHODS, jackknife_cov, leave_out_priors, plan_blocks
 
 __all__ = ["partitioned_h2", "read_annotations", "RESULTS_COLUMNS"]
 
@@ -107,7 +108,10 @@ def partitioned_h2(est, stats, annotations=None, n_blocks=200, jackknife="auto")
         :class:`~deepwas.features.BedAnnotations`; several of these in a list, their columns
         side by side (:mod:`deepwas.annotation_table`). None: the model's scalar features.
     n_blocks : int, default=200
-        Jackknife blocks (S-LDSC's 200); fewer windows give one block per window (warned).
+        Jackknife blocks (S-LDSC's 200): contiguous runs of windows; with fewer windows (one
+        LDGM block is one window), blocks of contiguous variants that split windows, for the
+        pseudo-jackknife (warned; :func:`deepwas.jackknife.plan_blocks`), or one block per
+        window for "refit".
     jackknife : {"auto", "pseudo", "refit", "none"}, default="auto"
         "pseudo": graphREML's one-Newton-step pseudo-jackknife; "refit": warm-started refits
         without each block; "none": point estimates (SEs NaN). "auto": "pseudo" for the
@@ -119,6 +123,7 @@ def partitioned_h2(est, stats, annotations=None, n_blocks=200, jackknife="auto")
     pandas.DataFrame
         :data:`RESULTS_COLUMNS` (S-LDSC's ``.results``) plus ``tau_star`` and
         ``tau_star_std_error``; ``attrs`` hold ``h2``, ``h2_std_error``, ``n_blocks``,
+        ``jackknife_unit`` ("windows", "variants" or None),
         ``jackknife``, ``n_variants`` and ``n_variants_not_annotated``.
     """
     from sklearn.utils.validation import check_is_fitted
@@ -157,10 +162,11 @@ def partitioned_h2(est, stats, annotations=None, n_blocks=200, jackknife="auto")
     f_of = _f_function(est, stats, rows)
     full = S(f_of(est.prior_))
     cov = np.full((full.size, full.size), np.nan)
-    n_used = 0
+    n_used, unit = 0, None
     if jackknife != "none":
-        labels, n_used = jackknife_blocks(len(stats), n_blocks)
-        prior, _, loo, set_params = leave_out_priors(est, stats, labels, n_used, jackknife)
+        labels, n_used, unit = plan_blocks(stats, n_blocks, jackknife)
+        prior, _, loo, set_params = leave_out_priors(est, stats, labels, n_used, jackknife,
+                                                     unit=unit)
         vals = []
         for x in loo:
             set_params(prior, x)
@@ -168,10 +174,10 @@ def partitioned_h2(est, stats, annotations=None, n_blocks=200, jackknife="auto")
         with np.errstate(invalid="ignore"):
             cov = jackknife_cov(full, np.array(vals))
     se = np.sqrt(np.maximum(np.diag(cov), 0.0))
-    return _table(S, full, se, names, n_used, jackknife, missing)
+    return _table(S, full, se, names, n_used, jackknife, missing, unit)
 
 
-def _table(S, full, se, names, n_used, jackknife, missing):
+def _table(S, full, se, names, n_used, jackknife, missing, unit):
     h2, prop, diff, tau, tstar = S.split(full)
     h2_se, prop_se, diff_se, tau_se, tstar_se = S.split(se)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -193,5 +199,6 @@ def _table(S, full, se, names, n_used, jackknife, missing):
                        "Coefficient_std_error": tau_se, "Coefficient_z-score": z,
                        "tau_star": tstar, "tau_star_std_error": tstar_se})
     df.attrs.update(h2=float(h2), h2_std_error=float(h2_se), n_blocks=int(n_used),
-                    jackknife=jackknife, n_variants=int(S.M), n_variants_not_annotated=missing)
+                    jackknife=jackknife, jackknife_unit=unit, n_variants=int(S.M),
+                    n_variants_not_annotated=missing)
     return df

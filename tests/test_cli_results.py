@@ -100,7 +100,7 @@ def test_h2_results_log_and_plot(small, tmp_path, capsys):
     assert main(["h2", "--model", small["model"], *small["data"], "--annot", small["annot"],
                  "--out", prefix]) == 0
     err = capsys.readouterr().err
-    assert "'ZERO' is 0 on every variant" in err and "one block per window" in err
+    assert "'ZERO' is 0 on every variant" in err and "jackknife blocks of contiguous" in err
     res = pd.read_csv(prefix + ".results", sep="\t")
     assert list(res.columns[:10]) == ["Category", "Prop._SNPs", "Prop._h2",
                                       "Prop._h2_std_error", "Enrichment",
@@ -143,6 +143,35 @@ def test_h2_bed_annotations_one_column_per_file(small, tmp_path, capsys):
     assert list(out["bed"].Category) == ["first", "second"]
     assert 0 < out["bed"]["Prop._SNPs"][0] < 1
     pd.testing.assert_frame_equal(out["bed"], out["annot"])
+
+
+def test_h2_on_one_window_matches_python(small, tmp_path, capsys):
+    """One window (the whole region, as one LDGM block is): SEs from blocks of contiguous
+    variants, the same table as partitioned_h2 from Python."""
+    import deepwas
+    from deepwas import load_model
+    from deepwas.features import BasicPredictors
+
+    one = ["--window-bp", "3000000", "--flank-bp", "0"]
+    data = small["data"][:small["data"].index(WINDOWS[0])] + \
+        small["data"][small["data"].index(WINDOWS[-1]) + 1:] + one
+    prefix = str(tmp_path / "one")
+    assert main(["h2", "--model", small["model"], *data, "--annot", small["annot"],
+                 "--n-blocks", "20", "--out", prefix]) == 0
+    assert "1 window for n_blocks=20: 20 jackknife blocks" in capsys.readouterr().err
+    assert "jackknife: pseudo over 20 blocks of contiguous variants" in open(prefix + ".log").read()
+    cli = pd.read_csv(prefix + ".results", sep="\t")
+    est, _ = load_model(small["model"])
+    stats = deepwas.SummaryStats.from_plink(demo_bfiles([15]), small["ss"], sigma2=0.98,
+                                            keep_ambiguous=True, window_bp=3_000_000,
+                                            flank_bp=0, features=BasicPredictors())
+    assert len(stats) == 1
+    with pytest.warns(UserWarning):
+        py = est.partitioned_h2(stats, small["annot"], n_blocks=20)
+    a = cli.set_index("Category")
+    assert a.loc["A", "Prop._h2_std_error"] > 0 and np.isfinite(a.loc["A", "Enrichment_p"])
+    np.testing.assert_allclose(cli.iloc[:, 1:].to_numpy(dtype=float),
+                               py[cli.columns[1:]].to_numpy(dtype=float), rtol=1e-5)
 
 
 def test_h2_missing_annotation_file(small, tmp_path, capsys):

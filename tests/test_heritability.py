@@ -135,9 +135,9 @@ def test_pseudo_jackknife_is_one_newton_step_of_the_refit(fitted):
 
 def test_jackknife_ses_and_p_values(fitted):
     stats, est, A = fitted
-    with pytest.warns(UserWarning, match="one block per window"):
-        res = est.partitioned_h2(stats, pd.DataFrame(A, columns=["A", "B"]), n_blocks=200)
+    res = est.partitioned_h2(stats, pd.DataFrame(A, columns=["A", "B"]), n_blocks=len(stats))
     assert res.attrs["n_blocks"] == len(stats) and res.attrs["jackknife"] == "pseudo"
+    assert res.attrs["jackknife_unit"] == "windows"
     assert np.all(res["Prop._h2_std_error"] > 0) and res.attrs["h2_std_error"] > 0
     np.testing.assert_allclose(res["Enrichment_std_error"],
                                res["Prop._h2_std_error"] / res["Prop._SNPs"])

@@ -193,7 +193,8 @@ def build_parser():
     hh = command("h2", help="partitioned heritability and enrichment (S-LDSC .results)",
                  description="Total h2, and per annotation Prop._h2, Enrichment, Enrichment_p, "
                  "the coefficient tau and tau*, with block-jackknife standard errors (blocks "
-                 "of contiguous windows), from a saved prior on the data's variants. Writes "
+                 "of contiguous windows, or of variants on fewer windows than --n-blocks), "
+                 "from a saved prior on the data's variants. Writes "
                  "PREFIX.results (S-LDSC's .results columns, tab-separated, plus tau_star), "
                  "PREFIX.log (model, data, drop counts, total h2 and SE) and "
                  "PREFIX.enrichment.png.")
@@ -206,7 +207,11 @@ def build_parser():
                          "variant inside one of its intervals) (default: the model's scalar "
                          "features)")
     hh.add_argument("--n-blocks", type=positive_int, default=200, metavar="K",
-                    help="jackknife blocks (one per window when there are fewer windows)")
+                    help="jackknife blocks: contiguous runs of windows or, with fewer windows "
+                         "than K (one LDGM block is one window), K blocks of contiguous "
+                         "variants that split windows (pseudo only; warned: blocks shorter "
+                         "than the LD between them under-estimate the SEs, so prefer K such "
+                         "that each block spans a region of its own)")
     hh.add_argument("--jackknife", choices=("auto", "pseudo", "refit", "none"), default="auto",
                     help="pseudo: one-Newton-step pseudo-jackknife (graphREML); refit: a "
                          "warm-started refit without each block (K fits); none: no SEs; auto: "

@@ -198,7 +198,10 @@ def cmd_h2(args):
         f"({len(tab)} columns)",
         f"variants summed over: {a['n_variants']} (not annotated, left out: "
         f"{a['n_variants_not_annotated']})",
-        f"jackknife: {a['jackknife']} over {a['n_blocks']} blocks of windows",
+        f"jackknife: {a['jackknife']}" + ("" if a["jackknife_unit"] is None else
+                                          f" over {a['n_blocks']} blocks of "
+                                          + {"windows": "windows", "variants":
+                                             "contiguous variants"}[a["jackknife_unit"]]),
     ] + [f"warning: {t}" for t in notes] + [
         f"Total Observed scale h2: {_fmt(a['h2'])} ({_fmt(a['h2_std_error'])})",
         f"wrote {res}",
