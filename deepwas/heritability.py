@@ -8,7 +8,9 @@ annotations cover) and the fitted prior variances ``f_m`` (S-LDSC, Finucane et a
     diff_c = h2_c / M_c - (h2 - h2_c) / (M - M_c)          (Enrichment_p: two-sided t, df = blocks)
     Coefficient tau = least squares of f on the annotations (plus an all-ones column when none
                       is constant): with the identity link and the annotations as features,
-                      exactly the GLM's weights, i.e. S-LDSC's tau
+                      exactly the GLM's weights, i.e. S-LDSC's tau. An annotation collinear
+                      with those before it (:mod:`deepwas.utils.collinearity`), or a second
+                      constant one, has no identified tau: NaN, with a warning
     tau_star = tau_c sd(a_c) M / h2    (Gazal et al. 2017; sd over the M variants)
 
 Standard errors: block jackknife over contiguous blocks of windows, or of variants when there
@@ -34,6 +36,7 @@ from scipy import stats as sps
 
 from .annotation_table import align_annotations, read_annotations
 from .jackknife import JACKKNIFE_METHODS, jackknife_cov, leave_out_priors, plan_blocks
+from .utils.collinearity import redundant_columns
 
 __all__ = ["partitioned_h2", "read_annotations", "RESULTS_COLUMNS"]
 
@@ -67,15 +70,24 @@ def _f_function(est, stats, rows):
 class _Stats:
     """All statistics of one f as one flat vector (so one jackknife covers them all)."""
 
-    def __init__(self, A):
+    def __init__(self, A, names):
         self.A = A
         self.M = A.shape[0]
         self.Mc = A.sum(0)
         self.sd = A.std(0)
-        const = self.sd == 0
-        design = A if const.any() else np.column_stack([A, np.ones(self.M)])
-        self.pinv = np.linalg.pinv(design)[:A.shape[1]]
         self.C = A.shape[1]
+        # tau: least squares on the annotations that are identified; the first constant
+        # non-zero one (S-LDSC's base) is the intercept, else an all-ones column is added
+        mean = A.mean(0)
+        drop = redundant_columns(mean, np.atleast_2d(np.cov(A.T, bias=True)), names)
+        base = next((j for j, why in drop.items() if why == "constant" and mean[j] != 0), None)
+        drop.pop(base, None)
+        self.unidentified = {names[j]: why for j, why in drop.items() if why != "constant"}
+        keep = np.array([j not in drop for j in range(self.C)])
+        design = A[:, keep] if base is not None else np.column_stack([A[:, keep],
+                                                                     np.ones(self.M)])
+        self.pinv = np.full((self.C, self.M), np.nan)
+        self.pinv[keep] = np.linalg.pinv(design)[:int(keep.sum())]
 
     def __call__(self, f):
         h2 = f.sum()
@@ -141,6 +153,7 @@ def partitioned_h2(est, stats, annotations=None, n_blocks=200, jackknife="auto")
             raise ValueError("no annotations given and the data have no scalar features")
         names = feats.pred_names or [f"pred{i}" for i in range(feats.pred.shape[1])]
         annotations = pd.DataFrame(np.asarray(feats.pred, dtype=np.float64), columns=names)
+        annotations = _without_dropped(est, annotations)
     A, names, covered = align_annotations(annotations, variants)
     missing = int((~covered).sum())
     if missing:
@@ -158,7 +171,11 @@ def partitioned_h2(est, stats, annotations=None, n_blocks=200, jackknife="auto")
             warnings.warn(f"annotation {name!r} is constant: its enrichment is 1 by "
                           "construction and has no test (Enrichment_p NaN)", UserWarning,
                           stacklevel=3)
-    S = _Stats(A)
+    S = _Stats(A, names)
+    for name, why in S.unidentified.items():
+        warnings.warn(f"annotation {name!r} is {why}: its coefficient tau is not identified "
+                      "(NaN); its Prop._h2 and Enrichment are reported", UserWarning,
+                      stacklevel=3)
     f_of = _f_function(est, stats, rows)
     full = S(f_of(est.prior_))
     cov = np.full((full.size, full.size), np.nan)
@@ -175,6 +192,20 @@ def partitioned_h2(est, stats, annotations=None, n_blocks=200, jackknife="auto")
             cov = jackknife_cov(full, np.array(vals))
     se = np.sqrt(np.maximum(np.diag(cov), 0.0))
     return _table(S, full, se, names, n_used, jackknife, missing, unit)
+
+
+def _without_dropped(est, annotations):
+    """The model's predictors minus those its fit dropped (constant or collinear: they have
+    no weight in the model, so no row here either), with a warning naming them."""
+    keep = getattr(est.prior_, "pred_keep", None)
+    if keep is None or bool(keep.all()):
+        return annotations
+    out = annotations.loc[:, keep.numpy().astype(bool)]
+    gone = [c for c in annotations.columns if c not in out.columns]
+    why = getattr(est, "dropped_features_", {})
+    warnings.warn("model features dropped before the fit are not in the table: " + "; ".join(
+        f"{c} ({why.get(c, 'dropped')})" for c in gone), UserWarning, stacklevel=4)
+    return out
 
 
 def _table(S, full, se, names, n_used, jackknife, missing, unit):

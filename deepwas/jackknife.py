@@ -177,6 +177,8 @@ class _Objective:
                                                 n_variants=n_var, mismatch=mismatch)
         self.objective = self.make(np.arange(len(stats)))
         self.est = est
+        # the fit's ridge penalty, in the units of the summed window losses (nats / mean core)
+        self.ridge = float(getattr(est, "ridge_", 0.0)) / self.objective.mean_core
 
     def close(self):
         self.fetch.clear()
@@ -245,6 +247,12 @@ def _pseudo(prior, obj, labels, n_blocks, step, unit):
                        - _block_grads(prior, obj, x0 - e, labels, n_blocks, unit)) / (2 * step)
     Hk = 0.5 * (Hk + Hk.transpose(0, 2, 1))
     gt, Ht = gk.sum(0), Hk.sum(0)
+    if obj.ridge:        # the penalty is a prior: every leave-out objective keeps all of it
+        from .estimators._full_batch import ridge_mask
+
+        pen = ridge_mask(prior)
+        gt = gt + obj.ridge * np.where(pen, x0, 0.0)
+        Ht = Ht + np.diag(obj.ridge * pen.astype(float))
     out = []
     for b in range(n_blocks):
         out.append(x0 - np.linalg.lstsq(Ht - Hk[b], gt - gk[b], rcond=None)[0])
@@ -262,7 +270,8 @@ def _refit(prior, obj, labels, n_blocks):
         ids = np.flatnonzero(labels != b)
         p = copy.deepcopy(prior)
         fit_lbfgs(p, obj.make(ids), obj.fetch, ids, np.array([], dtype=np.int64),
-                  tol=float(est.tol), max_iter=int(est.max_iter))
+                  tol=float(est.tol), max_iter=int(est.max_iter),
+                  ridge=float(getattr(est, "ridge_", 0.0)))
         out.append(_flat(p.double()))
     _set(prior, x0)
     return np.array(out)

@@ -49,6 +49,10 @@ def add_train_args(p):
     g.add_argument("--tol", type=float, metavar="TOL", default=1e-5,
                    help="L-BFGS gradient tolerance; AdamW plateau tolerance")
     g.add_argument("--max-iter", type=int, metavar="N", default=500, help="L-BFGS iteration cap")
+    g.add_argument("--ridge", type=auto_or(float, "a number"), metavar="R|auto", default="auto",
+                   help="L-BFGS: penalty R/2 sum w^2 (nats) on the prior's weights, a N(0, 1/R) "
+                        "prior on each standardised weight; auto: 1 for the GLM, 0 with its "
+                        "identity link and for other models")
     g.add_argument("--epochs", type=_epochs, metavar="N|auto", default="auto",
                    help="AdamW epochs (auto: enough for --min-steps optimizer steps, >= 10)")
     g.add_argument("--min-steps", type=int, metavar="N", default=200,
@@ -89,7 +93,7 @@ def estimator_from_args(args, verbose=0):
     from ..estimators import FunctionalPrior
 
     params = dict(model=args.model, solver=args.solver, optimizer=args.optimizer, tol=args.tol,
-                  max_iter=args.max_iter, max_epochs=args.epochs, min_steps=args.min_steps,
+                  max_iter=args.max_iter, ridge=args.ridge, max_epochs=args.epochs, min_steps=args.min_steps,
                   accumulate=args.accumulate, warmup_steps=args.warmup_steps,
                   window_order=args.window_order,
                   random_state=args.seed, verbose=int(verbose), chunk_size=args.chunk_size,
