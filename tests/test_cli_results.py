@@ -174,6 +174,24 @@ def test_h2_on_one_window_matches_python(small, tmp_path, capsys):
                                py[cli.columns[1:]].to_numpy(dtype=float), rtol=1e-5)
 
 
+def test_dropped_predictor_stays_out_of_h2(small, tmp_path, capsys):
+    """freq and maf are one column on this PLINK panel: the fit kept freq, and the h2 table
+    of the model's own features has no maf row (nor coefficient)."""
+    import json
+
+    cfg = json.load(open(f"{small['model']}/model.json"))
+    assert list(cfg["fitted"]["dropped_features"]) == ["maf"]
+    assert cfg["fitted"]["ridge"] == 1.0
+    prefix = str(tmp_path / "own")
+    assert main(["h2", "--model", small["model"], *small["data"], "--n-blocks", "4",
+                 "--out", prefix]) == 0
+    err = capsys.readouterr().err
+    assert "model features dropped before the fit are not in the table: maf (collinear with " \
+           "freq" in err
+    assert list(pd.read_csv(prefix + ".results", sep="\t").Category) == ["freq"]
+    assert "warning: model features dropped before the fit" in open(prefix + ".log").read()
+
+
 def test_h2_missing_annotation_file(small, tmp_path, capsys):
     rc = main(["h2", "--model", small["model"], *small["data"], "--annot",
                str(tmp_path / "nope.annot.gz"), "--out", str(tmp_path / "x")])
