@@ -28,7 +28,7 @@ import numpy as np
 import pandas as pd
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from study_h2_calibration import design, draw  # noqa: E402
+from study_h2_calibration import H2, N_GWAS, design, draw, truth  # noqa: E402
 
 PLANS = [("windows", 6), ("windows", 24), ("variants", 6), ("variants", 24),
          ("variants", 200)]
@@ -67,11 +67,9 @@ def main(argv=None):
     ap.add_argument("--out", default=None, help="per-replicate TSV")
     args = ap.parse_args(argv)
 
-    N, H2 = 200_000, 0.05
+    N = N_GWAS
     ld, v, A, B = design()
-    f_true = 1.0 + 2.0 * A
-    f_true *= H2 / f_true.sum()
-    enr_true = (A * f_true).sum() / H2 / A.mean()
+    f_true, enr_true = truth(A)
     annot = pd.DataFrame({"SNP": v["snp"], "A": A, "B": B})
     rng = np.random.default_rng(args.seed)
     bases, rows = {}, []

@@ -51,7 +51,7 @@ def test_freq_and_maf_on_a_plink_panel_fit_one_weight(plink22, tmp_path):
     pred = st.get_features().pred
     assert np.array_equal(pred[:, 0], pred[:, 1])               # the premise: one column
     with pytest.warns(UserWarning, match=r"1 feature dropped before the fit.*maf: collinear "
-                                         r"with freq"):
+                                         r"with freq \(R² = 1 - "):
         est = deepwas.GLMPrior(random_state=0).fit(st)
     assert list(est.dropped_features_) == ["maf"]
     assert est.prior_.network.pred_weight[1].item() == 0.0

@@ -51,8 +51,8 @@ def add_train_args(p):
     g.add_argument("--max-iter", type=int, metavar="N", default=500, help="L-BFGS iteration cap")
     g.add_argument("--ridge", type=auto_or(float, "a number"), metavar="R|auto", default="auto",
                    help="L-BFGS: penalty R/2 sum w^2 (nats) on the prior's weights, a N(0, 1/R) "
-                        "prior on each standardised weight; auto: 1 for the GLM, 0 with its "
-                        "identity link and for other models")
+                        "prior on each standardised weight; auto: 1 for the GLM fitted by "
+                        "deepwas, 0 with its identity link, for ldsr and for other models")
     g.add_argument("--epochs", type=_epochs, metavar="N|auto", default="auto",
                    help="AdamW epochs (auto: enough for --min-steps optimizer steps, >= 10)")
     g.add_argument("--min-steps", type=int, metavar="N", default=200,

@@ -137,7 +137,7 @@ def run_demo(settings=None, *, cache_dir=None, out_dir=None, progress=True, plot
     if progress:
         from tqdm.auto import tqdm
         bar = tqdm(total=len(tasks), desc="cross-validation fits", unit="fit")
-    cut_short = []
+    cut_short, dropped = [], {}
     for (model, solver), k in tasks:
         train_idx, test_idx = splits[k]
         if bar is not None:
@@ -151,6 +151,8 @@ def run_demo(settings=None, *, cache_dir=None, out_dir=None, progress=True, plot
         for w in caught:    # the demo trains fixed epochs on purpose: count, do not repeat
             if "still falling" in str(w.message):
                 cut_short.append(f"{MODEL_LABEL[model]}-{SOLVER_LABEL[solver]}")
+            elif "dropped before the fit" in str(w.message):     # once, not once per fit
+                dropped.setdefault(str(w.message), []).append(MODEL_LABEL[model])
             elif not issubclass(w.category, RuntimeWarning):
                 warnings.showwarning(w.message, w.category, w.filename, w.lineno)
         fit_time[(model, solver)] += time.perf_counter() - t0
@@ -190,6 +192,8 @@ def run_demo(settings=None, *, cache_dir=None, out_dir=None, progress=True, plot
         printer(f"note: {len(cut_short)} of {len(tasks)} fits ({', '.join(sorted(set(cut_short)))}) "
                 "ended their fixed epochs with the training loss still falling, as the demo's "
                 "settings intend")
+    for text, fits in dropped.items():     # freq and maf are one column on this panel
+        printer(f"note ({len(fits)} {'/'.join(sorted(set(fits)))} fits): {text}")
     printer(f"held-out over {n_groups} chromosomes ({s.folds}-fold GroupKFold by chromosome); "
             f"score = held-out log-likelihood gain over the null / N (nats per person); "
             f"% = 100 expm1(score); RMSE of log f over held-out variants")

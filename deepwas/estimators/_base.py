@@ -99,13 +99,12 @@ class FunctionalPrior(GeneticsMixin, BaseEstimator):
         L-BFGS uses ``ridge`` instead.
     ridge : "auto" or float, default="auto"
         L-BFGS: a penalty ``ridge / 2 * sum_j w_j^2`` in nats on the network's weights (not
-        the intercept, not alpha) -- a N(0, 1 / ridge) prior on each weight, which for
-        standardised features says a one-SD change of a feature changes f by a factor
-        e^{+-1} a priori. It keeps a GLM fitted on few variants from running to the bound
-        of log f (f ~ 1e-13 for most variants, all h2 on a handful), and is negligible next
-        to the likelihood of thousands of variants. "auto": 1 for a GLM with the exp or
-        softplus link, 0 for the identity link (S-LDSC's tau) and other networks. The value
-        used is ``ridge_``. AdamW fits refuse a non-zero value (they use weight_decay).
+        the intercept, not alpha), a N(0, 1 / ridge) prior on each. It keeps a GLM fitted on
+        few variants off the bound of log f (most f ~ 1e-13, h2 on a handful), and is
+        negligible next to the likelihood of thousands of variants. "auto": 1 for a GLM
+        with the exp or softplus link and solver="deepwas"; 0 for the identity link (S-LDSC's
+        tau), LDSR and other networks. The value used is ``ridge_``. AdamW fits refuse a
+        non-zero value (they use weight_decay). Docs: "The method".
     max_epochs : "auto" or int, default="auto"
         AdamW passes over the training windows. "auto": enough for ``min_steps`` optimizer
         steps, at least 10 (the paper's) and at most 1,000; ``max_epochs_`` is the number

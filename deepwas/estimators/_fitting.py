@@ -164,7 +164,7 @@ def fit_prior(est, stats):
                 seed0=seed if it_cfg.seed is None else it_cfg.seed,
                 blocks=blocks, ldsr_h2=ldsr_h2, n_variants=float(len(train_rows)),
                 mismatch=mismatch)
-            ridge = resolve_ridge(est.ridge, prior, how)
+            ridge = resolve_ridge(est.ridge, prior, how, est.solver)
             if how == "lbfgs":
                 trained = _train_lbfgs(est, prior, objective, fetch, train_ids, valid_ids, chunk,
                                        group, costs, ridge)
@@ -220,14 +220,15 @@ def _dropped(moments, stats, sizes):
 AUTO_RIDGE = 1.0
 
 
-def resolve_ridge(ridge, prior, how):
-    """The ridge penalty of this fit: ``ridge="auto"`` is :data:`AUTO_RIDGE` for an L-BFGS fit
-    of a GLM with standardised features (exp or softplus link), 0 otherwise (the identity
-    link's weights are S-LDSC's tau, on the annotations' own scale); AdamW has weight_decay
-    instead, and a ridge given with it is an error."""
+def resolve_ridge(ridge, prior, how, solver):
+    """The ridge penalty of this fit: ``ridge="auto"`` is :data:`AUTO_RIDGE` for an L-BFGS
+    likelihood fit (solver "deepwas") of a GLM with standardised features (exp or softplus
+    link), 0 otherwise (the identity link's weights are S-LDSC's tau, on the annotations' own
+    scale; the LDSR loss is not a log-likelihood, so a penalty in nats has no meaning there);
+    AdamW has weight_decay instead, and a ridge given with it is an error."""
     if ridge == "auto":
         glm = isinstance(prior.network, GLMNet) and prior.link != "identity"
-        return AUTO_RIDGE if how == "lbfgs" and glm else 0.0
+        return AUTO_RIDGE if how == "lbfgs" and glm and solver == "deepwas" else 0.0
     if how != "lbfgs" and float(ridge) > 0:
         raise ValueError(f"ridge={ridge!r} applies to L-BFGS fits; AdamW training is "
                          "regularised by weight_decay: pass ridge=0 or 'auto', or "

@@ -59,7 +59,8 @@ def redundant_columns(mean, cov, names, tol=COLLINEAR_TOL):
             resid = 1.0 - float(corr[:-1, -1] @ beta)
             if resid < tol:
                 order = np.argsort(-np.abs(beta))[:3]
-                on = ", ".join(str(names[kept[i]]) for i in order if abs(beta[i]) > 0)
+                big = np.abs(beta) >= 1e-3 * np.abs(beta).max()   # not rounding noise
+                on = ", ".join(str(names[kept[i]]) for i in order if big[i])
                 out[j] = f"collinear with {on} (R² = 1 - {max(resid, 0.0):.1g})"
                 continue
         kept.append(j)
