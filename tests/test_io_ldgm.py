@@ -153,6 +153,7 @@ def test_snplist_that_does_not_match_its_edgelist(tmp_path):
         LDGMSource(e)
 
 
+@pytest.mark.slow            # one window of 5,354 variants: its eigendecomposition dominates
 def test_graphreml_parity_on_the_real_block(ldgm_block):
     """The log-likelihood gain of graphld's prior f on the real chr1 EUR block (5,354 indices),
     through LDGMSource, SummaryStats and marginal_loglik, equals graphREML's."""

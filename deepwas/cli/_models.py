@@ -93,7 +93,8 @@ def estimator_from_args(args, verbose=0):
     from ..estimators import FunctionalPrior
 
     params = dict(model=args.model, solver=args.solver, optimizer=args.optimizer, tol=args.tol,
-                  max_iter=args.max_iter, ridge=args.ridge, max_epochs=args.epochs, min_steps=args.min_steps,
+                  max_iter=args.max_iter, ridge=args.ridge, max_epochs=args.epochs,
+                  min_steps=args.min_steps,
                   accumulate=args.accumulate, warmup_steps=args.warmup_steps,
                   window_order=args.window_order,
                   random_state=args.seed, verbose=int(verbose), chunk_size=args.chunk_size,

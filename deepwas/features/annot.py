@@ -212,7 +212,8 @@ def read_bed(path, window_bp=0):
     import gzip
     import io
 
-    opener = gzip.open if open(path, "rb").read(2) == b"\x1f\x8b" else open
+    with open(path, "rb") as fh:
+        opener = gzip.open if fh.read(2) == b"\x1f\x8b" else open
     with opener(path, "rt") as fh:
         lines = [ln for ln in fh if ln.strip() and not ln.startswith(("#", "track", "browser"))]
     bed = pd.read_csv(io.StringIO("".join(lines)), sep="\t", header=None, usecols=[0, 1, 2],
