@@ -49,6 +49,18 @@ def design(seed=1):
     return ld, v, A, B
 
 
+#: GWAS sample size and heritability of the replicates
+N_GWAS, H2 = 200_000, 0.05
+
+
+def truth(A, h2=H2):
+    """``(f_true, enrichment of A)``: A's SNPs carry three times the per-SNP heritability of
+    the others, and f_true sums to ``h2``."""
+    f_true = 1.0 + 2.0 * A
+    f_true *= h2 / f_true.sum()
+    return f_true, (A * f_true).sum() / h2 / A.mean()
+
+
 def draw(ld, v, f_true, n, h2, rng):
     beta = rng.standard_normal(len(v)) * np.sqrt(f_true)
     bh = np.empty(len(v))
@@ -75,11 +87,9 @@ def main(argv=None):
     ap.add_argument("--out", default=None, help="per-replicate TSV")
     args = ap.parse_args(argv)
 
-    N, H2 = 200_000, 0.05
+    N = N_GWAS
     ld, v, A, B = design()
-    f_true = 1.0 + 2.0 * A
-    f_true *= H2 / f_true.sum()
-    enr_true = (A * f_true).sum() / H2 / A.mean()
+    f_true, enr_true = truth(A)
     tmp = tempfile.mkdtemp()
     annot = os.path.join(tmp, "toy.annot.gz")
     pd.DataFrame({"CHR": v["chrom"], "BP": v["pos"], "SNP": v["snp"], "CM": 0.0,

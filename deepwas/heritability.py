@@ -8,10 +8,13 @@ annotations cover) and the fitted prior variances ``f_m`` (S-LDSC, Finucane et a
     diff_c = h2_c / M_c - (h2 - h2_c) / (M - M_c)          (Enrichment_p: two-sided t, df = blocks)
     Coefficient tau = least squares of f on the annotations (plus an all-ones column when none
                       is constant): with the identity link and the annotations as features,
-                      exactly the GLM's weights, i.e. S-LDSC's tau
+                      exactly the GLM's weights, i.e. S-LDSC's tau. An annotation collinear
+                      with those before it (:mod:`deepwas.utils.collinearity`), or a second
+                      constant one, has no identified tau: NaN, with a warning
     tau_star = tau_c sd(a_c) M / h2    (Gazal et al. 2017; sd over the M variants)
 
-Standard errors: block jackknife over contiguous blocks of windows (:mod:`deepwas.jackknife`);
+Standard errors: block jackknife over contiguous blocks of windows, or of variants when there
+are fewer windows than blocks (:mod:`deepwas.jackknife`);
 each statistic is recomputed with the leave-one-block-out parameters on all ``M`` variants
 (as S-LDSC recomputes ``h2_c = sum_k tau_k O_ck`` with the full ``O``), and the table reports
 the full-data estimate with the pseudovalue standard error.
@@ -24,7 +27,6 @@ S-LDSC's ``base`` row.
 """
 from __future__ import annotations
 
-import os
 import warnings
 
 import numpy as np
@@ -32,7 +34,9 @@ import pandas as pd
 import torch
 from scipy import stats as sps
 
-from .jackknife import JACKKNIFE_METHODS, jackknife_blocks, jackknife_cov, leave_out_priors
+from .annotation_table import align_annotations, read_annotations
+from .jackknife import JACKKNIFE_METHODS, jackknife_cov, leave_out_priors, plan_blocks
+from .utils.collinearity import redundant_columns
 
 __all__ = ["partitioned_h2", "read_annotations", "RESULTS_COLUMNS"]
 
@@ -40,54 +44,6 @@ __all__ = ["partitioned_h2", "read_annotations", "RESULTS_COLUMNS"]
 RESULTS_COLUMNS = ["Category", "Prop._SNPs", "Prop._h2", "Prop._h2_std_error", "Enrichment",
                    "Enrichment_std_error", "Enrichment_p", "Coefficient",
                    "Coefficient_std_error", "Coefficient_z-score"]
-_ID = ("CHR", "BP", "SNP", "CM")
-
-
-def read_annotations(paths):
-    """S-LDSC ``.annot(.gz)`` files (``CHR BP SNP CM`` + annotation columns; ``@`` = each
-    chromosome) as one DataFrame with a ``SNP`` column, several files joined on SNP."""
-    from .features.annot import expand_chrom_pattern
-
-    if isinstance(paths, (str, os.PathLike)):
-        paths = [paths]
-    out = None
-    for p in paths:
-        parts = [pd.read_csv(f, sep=r"\s+", compression="infer")
-                 for f in expand_chrom_pattern(p).values()]
-        df = pd.concat(parts, ignore_index=True)
-        if "SNP" not in df:
-            raise ValueError(f"{p}: an .annot file needs a SNP column")
-        df = df.drop(columns=[c for c in ("CHR", "BP", "CM") if c in df])
-        out = df if out is None else out.merge(df, on="SNP", how="outer")
-    return out
-
-
-def _align(annotations, variants):
-    """``(A, names, covered)``: annotation values for ``variants`` (NaN where not covered)."""
-    if isinstance(annotations, (str, os.PathLike, list, tuple)):
-        annotations = read_annotations(annotations)
-    if not isinstance(annotations, pd.DataFrame):
-        raise TypeError("annotations must be a DataFrame or .annot file path(s), got "
-                        f"{type(annotations).__name__}")
-    snp_col = next((c for c in annotations.columns if str(c).upper() == "SNP"), None)
-    names = [c for c in annotations.columns if str(c).upper() not in _ID]
-    if not names:
-        raise ValueError("annotations have no annotation column (only CHR/BP/SNP/CM)")
-    values = annotations[names].apply(pd.to_numeric, errors="coerce")
-    if snp_col is not None:
-        keys = annotations[snp_col].astype(str)
-        if keys.duplicated().any():
-            raise ValueError(f"annotations list {int(keys.duplicated().sum())} SNPs twice")
-        at = pd.Index(keys).get_indexer(variants["snp"].astype(str))
-        A = np.full((len(variants), len(names)), np.nan)
-        A[at >= 0] = values.to_numpy(dtype=np.float64)[at[at >= 0]]
-    elif len(annotations) == len(variants):
-        A = values.to_numpy(dtype=np.float64)
-    else:
-        raise ValueError(f"annotations without a SNP column must have one row per variant "
-                         f"({len(variants)}), got {len(annotations)}")
-    covered = np.isfinite(A).all(1)
-    return A, [str(n) for n in names], covered
 
 
 def _f_function(est, stats, rows):
@@ -114,15 +70,24 @@ def _f_function(est, stats, rows):
 class _Stats:
     """All statistics of one f as one flat vector (so one jackknife covers them all)."""
 
-    def __init__(self, A):
+    def __init__(self, A, names):
         self.A = A
         self.M = A.shape[0]
         self.Mc = A.sum(0)
         self.sd = A.std(0)
-        const = self.sd == 0
-        design = A if const.any() else np.column_stack([A, np.ones(self.M)])
-        self.pinv = np.linalg.pinv(design)[:A.shape[1]]
         self.C = A.shape[1]
+        # tau: least squares on the annotations that are identified; the first constant
+        # non-zero one (S-LDSC's base) is the intercept, else an all-ones column is added
+        mean = A.mean(0)
+        drop = redundant_columns(mean, np.atleast_2d(np.cov(A.T, bias=True)), names)
+        base = next((j for j, why in drop.items() if why == "constant" and mean[j] != 0), None)
+        drop.pop(base, None)
+        self.unidentified = {names[j]: why for j, why in drop.items() if why != "constant"}
+        keep = np.array([j not in drop for j in range(self.C)])
+        design = A[:, keep] if base is not None else np.column_stack([A[:, keep],
+                                                                     np.ones(self.M)])
+        self.pinv = np.full((self.C, self.M), np.nan)
+        self.pinv[keep] = np.linalg.pinv(design)[:int(keep.sum())]
 
     def __call__(self, f):
         h2 = f.sum()
@@ -147,12 +112,18 @@ def partitioned_h2(est, stats, annotations=None, n_blocks=200, jackknife="auto")
     stats : SummaryStats
         The data whose variants (core variants of its windows) the heritability is summed
         over and whose windows form the jackknife blocks -- normally the training data.
-    annotations : DataFrame, path(s) or None
+    annotations : DataFrame, FeatureProvider, path(s), a list of these, or None
         Binary or continuous annotations, any (not only the model's features): a DataFrame
         with a ``SNP`` column (joined on it) or one row per ``stats.variants`` row; S-LDSC
-        ``.annot`` file(s) (``@`` for the chromosome); None: the model's scalar features.
+        ``.annot`` file(s) (``@`` for the chromosome); BED files (``.bed[.gz]``: one 0/1
+        column per file, named by the file); a feature provider such as
+        :class:`~deepwas.features.BedAnnotations`; several of these in a list, their columns
+        side by side (:mod:`deepwas.annotation_table`). None: the model's scalar features.
     n_blocks : int, default=200
-        Jackknife blocks (S-LDSC's 200); fewer windows give one block per window (warned).
+        Jackknife blocks (S-LDSC's 200): contiguous runs of windows; with fewer windows (one
+        LDGM block is one window), blocks of contiguous variants that split windows, for the
+        pseudo-jackknife (warned; :func:`deepwas.jackknife.plan_blocks`), or one block per
+        window for "refit".
     jackknife : {"auto", "pseudo", "refit", "none"}, default="auto"
         "pseudo": graphREML's one-Newton-step pseudo-jackknife; "refit": warm-started refits
         without each block; "none": point estimates (SEs NaN). "auto": "pseudo" for the
@@ -164,6 +135,7 @@ def partitioned_h2(est, stats, annotations=None, n_blocks=200, jackknife="auto")
     pandas.DataFrame
         :data:`RESULTS_COLUMNS` (S-LDSC's ``.results``) plus ``tau_star`` and
         ``tau_star_std_error``; ``attrs`` hold ``h2``, ``h2_std_error``, ``n_blocks``,
+        ``jackknife_unit`` ("windows", "variants" or None),
         ``jackknife``, ``n_variants`` and ``n_variants_not_annotated``.
     """
     from sklearn.utils.validation import check_is_fitted
@@ -181,7 +153,8 @@ def partitioned_h2(est, stats, annotations=None, n_blocks=200, jackknife="auto")
             raise ValueError("no annotations given and the data have no scalar features")
         names = feats.pred_names or [f"pred{i}" for i in range(feats.pred.shape[1])]
         annotations = pd.DataFrame(np.asarray(feats.pred, dtype=np.float64), columns=names)
-    A, names, covered = _align(annotations, variants)
+        annotations = _without_dropped(est, annotations)
+    A, names, covered = align_annotations(annotations, variants)
     missing = int((~covered).sum())
     if missing:
         warnings.warn(f"annotations do not cover {missing} of {len(covered)} variants: they are "
@@ -198,14 +171,19 @@ def partitioned_h2(est, stats, annotations=None, n_blocks=200, jackknife="auto")
             warnings.warn(f"annotation {name!r} is constant: its enrichment is 1 by "
                           "construction and has no test (Enrichment_p NaN)", UserWarning,
                           stacklevel=3)
-    S = _Stats(A)
+    S = _Stats(A, names)
+    for name, why in S.unidentified.items():
+        warnings.warn(f"annotation {name!r} is {why}: its coefficient tau is not identified "
+                      "(NaN); its Prop._h2 and Enrichment are reported", UserWarning,
+                      stacklevel=3)
     f_of = _f_function(est, stats, rows)
     full = S(f_of(est.prior_))
     cov = np.full((full.size, full.size), np.nan)
-    n_used = 0
+    n_used, unit = 0, None
     if jackknife != "none":
-        labels, n_used = jackknife_blocks(len(stats), n_blocks)
-        prior, _, loo, set_params = leave_out_priors(est, stats, labels, n_used, jackknife)
+        labels, n_used, unit = plan_blocks(stats, n_blocks, jackknife)
+        prior, _, loo, set_params = leave_out_priors(est, stats, labels, n_used, jackknife,
+                                                     unit=unit)
         vals = []
         for x in loo:
             set_params(prior, x)
@@ -213,10 +191,24 @@ def partitioned_h2(est, stats, annotations=None, n_blocks=200, jackknife="auto")
         with np.errstate(invalid="ignore"):
             cov = jackknife_cov(full, np.array(vals))
     se = np.sqrt(np.maximum(np.diag(cov), 0.0))
-    return _table(S, full, se, names, n_used, jackknife, missing)
+    return _table(S, full, se, names, n_used, jackknife, missing, unit)
 
 
-def _table(S, full, se, names, n_used, jackknife, missing):
+def _without_dropped(est, annotations):
+    """The model's predictors minus those its fit dropped (constant or collinear: they have
+    no weight in the model, so no row here either), with a warning naming them."""
+    keep = getattr(est.prior_, "pred_keep", None)
+    if keep is None or bool(keep.all()):
+        return annotations
+    out = annotations.loc[:, keep.numpy().astype(bool)]
+    gone = [c for c in annotations.columns if c not in out.columns]
+    why = getattr(est, "dropped_features_", {})
+    warnings.warn("model features dropped before the fit are not in the table: " + "; ".join(
+        f"{c} ({why.get(c, 'dropped')})" for c in gone), UserWarning, stacklevel=4)
+    return out
+
+
+def _table(S, full, se, names, n_used, jackknife, missing, unit):
     h2, prop, diff, tau, tstar = S.split(full)
     h2_se, prop_se, diff_se, tau_se, tstar_se = S.split(se)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -238,5 +230,6 @@ def _table(S, full, se, names, n_used, jackknife, missing):
                        "Coefficient_std_error": tau_se, "Coefficient_z-score": z,
                        "tau_star": tstar, "tau_star_std_error": tstar_se})
     df.attrs.update(h2=float(h2), h2_std_error=float(h2_se), n_blocks=int(n_used),
-                    jackknife=jackknife, n_variants=int(S.M), n_variants_not_annotated=missing)
+                    jackknife=jackknife, jackknife_unit=unit, n_variants=int(S.M),
+                    n_variants_not_annotated=missing)
     return df

@@ -18,6 +18,19 @@ Two ways to get the leave-one-block-out parameters ``theta_(-k)``:
 
 Pseudovalues ``n theta_hat - (n - 1) theta_(-k)`` of any statistic, their covariance over
 ``n`` (:func:`jackknife_cov`), give its standard error around the full-data estimate.
+
+Blocks are contiguous runs of windows when there are at least ``n_blocks`` windows. With fewer
+(one LDGM block is one window), the pseudo-jackknife splits windows: blocks of contiguous
+variants (:func:`variant_blocks`). A window's likelihood does not split into independent parts,
+so what a block of variants leaves out is its share of the score equation: the gradient of the
+loss is ``sum_m (d loss / d log f_m) grad_theta log f_m`` over the variants ``m`` whose prior
+variance the window uses, and block ``k`` holds the terms of its variants (summed over all
+windows), ``g_k``; its Hessian ``H_k`` is the central difference of ``g_k``. The blocks' ``g_k``
+and ``H_k`` sum to the window's, and the one Newton step above is taken with them -- S-LDSC's
+jackknife over blocks of SNPs, whose per-SNP terms of the regression's normal equations are
+summed by block, does the same. It assumes the blocks' shares are nearly independent, which
+holds only for blocks much longer than the LD between them: shorter blocks under-estimate the
+standard errors (docs/heritability.rst: measured). ``"refit"`` leaves out whole windows only.
 """
 from __future__ import annotations
 
@@ -27,7 +40,8 @@ import warnings
 import numpy as np
 import torch
 
-__all__ = ["jackknife_blocks", "jackknife_cov", "leave_out_priors", "JACKKNIFE_METHODS"]
+__all__ = ["jackknife_blocks", "variant_blocks", "plan_blocks", "jackknife_cov",
+           "leave_out_priors", "JACKKNIFE_METHODS"]
 
 JACKKNIFE_METHODS = ("pseudo", "refit", "none")
 
@@ -35,7 +49,8 @@ JACKKNIFE_METHODS = ("pseudo", "refit", "none")
 def jackknife_blocks(n_windows, n_blocks):
     """Block label (0 .. n - 1) of each window: contiguous runs of windows in genome order.
 
-    With fewer windows than ``n_blocks``, one block per window and a ``UserWarning`` saying so.
+    With fewer windows than ``n_blocks``, one block per window and a ``UserWarning`` saying so
+    (:func:`plan_blocks` splits windows instead, for the pseudo-jackknife).
 
     Returns
     -------
@@ -43,19 +58,76 @@ def jackknife_blocks(n_windows, n_blocks):
     n : int
         The number of blocks used.
     """
-    n_blocks = int(n_blocks)
-    if n_blocks < 2:
-        raise ValueError(f"n_blocks must be at least 2, got {n_blocks}")
+    n_blocks = _check_n_blocks(n_blocks)
     if n_windows < 2:
-        raise ValueError("a block jackknife needs at least 2 windows")
+        raise ValueError(f"a jackknife over whole windows needs at least 2 windows, the data "
+                         f"has {n_windows}: use jackknife='pseudo' (blocks of contiguous "
+                         "variants inside windows), more windows (a smaller window_bp, "
+                         "--window-bp), or jackknife='none' (no standard errors)")
     if n_windows < n_blocks:
         warnings.warn(f"{n_windows} windows for n_blocks={n_blocks} jackknife blocks: using one "
                       f"block per window ({n_windows} blocks)", UserWarning, stacklevel=3)
         n_blocks = n_windows
-    labels = np.empty(n_windows, dtype=np.int64)
-    for b, idx in enumerate(np.array_split(np.arange(n_windows), n_blocks)):
+    return _runs(n_windows, n_blocks), n_blocks
+
+
+def _check_n_blocks(n_blocks):
+    n_blocks = int(n_blocks)
+    if n_blocks < 2:
+        raise ValueError(f"n_blocks must be at least 2, got {n_blocks}")
+    return n_blocks
+
+
+def _runs(n_items, n_blocks):
+    labels = np.empty(n_items, dtype=np.int64)
+    for b, idx in enumerate(np.array_split(np.arange(n_items), n_blocks)):
         labels[idx] = b
-    return labels, n_blocks
+    return labels
+
+
+def variant_blocks(stats, n_blocks):
+    """Block label of every row of ``stats.variants``: ``n_blocks`` runs of contiguous core
+    variants (genome order; as many core variants each, to one), a variant that is core in no
+    window taking the block of the core variant before it (or after it, at the start).
+
+    Returns
+    -------
+    labels : ndarray of int, shape (stats.n_variants,)
+    n : int
+        The number of blocks used (at most the number of core variants).
+    """
+    n_blocks = _check_n_blocks(n_blocks)
+    core = np.unique(np.concatenate([c for c, _ in stats.windows]))
+    if len(core) < 2:
+        raise ValueError(f"a jackknife needs at least 2 variants, the windows have {len(core)}")
+    n_blocks = min(n_blocks, len(core))
+    first = np.array([c[0] for c in np.array_split(core, n_blocks)])
+    labels = np.searchsorted(first, np.arange(stats.n_variants), side="right") - 1
+    return np.maximum(labels, 0), n_blocks
+
+
+def plan_blocks(stats, n_blocks, method="pseudo"):
+    """The jackknife blocks of ``stats``: ``(labels, n, unit)``.
+
+    ``unit`` is ``"windows"`` (``labels`` per window, :func:`jackknife_blocks`) when there are
+    at least ``n_blocks`` windows, or for ``method="refit"`` (which leaves out whole windows);
+    ``"variants"`` (``labels`` per variant, :func:`variant_blocks`) for the pseudo-jackknife
+    on fewer windows, with a ``UserWarning`` saying what that assumes.
+    """
+    n_blocks = _check_n_blocks(n_blocks)
+    if len(stats) >= n_blocks or method == "refit":
+        labels, n = jackknife_blocks(len(stats), n_blocks)
+        return labels, n, "windows"
+    labels, n = variant_blocks(stats, n_blocks)
+    per = int(np.ceil(np.mean(np.bincount(labels))))
+    warnings.warn(f"{len(stats)} window{'s' if len(stats) != 1 else ''} for n_blocks={n_blocks}: "
+                  f"{n} jackknife blocks of contiguous variants (about {per} each) that split "
+                  "windows; each leaves out its variants' share of the score (docs: 'Standard "
+                  "errors'). Blocks shorter than the LD between them under-estimate the "
+                  "standard errors: prefer fewer blocks, each spanning a region of its own "
+                  "(one 1-Mb region in 20 blocks: SEs close to the estimates' spread, docs)",
+                  UserWarning, stacklevel=3)
+    return labels, n, "variants"
 
 
 def jackknife_cov(estimate, leave_out):
@@ -106,6 +178,8 @@ class _Objective:
                                                 n_variants=n_var, mismatch=mismatch)
         self.objective = self.make(np.arange(len(stats)))
         self.est = est
+        # the fit's ridge penalty, in the units of the summed window losses (nats / mean core)
+        self.ridge = float(getattr(est, "ridge_", 0.0)) / self.objective.mean_core
 
     def close(self):
         self.fetch.clear()
@@ -129,34 +203,57 @@ def _set(prior, x):
             i += p.numel()
 
 
-def _window_grads(prior, obj, x):
-    """Per-window gradients of the loss at ``x``, shape (n_windows, P)."""
+def _block_grads(prior, obj, x, labels, n_blocks, unit):
+    """Gradient of the loss at ``x`` summed per block, shape (n_blocks, P): a window's whole
+    gradient to its block (``unit="windows"``), or each variant's share
+    ``(d loss / d log f_m) grad log f_m`` to the variant's block (``"variants"``)."""
     _set(prior, x)
-    out = []
-    for k in range(len(obj.stats)):
-        for p in _params(prior):
+    params = _params(prior)
+    out = np.zeros((n_blocks, sum(p.numel() for p in params)))
+
+    def take(b):
+        out[b] += np.concatenate([(p.grad if p.grad is not None else torch.zeros_like(p))
+                                  .double().reshape(-1).numpy() for p in params])
+        for p in params:
             p.grad = None
+
+    for p in params:
+        p.grad = None
+    for k in range(len(obj.stats)):
         func, pred, freq, n = obj.fetch(k)
-        obj.objective(k, prior(func, pred, freq, n=n), False).backward()
-        out.append(np.concatenate([(p.grad if p.grad is not None else torch.zeros_like(p))
-                                   .double().reshape(-1).numpy() for p in _params(prior)]))
-    return np.array(out)
+        log_f = prior(func, pred, freq, n=n)
+        loss = obj.objective(k, log_f, False)
+        if unit == "windows":
+            loss.backward()
+            take(labels[k])
+            continue
+        share = torch.autograd.grad(loss, log_f, retain_graph=True)[0].detach()
+        lab = labels[obj.stats.windows[k][1]]
+        for b in np.unique(lab):
+            mask = torch.as_tensor(lab == b)
+            (share[mask] * log_f[mask]).sum().backward(retain_graph=True)
+            take(b)
+    return out
 
 
-def _pseudo(prior, obj, labels, n_blocks, step):
+def _pseudo(prior, obj, labels, n_blocks, step, unit):
     x0 = _flat(prior)
     P = x0.size
-    g = _window_grads(prior, obj, x0)
-    H = np.zeros((len(g), P, P))
+    gk = _block_grads(prior, obj, x0, labels, n_blocks, unit)
+    Hk = np.zeros((n_blocks, P, P))
     for j in range(P):
         e = np.zeros(P)
         e[j] = step
-        H[:, :, j] = (_window_grads(prior, obj, x0 + e) - _window_grads(prior, obj, x0 - e)) \
-            / (2 * step)
-    H = 0.5 * (H + H.transpose(0, 2, 1))
-    gk = np.array([g[labels == b].sum(0) for b in range(n_blocks)])
-    Hk = np.array([H[labels == b].sum(0) for b in range(n_blocks)])
-    gt, Ht = g.sum(0), H.sum(0)
+        Hk[:, :, j] = (_block_grads(prior, obj, x0 + e, labels, n_blocks, unit)
+                       - _block_grads(prior, obj, x0 - e, labels, n_blocks, unit)) / (2 * step)
+    Hk = 0.5 * (Hk + Hk.transpose(0, 2, 1))
+    gt, Ht = gk.sum(0), Hk.sum(0)
+    if obj.ridge:        # the penalty is a prior: every leave-out objective keeps all of it
+        from .estimators._full_batch import ridge_mask
+
+        pen = ridge_mask(prior)
+        gt = gt + obj.ridge * np.where(pen, x0, 0.0)
+        Ht = Ht + np.diag(obj.ridge * pen.astype(float))
     out = []
     for b in range(n_blocks):
         out.append(x0 - np.linalg.lstsq(Ht - Hk[b], gt - gk[b], rcond=None)[0])
@@ -174,13 +271,15 @@ def _refit(prior, obj, labels, n_blocks):
         ids = np.flatnonzero(labels != b)
         p = copy.deepcopy(prior)
         fit_lbfgs(p, obj.make(ids), obj.fetch, ids, np.array([], dtype=np.int64),
-                  tol=float(est.tol), max_iter=int(est.max_iter))
+                  tol=float(est.tol), max_iter=int(est.max_iter),
+                  ridge=float(getattr(est, "ridge_", 0.0)))
         out.append(_flat(p.double()))
     _set(prior, x0)
     return np.array(out)
 
 
-def leave_out_priors(est, stats, labels, n_blocks, method="pseudo", step=1e-3):
+def leave_out_priors(est, stats, labels, n_blocks, method="pseudo", step=1e-3,
+                     unit="windows"):
     """The fitted prior and its leave-one-block-out parameters.
 
     Parameters
@@ -190,11 +289,14 @@ def leave_out_priors(est, stats, labels, n_blocks, method="pseudo", step=1e-3):
     stats : SummaryStats
         Data whose windows form the blocks (the training data, for standard errors of the fit).
     labels : ndarray of int
-        Block of each window (:func:`jackknife_blocks`).
+        Block of each window (:func:`jackknife_blocks`) or, with ``unit="variants"``, of each
+        variant (:func:`variant_blocks`).
     n_blocks : int
     method : {"pseudo", "refit"}
     step : float, default=1e-3
         Central-difference step of the Hessian (parameters are of order 1).
+    unit : {"windows", "variants"}, default="windows"
+        What ``labels`` label; blocks of variants need ``method="pseudo"``.
 
     Returns
     -------
@@ -207,13 +309,16 @@ def leave_out_priors(est, stats, labels, n_blocks, method="pseudo", step=1e-3):
     """
     if method not in ("pseudo", "refit"):
         raise ValueError(f"method must be 'pseudo' or 'refit', got {method!r}")
+    if unit not in ("windows", "variants") or (unit == "variants" and method != "pseudo"):
+        raise ValueError(f"unit must be 'windows', or 'variants' with method='pseudo'; got "
+                         f"unit={unit!r}, method={method!r}")
     prior = copy.deepcopy(est.prior_).double().eval()
     for p in prior.parameters():
         p.requires_grad_(True)
     obj = _Objective(est, stats)
     try:
         if method == "pseudo":
-            loo = _pseudo(prior, obj, labels, n_blocks, float(step))
+            loo = _pseudo(prior, obj, labels, n_blocks, float(step), unit)
         else:
             loo = _refit(prior, obj, labels, n_blocks)
     finally:

@@ -24,7 +24,6 @@ a real S-LDSC run.
 # :math:`\\hat\\beta = R\\beta + N(0, \\sigma^2 R / N)`.
 import os
 import tempfile
-import warnings
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -86,19 +85,18 @@ print(stats)
 # Fit S-LDSC's model by LD score regression and by the likelihood
 # ---------------------------------------------------------------
 # ``jackknife="auto"`` is graphREML's one-Newton-step pseudo-jackknife for a GLM prior: one
-# gradient and Hessian per block, no refit. Here there are fewer windows than S-LDSC's 200
-# blocks, so each window is its own block (a warning says so). The flanks (5 Mb) take in each
-# whole region: with a panel of 489 people, the small spurious correlations between distant
-# SNPs of a region are part of the simulated GWAS, and a shorter flank would leave them out of
-# the model, which then sees a little extra heritability spread evenly over the SNPs (the
-# warning of :doc:`/reference_panel` about panels smaller than the windows).
+# gradient and Hessian per block, no refit. The blocks must be nearly independent: here 6, one
+# per region (4 windows each), where S-LDSC's 200 would split these 24 windows into blocks of
+# contiguous variants far shorter than the LD (docs: "Standard errors"). The flanks (5 Mb) take
+# in each whole region: with a panel of 489 people, the small spurious correlations between
+# distant SNPs of a region are part of the simulated GWAS, and a shorter flank would leave them
+# out of the model, which then sees a little extra heritability spread evenly over the SNPs
+# (the warning of :doc:`/reference_panel` about panels smaller than the windows).
 tables = {}
 for solver in ("ldsr", "deepwas"):
     est = deepwas.GLMPrior(solver=solver, model_params={"link": "identity"},
                            random_state=0).fit(stats)
-    with warnings.catch_warnings():
-        warnings.simplefilter("ignore")      # one block per window
-        tables[solver] = est.partitioned_h2(stats, annot_path)
+    tables[solver] = est.partitioned_h2(stats, annot_path, n_blocks=6)
     t = tables[solver]
     print(f"\n{solver}: h2 = {t.attrs['h2']:.4f} (SE {t.attrs['h2_std_error']:.4f}), "
           f"{t.attrs['n_blocks']} jackknife blocks")
@@ -127,11 +125,11 @@ ax.legend(fontsize=7)
 fig.tight_layout()
 
 # %%
-# One replicate is one draw: in ours (2026-11-27, 2 CPU cores) LD score regression gave A an
-# enrichment of 1.93 (SE 0.45) and the likelihood 1.82 (SE 0.10), against 2.12 -- the
-# likelihood's standard errors are four times smaller, and its estimate about three of them
-# below the truth. Whether such a gap is bias or standard errors that are too small needs
-# many replicates, not one.
+# One replicate is one draw: in ours (6 jackknife blocks, one per region) LD score regression
+# gave A an enrichment of 1.93 (SE 0.48) and the likelihood 1.82 (SE 0.16), against 2.12 --
+# the likelihood's standard errors are three times smaller, and its estimate about two of
+# them below the truth. Whether such a gap is bias or chance needs many replicates, not one
+# (docs: "Calibration and efficiency, measured").
 
 # %%
 # From the command line

@@ -56,3 +56,26 @@ def chr22_small_windows(geno22, seed):
     f = np.full(len(sel), 0.02 / len(sel))
     return simulated_stats(geno22, sel, f, 0.98, 50_000, np.random.default_rng(seed),
                            window_bp=100_000, flank_bp=100_000), f
+
+
+#: reference data shipped with the tests (tests/data/README.md: provenance, licences, sizes)
+TEST_DATA = os.path.join(os.path.dirname(os.path.abspath(__file__)), "data")
+
+
+@pytest.fixture(scope="session")
+def ldgm_block(tmp_path_factory):
+    """The real 1000 Genomes LDGM block of tests/data/ldgm, its gzipped edgelist and snplist
+    unpacked into a temporary folder (metadata.csv names the plain files): the folder."""
+    import gzip
+    import shutil
+
+    src = os.path.join(TEST_DATA, "ldgm")
+    out = tmp_path_factory.mktemp("ldgm_block")
+    for name in os.listdir(src):
+        path = os.path.join(src, name)
+        if name.endswith(".gz"):
+            with gzip.open(path, "rb") as fin, open(out / name[:-3], "wb") as fout:
+                shutil.copyfileobj(fin, fout)
+        else:
+            shutil.copy(path, out / name)
+    return out

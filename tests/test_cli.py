@@ -315,6 +315,23 @@ def test_fit_test_region_holds_out_windows_of_one_chromosome(workflow, tmp_path,
     assert tab.start.min() >= 20_250_001 and tab.end.max() <= 20_750_000
     cfg = json.loads((model / "model.json").read_text())
     assert cfg["fitted"]["train_chromosomes"] == ["15"]
+    # the held-out region re-scored: the fit's report, without the 'trained on' warning
+    rescored = tmp_path / "rescored"
+    assert main(["score", "--model", str(model), *workflow["data"], *small, "--region",
+                 "22:20,250,001-20,750,000", "--out", str(rescored)]) == 0
+    out = capsys.readouterr()
+    assert "trained on" not in out.err and "over 2 windows" in out.out, out
+    js = json.loads(rescored.with_suffix(".json").read_text())
+    assert js["n_windows"] == 2
+    assert js["score_nats_per_person"] == pytest.approx(rep["score_nats_per_person"], rel=1e-9)
+    pd.testing.assert_frame_equal(pd.read_csv(rescored.with_suffix(".tsv"), sep="\t"), tab)
+    # a region the model was trained on is scored with the warning; one without windows fails
+    assert main(["score", "--model", str(model), *workflow["data"], *small, "--region",
+                 "15:19,000,001-22,000,000", "--out", str(tmp_path / "in_training")]) == 0
+    assert "scoring windows the model was trained on: 15:" in capsys.readouterr().err
+    _error(["score", "--model", str(model), *workflow["data"], *small, "--region",
+            "22:20300000-20400000", "--out", str(tmp_path / "x")], capsys,
+           "--region: no window's core lies within 22:20300000-20400000")
     _error(["fit", *workflow["data"], *small, "--model", "constant", "--test-region",
             "22:20300000-20400000", "--out", str(tmp_path / "x")], capsys,
            "no window's core lies within 22:20300000-20400000 (the cores of its 4 windows span")

@@ -100,7 +100,7 @@ def test_h2_results_log_and_plot(small, tmp_path, capsys):
     assert main(["h2", "--model", small["model"], *small["data"], "--annot", small["annot"],
                  "--out", prefix]) == 0
     err = capsys.readouterr().err
-    assert "'ZERO' is 0 on every variant" in err and "one block per window" in err
+    assert "'ZERO' is 0 on every variant" in err and "jackknife blocks of contiguous" in err
     res = pd.read_csv(prefix + ".results", sep="\t")
     assert list(res.columns[:10]) == ["Category", "Prop._SNPs", "Prop._h2",
                                       "Prop._h2_std_error", "Enrichment",
@@ -117,6 +117,79 @@ def test_h2_results_log_and_plot(small, tmp_path, capsys):
     assert 0 < h2 < 0.2
     png = open(prefix + ".enrichment.png", "rb").read()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_h2_bed_annotations_one_column_per_file(small, tmp_path, capsys):
+    """--annot with BED files: one 0/1 column per file, named by it, the same table as the
+    .annot file of those columns."""
+    sim = small["sim"]
+    beds, cols = [], {}
+    for name, (lo, hi) in {"first": (20_000_000, 20_300_000),
+                           "second": (20_250_000, 20_600_000)}.items():
+        path = tmp_path / f"{name}.bed"
+        path.write_text(f"chr15\t{lo}\t{hi}\n")
+        beds.append(str(path))
+        cols[name] = ((sim.BP - 1 >= lo) & (sim.BP - 1 < hi)).astype(int)
+    annot = tmp_path / "same.annot"
+    pd.DataFrame({"CHR": sim.CHR, "BP": sim.BP, "SNP": sim.SNP, "CM": 0.0, **cols}).to_csv(
+        annot, sep="\t", index=False)
+    out = {}
+    for label, files in (("bed", beds), ("annot", [str(annot)])):
+        prefix = str(tmp_path / label)
+        assert main(["h2", "--model", small["model"], *small["data"], "--annot", *files,
+                     "--out", prefix]) == 0
+        out[label] = pd.read_csv(prefix + ".results", sep="\t")
+    capsys.readouterr()
+    assert list(out["bed"].Category) == ["first", "second"]
+    assert 0 < out["bed"]["Prop._SNPs"][0] < 1
+    pd.testing.assert_frame_equal(out["bed"], out["annot"])
+
+
+def test_h2_on_one_window_matches_python(small, tmp_path, capsys):
+    """One window (the whole region, as one LDGM block is): SEs from blocks of contiguous
+    variants, the same table as partitioned_h2 from Python."""
+    import deepwas
+    from deepwas import load_model
+    from deepwas.features import BasicPredictors
+
+    one = ["--window-bp", "3000000", "--flank-bp", "0"]
+    data = small["data"][:small["data"].index(WINDOWS[0])] + \
+        small["data"][small["data"].index(WINDOWS[-1]) + 1:] + one
+    prefix = str(tmp_path / "one")
+    assert main(["h2", "--model", small["model"], *data, "--annot", small["annot"],
+                 "--n-blocks", "20", "--out", prefix]) == 0
+    assert "1 window for n_blocks=20: 20 jackknife blocks" in capsys.readouterr().err
+    assert "jackknife: pseudo over 20 blocks of contiguous variants" in open(prefix + ".log").read()
+    cli = pd.read_csv(prefix + ".results", sep="\t")
+    est, _ = load_model(small["model"])
+    stats = deepwas.SummaryStats.from_plink(demo_bfiles([15]), small["ss"], sigma2=0.98,
+                                            keep_ambiguous=True, window_bp=3_000_000,
+                                            flank_bp=0, features=BasicPredictors())
+    assert len(stats) == 1
+    with pytest.warns(UserWarning):
+        py = est.partitioned_h2(stats, small["annot"], n_blocks=20)
+    a = cli.set_index("Category")
+    assert a.loc["A", "Prop._h2_std_error"] > 0 and np.isfinite(a.loc["A", "Enrichment_p"])
+    np.testing.assert_allclose(cli.iloc[:, 1:].to_numpy(dtype=float),
+                               py[cli.columns[1:]].to_numpy(dtype=float), rtol=1e-5)
+
+
+def test_dropped_predictor_stays_out_of_h2(small, tmp_path, capsys):
+    """freq and maf are one column on this PLINK panel: the fit kept freq, and the h2 table
+    of the model's own features has no maf row (nor coefficient)."""
+    import json
+
+    cfg = json.load(open(f"{small['model']}/model.json"))
+    assert list(cfg["fitted"]["dropped_features"]) == ["maf"]
+    assert cfg["fitted"]["ridge"] == 1.0
+    prefix = str(tmp_path / "own")
+    assert main(["h2", "--model", small["model"], *small["data"], "--n-blocks", "4",
+                 "--out", prefix]) == 0
+    err = capsys.readouterr().err
+    assert "model features dropped before the fit are not in the table: maf (collinear with " \
+           "freq" in err
+    assert list(pd.read_csv(prefix + ".results", sep="\t").Category) == ["freq"]
+    assert "warning: model features dropped before the fit" in open(prefix + ".log").read()
 
 
 def test_h2_missing_annotation_file(small, tmp_path, capsys):

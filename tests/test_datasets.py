@@ -74,3 +74,31 @@ def test_load_demo_rejects_bad_arguments(tmp_path):
         load_demo(chromosomes=["X"], cache_dir=tmp_path)
     with pytest.raises(ValueError, match="h2"):
         load_demo(chromosomes=[22], h2=1.5, cache_dir=tmp_path)
+
+
+def test_demo_enrichment_figure_labels_legends_and_one_range(demo22):
+    """Every panel has a y label; the truth and each model's panel have their legend and one
+    y range (compared by eye), wide enough for the widest of them."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from deepwas.datasets._demo_run import enrichment_figure
+
+    _, d = demo22
+    f = d.f_true
+    heldout = {("constant", "deepwas"): np.full(len(f), f.mean()),
+               ("glm", "deepwas"): f ** 3 / np.mean(f ** 3) * f.mean()}   # a wider range
+    fig = enrichment_figure(d.stats, d, f, heldout)
+    try:
+        axes = fig.axes
+        assert len(axes) == 4 + 1 + 2
+        assert all(ax.get_ylabel() for ax in axes)
+        priors = axes[4:]
+        assert all(ax.get_legend() is not None for ax in priors)
+        assert len({ax.get_ylim() for ax in priors}) == 1
+        widest = np.sqrt(heldout[("glm", "deepwas")] / heldout[("glm", "deepwas")].mean()).max()
+        assert priors[0].get_ylim()[1] >= widest
+    finally:
+        plt.close(fig)

@@ -104,3 +104,12 @@ def test_bed_files_as_binary_annotations(raw, tmp_path):
     (tmp_path / "bad.bed").write_text("chr1\tx\t10\n")
     with pytest.raises(ValueError, match="not a BED file"):
         read_bed(str(tmp_path / "bad.bed"))
+
+
+def test_an_rsid_listed_twice_is_warned_with_examples(raw, tmp_path):
+    df = raw.iloc[:20]
+    path = tmp_path / "dup.annot"
+    pd.concat([df, df.iloc[[2, 5]]]).to_csv(path, sep="\t", index=False)
+    with pytest.warns(UserWarning, match=f"dup.annot: 2 SNPs listed more than once \\(e.g. "
+                                         f"{df.SNP.iat[2]}, {df.SNP.iat[5]}\\): the first row"):
+        AnnotFeatures(str(path))

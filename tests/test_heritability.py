@@ -135,9 +135,9 @@ def test_pseudo_jackknife_is_one_newton_step_of_the_refit(fitted):
 
 def test_jackknife_ses_and_p_values(fitted):
     stats, est, A = fitted
-    with pytest.warns(UserWarning, match="one block per window"):
-        res = est.partitioned_h2(stats, pd.DataFrame(A, columns=["A", "B"]), n_blocks=200)
+    res = est.partitioned_h2(stats, pd.DataFrame(A, columns=["A", "B"]), n_blocks=len(stats))
     assert res.attrs["n_blocks"] == len(stats) and res.attrs["jackknife"] == "pseudo"
+    assert res.attrs["jackknife_unit"] == "windows"
     assert np.all(res["Prop._h2_std_error"] > 0) and res.attrs["h2_std_error"] > 0
     np.testing.assert_allclose(res["Enrichment_std_error"],
                                res["Prop._h2_std_error"] / res["Prop._SNPs"])
@@ -172,3 +172,63 @@ def test_bad_annotations(fitted):
     assert base["Enrichment"] == 1.0 and np.isnan(base["Enrichment_p"])
     with pytest.raises(ValueError, match="one row per variant"):
         est.partitioned_h2(stats, pd.DataFrame({"A": A[:10, 0]}))
+
+
+# ------------------------------------------------------------------ BED annotations
+def _write_bed(path, chrom, intervals, gz=False):
+    import gzip
+
+    text = "track name=test\n" + "".join(f"{chrom}\t{s}\t{e}\n" for s, e in intervals)
+    with (gzip.open(path, "wt") if gz else open(path, "w")) as fh:
+        fh.write(text)
+    return str(path)
+
+
+def test_bed_annotations_go_straight_to_partitioned_h2(fitted, tmp_path):
+    """BedAnnotations (or .bed paths, alone or next to .annot files) give the table of the
+    same 0/1 columns as a DataFrame, named by file."""
+    from deepwas.features import BedAnnotations
+
+    stats, est, A = fitted
+    v = stats.variants
+    pos = v["pos"].to_numpy()
+    blocks = np.unique(pos[A[:, 0] == 1] // 25_000)
+    # 0-based half-open [25k b - 1, 25k (b + 1) - 1) holds the 1-based positions of block b
+    a_bed = _write_bed(tmp_path / "blocks.bed", "chr22",
+                       [(25_000 * b - 1, 25_000 * (b + 1) - 1) for b in blocks])
+    lo = int(np.quantile(pos, 0.3))
+    b_bed = _write_bed(tmp_path / "middle.bed.gz", "22", [(lo, lo + 150_000)], gz=True)
+    inside = ((pos - 1 >= lo) & (pos - 1 < lo + 150_000)).astype(float)
+    want = est.partitioned_h2(stats, pd.DataFrame({"blocks": A[:, 0], "middle": inside}),
+                              jackknife="none")
+    for annotations in (BedAnnotations([a_bed, b_bed]), [a_bed, b_bed]):
+        got = est.partitioned_h2(stats, annotations, jackknife="none")
+        assert list(got["Category"]) == ["blocks", "middle"]
+        pd.testing.assert_frame_equal(got, want)
+    # .annot and BED files together: the columns of each, side by side
+    annot = tmp_path / "cont.annot"
+    pd.DataFrame({"CHR": 22, "BP": pos, "SNP": v["snp"], "CM": 0.0, "B": A[:, 1]}).to_csv(
+        annot, sep="\t", index=False)
+    both = est.partitioned_h2(stats, [str(annot), a_bed], jackknife="none")
+    assert list(both["Category"]) == ["B", "blocks"]
+    ref = est.partitioned_h2(stats, pd.DataFrame({"B": A[:, 1], "blocks": A[:, 0]}),
+                             jackknife="none")
+    pd.testing.assert_frame_equal(both, ref)
+    with pytest.raises(ValueError, match="annotation 'blocks' is named twice"):
+        est.partitioned_h2(stats, [a_bed, a_bed], jackknife="none")
+
+
+def test_duplicated_snps_are_named(fitted, tmp_path):
+    stats, est, A = fitted
+    v = stats.variants
+    df = pd.DataFrame({"SNP": v["snp"], "A": A[:, 0]})
+    dup = pd.concat([df, df.iloc[[3, 7]]], ignore_index=True)
+    snps = list(v["snp"].iloc[[3, 7]])
+    with pytest.raises(ValueError, match=f"2 SNPs listed more than once \\(e.g. {snps[0]}, "
+                                         f"{snps[1]}\\)"):
+        est.partitioned_h2(stats, dup, jackknife="none")
+    path = tmp_path / "dup.annot"
+    dup.assign(CHR=22, BP=0, CM=0.0).to_csv(path, sep="\t", index=False)
+    with pytest.raises(ValueError, match=f"dup.annot: 2 SNPs listed more than once "
+                                         f"\\(e.g. {snps[0]}"):
+        est.partitioned_h2(stats, str(path), jackknife="none")

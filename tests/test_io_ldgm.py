@@ -1,9 +1,6 @@
-"""LDGM LD source: graphREML parity on the real 1000 Genomes block in ../shared/data/ldgm, and
+"""LDGM LD source: graphREML parity on the real 1000 Genomes block shipped in tests/data/ldgm, and
 small LDGMs written here (a random sparse precision matrix) for the LD blocks, the windows, the
 merging of variants that share an index and the bad inputs."""
-import os
-from pathlib import Path
-
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,10 +9,6 @@ import scipy.sparse as sp
 import deepwas
 from deepwas.io import harmonise
 from deepwas.io.ldgm import LDGMSource
-
-ROOT = Path(__file__).resolve().parent.parent
-LDGM = Path(os.path.join(ROOT, os.pardir, "shared", "data", "ldgm"))
-
 
 def _precision(n, rng, density=0.05):
     """A sparse symmetric positive definite precision matrix whose inverse is near a
@@ -160,13 +153,12 @@ def test_snplist_that_does_not_match_its_edgelist(tmp_path):
         LDGMSource(e)
 
 
-@pytest.mark.skipif(not (LDGM / "graphld_reference.npz").exists(),
-                    reason="needs ../shared/data/ldgm (the real LDGM block and graphld's numbers)")
-def test_graphreml_parity_on_the_real_block():
+@pytest.mark.slow            # one window of 5,354 variants: its eigendecomposition dominates
+def test_graphreml_parity_on_the_real_block(ldgm_block):
     """The log-likelihood gain of graphld's prior f on the real chr1 EUR block (5,354 indices),
     through LDGMSource, SummaryStats and marginal_loglik, equals graphREML's."""
-    ref = np.load(LDGM / "graphld_reference.npz")
-    src = LDGMSource(LDGM / "metadata.csv", population="EUR")
+    ref = np.load(ldgm_block / "graphld_reference.npz")
+    src = LDGMSource(ldgm_block / "metadata.csv", population="EUR")
     assert len(src.variants) == 5790 and src.blocks["n_indices"].iat[0] == 5354
     # one row per index as graphld's README made them: derived allele = A1, z of the derived
     ss = pd.DataFrame({"SNP": ref["snp"], "CHR": "1", "BP": ref["pos"], "A1": ref["a1"],

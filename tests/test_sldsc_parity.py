@@ -1,4 +1,4 @@
-"""Parity with a real S-LDSC run (../shared/data/ldsc_reference: 1000 Genomes 22 regions, one
+"""Parity with a real S-LDSC run (tests/data/ldsc_reference: 1000 Genomes 22 regions, one
 simulated GWAS; truth h2 = 0.02, Enrichment(A) = 2.78, Enrichment(B) = 0.99).
 
 The same inputs (sumstats, annotations base/A/B, the panel's genotypes for LD) go through
@@ -22,14 +22,11 @@ import pytest
 import deepwas
 from deepwas.features.annot import AnnotFeatures
 
-from conftest import bfile
+from conftest import TEST_DATA, bfile
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-REF = os.path.join(ROOT, os.pardir, "shared", "data", "ldsc_reference")
+REF = os.path.join(TEST_DATA, "ldsc_reference")
 
-pytestmark = [pytest.mark.slow,
-              pytest.mark.skipif(not os.path.isdir(REF),
-                                 reason="needs ../shared/data/ldsc_reference (S-LDSC's run)")]
+pytestmark = pytest.mark.slow
 
 
 @pytest.fixture(scope="module")

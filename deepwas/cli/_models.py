@@ -49,6 +49,10 @@ def add_train_args(p):
     g.add_argument("--tol", type=float, metavar="TOL", default=1e-5,
                    help="L-BFGS gradient tolerance; AdamW plateau tolerance")
     g.add_argument("--max-iter", type=int, metavar="N", default=500, help="L-BFGS iteration cap")
+    g.add_argument("--ridge", type=auto_or(float, "a number"), metavar="R|auto", default="auto",
+                   help="L-BFGS: penalty R/2 sum w^2 (nats) on the prior's weights, a N(0, 1/R) "
+                        "prior on each standardised weight; auto: 1 for the GLM fitted by "
+                        "deepwas, 0 with its identity link, for ldsr and for other models")
     g.add_argument("--epochs", type=_epochs, metavar="N|auto", default="auto",
                    help="AdamW epochs (auto: enough for --min-steps optimizer steps, >= 10)")
     g.add_argument("--min-steps", type=int, metavar="N", default=200,
@@ -89,7 +93,8 @@ def estimator_from_args(args, verbose=0):
     from ..estimators import FunctionalPrior
 
     params = dict(model=args.model, solver=args.solver, optimizer=args.optimizer, tol=args.tol,
-                  max_iter=args.max_iter, max_epochs=args.epochs, min_steps=args.min_steps,
+                  max_iter=args.max_iter, ridge=args.ridge, max_epochs=args.epochs,
+                  min_steps=args.min_steps,
                   accumulate=args.accumulate, warmup_steps=args.warmup_steps,
                   window_order=args.window_order,
                   random_state=args.seed, verbose=int(verbose), chunk_size=args.chunk_size,
@@ -133,7 +138,7 @@ def show_progress(args):
 def held_out(args, stats):
     """The held-out windows of --test-chrom / --test-region, the windows left out of training
     because their flanks reach into them, and a label for the report."""
-    from ..cv import flank_overlap, region_mask
+    from ..cv import flank_overlap
 
     groups = np.asarray(stats.groups).astype(str)
     test = np.zeros(len(stats), dtype=bool)
@@ -147,10 +152,7 @@ def held_out(args, stats):
         test |= np.isin(groups, test_chroms)
         labels.append("chromosome" + ("s " if len(test_chroms) > 1 else " ") + join(test_chroms))
     if args.test_region:
-        try:
-            test |= region_mask(stats, args.test_region)
-        except ValueError as e:
-            raise UserError(f"--test-region: {e}") from e
+        test |= _in_regions(stats, args.test_region, "--test-region")
         labels.append(join(args.test_region))
     near = flank_overlap(stats, test) if test.any() else np.zeros(len(stats), dtype=bool)
     if (~test & ~near).sum() == 0:
@@ -233,16 +235,43 @@ def cmd_score(args):
             raise UserError(f"--chrom {join(chroms)}: no window on these chromosomes (the data "
                             f"has {join(sort_chroms(stats.groups))})")
         stats = stats[np.flatnonzero(keep)]
-    trained = set(cfg["fitted"].get("train_chromosomes", []))
-    overlap = trained & set(np.asarray(stats.groups).astype(str))
-    if overlap:
-        log.warning("scoring on chromosomes the model was trained on: %s (not a held-out "
-                    "score, unless these windows were held out with --test-region)",
-                    join(sort_chroms(overlap)))
+    if args.region:
+        stats = stats[np.flatnonzero(_in_regions(stats, args.region, "--region"))]
+    _warn_if_trained_on(stats, cfg)
     tab, summary = score_report(est, stats)
     js, tsv = write_report(tab, summary, args.out)
     print(f"{score_line(summary)} over {summary['n_windows']} windows; wrote {js} and {tsv}")
     return 0
+
+
+def _in_regions(stats, regions, option):
+    from ..cv import region_mask
+
+    try:
+        return region_mask(stats, regions)
+    except ValueError as e:
+        raise UserError(f"{option}: {e}") from e
+
+
+def _warn_if_trained_on(stats, cfg):
+    """Warn when windows to score lie on a training chromosome, outside the regions the fit
+    held out (``deepwas fit --test-region``, recorded in model.json)."""
+    from ..cv import region_mask
+
+    groups = np.asarray(stats.groups).astype(str)
+    trained = np.isin(groups, list(cfg["fitted"].get("train_chromosomes", [])))
+    for region in (cfg.get("extra") or {}).get("test_regions", []):
+        try:
+            trained &= ~region_mask(stats, region)
+        except ValueError:          # none of these windows lies in that held-out region
+            pass
+    if trained.any():
+        v = stats.variants
+        spans = [f"{groups[k]}:{int(v['pos'].iat[stats.windows[k][0][0]])}-"
+                 f"{int(v['pos'].iat[stats.windows[k][0][-1]])}" for k in np.flatnonzero(trained)]
+        log.warning("scoring windows the model was trained on: %s (%s): not a held-out score",
+                    join(spans[:3]) + (" ..." if len(spans) > 3 else ""),
+                    plural(len(spans), "window"))
 
 
 def predicted_f(args):

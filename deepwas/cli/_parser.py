@@ -144,6 +144,10 @@ def build_parser():
     sc.add_argument("--model", required=True, metavar="DIR", help="folder written by deepwas fit")
     add_data_args(sc)
     sc.add_argument("--chrom", nargs="+", metavar="CHR", help="score only these chromosomes")
+    sc.add_argument("--region", nargs="+", metavar="CHR:START-END",
+                    help="score only the windows whose core lies inside these regions, as "
+                         "fit --test-region holds them out (the same --window-bp and "
+                         "--flank-bp give the same windows), e.g. 22:30000000-40000000")
     sc.add_argument("--out", required=True, metavar="PATH",
                     help="report path; writes PATH.json and PATH.tsv")
     sc.set_defaults(func=cmd_score)
@@ -194,7 +198,8 @@ def build_parser():
     hh = command("h2", help="partitioned heritability and enrichment (S-LDSC .results)",
                  description="Total h2, and per annotation Prop._h2, Enrichment, Enrichment_p, "
                  "the coefficient tau and tau*, with block-jackknife standard errors (blocks "
-                 "of contiguous windows), from a saved prior on the data's variants. Writes "
+                 "of contiguous windows, or of variants on fewer windows than --n-blocks), "
+                 "from a saved prior on the data's variants. Writes "
                  "PREFIX.results (S-LDSC's .results columns, tab-separated, plus tau_star), "
                  "PREFIX.log (model, data, drop counts, total h2 and SE) and "
                  "PREFIX.enrichment.png.")
@@ -202,10 +207,16 @@ def build_parser():
     add_data_args(hh)
     hh.add_argument("--annot", nargs="+", metavar="FILE",
                     help="S-LDSC .annot[.gz] files (CHR BP SNP CM + annotation columns; '@' "
-                         "stands for the chromosome), joined on SNP (default: the model's "
-                         "scalar features)")
+                         "stands for the chromosome), joined on SNP, and/or BED files "
+                         "(.bed[.gz]: one 0/1 annotation per file, named by the file, 1 for a "
+                         "variant inside one of its intervals) (default: the model's scalar "
+                         "features)")
     hh.add_argument("--n-blocks", type=positive_int, default=200, metavar="K",
-                    help="jackknife blocks (one per window when there are fewer windows)")
+                    help="jackknife blocks: contiguous runs of windows or, with fewer windows "
+                         "than K (one LDGM block is one window), K blocks of contiguous "
+                         "variants that split windows (pseudo only; warned: blocks shorter "
+                         "than the LD between them under-estimate the SEs, so prefer K such "
+                         "that each block spans a region of its own)")
     hh.add_argument("--jackknife", choices=("auto", "pseudo", "refit", "none"), default="auto",
                     help="pseudo: one-Newton-step pseudo-jackknife (graphREML); refit: a "
                          "warm-started refit without each block (K fits); none: no SEs; auto: "

@@ -174,19 +174,20 @@ def cmd_h2(args):
     import json
     import warnings
 
-    from ..heritability import RESULTS_COLUMNS, read_annotations
+    from ..heritability import RESULTS_COLUMNS
 
     est, cfg = load_model(args.model)
+    for path in args.annot or []:
+        if "@" not in path and not os.path.isfile(path):
+            raise UserError(f"annotation file not found: {path}")
     stats = load_stats(args, features=model_features(args, cfg))
-    annot = None
-    if args.annot:
-        try:
-            annot = read_annotations(args.annot)
-        except FileNotFoundError as e:
-            raise UserError(f"annotation file not found: {e.filename or e}") from e
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        tab = est.partitioned_h2(stats, annot, n_blocks=args.n_blocks, jackknife=args.jackknife)
+        try:
+            tab = est.partitioned_h2(stats, args.annot, n_blocks=args.n_blocks,
+                                     jackknife=args.jackknife)
+        except FileNotFoundError as e:
+            raise UserError(f"annotation file not found: {e.filename or e}") from e
     notes = [str(w.message) for w in caught]
     for text in notes:
         log.warning("%s", text)
@@ -205,7 +206,10 @@ def cmd_h2(args):
         f"({len(tab)} columns)",
         f"variants summed over: {a['n_variants']} (not annotated, left out: "
         f"{a['n_variants_not_annotated']})",
-        f"jackknife: {a['jackknife']} over {a['n_blocks']} blocks of windows",
+        f"jackknife: {a['jackknife']}" + ("" if a["jackknife_unit"] is None else
+                                          f" over {a['n_blocks']} blocks of "
+                                          + {"windows": "windows", "variants":
+                                             "contiguous variants"}[a["jackknife_unit"]]),
     ] + [f"warning: {t}" for t in notes] + [
         f"Total Observed scale h2: {_fmt(a['h2'])} ({_fmt(a['h2_std_error'])})",
         f"wrote {res}",

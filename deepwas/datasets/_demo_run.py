@@ -137,7 +137,7 @@ def run_demo(settings=None, *, cache_dir=None, out_dir=None, progress=True, plot
     if progress:
         from tqdm.auto import tqdm
         bar = tqdm(total=len(tasks), desc="cross-validation fits", unit="fit")
-    cut_short = []
+    cut_short, dropped = [], {}
     for (model, solver), k in tasks:
         train_idx, test_idx = splits[k]
         if bar is not None:
@@ -151,6 +151,8 @@ def run_demo(settings=None, *, cache_dir=None, out_dir=None, progress=True, plot
         for w in caught:    # the demo trains fixed epochs on purpose: count, do not repeat
             if "still falling" in str(w.message):
                 cut_short.append(f"{MODEL_LABEL[model]}-{SOLVER_LABEL[solver]}")
+            elif "dropped before the fit" in str(w.message):     # once, not once per fit
+                dropped.setdefault(str(w.message), []).append(MODEL_LABEL[model])
             elif not issubclass(w.category, RuntimeWarning):
                 warnings.showwarning(w.message, w.category, w.filename, w.lineno)
         fit_time[(model, solver)] += time.perf_counter() - t0
@@ -190,6 +192,8 @@ def run_demo(settings=None, *, cache_dir=None, out_dir=None, progress=True, plot
         printer(f"note: {len(cut_short)} of {len(tasks)} fits ({', '.join(sorted(set(cut_short)))}) "
                 "ended their fixed epochs with the training loss still falling, as the demo's "
                 "settings intend")
+    for text, fits in dropped.items():     # freq and maf are one column on this panel
+        printer(f"note ({len(fits)} {'/'.join(sorted(set(fits)))} fits): {text}")
     printer(f"held-out over {n_groups} chromosomes ({s.folds}-fold GroupKFold by chromosome); "
             f"score = held-out log-likelihood gain over the null / N (nats per person); "
             f"% = 100 expm1(score); RMSE of log f over held-out variants")
@@ -302,10 +306,19 @@ def plot_gains(res, path):
 
 
 def plot_enrichment(stats, demo, f_true, heldout, path, chrom=None, alpha=0.7):
+    """:func:`enrichment_figure` written to ``path`` (PNG)."""
+    plt = _mpl()
+    fig = enrichment_figure(stats, demo, f_true, heldout, chrom, alpha)
+    fig.savefig(path, dpi=120)
+    plt.close(fig)
+
+
+def enrichment_figure(stats, demo, f_true, heldout, chrom=None, alpha=0.7):
     """Input tracks and the predicted enrichment along one held-out region (like Fig. 3).
 
     One panel per track (its hg38 bigWig value at the lifted variant, centre bin), then the
-    truth and each DeepWAS-trained model. Every prior is ``f = (p(1-p))^alpha * g(features)``:
+    truth and each DeepWAS-trained model, on one y range and each with its legend. Every
+    prior is ``f = (p(1-p))^alpha * g(features)``:
     the dark points are the feature-driven part ``sqrt(g / mean g)`` (flat for the Constant
     prior), the light ones the whole ``sqrt(f / mean f)``, which also varies with the allele
     frequency ``p``.
@@ -331,26 +344,28 @@ def plot_enrichment(stats, demo, f_true, heldout, path, chrom=None, alpha=0.7):
         ax.fill_between(pos, feats.func[:, t, mid], step="mid", color="0.4", lw=0)
         ax.set_title(f"track {name}: hg38 bigWig signal (arbitrary units) at the variant",
                      fontsize=8, loc="left")
+        ax.set_ylabel("signal", fontsize=7)
     enr = lambda f: np.sqrt(f / np.mean(f))  # noqa: E731 - E f over the region's variants
+    priors = [(f_true[sel], "k", "truth: the simulated prior f_true")]
+    for m, s in deepwas_models:
+        title = f"{MODEL_LABEL[m]} prior trained by DeepWAS, predicted on held-out chr{chrom}"
+        if m == "constant":
+            title += " (flat feature part: its f varies only through (p(1-p))^alpha)"
+        priors.append((heldout[(m, s)][sel], "#1f77b4", title))
+    # one y range for the truth and every prediction, so that they compare by eye
+    top = max(max(enr(f).max(), enr(f / freq_term).max()) for f, _, _ in priors)
 
-    def panel(ax, f, colour, title):
+    for ax, (f, colour, title) in zip(axes[len(names):], priors):
         ax.plot(pos, enr(f), ".", ms=1.2, color="0.8", label="sqrt(f / mean f)")
         ax.plot(pos, enr(f / freq_term), ".", ms=1.5, color=colour,
                 label=f"feature part: f / (p(1-p))^{alpha:g}")
         ax.axhline(1.0, color="0.5", lw=0.5)
         ax.set_title(title, fontsize=8, loc="left")
         ax.set_ylabel("enrichment", fontsize=7)
-
-    panel(axes[len(names)], f_true[sel], "k", "truth: the simulated prior f_true")
-    axes[len(names)].legend(fontsize=6, loc="upper right", markerscale=6, ncol=2)
-    for i, (m, s) in enumerate(deepwas_models):
-        title = f"{MODEL_LABEL[m]} prior trained by DeepWAS, predicted on held-out chr{chrom}"
-        if m == "constant":
-            title += " (flat feature part: its f varies only through (p(1-p))^alpha)"
-        panel(axes[len(names) + 1 + i], heldout[(m, s)][sel], "#1f77b4", title)
+        ax.set_ylim(0.0, 1.05 * top)
+        ax.legend(fontsize=6, loc="upper right", markerscale=6, ncol=2)
     axes[-1].set_xlabel(f"chr{chrom} position (Mb, hg19)")
     fig.suptitle(f"Held-out chr{chrom}: input tracks, and enrichment sqrt(f / mean f) of the "
                  "true and predicted priors", fontsize=10)
     fig.tight_layout()
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
+    return fig

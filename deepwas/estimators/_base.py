@@ -96,7 +96,15 @@ class FunctionalPrior(GeneticsMixin, BaseEstimator):
         AdamW learning rate; "auto" is the paper's 1e-4 for the transformer, 1e-3 otherwise.
     weight_decay : float, default=0.01
         AdamW weight decay (AdamW's default); not applied to intercepts, biases and alpha.
-        L-BFGS maximises the plain likelihood.
+        L-BFGS uses ``ridge`` instead.
+    ridge : "auto" or float, default="auto"
+        L-BFGS: a penalty ``ridge / 2 * sum_j w_j^2`` in nats on the network's weights (not
+        the intercept, not alpha), a N(0, 1 / ridge) prior on each. It keeps a GLM fitted on
+        few variants off the bound of log f (most f ~ 1e-13, h2 on a handful), and is
+        negligible next to the likelihood of thousands of variants. "auto": 1 for a GLM
+        with the exp or softplus link and solver="deepwas"; 0 for the identity link (S-LDSC's
+        tau), LDSR and other networks. The value used is ``ridge_``. AdamW fits refuse a
+        non-zero value (they use weight_decay). Docs: "The method".
     max_epochs : "auto" or int, default="auto"
         AdamW passes over the training windows. "auto": enough for ``min_steps`` optimizer
         steps, at least 10 (the paper's) and at most 1,000; ``max_epochs_`` is the number
@@ -191,6 +199,13 @@ class FunctionalPrior(GeneticsMixin, BaseEstimator):
         Learning rate used.
     func_mean_, func_scale_, pred_mean_, pred_scale_ : ndarray
         Feature standardisation learned from the training windows (empty when unused).
+    dropped_features_ : dict
+        ``{name: reason}`` of the tracks / predictors left out before the fit, with a warning:
+        constant over the training variants or, for the GLM, collinear with the features
+        before them (:mod:`deepwas.estimators._design`). The prior sees them as 0, so they
+        have weight 0 in ``predict_f``, in a saved model and in ``partitioned_h2``.
+    ridge_ : float
+        The ridge penalty used (``ridge``).
     n_func_, width_, n_pred_ : int
         Feature sizes the prior expects.
     alpha_ : float
@@ -243,7 +258,8 @@ class FunctionalPrior(GeneticsMixin, BaseEstimator):
     def __init__(self, model="constant", solver="deepwas", linalg="auto", *, model_params=None,
                  iterative_options=None, alpha=0.7, learn_alpha=False, sigma2=None,
                  h2_init="auto", init_windows=None, ldsr_h2="auto", optimizer="auto", tol=1e-5,
-                 max_iter=500, lr="auto", weight_decay=0.01, max_epochs="auto", min_steps=200,
+                 max_iter=500, lr="auto", weight_decay=0.01, ridge="auto", max_epochs="auto",
+                 min_steps=200,
                  n_iter_no_change=5, warmup_steps=100, accumulate=12, window_order="shuffled",
                  grad_clip=0.2,
                  validation=None, patience=None, checkpoint_dir=None, checkpoint_every=100,
@@ -265,6 +281,7 @@ class FunctionalPrior(GeneticsMixin, BaseEstimator):
         self.max_iter = max_iter
         self.lr = lr
         self.weight_decay = weight_decay
+        self.ridge = ridge
         self.max_epochs = max_epochs
         self.min_steps = min_steps
         self.n_iter_no_change = n_iter_no_change

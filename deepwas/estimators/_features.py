@@ -2,7 +2,6 @@
 
 * :func:`freq_array` -- allele frequencies with missing values handled loudly;
 * :func:`feature_sizes` -- ``(d_func, width, d_pred)`` a model needs from a data set;
-* :func:`standardisation` -- mean and scale of each track / predictor over training windows;
 * :class:`WindowFeatures` -- the features of a window's extended set as tensors, kept in
   memory while they fit in a byte budget.
 """
@@ -15,7 +14,7 @@ import torch
 
 from ..features.base import Features
 
-__all__ = ["freq_array", "feature_sizes", "standardisation", "features_to_tensors",
+__all__ = ["freq_array", "feature_sizes", "features_to_tensors",
            "WindowFeatures", "slice_features", "is_stats", "prediction_inputs",
            "check_feature_sizes", "check_stats", "predict_f_chunked", "FEATURE_CHUNK"]
 
@@ -57,44 +56,6 @@ def feature_sizes(model_name, stats):
         raise ValueError("model='transformer' needs genomic tracks (C_func); these features have "
                          "only scalar predictors -- use model='glm'")
     return d_func, width, d_pred
-
-
-def standardisation(stats, windows, sizes):
-    """Mean and scale of each track / predictor over the core variants of ``windows``.
-
-    Returns
-    -------
-    func_mean, func_scale, pred_mean, pred_scale : ndarray
-        Scales of constant features are 1.
-    """
-    d_func, _, d_pred = sizes
-    fs, fss, fn = np.zeros(d_func), np.zeros(d_func), 0
-    ps, pss, pn = np.zeros(d_pred), np.zeros(d_pred), 0
-    if d_func or d_pred:
-        wins = stats.windows
-        for k in windows:
-            core = wins[k][0]
-            for lo in range(0, len(core), FEATURE_CHUNK):
-                feats = stats.get_features(core[lo:lo + FEATURE_CHUNK])
-                if d_func and feats.func is not None:
-                    a = feats.func.astype(np.float64)
-                    fs += a.sum((0, 2))
-                    fss += (a * a).sum((0, 2))
-                    fn += a.shape[0] * a.shape[2]
-                if d_pred and feats.pred is not None:
-                    a = feats.pred.astype(np.float64)
-                    ps += a.sum(0)
-                    pss += (a * a).sum(0)
-                    pn += a.shape[0]
-
-    def finish(s, ss, n):
-        if n == 0:
-            return np.zeros_like(s), np.ones_like(s)
-        m = s / n
-        sd = np.sqrt(np.maximum(ss / n - m * m, 0.0))
-        return m, np.where(sd > 1e-12, sd, 1.0)
-
-    return finish(fs, fss, fn) + finish(ps, pss, pn)
 
 
 def features_to_tensors(feats, sizes, device):

@@ -24,10 +24,12 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 from ..distributed import process_group
-from ..priors import build_prior, count_parameters
+from ..priors import GLMNet, build_prior, count_parameters
 from ..utils.chrom import normalise_chrom, sort_chroms
 from ._full_batch import fit_lbfgs
-from ._features import WindowFeatures, feature_sizes, freq_array, standardisation
+from ._design import dropped_features, feature_moments, warn_dropped
+from ._features import WindowFeatures, feature_sizes, freq_array
+from ._fit_checks import check_fit
 from ._initialisation import (ConstantPriorLikelihood, init_window_ids, initial_h2, log_sum_pq,
                               ml_h2_mismatch, ml_h2_sigma2)
 from ._ldsr import LDSRBlocks, ldsr_regression
@@ -83,7 +85,9 @@ def fit_prior(est, stats):
     sizes = feature_sizes(name, stats)
     variants = stats.variants
     freq = freq_array(variants["freq"].to_numpy(), len(variants), "fit")
-    fm, fsd, pm, psd = standardisation(stats, train_ids, sizes)
+    linear = name == "glm" or isinstance(est.model, GLMNet)
+    moments = feature_moments(stats, train_ids, sizes, design=linear)
+    fm, fsd, pm, psd = moments.standardisation()
     folder = None
     if est.checkpoint_dir is not None:     # a folder that cannot be written fails here
         fp = fingerprint(est, stats, train_ids, valid_ids, seed, (fm, fsd, pm, psd))
@@ -108,6 +112,10 @@ def fit_prior(est, stats):
                                 *sizes, alpha=est.alpha, learn_alpha=est.learn_alpha,
                                 **(est.model_params or {}))
             prior.set_standardisation(fm, fsd, pm, psd)
+            func_keep, pred_keep, dropped = _dropped(moments, stats, sizes)
+            prior.set_feature_mask(func_keep, pred_keep)
+            if group.is_main:
+                warn_dropped(dropped)
             prior.to(device)
             fetch = WindowFeatures(stats, sizes, freq, device)
             cleanup.callback(fetch.clear)
@@ -156,14 +164,17 @@ def fit_prior(est, stats):
                 seed0=seed if it_cfg.seed is None else it_cfg.seed,
                 blocks=blocks, ldsr_h2=ldsr_h2, n_variants=float(len(train_rows)),
                 mismatch=mismatch)
+            ridge = resolve_ridge(est.ridge, prior, how, est.solver)
             if how == "lbfgs":
                 trained = _train_lbfgs(est, prior, objective, fetch, train_ids, valid_ids, chunk,
-                                       group, costs)
+                                       group, costs, ridge)
             else:
                 trained = _train_adamw(est, prior, objective, fetch, train_ids, valid_ids, seed,
                                        device, name, chunk, folder, group, costs)
 
     prior = trained.pop("prior").to("cpu").eval()
+    if how == "lbfgs" and group.is_main:
+        check_fit(prior, stats, train_ids, freq, sizes, ridge)
     out["n_parameters_"] = count_parameters(prior)  # before freezing: what the fit trained
     for p in prior.parameters():
         p.requires_grad_(False)
@@ -171,6 +182,7 @@ def fit_prior(est, stats):
     out.update(prior_=prior, sigma2_=float(sigma2), h2_init_=h2_0, optimizer_=how,
                chunk_size_=chunk, world_size_=group.world_size, ld_mismatch_=float(mismatch),
                func_mean_=fm, func_scale_=fsd, pred_mean_=pm, pred_scale_=psd,
+               dropped_features_=dropped, ridge_=ridge,
                alpha_=float(prior.alpha), train_chromosomes_=sort_chroms(groups[train_ids]),
                valid_chromosomes_=list(valid_chroms))
     out["n_func_"], out["width_"], out["n_pred_"] = sizes
@@ -194,11 +206,43 @@ def _warn_h2_at_bound(h2, stats):
         "panel'", RuntimeWarning, stacklevel=4)
 
 
-def _train_lbfgs(est, prior, objective, fetch, train_ids, valid_ids, chunk, group, costs):
+def _dropped(moments, stats, sizes):
+    """The features the prior leaves out (:mod:`._design`), named as the data names them."""
+    prov = stats.features
+    fn = list(getattr(prov, "func_names", None) or []) or [f"track{i}" for i in range(sizes[0])]
+    pn = list(getattr(prov, "pred_names", None) or []) or [f"pred{i}" for i in range(sizes[2])]
+    return dropped_features(moments, fn[:sizes[0]], pn[:sizes[2]])
+
+
+#: ``ridge="auto"``: the penalty of an L-BFGS GLM fit (exp or softplus link), in nats per
+#: squared standardised weight: a N(0, 1) prior on each weight (docs: "Collinear predictors,
+#: runaway fits and the ridge penalty")
+AUTO_RIDGE = 1.0
+
+
+def resolve_ridge(ridge, prior, how, solver):
+    """The ridge penalty of this fit: ``ridge="auto"`` is :data:`AUTO_RIDGE` for an L-BFGS
+    likelihood fit (solver "deepwas") of a GLM with standardised features (exp or softplus
+    link), 0 otherwise (the identity link's weights are S-LDSC's tau, on the annotations' own
+    scale; the LDSR loss is not a log-likelihood, so a penalty in nats has no meaning there);
+    AdamW has weight_decay instead, and a ridge given with it is an error."""
+    if ridge == "auto":
+        glm = isinstance(prior.network, GLMNet) and prior.link != "identity"
+        return AUTO_RIDGE if how == "lbfgs" and glm and solver == "deepwas" else 0.0
+    if how != "lbfgs" and float(ridge) > 0:
+        raise ValueError(f"ridge={ridge!r} applies to L-BFGS fits; AdamW training is "
+                         "regularised by weight_decay: pass ridge=0 or 'auto', or "
+                         "optimizer='lbfgs'")
+    return float(ridge)
+
+
+def _train_lbfgs(est, prior, objective, fetch, train_ids, valid_ids, chunk, group, costs,
+                 ridge):
     history, n_iter, converged = fit_lbfgs(prior, objective, fetch, train_ids, valid_ids,
                                            tol=float(est.tol), max_iter=int(est.max_iter),
                                            verbose=int(est.verbose) if group.is_main else 0,
-                                           chunk_size=chunk, group=group, costs=costs)
+                                           chunk_size=chunk, group=group, costs=costs,
+                                           ridge=ridge)
     return dict(prior=prior, history_=history, n_iter_=n_iter, n_steps_=n_iter,
                 converged_=converged, lr_=float("nan"), warmup_steps_=0, max_epochs_=None,
                 checkpoint_path_=None, resumed_step_=None)

@@ -24,7 +24,7 @@ from ..distributed import SINGLE
 from ._chunking import chunked_backward, chunked_forward
 from ._sharding import balance
 
-__all__ = ["fit_lbfgs", "LBFGS_FTOL"]
+__all__ = ["fit_lbfgs", "ridge_mask", "LBFGS_FTOL"]
 
 #: relative decrease of the loss below which L-BFGS may also stop (far below float64 noise of
 #: a sum over windows; the gradient tolerance ``tol`` is the criterion that matters)
@@ -33,6 +33,14 @@ LBFGS_FTOL = 1e-13
 
 def _trainable(prior):
     return [p for p in prior.parameters() if p.requires_grad]
+
+
+def ridge_mask(prior):
+    """Which entries of the flat trainable parameter vector the ridge penalty shrinks: the
+    network's weights, not its intercept and not alpha."""
+    parts = [np.full(p.numel(), name.startswith("network.") and not name.endswith("intercept"))
+             for name, p in prior.named_parameters() if p.requires_grad]
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=bool)
 
 
 def _set_flat(params, x):
@@ -84,7 +92,7 @@ def _window_losses(prior, objective, fetch, ids, with_grad, chunk_size=None, gro
 
 
 def fit_lbfgs(prior, objective, fetch, train_ids, valid_ids, *, tol, max_iter, verbose=0,
-              chunk_size=None, group=SINGLE, costs=None):
+              chunk_size=None, group=SINGLE, costs=None, ridge=0.0):
     """Maximise the likelihood of ``train_ids`` over the prior's parameters with L-BFGS.
 
     Parameters
@@ -112,6 +120,10 @@ def fit_lbfgs(prior, objective, fetch, train_ids, valid_ids, *, tol, max_iter, v
         by ``costs``, window index -> cost) and the loss and gradient are summed over them, so
         that every process takes the same L-BFGS steps.
     costs : dict or None
+    ridge : float, default=0.0
+        Penalty ``ridge / 2 * sum w^2`` in nats on the network's weights (:func:`ridge_mask`),
+        a N(0, 1 / ridge) prior on each: added to the summed loss, so its share of the mean
+        loss is divided by the training windows' core variants.
 
     Returns
     -------
@@ -136,10 +148,18 @@ def fit_lbfgs(prior, objective, fetch, train_ids, valid_ids, *, tol, max_iter, v
             share[name] = per_rank[group.rank]
             rank_windows = per_rank if name == "train" else rank_windows
 
+    pen = ridge_mask(prior) if ridge else None
+    # the loss is the mean over windows of (nats / mean core size): nats / training core variants
+    per_nat = 1.0 / (objective.mean_core * len(train_ids))
+
     def fun(x):
         _set_flat(params, x)
         value, grad = _window_losses(prior, objective, fetch, train_ids, True, chunk_size,
                                      group, share.get("train"))
+        if pen is not None:
+            value += 0.5 * ridge * per_nat * float(np.sum(x[pen] ** 2))
+            grad = grad.copy()
+            grad[pen] += ridge * per_nat * x[pen]
         last.update(value=value, grad_max=float(np.max(np.abs(grad))) if grad.size else 0.0)
         return value, grad
 

@@ -109,6 +109,7 @@ PARAMETER_CONSTRAINTS = {
     "max_iter": [Interval(1, None, integer=True)],
     "lr": [Options("auto"), _POS],
     "weight_decay": [Interval(0, None)],
+    "ridge": [Options("auto"), Interval(0, None)],
     "max_epochs": [Options("auto"), Interval(1, None, integer=True)],
     "min_steps": [Interval(0, None, integer=True)],
     "n_iter_no_change": [Interval(1, None, integer=True)],

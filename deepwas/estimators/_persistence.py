@@ -59,6 +59,9 @@ def save_model(est, directory, features=None, extra=None):
                            n_iter=int(est.n_iter_), n_steps=int(est.n_steps_),
                            n_parameters=int(est.n_parameters_),
                            train_chromosomes=[str(c) for c in est.train_chromosomes_],
+                           dropped_features={str(k): str(v) for k, v in
+                                             getattr(est, "dropped_features_", {}).items()},
+                           ridge=float(getattr(est, "ridge_", 0.0)),
                            log_f_bounds=[float(est.prior_.lo), float(est.prior_.hi)]),
                features=features, extra=extra or {})
     pt = os.path.join(directory, "model.pt")
@@ -154,4 +157,7 @@ def load_model(directory):
     est.pred_mean_ = prior.pred_mean.numpy().astype(np.float64)
     est.pred_scale_ = prior.pred_scale.numpy().astype(np.float64)
     est.train_chromosomes_ = fit.get("train_chromosomes", [])
+    # the feature masks travel in model.pt; the names and reasons are kept here
+    est.dropped_features_ = dict(fit.get("dropped_features", {}))
+    est.ridge_ = float(fit.get("ridge", 0.0))
     return est, cfg

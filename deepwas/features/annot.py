@@ -26,6 +26,7 @@ import numpy as np
 import pandas as pd
 
 from ..utils.chrom import normalise_chrom
+from ..utils.text import listed_twice
 from .base import FeatureProvider, Features
 
 __all__ = ["AnnotFeatures", "BedAnnotations", "read_bed", "expand_chrom_pattern"]
@@ -88,7 +89,8 @@ class AnnotFeatures(FeatureProvider):
     -----
     Variants are matched by rsID, then, where the files give CHR and BP, by position.
     Variants absent from the files get 0 for every annotation (S-LDSC's convention for a
-    SNP outside an annotation). An rsID listed twice keeps its first row. Constant columns
+    SNP outside an annotation). An rsID listed twice keeps its first row (warned, with
+    examples of such rsIDs). Constant columns
     such as ``base`` (all 1) carry no information once features are standardised; drop them
     with ``columns`` if the normalisation step does not.
     """
@@ -150,6 +152,10 @@ class AnnotFeatures(FeatureProvider):
             for c in ("CHR", "BP", "SNP"):
                 if c in ids:
                     df[c] = ids[c].to_numpy()
+        msg = listed_twice(df["SNP"])
+        if msg:
+            warnings.warn(f"{path}: {msg}: the first row of each is used", UserWarning,
+                          stacklevel=3)
         df = df.drop_duplicates("SNP", keep="first")
         vals = df[self.pred_names].to_numpy(dtype=np.float32)
         if not np.all(np.isfinite(vals)):
@@ -206,7 +212,8 @@ def read_bed(path, window_bp=0):
     import gzip
     import io
 
-    opener = gzip.open if open(path, "rb").read(2) == b"\x1f\x8b" else open
+    with open(path, "rb") as fh:
+        opener = gzip.open if fh.read(2) == b"\x1f\x8b" else open
     with opener(path, "rt") as fh:
         lines = [ln for ln in fh if ln.strip() and not ln.startswith(("#", "track", "browser"))]
     bed = pd.read_csv(io.StringIO("".join(lines)), sep="\t", header=None, usecols=[0, 1, 2],

@@ -74,7 +74,9 @@ class PriorModule(nn.Module):
     -----
     The standardisation (``func_mean``, ``func_scale``, ``pred_mean``, ``pred_scale``) lives in
     buffers so a saved module is self-contained; they are set by the estimator from training
-    windows only (:meth:`set_standardisation`).
+    windows only (:meth:`set_standardisation`). So are ``func_keep`` and ``pred_keep``, the
+    features the network sees (:meth:`set_feature_mask`: the estimator drops constant and,
+    for the GLM, collinear ones before its fit).
     """
 
     def __init__(self, network, *, alpha=0.7, learn_alpha=False, log_f_bounds=(-30.0, 0.0),
@@ -94,6 +96,16 @@ class PriorModule(nn.Module):
         self.register_buffer("func_scale", torch.ones(self.d_func))
         self.register_buffer("pred_mean", torch.zeros(self.d_pred))
         self.register_buffer("pred_scale", torch.ones(self.d_pred))
+        # 1 for a feature the network sees, 0 for one dropped before the fit (constant or
+        # collinear: set_feature_mask); a dropped feature enters as 0
+        self.register_buffer("func_keep", torch.ones(self.d_func))
+        self.register_buffer("pred_keep", torch.ones(self.d_pred))
+
+    def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs):
+        # models saved before feature masks existed: every feature kept
+        for name in ("func_keep", "pred_keep"):
+            state_dict.setdefault(prefix + name, torch.ones_like(getattr(self, name)))
+        super()._load_from_state_dict(state_dict, prefix, *args, **kwargs)
 
     @property
     def link(self):
@@ -118,6 +130,15 @@ class PriorModule(nn.Module):
             if name.endswith("scale"):
                 t = torch.where(t > 0, t, torch.ones_like(t))
             buf.copy_(t)
+
+    @torch.no_grad()
+    def set_feature_mask(self, func_keep=None, pred_keep=None):
+        """Which tracks / predictors the network sees (bool or 0/1 arrays); the others enter
+        as 0, so a linear network's weight on them has no gradient and stays 0."""
+        for name, val in (("func_keep", func_keep), ("pred_keep", pred_keep)):
+            if val is not None:
+                buf = getattr(self, name)
+                buf.copy_(torch.as_tensor(val, dtype=buf.dtype).reshape(buf.shape))
 
     @torch.no_grad()
     def set_intercept(self, value):
@@ -145,19 +166,24 @@ class PriorModule(nn.Module):
         dtype = self.func_mean.dtype
         if func is not None and self.d_func:
             func = (func.to(dtype) - self.func_mean[None, :, None]) / self.func_scale[None, :, None]
+            func = func * self.func_keep[None, :, None]
         if pred is not None and self.d_pred:
-            pred = (pred.to(dtype) - self.pred_mean) / self.pred_scale
+            pred = (pred.to(dtype) - self.pred_mean) / self.pred_scale * self.pred_keep
         return func, pred
 
-    def exponent(self, func, pred, n=None):
-        """Bounded network output (the log f before the frequency term), shape (n,)."""
+    def network_output(self, func, pred, n=None):
+        """The network's output on the log f scale (link applied), before the soft bound."""
         func, pred = self.standardise(func, pred)
         out = self.network(func, pred) if n is None else self.network(func, pred, n=n)
         if self.link != "exp":
             from .glm import log_link
 
             out = log_link(out, self.link)
-        return soft_clamp(out, self.lo, self.hi)
+        return out
+
+    def exponent(self, func, pred, n=None):
+        """Bounded network output (the log f before the frequency term), shape (n,)."""
+        return soft_clamp(self.network_output(func, pred, n), self.lo, self.hi)
 
     def forward(self, func=None, pred=None, freq=None, n=None):
         """log f, shape (n,). ``n`` is needed only when there are no features at all."""

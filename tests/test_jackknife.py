@@ -1,0 +1,142 @@
+"""The jackknife on few windows: blocks of contiguous variants that split windows, each leaving
+out its variants' share of the score (deepwas.jackknife), against a dense float64 oracle on
+real 1000 Genomes LD; and one window (one LDGM block) through partitioned_h2 and the CLI."""
+import copy
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+import deepwas
+from deepwas.estimators._full_batch import ridge_mask
+from deepwas.jackknife import (_Objective, _block_grads, jackknife_blocks, leave_out_priors,
+                               plan_blocks, variant_blocks)
+
+from conftest import simulate_beta_hat
+
+SEL = np.arange(0, 2400, 8)      # 300 chr22 variants: windows of 200 kb have full-rank LD
+
+
+@pytest.fixture(scope="module")
+def data(geno22):
+    """A GLM (two predictors) fitted on 300 chr22 variants in 200-kb windows, with and without
+    flanks, and the dense pieces of the oracle."""
+    X, variants, R = geno22
+    rng = np.random.default_rng(11)
+    pos = variants["pos"].to_numpy()[SEL]
+    pred = np.column_stack([((pos // 25_000) % 4 == 0), rng.random(len(SEL))]).astype(np.float32)
+    f = np.exp(1.5 * pred[:, 0])
+    f *= 0.05 / f.sum()
+    beta_hat = simulate_beta_hat(X[SEL], f, 0.95, 50_000, rng)
+
+    def stats(**windows):
+        return deepwas.SummaryStats.from_arrays(
+            beta_hat, 50_000, variants["chrom"][SEL], pos, R[np.ix_(SEL, SEL)], sigma2=0.95,
+            snp=variants["snp"].to_numpy()[SEL], features=pred, ld_regularisation="none",
+            **windows)
+
+    no_flank = stats(window_bp=200_000, flank_bp=0)
+    est = deepwas.GLMPrior(alpha=0.0, random_state=0).fit(no_flank)
+    return dict(no_flank=no_flank, flanked=stats(window_bp=200_000, flank_bp=200_000),
+                one=stats(window_bp=2_000_000, flank_bp=0), est=est,
+                R=R[np.ix_(SEL, SEL)], beta_hat=beta_hat)
+
+
+def _dense_loss(R, beta_hat, log_f, core, ext, s, mean_core):
+    """Minus the gain of one window over the null, per mean core size: Eq. 3 on the range of
+    R_II in float64 torch (differentiable in log f)."""
+    R_II = torch.as_tensor(R[np.ix_(core, core)])
+    R_IE = torch.as_tensor(R[np.ix_(core, ext)])
+    lam, U = torch.linalg.eigh(R_II)
+    U = U[:, lam > 1e-10 * lam.max()]
+    b = U.T @ torch.as_tensor(beta_hat[core])
+
+    def loglik(f):
+        A = U.T @ (R_IE @ torch.diag(f) @ R_IE.T + s * R_II) @ U
+        return -0.5 * (b @ torch.linalg.solve(A, b) + torch.linalg.slogdet(A)[1])
+
+    return -(loglik(torch.exp(log_f)) - loglik(torch.zeros_like(log_f))) / mean_core
+
+
+def test_variant_blocks_are_contiguous_runs_of_core_variants(data):
+    st = data["flanked"]
+    labels, n = variant_blocks(st, 7)
+    assert n == 7 and len(labels) == st.n_variants
+    assert np.all(np.diff(labels) >= 0) and set(labels) == set(range(7))
+    counts = np.bincount(labels)
+    assert counts.max() - counts.min() <= 1            # every variant is core here
+    assert variant_blocks(st, 10_000)[1] == st.n_variants     # at most one block per variant
+    with pytest.warns(UserWarning, match="blocks of contiguous variants"):
+        assert plan_blocks(st, 40)[2] == "variants"
+    assert plan_blocks(st, len(st))[2] == "windows"
+    with pytest.warns(UserWarning, match="one block per window"):      # refit: whole windows
+        assert plan_blocks(st, 40, "refit")[1:] == (len(st), "windows")
+    with pytest.raises(ValueError, match="jackknife='pseudo' \\(blocks of contiguous variants"):
+        jackknife_blocks(1, 200)
+
+
+@pytest.mark.parametrize("which", ["no_flank", "flanked"])
+def test_block_shares_match_the_dense_oracle(data, which):
+    """g_k = sum over the block's variants of (d loss / d log f_m) grad log f_m, over every
+    window using them: the dense float64 oracle's derivative through the prior's Jacobian."""
+    st, est = data[which], data["est"]
+    labels, n = variant_blocks(st, 9)
+    obj = _Objective(est, st)
+    prior = copy.deepcopy(est.prior_).double()
+    for p in prior.parameters():
+        p.requires_grad_(True)
+    x = np.concatenate([p.detach().reshape(-1).numpy() for p in prior.parameters()])
+    got = _block_grads(prior, obj, x, labels, n, "variants")
+    want = np.zeros_like(got)
+    params = list(prior.parameters())
+    s = float(st.sigma2) / float(st.n)
+    for k, (core, ext) in enumerate(st.windows):
+        func, pred, freq, m = obj.fetch(k)
+        log_f = prior(func, pred, freq, n=m)
+        lf = log_f.detach().clone().requires_grad_(True)
+        loss = _dense_loss(data["R"], data["beta_hat"], lf, core, ext, s, obj.objective.mean_core)
+        d = torch.autograd.grad(loss, lf)[0]
+        for j, m_row in enumerate(ext):
+            J = torch.autograd.grad(log_f[j], params, retain_graph=True, allow_unused=True)
+            J = np.concatenate([(g if g is not None else torch.zeros_like(p)).reshape(-1)
+                                .numpy() for g, p in zip(J, params)])
+            want[labels[m_row]] += float(d[j]) * J
+    obj.close()
+    np.testing.assert_allclose(got, want, rtol=1e-6, atol=1e-9 * np.abs(want).max())
+    # the shares add up to the whole gradient: with the ridge's, zero at the no-flank optimum
+    if which == "no_flank":
+        penalty = obj.ridge * np.where(ridge_mask(prior), x, 0.0)
+        assert obj.ridge > 0 and np.abs(penalty).max() > 1e-3
+        assert np.abs(got.sum(0) + penalty).max() < 1e-4 * np.abs(got).max()
+
+
+def test_blocks_of_whole_windows_give_the_window_jackknife(data):
+    """Without flanks a window's variants are its own: variant blocks that coincide with the
+    windows give the window jackknife's leave-out parameters."""
+    st, est = data["no_flank"], data["est"]
+    wl, n = jackknife_blocks(len(st), len(st))
+    vl = np.empty(st.n_variants, dtype=np.int64)
+    for k, (core, _) in enumerate(st.windows):
+        vl[core] = wl[k]
+    _, theta, by_window, _ = leave_out_priors(est, st, wl, n, "pseudo")
+    _, _, by_variant, _ = leave_out_priors(est, st, vl, n, "pseudo", unit="variants")
+    np.testing.assert_allclose(by_variant, by_window, rtol=1e-9, atol=1e-9)
+    assert np.abs(by_window - theta).max() > 1e-3          # the blocks do move the estimate
+    with pytest.raises(ValueError, match="unit must be"):
+        leave_out_priors(est, st, vl, n, "refit", unit="variants")
+
+
+def test_one_window_gets_standard_errors(data):
+    """One window (one LDGM block is one): the pseudo-jackknife over blocks of variants, the
+    same numbers from Python and from deepwas h2; refit names the way out."""
+    st, est = data["one"], data["est"]
+    assert len(st) == 1
+    A = pd.DataFrame({"SNP": st.variants["snp"], "A": st.get_features().pred[:, 0]})
+    with pytest.warns(UserWarning, match="1 window for n_blocks=20: 20 jackknife blocks"):
+        tab = est.partitioned_h2(st, A, n_blocks=20)
+    assert tab.attrs["n_blocks"] == 20 and tab.attrs["jackknife_unit"] == "variants"
+    assert 0 < tab.attrs["h2_std_error"] < tab.attrs["h2"]
+    assert 0 < tab["Enrichment_std_error"][0] < np.inf
+    with pytest.raises(ValueError, match="needs at least 2 windows, the data has 1"):
+        est.partitioned_h2(st, A, n_blocks=20, jackknife="refit")
