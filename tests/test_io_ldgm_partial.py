@@ -7,7 +7,7 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
-from test_io_ldgm import LDGM, _precision, _snplist, write_ldgm
+from test_io_ldgm import _precision, _snplist, write_ldgm
 
 from deepwas.io.ldgm import LDGMSource
 
@@ -42,11 +42,10 @@ def test_no_block_on_disk_is_a_clear_error(two_blocks):
         LDGMSource(two_blocks / "metadata.csv")
 
 
-@pytest.mark.skipif(not (LDGM / "metadata.csv").exists(), reason="needs the real LDGM block")
-def test_the_shipped_block_with_a_second_block_not_downloaded(tmp_path, caplog):
-    meta = pd.read_csv(LDGM / "metadata.csv")
+def test_the_shipped_block_with_a_second_block_not_downloaded(ldgm_block, tmp_path, caplog):
+    meta = pd.read_csv(ldgm_block / "metadata.csv")
     for f in (meta["name"].iat[0], meta["snplistName"].iat[0]):
-        os.symlink(os.path.abspath(LDGM / f), tmp_path / f)
+        os.symlink(os.path.abspath(ldgm_block / f), tmp_path / f)
     absent = meta.iloc[[0]].assign(chromStart=4320284, chromEnd=5650000,
                                    name="1kg_chr1_4320284_5650000.EUR.edgelist",
                                    snplistName="1kg_chr1_4320284_5650000.snplist")

@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pandas as pd
 import pytest
-from test_io_ldgm import LDGM, _precision, write_ldgm
+from test_io_ldgm import _precision, write_ldgm
 
 import deepwas
 from deepwas.io.ldgm import LDGMSource
@@ -86,17 +86,16 @@ def test_an_edgelist_of_another_population_than_asked_is_refused(synthetic):
         LDGMSource(d / "1kg_chr22_1000000_2000000.EUR.edgelist", population="AFR")
 
 
-@pytest.mark.skipif(not (LDGM / "metadata.csv").exists(), reason="needs the real LDGM block")
 @pytest.mark.parametrize("truth", POPS)
-def test_real_block_correct_population_passes_wrong_ones_are_refused(tmp_path, truth):
+def test_real_block_correct_population_passes_wrong_ones_are_refused(ldgm_block, tmp_path, truth):
     """On the real chr1 block: statistics whose frequencies are ``truth``'s (measured in 500
     people, the size of a 1000 Genomes population) pass with ``truth``, and are refused with
     a population whose frequencies are far off (AFR against any other, and back)."""
-    snp = pd.read_csv(LDGM / "1kg_chr1_2888443_4320284.snplist")
+    snp = pd.read_csv(ldgm_block / "1kg_chr1_2888443_4320284.snplist")
     ss = _sumstats(snp, truth, np.random.default_rng(POPS.index(truth)))
     name = "1kg_chr1_2888443_4320284"
     for pop in POPS:
-        folder = _relabelled(tmp_path / pop, LDGM, name, pop)
+        folder = _relabelled(tmp_path / pop, ldgm_block, name, pop)
         far = (pop == "AFR") != (truth == "AFR")
         if pop == truth:
             assert _fit_population(folder, ss, pop).n_variants > 150
@@ -105,13 +104,12 @@ def test_real_block_correct_population_passes_wrong_ones_are_refused(tmp_path, t
                 _fit_population(folder, ss, pop)
 
 
-@pytest.mark.skipif(not (LDGM / "metadata.csv").exists(), reason="needs the real LDGM block")
-def test_real_block_an_admixed_cohort_is_not_refused(tmp_path):
+def test_real_block_an_admixed_cohort_is_not_refused(ldgm_block, tmp_path):
     """Statistics of a cohort between two populations (frequencies 60 % EUR, 40 % AMR, as an
     admixed American cohort with more European ancestry than 1000 Genomes AMR) sit closer to
     EUR than to AMR, but not far closer: AMR is accepted."""
-    snp = pd.read_csv(LDGM / "1kg_chr1_2888443_4320284.snplist")
+    snp = pd.read_csv(ldgm_block / "1kg_chr1_2888443_4320284.snplist")
     mixed = snp.assign(MIX=0.6 * snp["EUR"] + 0.4 * snp["AMR"])
     ss = _sumstats(mixed, "MIX", np.random.default_rng(3))
-    folder = _relabelled(tmp_path / "AMR", LDGM, "1kg_chr1_2888443_4320284", "AMR")
+    folder = _relabelled(tmp_path / "AMR", ldgm_block, "1kg_chr1_2888443_4320284", "AMR")
     assert _fit_population(folder, ss, "AMR").n_variants > 150
