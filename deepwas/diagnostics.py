@@ -31,12 +31,15 @@ import pandas as pd
 
 from .utils.text import plural
 
-__all__ = ["ld_diagnostics", "diagnostics_summary", "Z_TAIL_THRESHOLD"]
+__all__ = ["ld_diagnostics", "diagnostics_summary", "Z_TAIL_THRESHOLD", "FLANK_NOISE_WARN"]
 
 log = logging.getLogger(__name__)
 
 #: z_tail above this flags a window (module docstring)
 Z_TAIL_THRESHOLD = 10.0
+
+#: ``flank_noise`` above which the LD check warns (a tenth of the model signal spurious)
+FLANK_NOISE_WARN = 0.1
 
 
 def _ldsr_h2(stats):
@@ -68,7 +71,13 @@ def ld_diagnostics(stats, h2=None, sigma2=None, warn=True):
     -------
     pandas.DataFrame
         One row per window: ``chrom, start, end, n_core, n_extended, panel_size, rank,
-        small_panel, out_share, n_tail, z_tail, flag``; ``attrs["h2"]`` holds the h2 used.
+        small_panel, flank_noise, out_share, n_tail, z_tail, flag``; ``attrs["h2"]`` holds the
+        h2 used. ``flank_noise`` is the expected panel-noise inflation of the window's model
+        signal, ``(n_extended - n_core) * rank / (n_core * panel_size)``: each flank variant
+        unlinked to the core gets a spurious R^2 of about ``rank / panel_size`` with it, against
+        about 1 per core variant (NaN when the panel size is unknown, 0 for LD blocks, where
+        the extended set is the core); above :data:`FLANK_NOISE_WARN` h2 comes out low
+        (docs: "LD from a reference panel").
     """
     h2 = max(float(_ldsr_h2(stats) if h2 is None else h2), 1e-4)
     s = float(stats.sigma2 if sigma2 is None else sigma2) / stats.n
@@ -87,11 +96,13 @@ def ld_diagnostics(stats, h2=None, sigma2=None, warn=True):
                          end=int(pos[core].max()), n_core=len(core), n_extended=len(ext),
                          panel_size=panel, rank=wf.rank,
                          small_panel=bool(panel is not None and panel < len(core)),
+                         flank_noise=(len(ext) - len(core)) * wf.rank / (len(core) * panel)
+                         if panel else np.nan,
                          out_share=wf.out_share, n_tail=n_tail, z_tail=z,
                          flag=bool(z > Z_TAIL_THRESHOLD)))
     out = pd.DataFrame(rows)
     out.attrs["h2"] = h2
-    if warn and out["flag"].any():
+    if warn and (out["flag"].any() or (out["flank_noise"] > FLANK_NOISE_WARN).any()):
         log.warning("%s", diagnostics_summary(out, stats.ld_model.regularisation))
     return out
 
@@ -102,10 +113,20 @@ def diagnostics_summary(diag, regularisation=None):
     z = diag["z_tail"].dropna()
     text = (f"LD mismatch check on {plural(n, 'window')}: z_tail median {z.median():.3g}, max "
             f"{z.max():.3g}; {flagged} above {Z_TAIL_THRESHOLD:g}")
+    panel = diag["panel_size"].iat[0] if n and "panel_size" in diag else None
+    if panel is not None and pd.notna(panel):
+        text += (f"; LD panel of {int(panel):,} people, expected panel-noise inflation "
+                 f"{diag['flank_noise'].median():.1%} (median window)")
     small = int(diag["small_panel"].sum())
     if small:
         text += (f"; {plural(small, 'window')} {'has' if small == 1 else 'have'} more core "
                  "variants than the panel has people")
+    noisy = int((diag["flank_noise"] > FLANK_NOISE_WARN).sum()) \
+        if "flank_noise" in diag else 0
+    if noisy:
+        text += (f"; the panel's noise between unlinked variants inflates the model signal of "
+                 f"{plural(noisy, 'window')} by up to {diag['flank_noise'].max():.0%} (h2 comes "
+                 "out low): cut the LD at blocks (ld_blocks='detect' or a BED file)")
     if flagged:
         text += (": beta-hat is not consistent with this LD (it looks like LD from another "
                  "sample, e.g. a reference panel)")

@@ -161,11 +161,27 @@ class DenseLD(LDSource):
 
     Entries between chromosomes are never read. The matrix is validated once (square,
     symmetric, unit diagonal, finite).
+
+    Parameters
+    ----------
+    R : ndarray, shape (M, M)
+    variants : DataFrame, optional
+    n_ref : int, optional
+        How many people the matrix was computed from (:attr:`panel_size`): what LD blocks
+        (``ld_blocks="auto"``), the small-panel share of the LD models and LD score
+        regression's r^2 correction need. Unknown (None) means "as large as the GWAS" (the
+        LD is treated as in-sample or from a very large panel).
     """
 
-    def __init__(self, R, variants=None):
+    def __init__(self, R, variants=None, n_ref=None):
         R = np.asarray(R, dtype=np.float64)
         check_ld_matrix(R)
+        if n_ref is not None:
+            if isinstance(n_ref, bool) or not float(n_ref).is_integer() or int(n_ref) < 4:
+                raise ValueError(f"n_ref must be an integer >= 4 (people in the LD panel), "
+                                 f"got {n_ref!r}")
+            n_ref = int(n_ref)
+        self.panel_size = n_ref
         self.R = R
         if variants is None:
             variants = pd.DataFrame({"chrom": ["1"] * len(R), "pos": np.arange(len(R))})

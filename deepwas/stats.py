@@ -92,7 +92,7 @@ class SummaryStats(Constructors):
         sigma2 = d.sigma2 if sigma2 is None else check_scalar("sigma2", sigma2, 0.0, 1.0)
         data = Dataset(table, d.ld.subset(self._rows), n, sigma2, features, self.windows,
                         self.groups.copy(), d.ld_model, d.cache.cache_dir,
-                        dict(d.drop_counts), d.genome_builds)
+                        dict(d.drop_counts), d.genome_builds, ld_blocks=d.ld_blocks)
         return SummaryStats(data, np.arange(len(self)))
 
     # --- scikit-learn sample protocol ------------------------------------------------------

@@ -25,7 +25,8 @@ def real_ld_stats(chroms=tuple(range(1, 11)), thin=3, window_bp=100_000, flank_b
     Every ``thin``-th polymorphic SNP is kept (real LD, smaller windows). Each shipped region
     spans 1 Mb, so ``flank_bp = 1 Mb`` puts every variant of a region in the extended set of
     each of its 100 kb core windows: the windowed likelihood is then exact for data simulated
-    from this LD (no LD beyond the flank is ignored).
+    from this LD (no LD beyond the flank is ignored). For the same reason the LD is not cut at
+    blocks (``ld_blocks="none"``): the simulation draws each region whole.
     """
     from deepwas.ld import read_plink_reference
     from deepwas.stats import SummaryStats
@@ -37,7 +38,7 @@ def real_ld_stats(chroms=tuple(range(1, 11)), thin=3, window_bp=100_000, flank_b
     return SummaryStats.from_arrays(
         np.zeros(len(keep)), 1e5, v["chrom"], v["pos"], sub, freq=src.mean[keep] / 2.0,
         snp=v["snp"], a1=v["a1"], a2=v["a2"], window_bp=window_bp, flank_bp=flank_bp,
-        ld_regularisation=ld_regularisation)
+        ld_regularisation=ld_regularisation, ld_blocks="none")
 
 
 @functools.lru_cache(maxsize=None)

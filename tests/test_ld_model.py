@@ -141,13 +141,14 @@ def _fit(source, ss, **kw):
 
 
 def test_reference_panel_ld_no_longer_runs_away(split_panel):
-    """Split panel (true h2 0.05): the exact model runs to h2 >> 1 and says so; the default
-    mismatch model stays near the truth and its diagnostic flags every window."""
+    """Split panel (true h2 0.05), fixed windows with flanks (``ld_blocks="none"``): the exact
+    model runs to h2 >> 1 and says so; the mismatch model stays near the truth and its
+    diagnostic flags every window and reports the flanks' panel noise."""
     B, ss = split_panel["B"], split_panel["split"]
     with pytest.warns(RuntimeWarning, match="at the bound of 1"):
-        st_exact, exact = _fit(B, ss, ld_regularisation="none")
+        st_exact, exact = _fit(B, ss, ld_regularisation="none", ld_blocks="none")
     assert exact.h2(st_exact) > 1
-    st, est = _fit(B, ss)
+    st, est = _fit(B, ss, ld_blocks="none")
     # a 244-person panel for a GWAS of 100,000: "auto" truncates at 0.95 of the trace
     assert st.ld_model.regularisation == "mismatch" and st.ld_model.share == 0.95
     print("split panel: h2", est.h2(st), "kappa", est.ld_mismatch_, "exact", exact.h2(st_exact))
@@ -155,6 +156,19 @@ def test_reference_panel_ld_no_longer_runs_away(split_panel):
     diag = st.ld_diagnostics(warn=False)
     assert diag["flag"].all() and diag["small_panel"].any()
     assert (diag["z_tail"] > 10).all() and (diag["out_share"] > 1e-4).all()
+    assert (diag["panel_size"] == 245).all() and (diag["flank_noise"] > 0.1).all()
+
+
+def test_reference_panel_default_cuts_blocks(split_panel):
+    """The same data with the defaults: a 245-person panel is cut at LD blocks found in it
+    (no flanks, so no flank noise) and h2 comes out near the truth (0.051 measured)."""
+    B, ss = split_panel["B"], split_panel["split"]
+    st, est = _fit(B, ss)
+    assert st._data.ld_blocks is not None and len(st.windows) >= 3
+    assert all(np.array_equal(core, ext) for core, ext in st.windows)
+    diag = st.ld_diagnostics(warn=False)
+    assert (diag["flank_noise"] == 0).all()
+    assert 0.04 < est.h2(st) < 0.065
 
 
 def test_in_sample_ld_is_left_alone(split_panel):
@@ -162,8 +176,11 @@ def test_in_sample_ld_is_left_alone(split_panel):
     replicates stayed below 0.1), h2 within sampling noise of the exact model's (-9 % here),
     nothing flagged."""
     full, ss = split_panel["full"], split_panel["insample"]
-    st_exact, exact = _fit(full, ss, ld_regularisation="none")
-    st, est = _fit(full, ss)
+    # beta-hat drawn through all 489 people's LD over the whole region, spurious long-range
+    # correlations included: only windows with flanks see that LD (LD blocks would cut it
+    # and the exact model then runs to h2 0.35, 7x the truth)
+    st_exact, exact = _fit(full, ss, ld_regularisation="none", ld_blocks="none")
+    st, est = _fit(full, ss, ld_blocks="none")
     print("in-sample: h2", est.h2(st), "kappa", est.ld_mismatch_, "exact", exact.h2(st_exact))
     assert est.ld_mismatch_ < 1.0
     assert est.h2(st) == pytest.approx(exact.h2(st_exact), rel=0.15)

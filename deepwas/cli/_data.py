@@ -66,6 +66,12 @@ def add_data_args(p, sumstats_required=True, with_features=True):
                    help="core window size (bp)")
     g.add_argument("--flank-bp", type=int, metavar="BP", default=1_000_000,
                    help="flank of the extended set (bp)")
+    g.add_argument("--ld-blocks", default="auto", metavar="auto|detect|none|BED",
+                   help="cut the LD at approximately independent blocks, one window each: a "
+                        "BED file of blocks (e.g. LDetect's), 'detect' (found in the panel), "
+                        "'auto' (detect for a PLINK panel under 50,000 people, else fixed "
+                        "windows) or 'none' (--window-bp/--flank-bp windows); the blocks of "
+                        "LDGM, SBayesRC and UK Biobank LD are always used")
     g.add_argument("--keep-ambiguous", action="store_true",
                    help="keep strand-ambiguous (A/T, C/G) SNPs")
     g.add_argument("--ld-regularisation", choices=("mismatch", "truncate", "none"),
@@ -182,6 +188,14 @@ def lift_once(features, variants):
             p.lift(variants)
 
 
+def _ld_blocks(spec):
+    """``--ld-blocks``: a keyword, or a BED file that must exist."""
+    if spec in ("auto", "detect", "none"):
+        return spec
+    check_file(spec, "LD block file (--ld-blocks)")
+    return spec
+
+
 def load_stats(args, features=None):
     from .. import SummaryStats
 
@@ -192,7 +206,7 @@ def load_stats(args, features=None):
     kw = dict(features=features, window_bp=args.window_bp, flank_bp=args.flank_bp,
               keep_ambiguous=args.keep_ambiguous, cache_dir=args.cache_dir,
               chain=args.sumstats_chain, ld_regularisation=args.ld_regularisation,
-              ld_share=args.ld_share)
+              ld_share=args.ld_share, ld_blocks=_ld_blocks(args.ld_blocks))
     if args.sigma2 is not None:
         kw["sigma2"] = args.sigma2
     try:
@@ -231,7 +245,9 @@ def report_ld_check(stats, log):
 
     diag = stats.ld_diagnostics(warn=False)
     line = diagnostics_summary(diag, stats.ld_model.regularisation)
-    if diag["flag"].any():
+    from ..diagnostics import FLANK_NOISE_WARN
+
+    if diag["flag"].any() or (diag["flank_noise"] > FLANK_NOISE_WARN).any():
         log.warning("%s", line)
     else:
         print(line, flush=True)

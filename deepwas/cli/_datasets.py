@@ -139,7 +139,10 @@ def cmd_simulate(args):
     stats = SummaryStats.from_ld_source(source, table, n=args.n, features=feats,
                                         keep_ambiguous=True, window_bp=args.window_bp,
                                         flank_bp=args.flank_bp)
+    if args.block_bp is not None and args.block_bp <= 0:
+        raise UserError(f"--block-bp must be positive, got {args.block_bp}")
     sim, f_true = semi_synthetic(stats, truth=args.truth, h2=args.h2, n=args.n,
+                                 gwas_ld=args.gwas_ld, block_bp=args.block_bp,
                                  random_state=args.seed)
     v = sim.variants
     out = pd.DataFrame({"SNP": v["snp"], "CHR": v["chrom"], "BP": v["pos"], "A1": v["a1"],
@@ -148,6 +151,7 @@ def cmd_simulate(args):
                         "F_TRUE": f_true})
     paths = write_table(out, args.out)
     meta = dict(truth=args.truth, h2=args.h2, sigma2=1.0 - args.h2, n=args.n, seed=args.seed,
+                gwas_ld=args.gwas_ld, block_bp=args.block_bp,
                 n_variants=len(out), tracks=args.tracks or [], chain=args.chain,
                 note="fit with --sigma2 %g (= 1 - h2)" % (1.0 - args.h2))
     base = paths[0][:-3] if paths[0].endswith(".gz") else paths[0]

@@ -227,9 +227,8 @@ def build_parser():
     sm = command("simulate", help="semi-synthetic summary statistics on real LD",
                  description="Draw f_true from features (--truth), effects beta ~ N(0, "
                  "f_true) and marginal effects beta_hat ~ N(R beta, (1-h2)/N R) with R "
-                 "from PLINK genotypes; write SNP CHR BP A1 A2 FREQ Z N F_TRUE. Warns when "
-                 "the panel has fewer people than a window has core variants (a windowed fit "
-                 "then over-estimates h2).")
+                 "from PLINK genotypes within each LD block (--gwas-ld); write SNP CHR BP A1 "
+                 "A2 FREQ Z N F_TRUE and a JSON of the settings.")
     sm.add_argument("--bfile", nargs="+", required=True, metavar="PREFIX",
                     help="PLINK reference genotypes (.bed/.bim/.fam prefixes)")
     sm.add_argument("--truth", choices=("glm", "network", "threshold", "constant"), default="glm",
@@ -239,6 +238,15 @@ def build_parser():
                     help="heritability of these variants")
     sm.add_argument("--n", type=float, default=300_000, metavar="N", help="GWAS sample size")
     sm.add_argument("--seed", type=int, default=0, metavar="N", help="random seed")
+    sm.add_argument("--gwas-ld", choices=("blocks", "chromosome"), default="blocks",
+                    help="LD the simulated GWAS carries: 'blocks' draws beta-hat of different LD "
+                         "blocks independently (the blocks a fit on this panel cuts, or "
+                         "--block-bp stretches), as a large GWAS behaves; 'chromosome' draws it "
+                         "through each whole chromosome of the panel, whose spurious long-range "
+                         "correlations no real GWAS has (a fit then over-estimates h2)")
+    sm.add_argument("--block-bp", type=int, metavar="BP",
+                    help="with --gwas-ld blocks: independent stretches of this length (e.g. "
+                         "1000000-3000000) instead of the LD blocks")
     sm.add_argument("--window-bp", type=int, metavar="BP", default=1_000_000,
                     help="core window size (bp)")
     sm.add_argument("--flank-bp", type=int, metavar="BP", default=1_000_000,

@@ -285,11 +285,15 @@ def load_demo(*, n=300_000, h2=None, truth="glm", random_state=0, chromosomes=No
     ref = source.variants
     table = pd.DataFrame({"SNP": ref["snp"], "A1": ref["a1"], "A2": ref["a2"], "Z": 0.0, "N": n})
     window_dir = os.path.join(cache_root, "windows")
-    # the demo's beta_hat are drawn through these very genotypes: the LD is in-sample, so the
-    # exact likelihood applies (ld_regularisation="none"; see docs "LD from a reference panel")
+    # the demo's beta_hat are drawn through these very genotypes, region by region (each
+    # region is one LD block of the simulation, see semi_synthetic): the LD is in-sample, so the
+    # exact likelihood applies (ld_regularisation="none"; docs "LD from a reference panel"),
+    # and the windows are the regions themselves, not blocks detected inside them (a draw
+    # through a whole region carries the panel's noise between its blocks)
     base = SummaryStats.from_ld_source(source, table, n=n, keep_ambiguous=True,
                                        window_bp=window_bp, flank_bp=flank_bp,
-                                       ld_regularisation="none", cache_dir=window_dir)
+                                       ld_regularisation="none", cache_dir=window_dir,
+                                       ld_blocks="none")
     timings["genotypes"] = time.perf_counter() - t0
 
     variants = base.variants

@@ -1,7 +1,11 @@
 """LD score regression pieces used by the estimators (DESIGN section 1, "LDSR").
 
 Per window k with core I and extended set E, ``R2 = R_IE ** 2`` (n x m, float32) and the
-LD scores ``l_m = sum_{m' in E} R2[m, m']``. Model: ``E[N beta_hat_m^2] = N (R2 f)_m + sigma^2``.
+LD scores ``l_m = sum_{m' in E} R2[m, m']``. When the LD comes from a panel of ``n_ref``
+people (``stats.ld.panel_size``), ``R2`` is ldsc's unbiased ``r^2 - (1 - r^2) / (n_ref - 2)``:
+between unlinked variants a panel's r^2 averages about ``1 / n_ref``, which summed over a
+window's flanks inflates every LD score and deflates h2 (-26 % in the split-panel study of
+docs "LD from a reference panel"). Model: ``E[N beta_hat_m^2] = N (R2 f)_m + sigma^2``.
 Loss of a window (weighted least squares, LDSC's weights with a ballpark h2)::
 
     sum_{m in I} (1 / l_m) (N h2 l_m / M + 1)^-2 (N (R2 f)_m + sigma^2 - N beta_hat_m^2)^2
@@ -14,7 +18,15 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-__all__ = ["LDSRBlocks", "ldsr_regression"]
+__all__ = ["LDSRBlocks", "ldsr_regression", "unbiased_r2"]
+
+
+def unbiased_r2(r2, n_ref):
+    """ldsc's small-panel correction ``r^2 - (1 - r^2) / (n_ref - 2)`` (``r2`` as is when the
+    panel size is unknown)."""
+    if n_ref is None:
+        return r2
+    return r2 - (1.0 - r2) / (float(n_ref) - 2.0)
 
 
 class LDSRBlocks:
@@ -36,7 +48,8 @@ class LDSRBlocks:
         if hit is None:
             core, _ = self._windows[k]
             R_EI = self.stats.ld_ext_core(k)
-            R2 = np.ascontiguousarray((R_EI.T ** 2).astype(np.float32))     # (n, m)
+            R2 = unbiased_r2(R_EI.T ** 2, self.stats.ld.panel_size)
+            R2 = np.ascontiguousarray(R2.astype(np.float32))                 # (n, m)
             l = R2.sum(1, dtype=np.float64)
             chi2 = self.stats.n * self._beta[core] ** 2
             hit = (torch.as_tensor(R2, device=self.device),

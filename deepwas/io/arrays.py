@@ -12,8 +12,11 @@ __all__ = ["table_from_arrays"]
 
 
 def table_from_arrays(beta_hat, chrom, pos, ld, *, freq=None, snp=None, a1=None, a2=None,
-                      features=None):
+                      features=None, n_ref=None):
     """The variant table, LD source and feature provider of :meth:`SummaryStats.from_arrays`.
+
+    ``n_ref`` is the size of the panel a matrix ``ld`` was computed from (see
+    :class:`deepwas.ld.DenseLD`).
 
     Every array must have one entry per variant (``ld``: one row and column); positions must
     be integers, frequencies in [0, 1], ``beta_hat`` finite. The three outputs are sorted in
@@ -64,7 +67,12 @@ def table_from_arrays(beta_hat, chrom, pos, ld, *, freq=None, snp=None, a1=None,
         "a2": np.asarray(a2, dtype=object) if a2 is not None else np.full(M, "N", dtype=object),
         "freq": freq, "beta_hat": beta_hat,
     })
-    source = ld if isinstance(ld, LDSource) else DenseLD(ld, table[["chrom", "pos"]])
+    if isinstance(ld, LDSource):
+        if n_ref is not None and ld.panel_size is not None and int(n_ref) != ld.panel_size:
+            raise ValueError(f"n_ref={n_ref} but the LD source's panel has {ld.panel_size} people")
+        source = ld
+    else:
+        source = DenseLD(ld, table[["chrom", "pos"]], n_ref=n_ref)
     features = as_provider(features, M)
     order = genome_order(chrom, pos)
     if np.any(order != np.arange(M)):
