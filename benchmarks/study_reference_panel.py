@@ -5,8 +5,9 @@ design: the 1 Mb regions of chromosomes 1-12 placed end to end as one pseudo-chr
 (:func:`deepwas.datasets.pseudo_chromosome`, every 4th SNP, variants polymorphic in both halves
 of the people), so that a window's extended set spans several regions and the panel's
 correlations between regions are pure sampling noise, as between unlinked SNPs of a real
-chromosome. People split at random into halves P and Q. Truth: a binary annotation A on 20 % of
-SNPs carries 3x the per-SNP variance (true enrichment 2.14), ``sum f = h2``, N = 100,000,
+chromosome. People split at random into halves P and Q. Truth: ``f ~ (p(1-p))^0.7 (1 + 2 A)``, a
+binary annotation A on 20 % of SNPs carrying 3x the variance (true enrichment about 2.1),
+``sum f = h2``, N = 100,000,
 sigma2 = 1 - h2 given. beta-hat is drawn region by region (no LD between regions, as a large GWAS
 has none between distant SNPs) exactly through the genotypes of:
 
@@ -15,7 +16,14 @@ has none between distant SNPs) exactly through the genotypes of:
 * ``split``: half P; the model gets half Q's LD as the panel gives it, with the defaults
   (``ld_blocks="auto"``: blocks detected in Q);
 * ``split-fixed``: as ``split`` with ``ld_blocks="none"`` (the former default);
-* ``split-regions``: as ``split`` with the true region edges as a BED of blocks.
+* ``split-regions``: as ``split`` with the true region edges as a BED of blocks;
+* ``realistic`` and ``realistic-fixed`` (needs msprime): in the designs above the GWAS itself
+  carries the sampling noise of a 245-person LD within each region, which no GWAS of 100,000
+  has. Here 12 independent 1 Mb loci are simulated with msprime (human-like LD: N_e 10,000,
+  recombination 1e-8, mutation 1.25e-8 per bp and generation; SNPs with MAF >= 1 %, every 2nd),
+  beta-hat is drawn through the LD of 10,000 people (population-like) and the model gets the LD
+  of ``--n-ref`` (default 200) other people, with the defaults (blocks detected) or fixed
+  windows.
 
 Every estimator goes through the public API with default settings except the one named:
 ``GLMPrior`` on A with ``ld_regularisation`` "mismatch" (default), "truncate" and "none"
@@ -38,11 +46,12 @@ import numpy as np
 import pandas as pd
 
 import deepwas
-from deepwas.datasets import pseudo_chromosome
+from deepwas.datasets import pseudo_chromosome, simulated_loci
 from deepwas.features.base import ArrayFeatures
 
 N = 100_000
-DESIGNS = ("in-sample", "split", "split-fixed", "split-regions")
+DESIGNS = ("in-sample", "split", "split-fixed", "split-regions", "realistic",
+           "realistic-fixed")
 ESTIMATORS = {"mismatch (default)": dict(),
               "truncate": dict(ld_regularisation="truncate"),
               "exact": dict(ld_regularisation="none"),
@@ -63,8 +72,24 @@ def panel(seed=12345):
     bed = pd.DataFrame([(v["chrom"].iat[0], int(g["pos"].min()) - 1, int(g["pos"].max()))
                         for _, g in v.groupby("region", sort=False)],
                        columns=["chrom", "start", "end"])
-    return dict(full=full, P=P, Q=Q, v=v, annot=annot, shape=1.0 + 2.0 * annot,
+    p = full.mean / 2
+    # the frequency term of the package's priors, (p(1-p))^0.7, so that the study measures the
+    # LD, not a misspecified frequency model (with f flat in p the exact in-sample h2 is +18 %)
+    shape = (p * (1 - p)) ** 0.7 * (1.0 + 2.0 * annot)
+    return dict(full=full, P=P, Q=Q, v=v, annot=annot, shape=shape,
                 regions=regions, bed=bed)
+
+
+def msprime_panel(n_ref=200, n_gwas=10_000, loci=12, seed=1):
+    """The realistic design: P (the GWAS's LD, ``n_gwas`` people) and Q (a panel of ``n_ref``
+    others) from :func:`deepwas.datasets.simulated_loci`."""
+    P, Q = simulated_loci(loci, n_gwas=n_gwas, n_ref=n_ref, random_state=seed)
+    v = P.variants
+    annot = (np.random.default_rng(seed + 1).random(len(v)) < 0.2).astype(float)
+    p = P.mean / 2
+    shape = (p * (1 - p)) ** 0.7 * (1.0 + 2.0 * annot)
+    return dict(full=P, P=P, Q=Q, v=v, annot=annot, shape=shape, regions=v["region"].to_numpy(),
+                bed=None)
 
 
 def enrichment(f, a):
@@ -91,7 +116,8 @@ def base_stats(D, design, h2, kw, bed_path):
     v = D["v"]
     source = D["P"] if design == "in-sample" else D["Q"]
     blocks = {"in-sample": bed_path, "split": "auto", "split-fixed": "none",
-              "split-regions": bed_path}[design]
+              "split-regions": bed_path, "realistic": "auto",
+              "realistic-fixed": "none"}[design]
     table = pd.DataFrame({"SNP": v["snp"], "A1": v["a1"], "A2": v["a2"], "Z": 0.0, "N": N})
     feats = ArrayFeatures(pred=D["annot"][:, None], pred_names=["A"])
     return deepwas.SummaryStats.from_ld_source(
@@ -164,9 +190,12 @@ def report(rows, rst=None):
 def main():
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=20)
+    ap.add_argument("--first-rep", type=int, default=0, help="seed of the first replicate "
+                    "(to add replicates to an earlier run's CSV)")
     ap.add_argument("--h2", default="0.05,0.2")
     ap.add_argument("--designs", default=",".join(DESIGNS))
     ap.add_argument("--estimators", default=",".join(ESTIMATORS))
+    ap.add_argument("--n-ref", type=int, default=200, help="panel size of the realistic design")
     ap.add_argument("--out", default=None, help="CSV of every replicate")
     ap.add_argument("--from-csv", nargs="+", help="summarise these CSVs instead of running")
     ap.add_argument("--rst", default=None, help="also write the table as an rst list-table")
@@ -178,27 +207,37 @@ def main():
     for name in list(ESTIMATORS):
         if name not in keep:
             del ESTIMATORS[name]
-    D = panel()
-    print(f"{len(D['v'])} variants, halves {D['P'].n_ref}/{D['Q'].n_ref} people, true "
-          f"enrichment {enrichment(D['shape'], D['annot']):.3f}", flush=True)
+    designs = args.designs.split(",")
+    panels = {}
+    if any(not d.startswith("realistic") for d in designs):
+        panels["1000G"] = panel()
+    if any(d.startswith("realistic") for d in designs):
+        panels["msprime"] = msprime_panel(n_ref=args.n_ref)
+    for name, D in panels.items():
+        print(f"{name}: {len(D['v'])} variants, {D['P'].n_ref} people for the GWAS's LD, "
+              f"{D['Q'].n_ref} in the panel, true enrichment "
+              f"{enrichment(D['shape'], D['annot']):.3f}", flush=True)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
         bed_path = os.path.join(tmp, "regions.bed")
-        D["bed"].to_csv(bed_path, sep="\t", header=False, index=False)
-        for design in args.designs.split(","):
+        if "1000G" in panels:
+            panels["1000G"]["bed"].to_csv(bed_path, sep="\t", header=False, index=False)
+        for design in designs:
+            D = panels["msprime" if design.startswith("realistic") else "1000G"]
             for h2 in [float(x) for x in args.h2.split(",")]:
                 cache = {}
 
-                def stats_of(name, design=design, h2=h2, cache=cache):
+                def stats_of(name, design=design, h2=h2, cache=cache, D=D):
                     kw = ESTIMATORS[name]
                     key = tuple(sorted((k, x) for k, x in kw.items() if k.startswith("ld_")))
                     if key not in cache:
                         cache[key] = base_stats(D, design, h2, kw, bed_path)
                     return cache[key]
 
-                for rep in range(args.reps):
+                for rep in range(args.first_rep, args.first_rep + args.reps):
                     t0 = time.perf_counter()
                     rows += one_replicate(D, design, h2, rep, stats_of)
+                    rows[-1]["n_ref"] = D["Q"].n_ref
                     print(f"  {design}, h2 {h2:g}, replicate {rep}: "
                           f"{time.perf_counter() - t0:.0f} s", flush=True)
                     if args.out:

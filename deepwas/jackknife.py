@@ -35,15 +35,18 @@ standard errors (docs/heritability.rst: measured). ``"refit"`` leaves out whole 
 from __future__ import annotations
 
 import copy
+import logging
 import warnings
 
 import numpy as np
 import torch
 
 __all__ = ["jackknife_blocks", "variant_blocks", "plan_blocks", "jackknife_cov",
-           "leave_out_priors", "JACKKNIFE_METHODS"]
+           "leave_out_priors", "newton_leave_outs", "JACKKNIFE_METHODS"]
 
 JACKKNIFE_METHODS = ("pseudo", "refit", "none")
+
+log = logging.getLogger(__name__)
 
 
 def jackknife_blocks(n_windows, n_blocks):
@@ -254,10 +257,46 @@ def _pseudo(prior, obj, labels, n_blocks, step, unit):
         pen = ridge_mask(prior)
         gt = gt + obj.ridge * np.where(pen, x0, 0.0)
         Ht = Ht + np.diag(obj.ridge * pen.astype(float))
-    out = []
-    for b in range(n_blocks):
-        out.append(x0 - np.linalg.lstsq(Ht - Hk[b], gt - gk[b], rcond=None)[0])
+    out = newton_leave_outs(x0, gt, Ht, gk, Hk)
     _set(prior, x0)
+    return out
+
+
+def newton_leave_outs(x0, g, H, gk, Hk):
+    """One Newton step from ``x0`` for each leave-one-block-out objective.
+
+    Parameters
+    ----------
+    x0 : ndarray, shape (P,)
+        The full-data optimum.
+    g, H : ndarray, shapes (P,) and (P, P)
+        Gradient and Hessian of the full objective at ``x0`` (penalty included).
+    gk, Hk : ndarray, shapes (n, P) and (n, P, P)
+        Each block's share of them.
+
+    Returns
+    -------
+    ndarray, shape (n, P)
+        ``x0 - (H - Hk[b])^-1 (g - gk[b])``. A block whose own curvature is a large part of the
+        total can leave ``H - Hk[b]`` nearly singular or indefinite, and the step then jumps far
+        from ``x0`` (an LDSR GLM whose annotation weight sat on a flat stretch: steps of 14 in a
+        weight, an h2 SE of 753 for an h2 of 0.059). Such a block -- its smallest curvature
+        below half of ``(n - 1) / n`` times the full data's -- takes ``(n - 1) / n H`` instead
+        (the infinitesimal jackknife), which is what ``H - Hk[b]`` is for a block of average
+        size; the count is logged.
+    """
+    n = len(gk)
+    floor = 0.5 * (1.0 - 1.0 / n) * np.linalg.eigvalsh(H)[0]
+    out, fallback = [], 0
+    for b in range(n):
+        Hb = H - Hk[b]
+        if not (floor > 0 and np.linalg.eigvalsh(Hb)[0] > floor):
+            Hb = (1.0 - 1.0 / n) * H
+            fallback += 1
+        out.append(x0 - np.linalg.lstsq(Hb, g - gk[b], rcond=None)[0])
+    if fallback:
+        log.info("pseudo-jackknife: %d of %d blocks took the full-data curvature (their own "
+                 "left the rest nearly singular)", fallback, n)
     return np.array(out)
 
 

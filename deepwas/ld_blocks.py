@@ -309,7 +309,8 @@ def detect_ld_blocks(ld, chrom, pos, n_ref, *, band_bp=BLOCK_DEFAULTS["band_bp"]
         last = np.r_[cuts, len(p) - 1]
         for i, (lo, hi) in enumerate(zip(first, last)):
             # edges halfway between the variants either side of a cut
-            start = 0 if i == 0 else (p[lo - 1] + p[lo]) // 2
+            # (a first variant at position 0, which some tables use, must lie inside too)
+            start = min(0, int(p[0]) - 1) if i == 0 else (p[lo - 1] + p[lo]) // 2
             end = p[hi] + 1 if i == len(first) - 1 else (p[hi] + p[hi + 1]) // 2
             out.append((chrom[a], int(start), int(end), int(hi - lo + 1),
                         float(cross[hi]) if i < len(first) - 1 else np.nan))

@@ -53,8 +53,11 @@ sumstats.head()
 # -----------------------
 # :meth:`~deepwas.SummaryStats.from_plink` matches SNPs by rsID, aligns the statistics to the
 # reference alleles (flips repaired, strand-ambiguous SNPs dropped) and cuts each chromosome
-# into 1 Mb windows. Every dropped SNP is counted by reason.
-stats = deepwas.SummaryStats.from_plink(bfiles, sumstats)
+# into windows. Every dropped SNP is counted by reason. By default a panel of 489 people is cut
+# at LD blocks found in it (``ld_blocks="auto"``, :doc:`/reference_panel`); here each region is
+# kept as one 1 Mb window (``ld_blocks="none"``), the window the UK Biobank-format file below
+# defines, so that the two LD sources can be compared.
+stats = deepwas.SummaryStats.from_plink(bfiles, sumstats, ld_blocks="none")
 print(stats)
 print({k: v for k, v in stats.drop_counts.items() if v})
 stats.variants.head()

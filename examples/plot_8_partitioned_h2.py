@@ -78,7 +78,8 @@ pd.DataFrame({"CHR": v["chrom"], "BP": v["pos"], "SNP": v["snp"], "CM": 0.0,
               "A": A.astype(int), "B": B}).to_csv(annot_path, sep="\t", index=False)
 stats = deepwas.SummaryStats.from_ld_source(
     ld, sumstats, sigma2=1 - H2, keep_ambiguous=True, window_bp=300_000, flank_bp=5_000_000,
-    features=AnnotFeatures(annot_path, columns=["A", "B"]), ld_regularisation="none")
+    features=AnnotFeatures(annot_path, columns=["A", "B"]), ld_regularisation="none",
+    ld_blocks="none")
 print(stats)
 
 # %%
@@ -91,7 +92,9 @@ print(stats)
 # in each whole region: with a panel of 489 people, the small spurious correlations between
 # distant SNPs of a region are part of the simulated GWAS, and a shorter flank would leave them
 # out of the model, which then sees a little extra heritability spread evenly over the SNPs
-# (the warning of :doc:`/reference_panel` about panels smaller than the windows).
+# (the warning of :doc:`/reference_panel` about panels smaller than the windows). For the same
+# reason the LD is not cut at blocks found in the panel (``ld_blocks="none"``): this GWAS is
+# drawn through the panel itself (in-sample), region by region.
 tables = {}
 for solver in ("ldsr", "deepwas"):
     est = deepwas.GLMPrior(solver=solver, model_params={"link": "identity"},

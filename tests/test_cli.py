@@ -73,11 +73,13 @@ def workflow(tmp_path_factory):
     feat = ["--tracks", *tracks, "--chain", HG19_TO_HG38_CHAIN, "--width", "8",
             "--bin-size", "1000"]
     ss = str(tmp / "sim.tsv.gz")
+    # one window per 1 Mb region (--ld-blocks none), the statistics drawn region by region:
+    # in-sample LD, so these tests can compare numbers with the Python API's exact ones
     assert main(["simulate", "--bfile", *bfiles, *feat, "--h2", "0.03", "--n", "300000",
-                 "--seed", "2", "--out", ss]) == 0
+                 "--seed", "2", "--ld-blocks", "none", "--out", ss]) == 0
     cache = str(tmp / "cache")
     data = ["--bfile", *bfiles, "--sumstats", ss, "--sigma2", "0.97", "--keep-ambiguous",
-            "--cache-dir", cache]
+            "--ld-blocks", "none", "--cache-dir", cache]
     assert main(["precompute", *data, "--no-progress", "--out", str(tmp / "pre.json")]) == 0
     model = str(tmp / "model")
     assert main(["fit", *data, *feat, "--model", "glm", "--epochs", "3", "--accumulate", "1",
@@ -382,16 +384,21 @@ def test_no_shared_snp_names_both_sides(tmp_path, capsys):
 
 def test_simulate_warns_when_the_panel_is_smaller_than_a_window(tmp_path, capsys):
     out = tmp_path / "s.tsv"
-    # 489 people; 300 kb cores of chromosome 22 hold ~780 variants; 100 kb flanks
+    # 489 people; 300 kb cores of chromosome 22 hold ~780 variants; 100 kb flanks; statistics
+    # drawn through the whole chromosome (by default they are drawn per block: no warning)
     assert main(["simulate", "--bfile", *demo_bfiles([22]), "--window-bp", "300000",
                  "--flank-bp", "100000", "--h2", "0.01", "--out", str(out)]) == 0
+    assert "warning" not in capsys.readouterr().err
+    assert main(["simulate", "--bfile", *demo_bfiles([22]), "--window-bp", "300000",
+                 "--flank-bp", "100000", "--h2", "0.01", "--gwas-ld", "chromosome",
+                 "--ld-blocks", "none", "--out", str(out)]) == 0
     err = capsys.readouterr().err
     assert err.startswith("deepwas: warning: the LD panel has 489 people, fewer than the core "
                           "variants of"), err
     assert "over-estimates h2" in err and "'LD from a reference panel'" in err
     # one window per region: every core sees its whole chromosome, nothing to warn about
     assert main(["simulate", "--bfile", *demo_bfiles([22]), "--h2", "0.01",
-                 "--out", str(out)]) == 0
+                 "--gwas-ld", "chromosome", "--ld-blocks", "none", "--out", str(out)]) == 0
     assert "warning" not in capsys.readouterr().err
 
 

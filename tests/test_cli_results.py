@@ -8,7 +8,7 @@ import pytest
 from deepwas.cli import main
 from deepwas.datasets import demo_bfiles
 
-WINDOWS = ["--window-bp", "300000", "--flank-bp", "200000"]
+WINDOWS = ["--window-bp", "300000", "--flank-bp", "200000", "--ld-blocks", "none"]
 
 
 @pytest.fixture(scope="module")
@@ -152,7 +152,7 @@ def test_h2_on_one_window_matches_python(small, tmp_path, capsys):
     from deepwas import load_model
     from deepwas.features import BasicPredictors
 
-    one = ["--window-bp", "3000000", "--flank-bp", "0"]
+    one = ["--window-bp", "3000000", "--flank-bp", "0", "--ld-blocks", "none"]
     data = small["data"][:small["data"].index(WINDOWS[0])] + \
         small["data"][small["data"].index(WINDOWS[-1]) + 1:] + one
     prefix = str(tmp_path / "one")
@@ -164,7 +164,8 @@ def test_h2_on_one_window_matches_python(small, tmp_path, capsys):
     est, _ = load_model(small["model"])
     stats = deepwas.SummaryStats.from_plink(demo_bfiles([15]), small["ss"], sigma2=0.98,
                                             keep_ambiguous=True, window_bp=3_000_000,
-                                            flank_bp=0, features=BasicPredictors())
+                                            flank_bp=0, features=BasicPredictors(),
+                                            ld_blocks="none")
     assert len(stats) == 1
     with pytest.warns(UserWarning):
         py = est.partitioned_h2(stats, small["annot"], n_blocks=20)

@@ -140,3 +140,27 @@ def test_one_window_gets_standard_errors(data):
     assert 0 < tab["Enrichment_std_error"][0] < np.inf
     with pytest.raises(ValueError, match="needs at least 2 windows, the data has 1"):
         est.partitioned_h2(st, A, n_blocks=20, jackknife="refit")
+
+
+def test_newton_leave_outs_guard_a_block_that_leaves_the_rest_singular():
+    """Ordinary blocks: the exact leave-out Newton step. A block carrying almost all the
+    curvature of one parameter: the step with (n-1)/n of the full curvature, not a jump."""
+    from deepwas.jackknife import newton_leave_outs
+
+    rng = np.random.default_rng(0)
+    n, P = 10, 2
+    Hk = np.array([np.diag(rng.uniform(0.9, 1.1, P)) for _ in range(n)])
+    Hk[3] = np.diag([1.0, 9.99])            # block 3 holds 9.99 of the 10.0 curvature of x1
+    Hk[:, 1, 1] = np.where(np.arange(n) == 3, 9.99, 0.01 / 9)
+    gk = rng.normal(0, 0.1, (n, P))
+    gk -= gk.mean(0)                         # the full gradient is zero at x0
+    x0 = np.array([0.5, -1.0])
+    H, g = Hk.sum(0), gk.sum(0)
+    out = newton_leave_outs(x0, g, H, gk, Hk)
+    for b in range(n):
+        want = x0 - np.linalg.solve(H - Hk[b], g - gk[b]) if b != 3 else \
+            x0 - np.linalg.solve((1 - 1 / n) * H, g - gk[b])
+        np.testing.assert_allclose(out[b], want, rtol=1e-12)
+    assert np.abs(out[3] - x0).max() < 0.1
+    # the unguarded step for block 3 jumps by |g3| / 0.01
+    assert np.abs(np.linalg.solve(H - Hk[3], g - gk[3])).max() > 1

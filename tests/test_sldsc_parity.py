@@ -35,7 +35,7 @@ def both():
     stats = deepwas.SummaryStats.from_plink(
         [bfile(c) for c in range(1, 23)], os.path.join(REF, "sim.sumstats.gz"),
         keep_ambiguous=True, features=AnnotFeatures(annot, columns=["A", "B"]),
-        window_bp=100_000, flank_bp=1_000_000, ld_regularisation="none")
+        window_bp=100_000, flank_bp=1_000_000, ld_regularisation="none", ld_blocks="none")
     est = deepwas.GLMPrior(solver="ldsr", model_params={"link": "identity"}).fit(stats)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")          # 'base' is constant (Enrichment 1, no test)

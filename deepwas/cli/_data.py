@@ -11,7 +11,7 @@ from ..utils.chrom import normalise_chrom
 SHIPPED_CHAINS = (f"the package ships hg19 -> hg38 ({HG19_TO_HG38_CHAIN}) and hg38 -> hg19 "
                   f"({HG38_TO_HG19_CHAIN})")
 
-__all__ = ["UserError", "add_data_args", "check_file", "feature_provider", "feature_spec",
+__all__ = ["UserError", "add_data_args", "add_ld_blocks_arg", "ld_blocks_arg", "check_file", "feature_provider", "feature_spec",
            "column_map", "read_sumstats_args", "load_stats", "split_chroms", "model_features",
            "lift_once", "join"]
 
@@ -66,12 +66,7 @@ def add_data_args(p, sumstats_required=True, with_features=True):
                    help="core window size (bp)")
     g.add_argument("--flank-bp", type=int, metavar="BP", default=1_000_000,
                    help="flank of the extended set (bp)")
-    g.add_argument("--ld-blocks", default="auto", metavar="auto|detect|none|BED",
-                   help="cut the LD at approximately independent blocks, one window each: a "
-                        "BED file of blocks (e.g. LDetect's), 'detect' (found in the panel), "
-                        "'auto' (detect for a PLINK panel under 50,000 people, else fixed "
-                        "windows) or 'none' (--window-bp/--flank-bp windows); the blocks of "
-                        "LDGM, SBayesRC and UK Biobank LD are always used")
+    add_ld_blocks_arg(g)
     g.add_argument("--keep-ambiguous", action="store_true",
                    help="keep strand-ambiguous (A/T, C/G) SNPs")
     g.add_argument("--ld-regularisation", choices=("mismatch", "truncate", "none"),
@@ -96,6 +91,16 @@ def add_data_args(p, sumstats_required=True, with_features=True):
         f.add_argument("--bin-size", type=int, metavar="BP", default=500, help="bp per bin")
         f.add_argument("--no-freq-predictors", action="store_true",
                        help="do not use allele frequency and MAF as scalar predictors")
+
+
+def add_ld_blocks_arg(group):
+    """``--ld-blocks`` (the data commands and ``simulate``)."""
+    group.add_argument("--ld-blocks", default="auto", metavar="auto|detect|none|BED",
+                       help="cut the LD at approximately independent blocks, one window each: "
+                            "a BED file of blocks (e.g. LDetect's), 'detect' (found in the "
+                            "panel), 'auto' (detect for a PLINK panel under 50,000 people, "
+                            "else fixed windows) or 'none' (--window-bp/--flank-bp windows); "
+                            "the blocks of LDGM, SBayesRC and UK Biobank LD are always used")
 
 
 def auto_or(parse, what):
@@ -188,7 +193,7 @@ def lift_once(features, variants):
             p.lift(variants)
 
 
-def _ld_blocks(spec):
+def ld_blocks_arg(spec):
     """``--ld-blocks``: a keyword, or a BED file that must exist."""
     if spec in ("auto", "detect", "none"):
         return spec
@@ -206,7 +211,7 @@ def load_stats(args, features=None):
     kw = dict(features=features, window_bp=args.window_bp, flank_bp=args.flank_bp,
               keep_ambiguous=args.keep_ambiguous, cache_dir=args.cache_dir,
               chain=args.sumstats_chain, ld_regularisation=args.ld_regularisation,
-              ld_share=args.ld_share, ld_blocks=_ld_blocks(args.ld_blocks))
+              ld_share=args.ld_share, ld_blocks=ld_blocks_arg(args.ld_blocks))
     if args.sigma2 is not None:
         kw["sigma2"] = args.sigma2
     try:

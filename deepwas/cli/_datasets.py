@@ -10,7 +10,8 @@ import numpy as np
 
 from ..utils.chrom import sort_chroms
 
-from ._data import UserError, check_file, feature_provider, load_stats, report_ld_check
+from ._data import (UserError, check_file, feature_provider, ld_blocks_arg, load_stats,
+                    report_ld_check)
 from ._models import show_progress
 from ._reports import write_table
 
@@ -138,7 +139,8 @@ def cmd_simulate(args):
                           "N": args.n})
     stats = SummaryStats.from_ld_source(source, table, n=args.n, features=feats,
                                         keep_ambiguous=True, window_bp=args.window_bp,
-                                        flank_bp=args.flank_bp)
+                                        flank_bp=args.flank_bp,
+                                        ld_blocks=ld_blocks_arg(args.ld_blocks))
     if args.block_bp is not None and args.block_bp <= 0:
         raise UserError(f"--block-bp must be positive, got {args.block_bp}")
     sim, f_true = semi_synthetic(stats, truth=args.truth, h2=args.h2, n=args.n,

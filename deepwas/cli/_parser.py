@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import argparse
 
-from ._data import SHIPPED_CHAINS, add_data_args
+from ._data import SHIPPED_CHAINS, add_data_args, add_ld_blocks_arg
 from ._datasets import cmd_cache, cmd_demo, cmd_precompute, cmd_simulate
 from ._fetch import add_data_command
 from ._models import add_train_args, cmd_fit, cmd_score
@@ -246,7 +246,9 @@ def build_parser():
                          "correlations no real GWAS has (a fit then over-estimates h2)")
     sm.add_argument("--block-bp", type=int, metavar="BP",
                     help="with --gwas-ld blocks: independent stretches of this length (e.g. "
-                         "1000000-3000000) instead of the LD blocks")
+                         "1000000-3000000) instead of the LD blocks (default: the blocks of "
+                         "--ld-blocks, 1 Mb stretches with --ld-blocks none)")
+    add_ld_blocks_arg(sm)
     sm.add_argument("--window-bp", type=int, metavar="BP", default=1_000_000,
                     help="core window size (bp)")
     sm.add_argument("--flank-bp", type=int, metavar="BP", default=1_000_000,

@@ -1,11 +1,13 @@
 """LD score regression pieces used by the estimators (DESIGN section 1, "LDSR").
 
 Per window k with core I and extended set E, ``R2 = R_IE ** 2`` (n x m, float32) and the
-LD scores ``l_m = sum_{m' in E} R2[m, m']``. When the LD comes from a panel of ``n_ref``
-people (``stats.ld.panel_size``), ``R2`` is ldsc's unbiased ``r^2 - (1 - r^2) / (n_ref - 2)``:
-between unlinked variants a panel's r^2 averages about ``1 / n_ref``, which summed over a
-window's flanks inflates every LD score and deflates h2 (-26 % in the split-panel study of
-docs "LD from a reference panel"). Model: ``E[N beta_hat_m^2] = N (R2 f)_m + sigma^2``.
+LD scores ``l_m = sum_{m' in E} R2[m, m']``. When the LD comes from a reference panel of
+``n_ref`` people (``stats.ld.panel_size``), ``R2`` is ldsc's unbiased ``r^2 - (1 - r^2) /
+(n_ref - 2)``: between unlinked variants a panel's r^2 averages about ``1 / n_ref``, which
+summed over a window's flanks inflates every LD score and deflates h2 (docs "LD from a
+reference panel"). In-sample LD (``ld_regularisation="none"``) keeps its r^2 as is: the
+statistics carry the sample's own LD, noise included (a simulation drawn through a
+489-person panel: h2 0.0221 with the panel's r^2, 0.0278 with the correction, truth 0.02). Model: ``E[N beta_hat_m^2] = N (R2 f)_m + sigma^2``.
 Loss of a window (weighted least squares, LDSC's weights with a ballpark h2)::
 
     sum_{m in I} (1 / l_m) (N h2 l_m / M + 1)^-2 (N (R2 f)_m + sigma^2 - N beta_hat_m^2)^2
@@ -48,7 +50,10 @@ class LDSRBlocks:
         if hit is None:
             core, _ = self._windows[k]
             R_EI = self.stats.ld_ext_core(k)
-            R2 = unbiased_r2(R_EI.T ** 2, self.stats.ld.panel_size)
+            # in-sample LD (ld_regularisation="none") is the sample's own: its r^2, noise
+            # included, is what the statistics carry, so it is used as is
+            in_sample = self.stats.ld_model.regularisation == "none"
+            R2 = unbiased_r2(R_EI.T ** 2, None if in_sample else self.stats.ld.panel_size)
             R2 = np.ascontiguousarray(R2.astype(np.float32))                 # (n, m)
             l = R2.sum(1, dtype=np.float64)
             chi2 = self.stats.n * self._beta[core] ** 2
@@ -63,7 +68,11 @@ class LDSRBlocks:
         """Weighted LDSR loss of window ``k`` (sum over its core variants), differentiable in f."""
         R2, l, chi2 = self.get(k)
         N = float(self.stats.n)
-        w = 1.0 / (l.clamp_min(1.0) * (N * h2 * l / M + 1.0) ** 2)
+        # LD scores floored at 1 in both factors of the weight, as ldsc does: unbiased r^2 of a
+        # small panel can give an LD score near -M / (N h2), where the unfloored second factor
+        # vanishes and one variant's weight swamps the regression (h2 0.2 estimated as 0)
+        lw = l.clamp_min(1.0)
+        w = 1.0 / (lw * (N * h2 * lw / M + 1.0) ** 2)
         pred = N * (R2 @ f_ext.to(R2.dtype)) + sigma2
         return (w * (pred - chi2) ** 2).sum()
 
@@ -96,7 +105,8 @@ def ldsr_regression(blocks, windows, M, n_iter=2):
     h2 = 0.1
     intercept = 1.0
     for _ in range(max(1, n_iter)):
-        w = 1.0 / (np.maximum(l, 1.0) * (N * max(h2, 1e-4) * l / M + 1.0) ** 2)
+        lw = np.maximum(l, 1.0)                    # as in the loss above
+        w = 1.0 / (lw * (N * max(h2, 1e-4) * lw / M + 1.0) ** 2)
         X = np.stack([np.ones_like(l), l], axis=1)
         sw = np.sqrt(w)
         coef, *_ = np.linalg.lstsq(X * sw[:, None], chi2 * sw, rcond=None)
