@@ -11,8 +11,8 @@ from ..utils.chrom import normalise_chrom
 SHIPPED_CHAINS = (f"the package ships hg19 -> hg38 ({HG19_TO_HG38_CHAIN}) and hg38 -> hg19 "
                   f"({HG38_TO_HG19_CHAIN})")
 
-__all__ = ["UserError", "add_data_args", "add_ld_blocks_arg", "ld_blocks_arg", "check_file", "feature_provider", "feature_spec",
-           "column_map", "read_sumstats_args", "load_stats", "split_chroms", "model_features",
+__all__ = ["UserError", "add_data_args", "add_ld_blocks_arg", "ld_blocks_arg", "check_file",
+           "feature_provider", "feature_spec", "column_map", "read_sumstats_args", "load_stats", "split_chroms", "model_features",
            "lift_once", "join"]
 
 
