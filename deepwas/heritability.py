@@ -118,7 +118,8 @@ def partitioned_h2(est, stats, annotations=None, n_blocks=200, jackknife="auto")
         ``.annot`` file(s) (``@`` for the chromosome); BED files (``.bed[.gz]``: one 0/1
         column per file, named by the file); a feature provider such as
         :class:`~deepwas.features.BedAnnotations`; several of these in a list, their columns
-        side by side (:mod:`deepwas.annotation_table`). None: the model's scalar features.
+        side by side (:mod:`deepwas.annotation_table`). None: the model's scalar features, or
+        without any, one all-ones annotation ``base`` (the total h2 and its SE).
     n_blocks : int, default=200
         Jackknife blocks (S-LDSC's 200): contiguous runs of windows; with fewer windows (one
         LDGM block is one window), blocks of contiguous variants that split windows, for the
@@ -147,13 +148,19 @@ def partitioned_h2(est, stats, annotations=None, n_blocks=200, jackknife="auto")
         jackknife = "pseudo" if est._model_name() in ("constant", "glm") else "none"
     core = np.unique(np.concatenate([c for c, _ in stats.windows]))
     variants = stats.variants.iloc[core].reset_index(drop=True)
+    total_only = False
     if annotations is None:
         feats = stats.get_features(core)
         if feats is None or feats.pred is None:
-            raise ValueError("no annotations given and the data have no scalar features")
-        names = feats.pred_names or [f"pred{i}" for i in range(feats.pred.shape[1])]
-        annotations = pd.DataFrame(np.asarray(feats.pred, dtype=np.float64), columns=names)
-        annotations = _without_dropped(est, annotations)
+            # no annotation to partition by (a constant prior, or tracks only): the total h2
+            # and its SE still stand, as the one row of an all-ones annotation
+            annotations = pd.DataFrame({"base": np.ones(len(core))})
+            total_only = True
+        else:
+            names = feats.pred_names or [f"pred{i}" for i in range(feats.pred.shape[1])]
+            annotations = pd.DataFrame(np.asarray(feats.pred, dtype=np.float64),
+                                       columns=names)
+            annotations = _without_dropped(est, annotations)
     A, names, covered = align_annotations(annotations, variants)
     missing = int((~covered).sum())
     if missing:
@@ -167,7 +174,7 @@ def partitioned_h2(est, stats, annotations=None, n_blocks=200, jackknife="auto")
         if np.all(A[:, c] == 0):
             warnings.warn(f"annotation {name!r} is 0 on every variant: its enrichment is "
                           "undefined (NaN)", UserWarning, stacklevel=3)
-        elif np.all(A[:, c] == A[0, c]):
+        elif np.all(A[:, c] == A[0, c]) and not total_only:
             warnings.warn(f"annotation {name!r} is constant: its enrichment is 1 by "
                           "construction and has no test (Enrichment_p NaN)", UserWarning,
                           stacklevel=3)

@@ -232,3 +232,19 @@ def test_duplicated_snps_are_named(fitted, tmp_path):
     with pytest.raises(ValueError, match=f"dup.annot: 2 SNPs listed more than once "
                                          f"\\(e.g. {snps[0]}"):
         est.partitioned_h2(stats, str(path), jackknife="none")
+
+
+def test_a_prior_without_features_reports_the_total_h2(geno22):
+    """No annotations and no scalar features (a constant prior): one all-ones row, ``base``,
+    whose h2 is the prior's and whose SE comes from the jackknife (``deepwas h2`` on a constant
+    model stopped with "no scalar features" before)."""
+    from conftest import chr22_small_windows
+
+    stats, _ = chr22_small_windows(geno22, 0)
+    est = deepwas.ConstantPrior(random_state=0).fit(stats)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")            # 'base' is constant: enrichment 1, no test
+        tab = est.partitioned_h2(stats, n_blocks=10)
+    assert list(tab["Category"]) == ["base"] and tab["Enrichment"].iat[0] == 1.0
+    assert tab.attrs["h2"] == pytest.approx(est.h2(stats), rel=1e-10)
+    assert 0 < tab.attrs["h2_std_error"] < tab.attrs["h2"]
