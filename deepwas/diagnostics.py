@@ -31,7 +31,8 @@ import pandas as pd
 
 from .utils.text import plural
 
-__all__ = ["ld_diagnostics", "diagnostics_summary", "Z_TAIL_THRESHOLD", "FLANK_NOISE_WARN"]
+__all__ = ["ld_diagnostics", "diagnostics_summary", "Z_TAIL_THRESHOLD", "FLANK_NOISE_WARN",
+           "PANEL_NOISE_WARN", "needs_warning"]
 
 log = logging.getLogger(__name__)
 
@@ -40,6 +41,10 @@ Z_TAIL_THRESHOLD = 10.0
 
 #: ``flank_noise`` above which the LD check warns (a tenth of the model signal spurious)
 FLANK_NOISE_WARN = 0.1
+
+#: median ``panel_noise`` above which the LD check warns (the reference-panel study: -13 % at
+#: a median of about 2, -41 % at about 0.4 with a weaker signal; docs "LD from a reference panel")
+PANEL_NOISE_WARN = 0.3
 
 
 def _ldsr_h2(stats):
@@ -71,8 +76,13 @@ def ld_diagnostics(stats, h2=None, sigma2=None, warn=True):
     -------
     pandas.DataFrame
         One row per window: ``chrom, start, end, n_core, n_extended, panel_size, rank,
-        small_panel, flank_noise, out_share, n_tail, z_tail, flag``; ``attrs["h2"]`` holds the
-        h2 used. ``flank_noise`` is the expected panel-noise inflation of the window's model
+        small_panel, flank_noise, panel_noise, out_share, n_tail, z_tail, flag``;
+        ``attrs["h2"]`` holds the h2 used. ``panel_noise`` is the within-window share: a panel
+        of n people adds about ``h2_w / n`` (``h2_w``: the window's h2 under a constant prior
+        with the h2 used) to the modelled noise variance ``sigma^2 / N`` of every statistic,
+        ``panel_noise = h2_w N / (n sigma^2)`` (NaN without a panel size); near 1 or above,
+        the fit reads it as missing signal and h2 comes out low (docs "LD from a reference
+        panel"). ``flank_noise`` is the expected panel-noise inflation of the window's model
         signal, ``(n_extended - n_core) * rank / (n_core * panel_size)``: each flank variant
         unlinked to the core gets a spurious R^2 of about ``rank / panel_size`` with it, against
         about 1 per core variant (NaN when the panel size is unknown, 0 for LD blocks, where
@@ -98,13 +108,29 @@ def ld_diagnostics(stats, h2=None, sigma2=None, warn=True):
                          small_panel=bool(panel is not None and panel < len(core)),
                          flank_noise=(len(ext) - len(core)) * wf.rank / (len(core) * panel)
                          if panel else np.nan,
+                         panel_noise=c * float(weights[ext].sum()) / (panel * s)
+                         if panel else np.nan,
                          out_share=wf.out_share, n_tail=n_tail, z_tail=z,
                          flag=bool(z > Z_TAIL_THRESHOLD)))
     out = pd.DataFrame(rows)
     out.attrs["h2"] = h2
-    if warn and (out["flag"].any() or (out["flank_noise"] > FLANK_NOISE_WARN).any()):
+    if warn and needs_warning(out, stats.ld_model.regularisation):
         log.warning("%s", diagnostics_summary(out, stats.ld_model.regularisation))
     return out
+
+
+def needs_warning(diag, regularisation=None):
+    """Whether a :func:`ld_diagnostics` table calls for a warning: flagged windows, flank
+    noise above :data:`FLANK_NOISE_WARN`, or a median panel noise above
+    :data:`PANEL_NOISE_WARN` unless the LD is declared in-sample (``regularisation="none"``:
+    then the statistics carry the panel's noise too)."""
+    return bool(diag["flag"].any() or (diag["flank_noise"] > FLANK_NOISE_WARN).any()
+                or _panel_noisy(diag, regularisation))
+
+
+def _panel_noisy(diag, regularisation):
+    return regularisation != "none" and "panel_noise" in diag \
+        and diag["panel_noise"].median() > PANEL_NOISE_WARN
 
 
 def diagnostics_summary(diag, regularisation=None):
@@ -116,7 +142,9 @@ def diagnostics_summary(diag, regularisation=None):
     panel = diag["panel_size"].iat[0] if n and "panel_size" in diag else None
     if panel is not None and pd.notna(panel):
         text += (f"; LD panel of {int(panel):,} people, expected panel-noise inflation "
-                 f"{diag['flank_noise'].median():.1%} (median window)")
+                 f"{diag['flank_noise'].median():.1%} of the signal from flanks and "
+                 f"{diag['panel_noise'].median():.2g} of the noise term within windows "
+                 "(median window)")
     small = int(diag["small_panel"].sum())
     if small:
         text += (f"; {plural(small, 'window')} {'has' if small == 1 else 'have'} more core "
@@ -127,6 +155,10 @@ def diagnostics_summary(diag, regularisation=None):
         text += (f"; the panel's noise between unlinked variants inflates the model signal of "
                  f"{plural(noisy, 'window')} by up to {diag['flank_noise'].max():.0%} (h2 comes "
                  "out low): cut the LD at blocks (ld_blocks='detect' or a BED file)")
+    if _panel_noisy(diag, regularisation):
+        text += ("; the panel is small for this signal: its noise within windows is a sizeable "
+                 "part of the noise term, and h2 comes out low (a larger panel, or LD score "
+                 "regression, solver='ldsr', is less affected)")
     if flagged:
         text += (": beta-hat is not consistent with this LD (it looks like LD from another "
                  "sample, e.g. a reference panel)")

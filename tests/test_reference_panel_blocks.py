@@ -167,3 +167,21 @@ def test_realistic_panel_default_is_near_the_truth(realistic):
     print("blocks", blocks, "fixed", fixed)
     assert 0.032 < np.mean(blocks) < 0.06
     assert np.mean(fixed) < 0.028
+
+
+def test_diagnostics_report_panel_noise(split_design):
+    """``panel_noise = h2_w N / (n sigma^2)`` per window (h2_w: the window's share of the h2
+    used under the constant prior's weights), ``flank_noise`` 0 in blocks, and a warning when
+    the median panel noise is large, unless the LD is declared in-sample."""
+    from deepwas.diagnostics import diagnostics_summary, needs_warning
+
+    P, Q = split_design
+    st = _split_stats(P, Q, 0.2, 0)
+    diag = st.ld_diagnostics(h2=0.2, warn=False)
+    w = st._data.store.weights[st.variants["row"].to_numpy()]
+    for k, (core, ext) in enumerate(st.windows):
+        want = 0.2 * w[ext].sum() / w.sum() / (Q.n_ref * 0.8 / N)
+        assert diag["panel_noise"].iat[k] == pytest.approx(want, rel=1e-9)
+    assert (diag["flank_noise"] == 0).all() and diag["panel_noise"].median() > 1
+    assert needs_warning(diag, "mismatch") and not needs_warning(diag.assign(flag=False), "none")
+    assert "the panel is small for this signal" in diagnostics_summary(diag, "mismatch")

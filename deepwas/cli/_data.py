@@ -246,13 +246,11 @@ def report_ld_check(stats, log):
 
     Returns the diagnostics table (:func:`deepwas.diagnostics.ld_diagnostics`).
     """
-    from ..diagnostics import diagnostics_summary
+    from ..diagnostics import diagnostics_summary, needs_warning
 
     diag = stats.ld_diagnostics(warn=False)
     line = diagnostics_summary(diag, stats.ld_model.regularisation)
-    from ..diagnostics import FLANK_NOISE_WARN
-
-    if diag["flag"].any() or (diag["flank_noise"] > FLANK_NOISE_WARN).any():
+    if needs_warning(diag):
         log.warning("%s", line)
     else:
         print(line, flush=True)
