@@ -48,6 +48,7 @@ import pandas as pd
 import deepwas
 from deepwas.datasets import pseudo_chromosome, simulated_loci
 from deepwas.features.base import ArrayFeatures
+from deepwas.simulate import beta_hat_from_genotypes
 
 N = 100_000
 DESIGNS = ("in-sample", "split", "split-fixed", "split-regions", "realistic",
@@ -100,15 +101,7 @@ def draw(D, design, h2, rng):
     """beta-hat of one replicate, region by region, and the true f."""
     f = D["shape"] * h2 / D["shape"].sum()
     beta = rng.standard_normal(len(f)) * np.sqrt(f)
-    s = (1.0 - h2) / N
-    src = D["P"]
-    bh = np.empty(len(f))
-    for r in pd.unique(D["regions"]):
-        idx = np.flatnonzero(D["regions"] == r)
-        X = src.standardised(idx)
-        n = X.shape[1]
-        bh[idx] = X @ (X.T @ beta[idx]) / n + np.sqrt(s / n) * (X @ rng.standard_normal(n))
-    return bh, f
+    return beta_hat_from_genotypes(D["P"], beta, (1.0 - h2) / N, D["regions"], rng), f
 
 
 def base_stats(D, design, h2, kw, bed_path):

@@ -31,8 +31,8 @@ import pandas as pd
 
 from .features.base import ArrayFeatures, Features
 
-__all__ = ["semi_synthetic", "synthetic_features", "true_log_f", "gwas_blocks", "TRUTHS",
-           "GWAS_LD"]
+__all__ = ["semi_synthetic", "synthetic_features", "true_log_f", "gwas_blocks",
+           "beta_hat_from_genotypes", "TRUTHS", "GWAS_LD"]
 
 log = logging.getLogger(__name__)
 
@@ -238,10 +238,7 @@ def _draw_beta_hat(stats, beta, s, rng, max_dense, groups=None):
         geno = _genotype_rows(stats.ld, rows)
         if geno is not None:
             src, grows = geno
-            X = src.standardised(grows)                      # (m, N_ref), R = X X^T / N_ref
-            nref = X.shape[1]
-            eps = rng.standard_normal(nref)
-            out[sel] = X @ (X.T @ beta[sel]) / nref + np.sqrt(s / nref) * (X @ eps)
+            out[sel] = _through_genotypes(src.standardised(grows), beta[sel], s, rng)
             continue
         if len(sel) > max_dense:
             raise ValueError(
@@ -251,6 +248,45 @@ def _draw_beta_hat(stats, beta, s, rng, max_dense, groups=None):
         lam, U = np.linalg.eigh(R)
         lam = np.clip(lam, 0.0, None)
         out[sel] = R @ beta[sel] + U @ (np.sqrt(s * lam) * rng.standard_normal(len(lam)))
+    return out
+
+
+def _through_genotypes(X, beta, s, rng):
+    """``R beta + N(0, s R)`` exactly, for ``R = X X^T / n`` (X: m x n standardised)."""
+    n = X.shape[1]
+    return X @ (X.T @ beta) / n + np.sqrt(s / n) * (X @ rng.standard_normal(n))
+
+
+def beta_hat_from_genotypes(geno, beta, s, groups, random_state=None):
+    """Marginal effects drawn through a panel's genotypes, independently per group.
+
+    ``beta_hat_g = R_g beta_g + N(0, s R_g)`` for each group ``g`` (an LD block, a region, a
+    chromosome), with ``R_g = X_g X_g^T / n`` the LD of the panel's ``n`` people: exact, and no
+    LD between groups, as a large GWAS has none between distant variants.
+
+    Parameters
+    ----------
+    geno : deepwas.ld.GenotypeLD
+        One row per entry of ``beta``.
+    beta : ndarray, shape (M,)
+        Standardised effects.
+    s : float
+        Noise variance ``sigma^2 / N``.
+    groups : array-like, shape (M,)
+        Group label of each variant.
+    random_state : int, Generator or None
+
+    Returns
+    -------
+    ndarray, shape (M,)
+    """
+    rng = _rng(random_state)
+    beta = np.asarray(beta, dtype=np.float64)
+    groups = np.asarray(groups)
+    out = np.empty(len(beta))
+    for g in pd.unique(groups):
+        idx = np.flatnonzero(groups == g)
+        out[idx] = _through_genotypes(geno.standardised(idx), beta[idx], s, rng)
     return out
 
 

@@ -28,6 +28,7 @@ import pandas as pd
 
 import deepwas
 from deepwas.datasets import pseudo_chromosome
+from deepwas.simulate import beta_hat_from_genotypes
 
 full = pseudo_chromosome([1, 2, 3, 4], step=4)
 rng = np.random.default_rng(0)
@@ -44,19 +45,14 @@ print(f"{len(v)} SNPs on a {v['pos'].max() / 1e6:.1f} Mb pseudo-chromosome; "
 # ---------------------------------------
 # :math:`f \propto (p(1-p))^{0.7}`, :math:`\beta \sim N(0, f)` and
 # :math:`\hat\beta = R_A\beta + N(0, \sigma^2_N R_A)`, drawn exactly through half A's genotypes
-# region by region (a large GWAS has no LD between distant SNPs).
+# region by region (a large GWAS has no LD between distant SNPs;
+# :func:`deepwas.simulate.beta_hat_from_genotypes`).
 N, H2 = 100_000, 0.05
 p = A.mean / 2
 f_true = (p * (1 - p)) ** 0.7
 f_true *= H2 / f_true.sum()
 beta = rng.standard_normal(len(v)) * np.sqrt(f_true)
-bh = np.empty(len(v))
-for r in pd.unique(v["region"]):
-    idx = np.flatnonzero(v["region"].to_numpy() == r)
-    X = A.standardised(idx)
-    n = X.shape[1]
-    noise = np.sqrt((1 - H2) / N / n) * (X @ rng.standard_normal(n))
-    bh[idx] = X @ (X.T @ beta[idx]) / n + noise
+bh = beta_hat_from_genotypes(A, beta, (1 - H2) / N, v["region"], rng)
 sumstats = pd.DataFrame({"SNP": v["snp"], "A1": v["a1"], "A2": v["a2"], "Z": bh * np.sqrt(N),
                          "N": N})
 

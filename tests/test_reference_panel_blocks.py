@@ -11,7 +11,7 @@ import pytest
 import deepwas
 from deepwas.datasets import pseudo_chromosome
 from deepwas.estimators._ldsr import LDSRBlocks
-from deepwas.simulate import semi_synthetic
+from deepwas.simulate import beta_hat_from_genotypes, semi_synthetic
 
 N = 100_000
 
@@ -88,13 +88,7 @@ def _split_stats(P, Q, h2, seed, **kw):
     rng = np.random.default_rng(seed)
     f = np.full(len(v), h2 / len(v))
     beta = rng.standard_normal(len(v)) * np.sqrt(f)
-    bh = np.empty(len(v))
-    for r in pd.unique(v["region"]):
-        idx = np.flatnonzero(v["region"].to_numpy() == r)
-        X = P.standardised(idx)
-        n = X.shape[1]
-        noise = np.sqrt((1 - h2) / N / n) * (X @ rng.standard_normal(n))
-        bh[idx] = X @ (X.T @ beta[idx]) / n + noise
+    bh = beta_hat_from_genotypes(P, beta, (1 - h2) / N, v["region"], rng)
     table = _table(Q).assign(Z=bh * np.sqrt(N))
     return deepwas.SummaryStats.from_ld_source(Q, table, n=N, sigma2=1 - h2,
                                                keep_ambiguous=True, **kw)
