@@ -76,10 +76,11 @@ def sample_block(P, f, n, rng):
     from deepwas.solvers.sparse_ldlt import SparseLDLT
 
     F = SparseLDLT(P)
-    L = (F._L + sp.eye(F.n, format="csc")).tocsr()
-    xi = rng.standard_normal(F.n) / np.sqrt(F._D)
+    L, D, perm = F.factors()
+    L = (L + sp.eye(F.n, format="csc")).tocsr()
+    xi = rng.standard_normal(F.n) / np.sqrt(D)
     e = np.empty(F.n)
-    e[F._perm] = spsolve_triangular(L.T.tocsr(), xi, lower=False, unit_diagonal=True)
+    e[perm] = spsolve_triangular(L.T.tocsr(), xi, lower=False, unit_diagonal=True)
     beta = rng.standard_normal(F.n) * np.sqrt(f)
     return np.sqrt(n) * F.solve(beta) + e
 

@@ -48,7 +48,10 @@ class SparseLDLT:
     """``LDL^T`` of ``scale * A + diag(shift)`` for one symmetric sparse ``A``.
 
     The ordering and the symbolic analysis are done once (at construction); every
-    :meth:`factor` is numeric only.
+    :meth:`factor` is numeric only. Memory between calls: QDLDL's factor (the entries of
+    ``L``, ~12 bytes each), the upper triangle of ``A`` and, after the first
+    :meth:`inverse_diagonal`, ``L``'s pattern (int32) and supernodes; the factor is read out
+    of QDLDL only while it is needed.
 
     Parameters
     ----------
@@ -73,16 +76,17 @@ class SparseLDLT:
         if len(self._diag) != self.n:
             raise ValueError("A must store every diagonal entry")
         self._solver = qdldl.Solver(U, upper=True)
-        self._factored = None      # (scale, shift) of the current numeric factor
-        self._L = self._D = self._perm = None
+        self._nnz_L = None
+        self._D = self._perm = None
         self._pattern = None       # (indptr, indices, supernode starts) of L, made once
         self._set(1.0, None)
 
     @property
     def nbytes(self):
-        """Bytes held: the matrix, and the factor when it has been read out."""
-        lb = 0 if self._L is None else self._L.data.nbytes + self._L.indices.nbytes
-        return int(self._U.data.nbytes * 2 + self._U.indices.nbytes + 2 * lb)
+        """Bytes held between calls (class docstring)."""
+        pattern = 0 if self._pattern is None else sum(a.nbytes for a in self._pattern)
+        return int(12 * self._nnz_L + self._U.data.nbytes * 2 + self._U.indices.nbytes
+                   + pattern + 16 * self.n)
 
     def _set(self, scale, shift):
         data = self._base * scale
@@ -96,7 +100,8 @@ class SparseLDLT:
                 "sparse LDL^T: the matrix is not positive definite (smallest pivot "
                 f"{float(D.min()):.3g}); the precision matrix or the prior variances hold "
                 "invalid values")
-        self._L, self._D, self._perm = L.tocsc(), D, np.asarray(perm, dtype=np.int64)
+        self._nnz_L = L.nnz
+        self._D, self._perm = D, np.asarray(perm, dtype=np.int64)
 
     def factor(self, scale=1.0, shift=None):
         """Factorise ``scale * A + diag(shift)`` (``shift``: (n,) or None).
@@ -110,6 +115,15 @@ class SparseLDLT:
             raise ValueError(f"shift must have shape ({self.n},), got {shift.shape}")
         self._set(float(scale), shift)
         return self
+
+    def factors(self):
+        """``(L, D, perm)`` of the current factor: ``M[perm][:, perm] = (I + L) diag(D)
+        (I + L)^T`` for ``M = scale * A + diag(shift)``, ``L`` strictly lower (CSC)."""
+        L, D, perm = self._solver.factors()
+        L = sp.csc_matrix(L)
+        if not L.has_sorted_indices:
+            L.sort_indices()
+        return L, D, np.asarray(perm, dtype=np.int64)
 
     def logdet(self):
         """``log|scale * A + diag(shift)|`` of the current factor."""
@@ -125,16 +139,13 @@ class SparseLDLT:
         # with deepwas (the kernels are compiled once and cached on disk by numba)
         from ._selinv import selinv_diag, supernodes
 
-        L = self._L
-        if not L.has_sorted_indices:
-            L.sort_indices()
-        if self._pattern is None or self._pattern[0].shape != L.indptr.shape \
-                or self._pattern[1].shape != L.indices.shape:
+        L, D, perm = self.factors()
+        if self._pattern is None or len(self._pattern[1]) != L.nnz:
             # the pattern is the symbolic factor's, the same for every numeric factorisation
-            Lp, Li = L.indptr.astype(np.int64), L.indices.astype(np.int64)
+            Lp, Li = L.indptr.astype(np.int32), L.indices.astype(np.int32)
             self._pattern = (Lp, Li, supernodes(self.n, Lp, Li))
         Lp, Li, starts = self._pattern
-        zd = selinv_diag(self.n, Lp, Li, L.data, self._D, starts)
+        zd = selinv_diag(self.n, Lp, Li, L.data, D, starts)
         out = np.empty(self.n)
-        out[self._perm] = zd         # row i of the permuted matrix is row perm[i] of A
+        out[perm] = zd         # row i of the permuted matrix is row perm[i] of A
         return out
