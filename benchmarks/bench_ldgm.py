@@ -7,17 +7,23 @@ z-scores exactly from each block's own LD R = P^-1::
 
     z = sqrt(N) R beta + e,   beta_m ~ N(0, f_m),   e ~ N(0, R)
 
-with two binary annotations (A1 on 20 % of the variants with 3x the per-variant variance, true
-enrichment 2.14; A2 on 10 % with none) and a total h2 of ``--h2``, then fits the same model
+with two binary annotations (annotA on 20 % of the variants with 3x the per-variant variance,
+true enrichment 2.14; annotB on 10 % with none) and a total h2 of ``--h2``, then fits the same model
 with both tools, each in its own process (wall time and peak RSS of that process):
 
 * deepwas: ``SummaryStats.from_ldgm`` (the sparse precision path), a GLM prior with
-  graphREML's model (softplus link, ``alpha=0``: no frequency term, ``ridge=0``) with A1 and
-  A2 as features (the intercept is the base), L-BFGS, and
+  graphREML's model (softplus link, ``alpha=0``: no frequency term, ``ridge=0``) with the two
+  annotations as features (the intercept is the base), L-BFGS, and
   ``partitioned_h2`` with the pseudo-jackknife over min(K, 200) blocks;
-* graphREML (graphld), when ``--graphreml`` names a runner script
-  (``run_graphreml.py --ldgm-metadata --sumstats --annot --out``): its REML fit of the same
-  annotations (plus its all-ones base) with its own block jackknife.
+* graphREML (graphld 1.2.3), when ``--graphreml`` names a runner script
+  (``run_graphreml.py --ldgm-metadata --sumstats --annot --out --threads 1``, which calls
+  ``graphld.run_graphREML`` with the defaults of ``graphld reml`` and writes a JSON of
+  ``h2_total``, ``h2_total_se``, ``annotations[name].enrichment[_se]`` and ``peak_rss_gb``):
+  its REML fit of the same annotations (plus its all-ones base) with its own block jackknife,
+  one process. graphld needs scikit-sparse, i.e. SuiteSparse's CHOLMOD from the system.
+  graphREML's link is ``softplus(a tau) / M``, deepwas's ``softplus(eta)``: the same family
+  only up to the scale inside the softplus, so small differences in the estimates are
+  expected at strong enrichment.
 
 Then, on one real block, the time of one AdamW training step of a tiny and a small
 transformer prior (4 random tracks of width 16), on the sparse path and on the dense exact
@@ -52,7 +58,7 @@ import pandas as pd  # noqa: E402
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SHARED_LDGM = os.path.join(HERE, os.pardir, os.pardir, "shared", "data", "ldgm")
-ANNOTATIONS = ("A1", "A2")
+ANNOTATIONS = ("annotA", "annotB")
 
 
 # ---------------------------------------------------------------------------- the data
@@ -87,7 +93,7 @@ def sample_block(P, f, n, rng):
 
 def make_genome(k, blocks, folder, n, h2, seed, population="EUR"):
     """K blocks as independent loci in ``folder``: LDGM files, ``sumstats.tsv``,
-    ``annot.tsv`` (SNP, A1, A2) and ``truth.json``."""
+    ``annot/bench.{chrom}.annot`` (CHR BP SNP CM annotA annotB) and ``truth.json``."""
     from deepwas.io.ldgm import LDGMSource
 
     os.makedirs(folder, exist_ok=True)
@@ -109,11 +115,12 @@ def make_genome(k, blocks, folder, n, h2, seed, population="EUR"):
         link = os.path.join(folder, f"{name}.{population}.edgelist")
         if not os.path.exists(link):
             os.symlink(edgelist, link)
-        meta.append(dict(chrom=f"chr{chrom}", chromStart=start, chromEnd=end,
+        meta.append(dict(chrom=chrom, chromStart=start, chromEnd=end,
                          name=f"{name}.{population}.edgelist", snplistName=f"{name}.snplist",
                          population=population, numVariants=len(snp),
                          numIndices=int(src.blocks["n_indices"].iat[0]),
-                         numEntries=int(src._P[0].nnz), info=""))
+                         numEntries=int((src._P[0].nnz + src._P[0].shape[0]) // 2),
+                         info=""))
         # one variant per index stands for it (as graphREML merges): the first in the file
         v = src.variants.drop_duplicates("ld_index").sort_values("ld_index")
         rows = snp.reset_index().assign(pos=snp["position"] - shift).merge(
@@ -127,7 +134,9 @@ def make_genome(k, blocks, folder, n, h2, seed, population="EUR"):
         a2 = rng.random(m) < 0.1
         f = np.where(a1, 3.0, 1.0)
         f_all.append(f)
-        annots.append(pd.DataFrame({"SNP": ids, "A1": a1.astype(int), "A2": a2.astype(int)}))
+        annots.append(pd.DataFrame({"CHR": chrom, "BP": rows["position"].to_numpy(),
+                                    "SNP": ids, "CM": 0.0, "annotA": a1.astype(int),
+                                    "annotB": a2.astype(int)}))
         stats.append(pd.DataFrame({"SNP": ids, "CHR": chrom, "BP": rows["position"].to_numpy(),
                                    "A1": rows["a1"].to_numpy(), "A2": rows["a2"].to_numpy(),
                                    "N": float(n)}))
@@ -136,11 +145,16 @@ def make_genome(k, blocks, folder, n, h2, seed, population="EUR"):
         P = sources[c % len(blocks)]._P[0]
         stats[c]["Z"] = sample_block(P, f_all[c] * scale, n, rng)
     pd.DataFrame(meta).to_csv(os.path.join(folder, "metadata.csv"), index=False)
+    # graphREML's inputs: an LDSC-style .sumstats and one .annot per chromosome
     pd.concat(stats).to_csv(os.path.join(folder, "sumstats.tsv"), sep="\t", index=False)
-    pd.concat(annots).to_csv(os.path.join(folder, "annot.tsv"), sep="\t", index=False)
+    annot = pd.concat(annots)
+    os.makedirs(os.path.join(folder, "annot"), exist_ok=True)
+    for chrom, part in annot.groupby("CHR"):
+        part.to_csv(os.path.join(folder, "annot", f"bench.{chrom}.annot"), sep="\t",
+                    index=False)
     all_f = np.concatenate(f_all)
-    in_a1 = np.concatenate([a["A1"].to_numpy() for a in annots]) > 0
-    truth = dict(h2=h2, enrichment_A1=float(all_f[in_a1].sum() / all_f.sum()
+    in_a1 = annot["annotA"].to_numpy() > 0
+    truth = dict(h2=h2, enrichment_A=float(all_f[in_a1].sum() / all_f.sum()
                                             / in_a1.mean()))
     with open(os.path.join(folder, "truth.json"), "w") as fh:
         json.dump(truth, fh)
@@ -161,7 +175,8 @@ def run_deepwas(folder, out):
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     ss = pd.read_csv(os.path.join(folder, "sumstats.tsv"), sep="\t")
-    annot = pd.read_csv(os.path.join(folder, "annot.tsv"), sep="\t").set_index("SNP")
+    annot = pd.concat(pd.read_csv(p, sep="\t") for p in
+                      glob.glob(os.path.join(folder, "annot", "*.annot"))).set_index("SNP")
     st = deepwas.SummaryStats.from_ldgm(os.path.join(folder, "metadata.csv"), ss,
                                         keep_ambiguous=True, sigma2=1.0)
     feats = annot.loc[st.variants["snp"], list(ANNOTATIONS)].to_numpy(dtype=float)
@@ -176,10 +191,10 @@ def run_deepwas(folder, out):
     t2 = time.perf_counter()
     h = est.partitioned_h2(st, n_blocks=min(len(st), 200))
     t3 = time.perf_counter()
-    row = h.set_index("Category").loc["A1"]
+    row = h.set_index("Category").loc["annotA"]
     res = dict(tool="deepwas", h2=float(h.attrs["h2"]), h2_se=float(h.attrs["h2_std_error"]),
-               enrichment_A1=float(row["Enrichment"]),
-               enrichment_A1_se=float(row["Enrichment_std_error"]),
+               enrichment_A=float(row["Enrichment"]),
+               enrichment_A_se=float(row["Enrichment_std_error"]),
                load_s=t1 - t0, fit_s=t2 - t1, jackknife_s=t3 - t2, wall_s=t3 - t0,
                peak_rss_gb=peak_rss_gb(), n_variants=int(st.n_variants), n_windows=len(st))
     with open(out, "w") as fh:
@@ -207,10 +222,16 @@ def race(k, args, blocks):
         wall = child([sys.executable, args.graphreml, "--ldgm-metadata",
                       os.path.join(folder, "metadata.csv"), "--sumstats",
                       os.path.join(folder, "sumstats.tsv"), "--annot",
-                      os.path.join(folder, "annot.tsv"), "--out", gr])
-        rows.append(dict(json.load(open(gr)), tool="graphREML", K=k, process_s=wall))
+                      os.path.join(folder, "annot"), "--out", gr, "--threads", "1"])
+        g = json.load(open(gr))
+        a = g["annotations"]["annotA"]
+        rows.append(dict(tool="graphREML", K=k, h2=g["h2_total"], h2_se=g["h2_total_se"],
+                         enrichment_A=a["enrichment"], enrichment_A_se=a["enrichment_se"],
+                         fit_s=g["wall_seconds_fit"], wall_s=g["wall_seconds_total"],
+                         peak_rss_gb=g["peak_rss_gb"], process_s=wall,
+                         iterations=g["num_iterations"]))
     for r in rows:
-        r.update(true_h2=truth["h2"], true_enrichment_A1=truth["enrichment_A1"])
+        r.update(true_h2=truth["h2"], true_enrichment_A=truth["enrichment_A"])
     return rows
 
 
@@ -286,8 +307,8 @@ def main():
     for k in args.blocks:
         rows += race(k, args, blocks)
     table = pd.DataFrame(rows)
-    cols = ["K", "tool", "h2", "h2_se", "enrichment_A1", "enrichment_A1_se", "wall_s",
-            "process_s", "peak_rss_gb", "true_h2", "true_enrichment_A1"]
+    cols = ["K", "tool", "h2", "h2_se", "enrichment_A", "enrichment_A_se", "wall_s",
+            "process_s", "peak_rss_gb", "true_h2", "true_enrichment_A"]
     print(table[[c for c in cols if c in table]].to_string(index=False, float_format="%.4g"))
     if args.graphreml:
         for k in args.blocks:
@@ -295,8 +316,8 @@ def main():
             g = table[(table.K == k) & (table.tool == "graphREML")].iloc[0]
             print(f"K={k}: deepwas / graphREML wall {d.process_s / g.process_s:.2f}, peak RSS "
                   f"{d.peak_rss_gb / g.peak_rss_gb:.2f}; h2 {100 * (d.h2 / g.h2 - 1):+.2f} %, "
-                  f"enrichment A1 "
-                  f"{100 * (d.enrichment_A1 / g.enrichment_A1 - 1):+.2f} %")
+                  f"enrichment A "
+                  f"{100 * (d.enrichment_A / g.enrichment_A - 1):+.2f} %")
     if args.csv:
         table.to_csv(args.csv, index=False)
     if not args.no_steps:
