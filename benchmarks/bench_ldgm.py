@@ -171,19 +171,19 @@ def run_deepwas(folder, out):
     import torch
 
     import deepwas
+    from deepwas.io.ldgm import LDGMSource
 
     torch.set_num_threads(1)
     t0 = time.perf_counter()
     ss = pd.read_csv(os.path.join(folder, "sumstats.tsv"), sep="\t")
     annot = pd.concat(pd.read_csv(p, sep="\t") for p in
                       glob.glob(os.path.join(folder, "annot", "*.annot"))).set_index("SNP")
-    st = deepwas.SummaryStats.from_ldgm(os.path.join(folder, "metadata.csv"), ss,
-                                        keep_ambiguous=True, sigma2=1.0)
-    feats = annot.loc[st.variants["snp"], list(ANNOTATIONS)].to_numpy(dtype=float)
-    st = deepwas.SummaryStats.from_ldgm(os.path.join(folder, "metadata.csv"), ss,
-                                        keep_ambiguous=True, sigma2=1.0,
-                                        features=deepwas.features.ArrayFeatures(
-                                            pred=feats, pred_names=list(ANNOTATIONS)))
+    # the LDGM read once; the features given one row per reference variant (by rsID)
+    src = LDGMSource(os.path.join(folder, "metadata.csv"))
+    feats = annot.reindex(src.variants["snp"])[list(ANNOTATIONS)].fillna(0).to_numpy(float)
+    st = deepwas.SummaryStats.from_ld_source(
+        src, ss, keep_ambiguous=True, sigma2=1.0, ld_regularisation="none",
+        features=deepwas.features.ArrayFeatures(pred=feats, pred_names=list(ANNOTATIONS)))
     t1 = time.perf_counter()
     # graphREML's model: f = softplus(annotations . tau), no frequency term, no penalty
     est = deepwas.GLMPrior(model_params={"link": "softplus"}, alpha=0.0, ridge=0.0,
