@@ -46,3 +46,15 @@ def test_score_test_table_log_and_python(small, tmp_path, capsys):  # noqa: F811
     np.testing.assert_allclose(tab[["score", "score_std_error", "z", "p"]].to_numpy(float),
                                py[["score", "score_std_error", "z", "p"]].to_numpy(float),
                                rtol=1e-5)
+
+
+def test_h2_marks_model_derived_rows_and_points_to_score_test(small, tmp_path,  # noqa: F811
+                                                               capsys):
+    prefix = str(tmp_path / "h2")
+    assert main(["h2", "--model", small["model"], *small["data"], "--annot", small["annot"],
+                 "--jackknife", "none", "--out", prefix]) == 0
+    err = capsys.readouterr().err
+    res = pd.read_csv(prefix + ".results", sep="\t").set_index("Category")
+    assert res.loc[["A", "B"], "model_derived"].all()
+    assert "model-derived rows (A, B" in err and "deepwas score-test" in err
+    assert "deepwas score-test" in open(prefix + ".log").read()

@@ -181,3 +181,14 @@ def test_score_z_agrees_with_wald_z_of_refit(fitted):
             assert np.sign(z) == np.sign(wald) and 0.5 < z / wald < 2.0
         else:
             assert abs(z - wald) < 1.0
+
+
+def test_partitioned_h2_marks_model_derived_rows(fitted):
+    stats, est, cands, *_ = fitted
+    with np.errstate(all="ignore"):
+        res = est.partitioned_h2(stats, cands[["SNP", "hidden", "seen"]].assign(
+            scaled=2 * cands["seen"] + 1, one=1.0), jackknife="none").set_index("Category")
+    assert res["model_derived"].to_dict() == {"hidden": True, "seen": False, "scaled": False,
+                                              "one": False}
+    own = est.partitioned_h2(stats, jackknife="none")
+    assert not own["model_derived"].any()
