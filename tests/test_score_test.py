@@ -192,3 +192,45 @@ def test_partitioned_h2_marks_model_derived_rows(fitted):
                                               "one": False}
     own = est.partitioned_h2(stats, jackknife="none")
     assert not own["model_derived"].any()
+
+
+def test_neural_prior_conditional_on_its_scale(geno22):
+    """A transformer prior: the candidate term multiplies its f, the test is conditional on
+    its intercept (d log f / d intercept: 1 inside the soft bounds), and the score equals a
+    finite difference of the likelihood along the candidate after that projection."""
+    import warnings
+
+    from sklearn.exceptions import ConvergenceWarning
+
+    from deepwas.estimators._score_test import nuisance_directions
+    from deepwas.simulate import semi_synthetic
+
+    X, variants, R = geno22
+    sel = np.arange(0, 900, 3)
+    stats = deepwas.SummaryStats.from_arrays(
+        np.zeros(len(sel)), 20_000, variants["chrom"][sel], variants["pos"][sel],
+        R[np.ix_(sel, sel)], freq=np.random.default_rng(5).uniform(0.05, 0.5, len(sel)),
+        ld_regularisation="none", window_bp=100_000, flank_bp=100_000)
+    sim, _ = semi_synthetic(stats, truth="glm", h2=0.05, n=20_000, n_tracks=2, width=8,
+                            n_pred=1, random_state=0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", ConvergenceWarning)
+        est = deepwas.FunctionalPrior(model="transformer", model_params={"size": "tiny"},
+                                      max_epochs=1, random_state=0).fit(sim)
+    D, names = nuisance_directions(est, sim)
+    assert names == ["network.intercept"]
+    np.testing.assert_allclose(D[:, 0], 1.0, atol=1e-3)
+    rng = np.random.default_rng(2)
+    a = (rng.random(sim.n_variants) < 0.3).astype(float)
+    res = est.score_test(sim, pd.DataFrame({"a": a}), n_blocks=len(sim), min_variants=10)
+    assert res.attrs["nuisance"] == ["network.intercept"] and res["status"][0] == "tested"
+    f = est.predict_f(sim)
+    kw = dict(sigma2=est.sigma2_ if est.sigma2 is not None else None)
+    u = block_scores(sim, f, np.column_stack([a, D]), np.arange(len(sim)), len(sim), **kw)
+    for j, d in enumerate((a, D[:, 0])):
+        t = 1e-5
+        fd = (marginal_loglik(sim, f * np.exp(t * d), **kw)
+              - marginal_loglik(sim, f * np.exp(-t * d), **kw)) / (2 * t)
+        assert u[:, j].sum() == pytest.approx(fd, rel=1e-5)
+    score, se, z, _, _ = efficient_scores(u[:, :1], u[:, 1:])
+    assert res["score"][0] == pytest.approx(score[0]) and res["z"][0] == pytest.approx(z[0])
