@@ -234,3 +234,23 @@ def test_neural_prior_conditional_on_its_scale(geno22):
         assert u[:, j].sum() == pytest.approx(fd, rel=1e-5)
     score, se, z, _, _ = efficient_scores(u[:, :1], u[:, 1:])
     assert res["score"][0] == pytest.approx(score[0]) and res["z"][0] == pytest.approx(z[0])
+
+
+def test_gradient_with_ld_mismatch_variance(geno22):
+    """Windows built with ld_regularisation="mismatch": the gradient at a mismatch variance
+    kappa is the finite difference of the likelihood at that kappa (and differs from kappa=0)."""
+    X, variants, R = geno22
+    sel = np.arange(1, 900, 3)
+    rng = np.random.default_rng(4)
+    f = rng.uniform(0.5, 2.0, len(sel)) * 0.05 / len(sel)
+    stats = deepwas.SummaryStats.from_arrays(
+        rng.normal(size=len(sel)) * 0.01, 20_000, variants["chrom"][sel], variants["pos"][sel],
+        R[np.ix_(sel, sel)], sigma2=0.95, ld_regularisation="mismatch", window_bp=100_000,
+        flank_bp=100_000)
+    g = variant_gradient(stats, f, mismatch=0.5)
+    assert not np.allclose(g, variant_gradient(stats, f, mismatch=0.0))
+    a = (rng.random(len(sel)) < 0.4).astype(float)
+    t = 1e-5
+    fd = (marginal_loglik(stats, f * np.exp(t * a), mismatch=0.5)
+          - marginal_loglik(stats, f * np.exp(-t * a), mismatch=0.5)) / (2 * t)
+    assert (a * f * g).sum() == pytest.approx(fd, rel=1e-6)
