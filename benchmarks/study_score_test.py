@@ -8,16 +8,16 @@ prior is fitted on (with a pure-noise feature), and ``hidden`` a binary annotati
 runs (1 in 4) the model does not see.
 
 * Null replicates (``e = 0``): the GLM is the true model; 100 null candidates per replicate
-  (1,000 over the default 10 replicates; a replicate's candidates share its data, so one
-  replicate's lambda alone is noisy)
   -- 50 binary (random 5-kb runs, 1 in 5) and 50 continuous N(0, 1) -- independent of the
-  truth. Genomic-control lambda of their p-values (target 0.9-1.1).
+  truth; 1,000 over the default 10 replicates (a replicate's candidates share its data, so
+  one replicate's lambda alone is noisy). Genomic-control lambda of their p-values (target
+  0.9-1.1).
 * Power replicates (``e = 1``, twice the per-SNP h2 in ``hidden``): z and p of ``hidden``,
   detected at Bonferroni p < 0.05 / 101; lambda of the nulls there too.
 * Cost: seconds for 1 candidate and for 100 (one gradient pass serves all).
 
 Run: ``PYTHONPATH=. python benchmarks/study_score_test.py [--replicates R] [--out CSV]``
-(about 4 minutes on one core for the default 10 + 10 replicates).
+(159 s on one core for the default 10 + 10 replicates).
 """
 from __future__ import annotations
 

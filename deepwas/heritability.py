@@ -145,8 +145,8 @@ def partitioned_h2(est, stats, annotations=None, n_blocks=200, jackknife="auto")
     pandas.DataFrame
         :data:`RESULTS_COLUMNS` (S-LDSC's ``.results``) plus ``tau_star``,
         ``tau_star_std_error`` and ``model_derived`` (the annotation is not a model feature:
-        its p-value is not a test of the data, module docstring); ``attrs`` hold ``h2``, ``h2_std_error``, ``n_blocks``,
-        ``jackknife_unit`` ("windows", "variants" or None),
+        its p-value is not a test of the data, module docstring); ``attrs`` hold ``h2``,
+        ``h2_std_error``, ``n_blocks``, ``jackknife_unit`` ("windows", "variants" or None),
         ``jackknife``, ``n_variants`` and ``n_variants_not_annotated``.
     """
     from sklearn.utils.validation import check_is_fitted

@@ -160,7 +160,8 @@ def efficient_scores(u_cand, u_nuis=None):
     explained : ndarray of bool, shape (C,)
         Candidates whose per-block scores the nuisance scores explain (residual variance
         below 1e-6 of the raw one (the soft bound of ``log f`` keeps a model
-        feature's own score a hair off its direction), e.g. a model feature tested again): their z is NaN.
+        feature's own score a hair off its direction), e.g. a model feature tested again):
+        their z is NaN.
     """
     u = np.asarray(u_cand, dtype=np.float64)
     n = u.shape[0]
