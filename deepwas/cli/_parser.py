@@ -8,6 +8,7 @@ from ._datasets import cmd_cache, cmd_demo, cmd_precompute, cmd_simulate
 from ._fetch import add_data_command
 from ._models import add_train_args, cmd_fit, cmd_score
 from ._results import cmd_h2, cmd_posterior, cmd_predict_any
+from ._score_test import register as register_score_test
 
 __all__ = ["build_parser"]
 
@@ -223,6 +224,7 @@ def build_parser():
                          "pseudo for constant/GLM priors, none for neural ones")
     hh.add_argument("--out", required=True, metavar="PREFIX", help="output prefix")
     hh.set_defaults(func=cmd_h2)
+    add_common_args(register_score_test(sub), sub=True)
 
     sm = command("simulate", help="semi-synthetic summary statistics on real LD",
                  description="Draw f_true from features (--truth), effects beta ~ N(0, "
