@@ -218,7 +218,7 @@ def own_share(stats, group):
     (each then trains whichever windows each step gives it)."""
     if not group.distributed:
         return stats
-    from ..estimators._sharding import balance, window_costs
+    from ..fitting._sharding import balance, window_costs
 
     ids = np.arange(len(stats))
     owner = balance(window_costs(stats, ids), group.world_size)

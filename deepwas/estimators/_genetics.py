@@ -7,7 +7,10 @@ from __future__ import annotations
 
 from sklearn.utils.validation import check_is_fitted
 
-from ._features import check_stats
+from ..fitting._features import check_stats
+from ..heritability import partitioned_h2
+from ..likelihood import marginal_loglik
+from ..posterior import posterior_mean
 
 __all__ = ["GeneticsMixin"]
 
@@ -33,7 +36,6 @@ class GeneticsMixin:
         """
         check_is_fitted(self, "prior_")
         stats = check_stats(stats, "gain")
-        from ..likelihood import marginal_loglik
 
         sigma2 = None if self.sigma2 is None else self.sigma2_
         mismatch = float(self.ld_mismatch_) if stats.ld_model.has_mismatch else 0.0
@@ -65,8 +67,6 @@ class GeneticsMixin:
         pandas.DataFrame
             One row per annotation; total h2 and its SE in ``attrs``.
         """
-        from ..heritability import partitioned_h2
-
         return partitioned_h2(self, stats, annotations, n_blocks=n_blocks, jackknife=jackknife)
 
     def posterior_mean(self, stats):
@@ -84,10 +84,6 @@ class GeneticsMixin:
         ndarray, shape (stats.n_variants,)
             Standardised effects (per standard deviation of the genotype).
         """
-        from sklearn.utils.validation import check_is_fitted
-
-        from ..posterior import posterior_mean
-
         check_is_fitted(self, "prior_")
         sigma2 = None if self.sigma2 is None else self.sigma2_
         mismatch = float(self.ld_mismatch_) if stats.ld_model.has_mismatch else 0.0

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from ._chunking import SharedEvaluation, chunked_backward, chunked_forward
+from ..fitting._chunking import SharedEvaluation, chunked_backward, chunked_forward
 
 __all__ = ["WindowModule"]
 
