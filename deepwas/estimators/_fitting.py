@@ -4,8 +4,8 @@
 2. standardise the features over the fit windows' core variants;
 3. resolve sigma2 (given, from the data, by LDSR or by maximum likelihood);
 4. build the prior and start it at the h2 of the best constant prior;
-5. train it on the window loss (:mod:`._objective`): full-batch L-BFGS (:mod:`._full_batch`)
-   or AdamW through skorch (:mod:`._training`);
+5. train it on the window loss (:mod:`deepwas.fitting._objective`): full-batch L-BFGS
+   (:mod:`deepwas.fitting._full_batch`) or AdamW through skorch (:mod:`._training`);
 6. return what was learned, without touching the estimator.
 """
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """skorch wiring: gradient accumulation, warm-up, callbacks and seeding (which windows train
-and in what order: :mod:`._window_sampling`; which process trains them: :mod:`._sharding`;
-when training ends: :mod:`._stopping`)."""
+and in what order: :mod:`._window_sampling`; which process trains them:
+:mod:`deepwas.fitting._sharding`; when training ends: :mod:`._stopping`)."""
 from __future__ import annotations
 
 import contextlib
