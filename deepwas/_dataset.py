@@ -174,18 +174,26 @@ class Constructors:
 
     @classmethod
     def from_ldgm(cls, ldgm, sumstats, *, population="EUR", chromosomes=None,
-                  block_windows=True, **kw):
+                  block_windows=True, ld_regularisation="none", **kw):
         """Summary statistics with LD from LD graphical models (graphld's LDGM files).
 
         ``ldgm``: a ``metadata.csv``, a folder or ``.edgelist`` files
         (:class:`deepwas.io.LDGMSource`); every other keyword is as in
         :meth:`from_ld_source`.
+
+        With the default ``ld_regularisation="none"`` and one window per block
+        (``block_windows=True``) the likelihood is computed from the sparse precision
+        matrices themselves (:mod:`deepwas.precision_windows`; graphREML's likelihood, no
+        dense matrix of a block's size): an LDGM is already a regularised estimate of the
+        panel's LD (its precision is sparse by construction, so it carries no spurious
+        long-range correlation), and graphREML uses it as it is. ``"mismatch"`` or
+        ``"truncate"`` take the dense eigen-decomposed path instead.
         """
         from .io.ldgm import LDGMSource
 
         source = LDGMSource(ldgm, population=population, chromosomes=chromosomes,
                             block_windows=block_windows)
-        return cls.from_ld_source(source, sumstats, **kw)
+        return cls.from_ld_source(source, sumstats, ld_regularisation=ld_regularisation, **kw)
 
     @classmethod
     def from_sbayesrc(cls, ld_folder, sumstats, *, var_prop=None, genome_build=None, **kw):

@@ -6,7 +6,10 @@ For window i with factors (G, z, q, logdet_R, r) and s = sigma^2 / N (DESIGN sec
     null_i = -1/2 [ q/s + r log s + logdet_R + r log(2 pi) ]
 
 ``null_i`` is a theta-free constant evaluated in float64; ``gain_i`` comes from a solver in
-:mod:`deepwas.solvers` in the dtype and on the device of ``f``.
+:mod:`deepwas.solvers` in the dtype and on the device of ``f``. Windows whose LD is a sparse
+precision block (LDGMs with the exact LD model; :mod:`deepwas.precision_windows`) have the same
+``null_i`` and ``gain_i`` and are always solved by sparse LDL^T (:mod:`deepwas.solvers.sparse`),
+whatever ``linalg`` says: exact, and faster than either dense solver on them.
 
 Mismatch variance (:mod:`deepwas.ld_model`, windows built with ``ld_regularisation=
 "mismatch"``): the covariance of ``y`` becomes ``G^T F G + s diag(nu)``, ``nu = 1 + kappa d``
@@ -23,6 +26,7 @@ import numpy as np
 import torch
 
 from .solvers.exact import exact_gain
+from .solvers.sparse import sparse_gain
 
 __all__ = ["marginal_loglik", "window_gain", "null_loglik", "whitened", "LINALG_CHOICES",
            "likelihood_increase_percent"]
@@ -99,6 +103,8 @@ def window_gain(stats, k, f_ext, *, linalg="cholesky", sigma2=None, config=None,
     """
     wt = stats.window_tensors(k, device=f_ext.device, dtype=f_ext.dtype)
     s = (stats.sigma2 if sigma2 is None else sigma2) / stats.n
+    if getattr(wt, "precision", False):
+        return _precision_gain(wt, k, f_ext, s, mismatch, info)
     G, y = whitened(wt, mismatch)
     how = _resolve_linalg(linalg, G.shape[0], wt.rank, f_ext.device)
     if how == "iterative":
@@ -109,6 +115,18 @@ def window_gain(stats, k, f_ext, *, linalg="cholesky", sigma2=None, config=None,
         gain, inf = exact_gain(G, y, f_ext, s), {}
     if info is not None:
         info.append(dict(inf, linalg=how, window=int(k), m=int(wt.G.shape[0]), rank=int(wt.rank)))
+    return gain
+
+
+def _precision_gain(wt, k, f_ext, s, mismatch, info):
+    """A window on a sparse precision block: exact, by sparse LDL^T, whatever ``linalg``
+    says (faster than either dense solver there, and exact)."""
+    if mismatch:
+        raise ValueError("the sparse precision path has no mismatch variance: its windows are "
+                         "built with ld_regularisation='none'")
+    gain = sparse_gain(wt.ldlt, wt.W, wt.u, wt.q, wt.logdet_P, f_ext, s)
+    if info is not None:
+        info.append(dict(linalg="sparse", window=int(k), m=wt.m, rank=int(wt.rank)))
     return gain
 
 

@@ -10,7 +10,8 @@ The posterior mean of the extended set's effects is, in Woodbury form::
 an r x r Cholesky and two m x r products: no m x m matrix. It equals the dense
 ``F R_EI (R_IE F R_EI + s R_II)^+ beta_hat_I``. Each variant takes its value from the window
 where it is core (the windows' cores partition the variants); a variant that is core in no
-window gets NaN.
+window gets NaN. Windows on a sparse precision block use ``F (F + s S)^-1 u`` instead
+(:func:`deepwas.solvers.sparse.sparse_posterior_mean`).
 """
 from __future__ import annotations
 
@@ -18,6 +19,7 @@ import numpy as np
 import torch
 
 from .likelihood import whitened
+from .solvers.sparse import sparse_posterior_mean
 
 __all__ = ["posterior_mean"]
 
@@ -50,6 +52,10 @@ def posterior_mean(stats, f, sigma2=None, mismatch=0.0):
     out = np.full(stats.n_variants, np.nan)
     for k, (core, ext) in enumerate(stats.windows):
         wt = stats.window_tensors(k, device="cpu", dtype=torch.float64)
+        at = np.searchsorted(ext, core)
+        if getattr(wt, "precision", False):
+            out[core] = sparse_posterior_mean(wt.ldlt, wt.W, wt.u, f[ext], s)[at]
+            continue
         G, y = whitened(wt, mismatch)
         fe = torch.as_tensor(f[ext])
         FG = fe[:, None] * G
@@ -57,6 +63,5 @@ def posterior_mean(stats, f, sigma2=None, mismatch=0.0):
         C.diagonal().add_(s)
         L = torch.linalg.cholesky(C)
         mean = FG @ torch.cholesky_solve(y[:, None], L)[:, 0]
-        at = np.searchsorted(ext, core)
         out[core] = mean.numpy()[at]
     return out

@@ -17,6 +17,7 @@ import numpy as np
 
 from .config import get_config
 from .memory_pool import POOL
+from .precision_windows import PrecisionFactors, PrecisionWindow, precision_factors
 from .windows import FactorCache
 
 log = logging.getLogger(__name__)
@@ -112,6 +113,8 @@ class WindowStore:
                      self.weights[ext].tobytes(), self.ld_model.key()]
             if self.storage != "float64":       # float64 keys as before: caches stay valid
                 parts.append(self.storage)
+            if self._precision(w) is not None:
+                parts.append("sparse-precision-v1")
             k = self._keys[w] = FactorCache.make_key(*parts)
         return k
 
@@ -122,9 +125,21 @@ class WindowStore:
         return (f"window {chrom}:{pos[core].min()}-{pos[core].max()} ({len(core)} core, "
                 f"{len(ext)} extended variants)")
 
+    def _precision(self, w):
+        """``(P, W)`` when window ``w`` takes the sparse precision path: the LD source gives
+        its LD as a precision block and the LD model is the exact one ("none")."""
+        if self.ld_model.regularisation != "none":
+            return None
+        core, ext = self.windows[w]
+        with self._ld_lock:
+            return self.ld.precision_block(core, ext)
+
     def compute(self, w):
         """The factors of window ``w``, computed from the LD (no cache involved)."""
         core, ext = self.windows[w]
+        block = self._precision(w)
+        if block is not None:
+            return precision_factors(block[0], block[1], self.beta_hat[core], len(core))
         with self._ld_lock:
             U_r, lam_r, G = self.ld.eigenbasis(core, ext, self.ld_model.eig_rtol)
         wf = self.ld_model.factors(U_r, lam_r, G, self.beta_hat[core], len(core),
@@ -179,6 +194,15 @@ class WindowStore:
         hit = POOL.get(key, part)
         if hit is None:
             wf = self.factors(w)
+            if isinstance(wf, PrecisionFactors):
+                # computed in float64 on the CPU whatever the caller's dtype: one entry
+                part = ("tensors", "precision")
+                hit = POOL.get(key, part)
+                if hit is None:
+                    hit = PrecisionWindow(wf)
+                    POOL.put(key, part, hit, describe=lambda: self.describe(w),
+                             size=hit.nbytes)
+                return hit
             as_t = lambda a: torch.as_tensor(a, dtype=dtype, device=device)  # noqa: E731
             hit = WindowTensors(as_t(flush_tiny(wf.G, dtype)), as_t(wf.y), wf.q, wf.logdet_R,
                                 wf.rank, wf.n_core, d=None if wf.d is None else as_t(wf.d))

@@ -284,8 +284,9 @@ class FactorCache:
         return self._load(key) if self.cache_dir else None
 
     def save(self, key, wf):
-        """Store ``wf`` under ``key`` (a no-op without a folder); returns the file's bytes."""
-        if not self.cache_dir:
+        """Store ``wf`` under ``key`` (a no-op without a folder or for factors that are not
+        ``cacheable``); returns the file's bytes."""
+        if not self.cache_dir or not getattr(wf, "cacheable", True):
             return 0
         self._save(key, wf)
         return os.path.getsize(self._path(key))

@@ -217,6 +217,29 @@ class LDGMSource(LDSource):
             out[np.ix_(ri, ci)] = M[np.ix_(inv[:len(lr)], inv[len(lr):])]
         return out
 
+    def _single_block(self, core, ext):
+        """``(block, local rows)`` when a window is distinct indices of one block with
+        core = extended; None otherwise."""
+        core = np.asarray(core, dtype=np.int64)
+        if not np.array_equal(core, np.asarray(ext, dtype=np.int64)) or len(core) == 0:
+            return None
+        rows = self._row[core]
+        blocks = np.unique(self._block_of_row[rows])
+        if len(blocks) != 1 or len(np.unique(rows)) != len(rows):
+            return None
+        b = int(blocks[0])
+        return b, rows - self._start[b]
+
+    def precision_block(self, core, ext):
+        """``(P_b, W)``: the block's sparse precision and the window's rows of it, when the
+        window is one block's distinct indices (core = extended, as
+        :meth:`natural_windows` makes them); None otherwise."""
+        one = self._single_block(core, ext)
+        if one is None:
+            return None
+        b, W = one
+        return self._P[b], W
+
     def eigenbasis(self, core, ext, eig_rtol):
         """Eigenbasis of ``R_II`` for one window.
 
@@ -227,15 +250,12 @@ class LDGMSource(LDSource):
         """
         from ..windows import eigenbasis_from_blocks
 
-        core = np.asarray(core, dtype=np.int64)
-        ext = np.asarray(ext, dtype=np.int64)
-        rows = self._row[core]
-        blocks = np.unique(self._block_of_row[rows])
-        if np.array_equal(core, ext) and len(blocks) == 1 and len(np.unique(rows)) == len(rows):
+        one = self._single_block(core, ext)
+        if one is not None:
             from scipy.linalg import eigh
 
-            b = int(blocks[0])
-            mu, U = eigh(self._schur(b, rows - self._start[b]), driver="evr")
+            b, W = one
+            mu, U = eigh(self._schur(b, W), driver="evr")
             lam = 1.0 / mu[::-1]
             U = U[:, ::-1]
             keep = (mu[::-1] > 0) & (lam > eig_rtol * lam.max(initial=0.0))
