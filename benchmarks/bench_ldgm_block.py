@@ -1,9 +1,12 @@
-"""Cost of one real LDGM block on today's LDGM path, projected to a genome of LDGM blocks.
+"""Cost of one real LDGM block on each LDGM path, projected to a genome of LDGM blocks.
 
-Today each LDGM block is one window: its LD (the inverse of the sparse precision on the block's
-indices) is formed dense and eigendecomposed once (the precompute), then every likelihood step
-uses the cached factors. A sparse-precision likelihood would change these numbers; this script
-measures the path as it is. Run with one BLAS thread (set here before numpy loads)::
+Each LDGM block is one window. Three paths: the exact likelihood from the sparse precision
+itself (``ld_regularisation="none"``, the default of ``from_ldgm``: a sparse LDL^T per step,
+:mod:`deepwas.precision_windows`; its "precompute" is the Schur complement of the variants
+without statistics and two log-determinants, nothing is written to disk); the same exact
+likelihood on the dense path (``"truncate"`` with ``ld_share=1.0``: the block's LD formed dense
+and eigendecomposed once, every eigenvalue kept); and the dense default of other LD sources
+(``"mismatch"``: the leading eigenvectors). Run with one BLAS thread (set here before numpy loads)::
 
     python benchmarks/bench_ldgm_block.py                 # the block in ../shared/data/ldgm
     python benchmarks/bench_ldgm_block.py --ldgm DIR      # e.g. a folder from deepwas data fetch
@@ -60,10 +63,13 @@ def main():
     ss = pd.DataFrame({"SNP": v["snp"], "CHR": v["chrom"], "BP": v["pos"], "A1": v["a1"],
                        "A2": v["a2"], "Z": rng.standard_normal(len(v)), "N": 100_000.0})
     rows = []
-    for reg in ("none", "mismatch"):
+    paths = (("none: sparse", dict(ld_regularisation="none")),
+             ("dense exact", dict(ld_regularisation="truncate", ld_share=1.0)),
+             ("mismatch: dense", dict(ld_regularisation="mismatch")))
+    for reg, options in paths:
         with tempfile.TemporaryDirectory() as cache:
             st = deepwas.SummaryStats.from_ld_source(src, ss, keep_ambiguous=True,
-                                                     ld_regularisation=reg, cache_dir=cache)
+                                                     cache_dir=cache, **options)
             rep = precompute_windows(st)
             f = torch.full((st.n_variants,), 0.5 / st.n_variants, dtype=torch.float64,
                            requires_grad=True)
@@ -76,7 +82,7 @@ def main():
     n_idx = int(blocks["n_indices"].mean())
     print(f"\n{len(blocks)} block(s) of {args.ldgm}: {n_idx:,} indices on average, LDGMSource "
           f"read in {read_s:.1f} s")
-    print(f"{'ld_regularisation':>18} {'blocks':>7} {'variants':>9} {'precompute s/block':>19} "
+    print(f"{'path':>18} {'blocks':>7} {'variants':>9} {'precompute s/block':>19} "
           f"{'disk/block':>11} {'step s/block':>13} {'1361 blocks: precompute':>24} "
           f"{'disk':>9} {'epoch':>9}")
     print("-" * 128)

@@ -19,6 +19,15 @@ each statistic is recomputed with the leave-one-block-out parameters on all ``M`
 (as S-LDSC recomputes ``h2_c = sum_k tau_k O_ck`` with the full ``O``), and the table reports
 the full-data estimate with the pseudovalue standard error.
 
+Model-derived rows: every statistic here is a function of the fitted ``f``. For an annotation
+that is one of the model's features (or constant, the intercept's ``base``) the jackknife SE
+carries the data's uncertainty about its own coefficient. For any other annotation the row
+only reads off how the model's features put ``f`` on it: ``Enrichment_p`` then tests the
+fitted ``f`` (e.g. its frequency term), not whether the annotation matters in the data. Such
+rows have ``model_derived`` True (an annotation is a model feature when it is constant or
+perfectly correlated with one of the scalar predictors the model kept); whether they add
+signal beyond the model is what :meth:`deepwas.FunctionalPrior.score_test` tests.
+
 Bad input: variants the annotations do not cover (or cover with NaN) are counted, reported in
 a ``UserWarning`` and in ``attrs``, and left out of every sum (never zero-filled); an all-zero
 annotation has no enrichment (NaN, with a warning); a constant non-zero annotation has
@@ -133,9 +142,10 @@ def partitioned_h2(est, stats, annotations=None, n_blocks=200, jackknife="auto")
     Returns
     -------
     pandas.DataFrame
-        :data:`RESULTS_COLUMNS` (S-LDSC's ``.results``) plus ``tau_star`` and
-        ``tau_star_std_error``; ``attrs`` hold ``h2``, ``h2_std_error``, ``n_blocks``,
-        ``jackknife_unit`` ("windows", "variants" or None),
+        :data:`RESULTS_COLUMNS` (S-LDSC's ``.results``) plus ``tau_star``,
+        ``tau_star_std_error`` and ``model_derived`` (the annotation is not a model feature:
+        its p-value is not a test of the data, module docstring); ``attrs`` hold ``h2``,
+        ``h2_std_error``, ``n_blocks``, ``jackknife_unit`` ("windows", "variants" or None),
         ``jackknife``, ``n_variants`` and ``n_variants_not_annotated``.
     """
     from sklearn.utils.validation import check_is_fitted
@@ -182,6 +192,7 @@ def partitioned_h2(est, stats, annotations=None, n_blocks=200, jackknife="auto")
         warnings.warn(f"annotation {name!r} is {why}: its coefficient tau is not identified "
                       "(NaN); its Prop._h2 and Enrichment are reported", UserWarning,
                       stacklevel=3)
+    derived = ~_model_features(est, stats, rows, A)
     f_of = _f_function(est, stats, rows)
     full = S(f_of(est.prior_))
     cov = np.full((full.size, full.size), np.nan)
@@ -197,7 +208,29 @@ def partitioned_h2(est, stats, annotations=None, n_blocks=200, jackknife="auto")
         with np.errstate(invalid="ignore"):
             cov = jackknife_cov(full, np.array(vals))
     se = np.sqrt(np.maximum(np.diag(cov), 0.0))
-    return _table(S, full, se, names, n_used, jackknife, missing, unit)
+    return _table(S, full, se, names, n_used, jackknife, missing, unit, derived)
+
+
+def _model_features(est, stats, rows, A, tol=1e-8):
+    """Whether each column of ``A`` is one of the model's features: constant (the intercept)
+    or perfectly correlated with a scalar predictor the model kept (read in chunks: with
+    tracks, the features of all variants need not fit in memory)."""
+    out = A.std(0) == 0
+    if not est.n_pred_:
+        return out
+    keep = getattr(est.prior_, "pred_keep", None)
+    keep = np.ones(est.n_pred_, bool) if keep is None else keep.numpy().astype(bool)
+    sp = spp = sap = 0.0
+    for lo in range(0, len(rows), 8192):
+        pred = np.asarray(stats.get_features(rows[lo:lo + 8192]).pred, np.float64)[:, keep]
+        sp, spp = sp + pred.sum(0), spp + (pred ** 2).sum(0)
+        sap = sap + A[lo:lo + 8192].T @ pred
+    M = len(rows)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        cov = sap / M - np.outer(A.mean(0), sp / M)
+        corr = np.abs(cov) / np.outer(A.std(0), np.sqrt(np.maximum(spp / M - (sp / M) ** 2,
+                                                                     0.0)))
+    return out | (np.nan_to_num(corr, nan=0.0).max(1, initial=0.0) > 1 - tol)
 
 
 def _without_dropped(est, annotations):
@@ -214,7 +247,7 @@ def _without_dropped(est, annotations):
     return out
 
 
-def _table(S, full, se, names, n_used, jackknife, missing, unit):
+def _table(S, full, se, names, n_used, jackknife, missing, unit, derived):
     h2, prop, diff, tau, tstar = S.split(full)
     h2_se, prop_se, diff_se, tau_se, tstar_se = S.split(se)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -234,7 +267,8 @@ def _table(S, full, se, names, n_used, jackknife, missing, unit):
                        "Prop._h2_std_error": prop_se, "Enrichment": enr,
                        "Enrichment_std_error": enr_se, "Enrichment_p": p, "Coefficient": tau,
                        "Coefficient_std_error": tau_se, "Coefficient_z-score": z,
-                       "tau_star": tstar, "tau_star_std_error": tstar_se})
+                       "tau_star": tstar, "tau_star_std_error": tstar_se,
+                       "model_derived": derived})
     df.attrs.update(h2=float(h2), h2_std_error=float(h2_se), n_blocks=int(n_used),
                     jackknife=jackknife, jackknife_unit=unit, n_variants=int(S.M),
                     n_variants_not_annotated=missing)

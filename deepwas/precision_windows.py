@@ -16,8 +16,9 @@ and the gain over the null model (``f = 0``) is (:mod:`deepwas.solvers.sparse`):
 
     gain = 1/2 [ q / s - u^T K^-1 u - (log|T| - log|s P|) ],   q = beta_W^T S beta_W
 
-All a window keeps is ``P`` (the block's sparse matrix), ``W``, ``u``, ``q`` and two log
-determinants: no dense matrix of the block's size is ever formed.
+All a window keeps is ``P`` (the block's sparse matrix), ``W``, ``u``, ``q`` and ``log|P_VV|``
+(``log|P|`` comes with the first factorisation of the solver's :class:`PrecisionWindow`): no
+dense matrix of the block's size is ever formed.
 """
 from __future__ import annotations
 
@@ -45,8 +46,7 @@ class PrecisionFactors:
     W: np.ndarray          # (m,) rows of P of the window's variants, in the window's order
     u: np.ndarray          # (m,) S beta_W
     q: float               # beta_W^T S beta_W = beta_W^T R_WW^-1 beta_W
-    logdet_P: float        # log|P|
-    logdet_R: float        # log|R_WW| = log|P_VV| - log|P|
+    logdet_PVV: float      # log|P_VV| (0 when every index is in W)
     rank: int              # m (R_WW has full rank)
     n_core: int
     d = None               # no mismatch variance on this path
@@ -86,7 +86,6 @@ def precision_factors(P, W, beta_W, n_core):
     n_b = P.shape[0]
     if len(np.unique(W)) != len(W) or (len(W) and (W.min() < 0 or W.max() >= n_b)):
         raise ValueError("W must hold distinct rows of P")
-    logdet_P = SparseLDLT(P).logdet()
     inW = np.zeros(n_b, dtype=bool)
     inW[W] = True
     V = np.flatnonzero(~inW)
@@ -96,8 +95,8 @@ def precision_factors(P, W, beta_W, n_core):
         P_VV = SparseLDLT(P[V][:, V])
         logdet_PVV = P_VV.logdet()
         u = u - P[W][:, V] @ P_VV.solve(P[V][:, W] @ beta_W)
-    return PrecisionFactors(P=P, W=W, u=u, q=float(beta_W @ u), logdet_P=logdet_P,
-                            logdet_R=logdet_PVV - logdet_P, rank=len(W), n_core=int(n_core))
+    return PrecisionFactors(P=P, W=W, u=u, q=float(beta_W @ u), logdet_PVV=logdet_PVV,
+                            rank=len(W), n_core=int(n_core))
 
 
 class PrecisionWindow:
@@ -112,9 +111,10 @@ class PrecisionWindow:
     d = None
 
     def __init__(self, wf):
-        self.ldlt = SparseLDLT(wf.P)
+        self.ldlt = SparseLDLT(wf.P)          # its first factor is P itself
+        self.logdet_P = self.ldlt.logdet()
+        self.logdet_R = wf.logdet_PVV - self.logdet_P      # log|R_WW| = -log|S|
         self.W, self.u, self.q = wf.W, wf.u, wf.q
-        self.logdet_P, self.logdet_R = wf.logdet_P, wf.logdet_R
         self.rank, self.n_core = wf.rank, wf.n_core
 
     @property

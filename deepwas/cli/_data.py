@@ -73,9 +73,10 @@ def add_data_args(p, sumstats_required=True, with_features=True):
     g.add_argument("--keep-ambiguous", action="store_true",
                    help="keep strand-ambiguous (A/T, C/G) SNPs")
     g.add_argument("--ld-regularisation", choices=("mismatch", "truncate", "none"),
-                   default="mismatch",
                    help="how the LD enters the likelihood: 'mismatch' is right for LD from a "
-                        "reference panel, 'none' (exact) only for the GWAS sample's own LD")
+                        "reference panel, 'none' (exact) only for the GWAS sample's own LD "
+                        "and for LDGMs (default: 'none' with --ldgm, the sparse precision "
+                        "likelihood as graphREML's; 'mismatch' otherwise)")
     g.add_argument("--ld-share", default="auto", type=_share,
                    help="share of each core's LD trace kept (auto: 0.98, or 0.95 for a panel "
                         "under a tenth of the GWAS)")
@@ -203,8 +204,10 @@ def load_stats(args, features=None):
     check_file(args.sumstats_chain, "liftover chain file for the statistics")
     kw = dict(features=features, window_bp=args.window_bp, flank_bp=args.flank_bp,
               keep_ambiguous=args.keep_ambiguous, cache_dir=args.cache_dir,
-              chain=args.sumstats_chain, ld_regularisation=args.ld_regularisation,
-              ld_share=args.ld_share, ld_blocks=ld_blocks_arg(args.ld_blocks))
+              chain=args.sumstats_chain, ld_share=args.ld_share,
+              ld_blocks=ld_blocks_arg(args.ld_blocks))
+    if args.ld_regularisation is not None:      # else the LD source's own default
+        kw["ld_regularisation"] = args.ld_regularisation
     if args.sigma2 is not None:
         kw["sigma2"] = args.sigma2
     try:

@@ -5,14 +5,14 @@ from __future__ import annotations
 import argparse
 
 from .._version import __version__
-from . import _datasets, _fetch, _models, _results, _simulate
+from . import _datasets, _fetch, _models, _results, _score_test, _simulate
 from ._common import HelpFormatter, add_common_args
 
 __all__ = ["build_parser", "COMMAND_MODULES"]
 
 #: the command modules, in the order their commands appear in ``deepwas --help``; each has
 #: ``register(subparsers)`` (a new command adds its module here)
-COMMAND_MODULES = (_datasets, _models, _results, _simulate, _fetch)
+COMMAND_MODULES = (_datasets, _models, _results, _score_test, _simulate, _fetch)
 
 
 def build_parser():

@@ -187,12 +187,18 @@ def cmd_h2(args):
         except FileNotFoundError as e:
             raise UserError(f"annotation file not found: {e.filename or e}") from e
     notes = [str(w.message) for w in caught]
+    derived = list(tab.loc[tab["model_derived"], "Category"])
+    if derived:
+        notes.append(f"model-derived rows ({', '.join(map(str, derived))}): not features of the "
+                     "model, so their Enrichment and Enrichment_p describe how the fitted f "
+                     "(its features, its frequency term) falls on them, not a test of the data; "
+                     "to test whether they add signal beyond the model use deepwas score-test")
     for text in notes:
         log.warning("%s", text)
     d = os.path.dirname(os.path.abspath(args.out))
     os.makedirs(d, exist_ok=True)
     res = args.out + ".results"
-    tab[RESULTS_COLUMNS + ["tau_star", "tau_star_std_error"]].to_csv(
+    tab[RESULTS_COLUMNS + ["tau_star", "tau_star_std_error", "model_derived"]].to_csv(
         res, sep="\t", index=False, float_format="%.6g", na_rep="NA")
     a = tab.attrs
     lines = [

@@ -1,23 +1,28 @@
 """What a geneticist takes from a fitted prior: the likelihood gain over the null model, total
-and partitioned heritability, posterior effects.
+and partitioned heritability, a score test of new annotations, posterior effects.
 
 A mixin of :class:`~deepwas.FunctionalPrior` (kept apart from the estimator's fitting code).
 """
 from __future__ import annotations
 
+import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
+from ..annotation_table import align_annotations
 from ..fitting._features import check_stats
 from ..heritability import partitioned_h2
+from ..jackknife import plan_blocks
 from ..likelihood import marginal_loglik
 from ..posterior import posterior_mean
+from ..score_test import block_scores, efficient_scores, score_table
+from ._score_test import nuisance_directions
 
 __all__ = ["GeneticsMixin"]
 
 
 class GeneticsMixin:
-    """:meth:`gain`, :meth:`h2`, :meth:`partitioned_h2` and :meth:`posterior_mean` of a
-    fitted prior."""
+    """:meth:`gain`, :meth:`h2`, :meth:`partitioned_h2`, :meth:`score_test` and
+    :meth:`posterior_mean` of a fitted prior."""
 
     def gain(self, stats, per_window=False):
         """Exact log-likelihood gain of the fitted prior over the null model, in nats.
@@ -68,6 +73,60 @@ class GeneticsMixin:
             One row per annotation; total h2 and its SE in ``attrs``.
         """
         return partitioned_h2(self, stats, annotations, n_blocks=n_blocks, jackknife=jackknife)
+
+    def score_test(self, stats, annotations, n_blocks=200, min_variants=200, nuisance="auto"):
+        """Score test of each candidate annotation added to the fitted prior's log-link.
+
+        For a candidate ``a``, ``f_m(tau) = f_m exp(tau a_m)``: the score of ``tau`` at 0,
+        conditional on the prior's own fitted parameters (efficient score), its block-jackknife
+        SE, z and two-sided p. One gradient pass over the windows serves all candidates. See
+        :mod:`deepwas.score_test` for the definitions. Unlike the ``Enrichment_p`` of
+        :meth:`partitioned_h2` for an annotation that is not a model feature (a statement about
+        the fitted ``f``), this tests the data.
+
+        Parameters
+        ----------
+        stats : SummaryStats
+            Normally the training data (its windows form the jackknife blocks).
+        annotations : DataFrame, FeatureProvider, path(s) or a list of these
+            Binary or continuous candidates, as :meth:`partitioned_h2` reads them (S-LDSC
+            ``.annot`` files, BED / gene-set files, tables); a variant a candidate does not
+            cover gets 0 (the term does not apply to it).
+        n_blocks : int, default=200
+            Jackknife blocks (:func:`deepwas.jackknife.plan_blocks`, as ``partitioned_h2``).
+        min_variants : int, default=200
+            Candidates non-zero on fewer variants (core variants of the windows) are reported
+            as "too few variants", not tested.
+        nuisance : {"auto", "all", "intercept", "none"}, default="auto"
+            Parameters projected out: all of a constant or GLM prior's ("auto"), a neural
+            prior's intercept, i.e. the overall scale of ``f`` ("auto").
+
+        Returns
+        -------
+        pandas.DataFrame
+            :data:`deepwas.score_test.SCORE_COLUMNS`, one row per candidate; ``attrs`` hold
+            ``n_blocks``, ``jackknife_unit``, ``nuisance`` (the projected parameters) and
+            ``n_variants_not_annotated``.
+        """
+        check_is_fitted(self, "prior_")
+        stats = check_stats(stats, "score_test")
+        sigma2 = None if self.sigma2 is None else self.sigma2_
+        mismatch = float(self.ld_mismatch_) if stats.ld_model.has_mismatch else 0.0
+        A, names, covered = align_annotations(annotations, stats.variants)
+        core = np.zeros(stats.n_variants, dtype=bool)
+        core[np.concatenate([c for c, _ in stats.windows])] = True
+        A = np.where(np.isfinite(A), A, 0.0)
+        n_var = (A[core] != 0).sum(0)
+        D, nuis = nuisance_directions(self, stats, nuisance)
+        labels, n_used, unit = plan_blocks(stats, n_blocks, "pseudo")
+        u = block_scores(stats, self.predict_f(stats), np.hstack([A, D]), labels, n_used,
+                         unit, sigma2=sigma2, mismatch=mismatch)
+        C = A.shape[1]
+        res = score_table(names, n_var, *efficient_scores(u[:, :C], u[:, C:]),
+                          min_variants=min_variants)
+        res.attrs.update(n_blocks=int(n_used), jackknife_unit=unit, nuisance=nuis,
+                         n_variants_not_annotated=int((~covered[core]).sum()))
+        return res
 
     def posterior_mean(self, stats):
         """Posterior mean effects ``E[beta | beta_hat]`` of ``stats.variants`` under this prior.

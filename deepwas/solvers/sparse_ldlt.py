@@ -12,13 +12,12 @@ Libraries, chosen by measurement on the shipped 1000 Genomes EUR LDGM block (5,3
 * factorisation: QDLDL (``qdldl`` on the package index, a C library with wheels; AMD ordering
   built in). The AMD ordering gives 482,042 entries in L (RCM: bandwidth 2,955; natural order:
   a profile of 1.0 M); a new numeric factorisation on the same pattern takes 0.04 s
-  (``update``), the first one with the ordering 0.09 s. scikit-sparse (CHOLMOD) has no wheel
+  (``update``; CPU time of one thread), the first one with the ordering 0.09 s. scikit-sparse (CHOLMOD) has no wheel
   on the index (it needs SuiteSparse from the system), so it cannot be a requirement;
   SuperLU (scipy) factorises but gives neither a symmetric factor for the selected inversion
   nor an ordering that keeps it small.
-* selected inversion: the Takahashi recurrences on the pattern of L, compiled with numba
-  (no package on the index provides it for a CSC factor), ~sum over columns of
-  |col j| * |col k| flops: 0.03 s on the block above.
+* selected inversion: the Takahashi recurrences on the pattern of L, by supernodes, compiled
+  with numba (no package on the index provides it for a CSC factor).
 
 The Takahashi recurrences (``Z = A^-1``, ``A = L D L^T`` with unit lower ``L``), for columns
 ``j`` from the last to the first, ``S_j`` the rows of column ``j`` of ``L`` below the diagonal::
@@ -27,7 +26,15 @@ The Takahashi recurrences (``Z = A^-1``, ``A = L D L^T`` with unit lower ``L``),
     Z[j, j] = 1 / D[j] - sum_{k in S_j} L[k, j] Z[k, j]
 
 only need ``Z`` on the pattern of ``L`` (``S_j`` minus ``k`` lies in ``S_k`` for every ``k`` in
-``S_j``: the filled graph's cliques), so the memory is one array the size of ``L``.
+``S_j``: the filled graph's cliques), so the memory is about the size of ``L``. By supernodes
+(runs of columns ``J`` sharing the rows ``B`` below them) they become dense products
+(SelInv, Lin et al. 2011): with ``Y = L_BJ L_JJ^-1``::
+
+    Z_BJ = - Z_BB Y,      Z_JJ = L_JJ^-T D_J^-1 L_JJ^-1 - Y^T Z_BJ
+
+where ``Z_BB`` is gathered from the supernodes holding the columns of ``B``. Measured on the
+block above (CPU time of one thread): 0.24 s by columns, 0.04 s by supernodes (3,213 of them),
+as much as the numeric factorisation (0.04 s).
 """
 from __future__ import annotations
 
@@ -37,56 +44,14 @@ import scipy.sparse as sp
 __all__ = ["SparseLDLT"]
 
 
-def _selinv_kernel():
-    import numba
-
-    @numba.njit(cache=True, nogil=True)
-    def selinv_diag(n, Lp, Li, Lx, D):
-        Zx = np.zeros(Lx.shape[0])
-        Zd = np.zeros(n)
-        pos = np.full(n, -1, dtype=np.int64)
-        y = np.zeros(n)
-        for j in range(n - 1, -1, -1):
-            a0, a1 = Lp[j], Lp[j + 1]
-            for a in range(a0, a1):
-                pos[Li[a]] = a - a0
-                y[a - a0] = 0.0
-            for a in range(a0, a1):
-                k = Li[a]
-                lk = Lx[a]
-                y[a - a0] += Zd[k] * lk
-                for b in range(Lp[k], Lp[k + 1]):
-                    p = pos[Li[b]]
-                    if p >= 0:            # Z[i, k] with i > k, both in S_j
-                        z = Zx[b]
-                        y[p] += z * lk
-                        y[a - a0] += z * Lx[a0 + p]
-            d = 1.0 / D[j]
-            for a in range(a0, a1):
-                Zx[a] = -y[a - a0]
-                d += Lx[a] * y[a - a0]
-                pos[Li[a]] = -1
-            Zd[j] = d
-        return Zd
-
-    return selinv_diag
-
-
-_KERNEL = []
-
-
-def _selinv(n, L, D):
-    if not _KERNEL:
-        _KERNEL.append(_selinv_kernel())
-    return _KERNEL[0](n, L.indptr.astype(np.int64), L.indices.astype(np.int64),
-                      L.data, D)
-
-
 class SparseLDLT:
     """``LDL^T`` of ``scale * A + diag(shift)`` for one symmetric sparse ``A``.
 
     The ordering and the symbolic analysis are done once (at construction); every
-    :meth:`factor` is numeric only.
+    :meth:`factor` is numeric only. Memory between calls: QDLDL's factor (the entries of
+    ``L``, ~12 bytes each), the upper triangle of ``A`` and, after the first
+    :meth:`inverse_diagonal`, ``L``'s pattern (int32) and supernodes; the factor is read out
+    of QDLDL only while it is needed.
 
     Parameters
     ----------
@@ -111,15 +76,17 @@ class SparseLDLT:
         if len(self._diag) != self.n:
             raise ValueError("A must store every diagonal entry")
         self._solver = qdldl.Solver(U, upper=True)
-        self._factored = None      # (scale, shift) of the current numeric factor
-        self._L = self._D = self._perm = None
+        self._nnz_L = None
+        self._D = self._perm = None
+        self._pattern = None       # (indptr, indices, supernode starts) of L, made once
         self._set(1.0, None)
 
     @property
     def nbytes(self):
-        """Bytes held: the matrix, and the factor when it has been read out."""
-        lb = 0 if self._L is None else self._L.data.nbytes + self._L.indices.nbytes
-        return int(self._U.data.nbytes * 2 + self._U.indices.nbytes + 2 * lb)
+        """Bytes held between calls (class docstring)."""
+        pattern = 0 if self._pattern is None else sum(a.nbytes for a in self._pattern)
+        return int(12 * self._nnz_L + self._U.data.nbytes * 2 + self._U.indices.nbytes
+                   + pattern + 16 * self.n)
 
     def _set(self, scale, shift):
         data = self._base * scale
@@ -133,7 +100,8 @@ class SparseLDLT:
                 "sparse LDL^T: the matrix is not positive definite (smallest pivot "
                 f"{float(D.min()):.3g}); the precision matrix or the prior variances hold "
                 "invalid values")
-        self._L, self._D, self._perm = L.tocsc(), D, np.asarray(perm, dtype=np.int64)
+        self._nnz_L = L.nnz
+        self._D, self._perm = D, np.asarray(perm, dtype=np.int64)
 
     def factor(self, scale=1.0, shift=None):
         """Factorise ``scale * A + diag(shift)`` (``shift``: (n,) or None).
@@ -148,6 +116,15 @@ class SparseLDLT:
         self._set(float(scale), shift)
         return self
 
+    def factors(self):
+        """``(L, D, perm)`` of the current factor: ``M[perm][:, perm] = (I + L) diag(D)
+        (I + L)^T`` for ``M = scale * A + diag(shift)``, ``L`` strictly lower (CSC)."""
+        L, D, perm = self._solver.factors()
+        L = sp.csc_matrix(L)
+        if not L.has_sorted_indices:
+            L.sort_indices()
+        return L, D, np.asarray(perm, dtype=np.int64)
+
     def logdet(self):
         """``log|scale * A + diag(shift)|`` of the current factor."""
         return float(np.log(self._D).sum())
@@ -158,10 +135,17 @@ class SparseLDLT:
 
     def inverse_diagonal(self):
         """``diag((scale * A + diag(shift))^-1)`` by selected inversion (module docstring)."""
-        L = self._L
-        if not L.has_sorted_indices:
-            L.sort_indices()
-        zd = _selinv(self.n, L, self._D)
+        # numba takes 0.3-0.5 s to import: loaded with the first selected inversion, not
+        # with deepwas (the kernels are compiled once and cached on disk by numba)
+        from ._selinv import selinv_diag, supernodes
+
+        L, D, perm = self.factors()
+        if self._pattern is None or len(self._pattern[1]) != L.nnz:
+            # the pattern is the symbolic factor's, the same for every numeric factorisation
+            Lp, Li = L.indptr.astype(np.int32), L.indices.astype(np.int32)
+            self._pattern = (Lp, Li, supernodes(self.n, Lp, Li))
+        Lp, Li, starts = self._pattern
+        zd = selinv_diag(self.n, Lp, Li, L.data, D, starts)
         out = np.empty(self.n)
-        out[self._perm] = zd         # row i of the permuted matrix is row perm[i] of A
+        out[perm] = zd         # row i of the permuted matrix is row perm[i] of A
         return out
