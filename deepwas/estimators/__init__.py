@@ -12,7 +12,10 @@ Map of the modules (who owns what)::
       _base             FunctionalPrior: parameters, fit / predict_f / score (the public face)
       presets           ConstantPrior, GLMPrior, TransformerPrior: other default ``model``
       _params           the parameter table, checked in fit (sklearn _parameter_constraints)
-      _genetics         gain, h2, partitioned_h2, posterior_mean (a mixin of FunctionalPrior)
+      _genetics         gain, h2, partitioned_h2, score_test, posterior_mean (a mixin of
+                        FunctionalPrior)
+      _score_test       what the score test needs from a fit: the nuisance directions of
+                        the prior's own parameters (the test itself: deepwas.score_test)
       _persistence      save_model / load_model: model.pt (weights only) + model.json
     one fit, step by step
       _fitting          fit_prior: split, standardise, sigma2, initialise, train, return
