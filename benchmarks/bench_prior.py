@@ -7,7 +7,7 @@ budget), this prints:
 
 * ``prior s``: the prior's forward + backward over the window's extended set, with a fake
   upstream gradient d loss / d log f (random). Chunked, it is a no-graph pass plus a graph
-  pass per chunk (as :func:`deepwas.estimators._chunking.chunked_backward`). The network
+  pass per chunk (as :func:`deepwas.fitting._chunking.chunked_backward`). The network
   treats variants independently, so the time is measured on a batch of ``B`` variants
   (``B`` = 512, 8 for paper; ``--quick``: 128, 4) and scaled to the window: throughput is
   per variant whatever the window;
@@ -39,7 +39,7 @@ os.environ.setdefault("OMP_NUM_THREADS", "1")
 import numpy as np  # noqa: E402
 import torch  # noqa: E402
 
-from deepwas.estimators._chunking import activation_bytes_per_variant, resolve_chunk_size  # noqa: E402
+from deepwas.fitting._chunking import activation_bytes_per_variant, resolve_chunk_size  # noqa: E402
 from deepwas.priors import build_prior  # noqa: E402
 
 D_FUNC, WIDTH, D_PRED = 165, 256, 9

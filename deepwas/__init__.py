@@ -6,8 +6,7 @@ from .estimators import (ConstantPrior, FunctionalPrior, GLMPrior, TransformerPr
 from .estimators import load_model, save_model
 from . import cv, datasets, simulate, utils
 from .config import config_context, get_config, set_config
-
-__version__ = "0.1.0"
+from ._version import __version__
 
 __all__ = ["SummaryStats", "marginal_loglik", "__version__", "FunctionalPrior", "ConstantPrior",
            "GLMPrior", "TransformerPrior", "likelihood_increase_percent", "save_model", "load_model",

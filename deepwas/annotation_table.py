@@ -24,6 +24,8 @@ import os
 import numpy as np
 import pandas as pd
 
+from .features.annot import BedAnnotations, expand_chrom_pattern
+from .features.base import FeatureProvider
 from .utils.text import listed_twice
 
 __all__ = ["read_annotations", "align_annotations", "is_bed_path"]
@@ -40,8 +42,6 @@ def is_bed_path(path):
 
 
 def _read_one(path):
-    from .features.annot import expand_chrom_pattern
-
     parts = [pd.read_csv(f, sep=r"\s+", compression="infer")
              for f in expand_chrom_pattern(path).values()]
     df = pd.concat(parts, ignore_index=True)
@@ -109,9 +109,6 @@ def _align_provider(provider, variants):
 def _parts(annotations):
     """The annotation sources in order: BED paths become one BedAnnotations, .annot paths
     one read_annotations table, each where its first file stood."""
-    from .features.annot import BedAnnotations
-    from .features.base import FeatureProvider
-
     items = list(annotations) if isinstance(annotations, (list, tuple)) else [annotations]
     is_path = [isinstance(p, (str, os.PathLike)) for p in items]
     beds = [p for p, f in zip(items, is_path) if f and is_bed_path(p)]
@@ -143,8 +140,6 @@ def align_annotations(annotations, variants):
     variants : DataFrame
         Rows of a data set's ``variants`` (``chrom pos snp ... row``).
     """
-    from .features.base import FeatureProvider
-
     blocks, names = [], []
     for part in _parts(annotations):
         A, n = (_align_provider(part, variants) if isinstance(part, FeatureProvider)

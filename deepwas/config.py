@@ -30,7 +30,12 @@ threadpoolctl and :func:`torch.set_num_threads`); ``config_context`` changes it 
 """
 from __future__ import annotations
 
+import os
+import re
 from contextlib import contextmanager
+
+import torch
+from threadpoolctl import threadpool_limits
 
 __all__ = ["get_config", "set_config", "config_context", "parse_bytes", "factor_memory_bytes"]
 
@@ -38,6 +43,16 @@ _DEFAULTS = {"n_threads": None, "factor_memory": "auto", "cache_dir": None,
              "factor_storage": "float64"}
 _config = dict(_DEFAULTS)
 _applied = {"limiter": None, "torch_threads": None}
+#: called with no argument after ``factor_memory`` changes: the factor pool
+#: (:mod:`deepwas.memory_pool`, a layer above this one) registers its ``trim`` here, so a new
+#: budget takes effect at once without this module importing the pool
+_FACTOR_MEMORY_LISTENERS = []
+
+
+def on_factor_memory_change(listener):
+    """Call ``listener()`` whenever :func:`set_config` changes ``factor_memory``."""
+    _FACTOR_MEMORY_LISTENERS.append(listener)
+    return listener
 
 
 def get_config():
@@ -61,9 +76,6 @@ def _check_n_threads(n_threads):
 
 def _apply_threads(n_threads):
     """Limit BLAS/OpenMP pools and torch's intra-op threads to ``n_threads`` (None: undo)."""
-    import torch
-    from threadpoolctl import threadpool_limits
-
     if _applied["limiter"] is not None:
         _applied["limiter"].restore_original_limits()
         _applied["limiter"] = None
@@ -85,8 +97,6 @@ _UNITS = {"": 1, "B": 1, "KB": 1e3, "MB": 1e6, "GB": 1e9, "TB": 1e12, "KIB": 2**
 def parse_bytes(value):
     """Bytes from an int or a string such as ``"512MB"`` or ``"4 GiB"``."""
     if isinstance(value, str):
-        import re
-
         m = re.fullmatch(r"(\d+(?:\.\d*)?|\.\d+)([KMGT]I?B|B?)", value.strip().upper()
                          .replace(" ", ""))
         if not m:
@@ -99,8 +109,6 @@ def parse_bytes(value):
 
 def machine_memory():
     """Physical memory of this machine in bytes (None when it cannot be read)."""
-    import os
-
     try:
         return os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     except (ValueError, OSError, AttributeError):
@@ -149,12 +157,9 @@ def set_config(n_threads=_UNSET, factor_memory=_UNSET, cache_dir=_UNSET,
         if factor_memory != "auto":
             parse_bytes(factor_memory)
         _config["factor_memory"] = factor_memory
-        from .memory_pool import POOL
-
-        POOL.trim()
+        for listener in _FACTOR_MEMORY_LISTENERS:
+            listener()
     if cache_dir is not _UNSET:
-        import os
-
         _config["cache_dir"] = None if cache_dir is None else os.fspath(cache_dir)
     if factor_storage is not _UNSET:
         if factor_storage not in ("float64", "float32"):

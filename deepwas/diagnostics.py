@@ -29,6 +29,7 @@ import logging
 import numpy as np
 import pandas as pd
 
+from .fitting._ldsr import LDSRBlocks, ldsr_regression
 from .utils.text import plural
 
 __all__ = ["ld_diagnostics", "diagnostics_summary", "Z_TAIL_THRESHOLD", "FLANK_NOISE_WARN",
@@ -48,8 +49,6 @@ PANEL_NOISE_WARN = 0.3
 
 
 def _ldsr_h2(stats):
-    from .estimators._ldsr import LDSRBlocks, ldsr_regression
-
     blocks = LDSRBlocks(stats)
     try:
         h2, _ = ldsr_regression(blocks, np.arange(len(stats)), float(stats.n_variants))

@@ -44,6 +44,7 @@ import torch
 from scipy import stats as sps
 
 from .annotation_table import align_annotations, read_annotations
+from .fitting._features import features_to_tensors, freq_array
 from .jackknife import JACKKNIFE_METHODS, jackknife_cov, leave_out_priors, plan_blocks
 from .utils.collinearity import redundant_columns
 
@@ -57,8 +58,6 @@ RESULTS_COLUMNS = ["Category", "Prop._SNPs", "Prop._h2", "Prop._h2_std_error", "
 
 def _f_function(est, stats, rows):
     """``f(prior)``: prior variances of ``stats.variants`` rows ``rows`` in float64."""
-    from .estimators._features import features_to_tensors, freq_array
-
     sizes = (est.n_func_, est.width_, est.n_pred_)
     freq = freq_array(stats.variants["freq"].to_numpy(), stats.n_variants, "partitioned_h2")
     chunks = []

@@ -41,6 +41,11 @@ import warnings
 import numpy as np
 import torch
 
+from .fitting._features import WindowFeatures, freq_array
+from .fitting._full_batch import fit_lbfgs, ridge_mask
+from .fitting._ldsr import LDSRBlocks
+from .fitting._objective import WindowObjective
+
 __all__ = ["jackknife_blocks", "variant_blocks", "plan_blocks", "jackknife_cov",
            "leave_out_priors", "newton_leave_outs", "JACKKNIFE_METHODS"]
 
@@ -159,10 +164,6 @@ class _Objective:
     a copy of its prior (float64)."""
 
     def __init__(self, est, stats):
-        from .estimators._features import WindowFeatures, freq_array
-        from .estimators._ldsr import LDSRBlocks
-        from .estimators._objective import WindowObjective
-
         self.stats = stats
         sizes = (est.n_func_, est.width_, est.n_pred_)
         freq = freq_array(stats.variants["freq"].to_numpy(), stats.n_variants, "jackknife")
@@ -252,8 +253,6 @@ def _pseudo(prior, obj, labels, n_blocks, step, unit):
     Hk = 0.5 * (Hk + Hk.transpose(0, 2, 1))
     gt, Ht = gk.sum(0), Hk.sum(0)
     if obj.ridge:        # the penalty is a prior: every leave-out objective keeps all of it
-        from .estimators._full_batch import ridge_mask
-
         pen = ridge_mask(prior)
         gt = gt + obj.ridge * np.where(pen, x0, 0.0)
         Ht = Ht + np.diag(obj.ridge * pen.astype(float))
@@ -301,8 +300,6 @@ def newton_leave_outs(x0, g, H, gk, Hk):
 
 
 def _refit(prior, obj, labels, n_blocks):
-    from .estimators._full_batch import fit_lbfgs
-
     x0 = _flat(prior)
     est = obj.est
     out = []

@@ -13,6 +13,8 @@ import logging
 import threading
 from collections import OrderedDict
 
+from .config import factor_memory_bytes, on_factor_memory_change
+
 __all__ = ["MemoryPool", "POOL", "nbytes"]
 
 log = logging.getLogger(__name__)
@@ -54,8 +56,6 @@ class MemoryPool:
 
     @staticmethod
     def budget():
-        from .config import factor_memory_bytes
-
         return factor_memory_bytes()
 
     def get(self, key, part):
@@ -146,3 +146,5 @@ def _fmt(n):
 
 #: the process-wide pool
 POOL = MemoryPool()
+# a new factor_memory budget trims the pool at once
+on_factor_memory_change(POOL.trim)

@@ -18,6 +18,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from .likelihood import whitened
 from .solvers.sparse import sparse_posterior_mean
 
 __all__ = ["posterior_mean"]
@@ -42,8 +43,6 @@ def posterior_mean(stats, f, sigma2=None, mismatch=0.0):
         float64, per standardised genotype (multiply by ``1 / sqrt(2 p (1 - p))`` for effects
         per allele copy).
     """
-    from .likelihood import whitened
-
     f = np.asarray(f, dtype=np.float64)
     if f.shape != (stats.n_variants,):
         raise ValueError(f"f must have shape ({stats.n_variants},), got {f.shape}")

@@ -21,6 +21,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .memory_pool import POOL
+from .window_store import WindowStore
+
 __all__ = ["precompute_windows", "PrecomputeReport", "check_cache_dir"]
 
 log = logging.getLogger(__name__)
@@ -78,8 +81,6 @@ def check_cache_dir(path):
 
 def _part_store(store, ws):
     """A store holding only windows ``ws`` (global ids): their LD rows, statistics, keys."""
-    from .window_store import WindowStore
-
     rows = np.unique(np.concatenate([store.windows[w][1] for w in ws]))
     local = [(np.searchsorted(rows, store.windows[w][0]), np.searchsorted(rows, store.windows[w][1]))
              for w in ws]
@@ -156,7 +157,6 @@ def precompute_windows(stats, *, n_jobs=1, executor=None, progress=False, batch_
     cache_dir = store.cache.cache_dir
     if cache_dir:
         check_cache_dir(cache_dir)
-    from .memory_pool import POOL
 
     todo = []
     for w in ws:

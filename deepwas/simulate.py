@@ -30,6 +30,8 @@ import numpy as np
 import pandas as pd
 
 from .features.base import ArrayFeatures, Features
+from .ld import GenotypeLD
+from .priors import build_network
 
 __all__ = ["semi_synthetic", "synthetic_features", "true_log_f", "gwas_blocks",
            "beta_hat_from_genotypes", "TRUTHS", "GWAS_LD"]
@@ -151,7 +153,6 @@ def true_log_f(truth, features, freq, *, alpha=0.7, log_f_sd=1.0, sparsity=0.1,
         if func is None:
             raise ValueError("the network truth needs track features")
         import torch
-        from .priors import build_network
 
         seed = int(rng.integers(2**31 - 1))
         with torch.random.fork_rng(devices=[]):
@@ -182,8 +183,6 @@ def true_log_f(truth, features, freq, *, alpha=0.7, log_f_sd=1.0, sparsity=0.1,
 
 def _genotype_rows(source, rows):
     """(GenotypeLD, rows in it) when ``source`` is genotypes seen through subsets, else None."""
-    from .ld import GenotypeLD
-
     rows = np.asarray(rows, dtype=np.int64)
     while not isinstance(source, GenotypeLD):
         parent, keep = getattr(source, "parent", None), getattr(source, "keep", None)

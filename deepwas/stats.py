@@ -14,8 +14,11 @@ import numbers
 import numpy as np
 
 from ._dataset import Constructors, Dataset
+from .cv import block_groups, region_mask
+from .diagnostics import ld_diagnostics
 from .features.base import as_provider, take_rows
 from .io.harmonise import check_sample_size
+from .precompute import precompute_windows
 from .utils.validation import check_scalar
 
 __all__ = ["SummaryStats"]
@@ -205,20 +208,14 @@ class SummaryStats(Constructors):
         -------
         pandas.DataFrame
         """
-        from .diagnostics import ld_diagnostics
-
         return ld_diagnostics(self, h2=h2, sigma2=sigma2, warn=warn)
 
     def block_groups(self, n_blocks):
         """Contiguous blocks of windows as CV groups (:func:`deepwas.cv.block_groups`)."""
-        from .cv import block_groups
-
         return block_groups(self, n_blocks)
 
     def region_mask(self, regions):
         """Windows whose core lies in ``regions`` (:func:`deepwas.cv.region_mask`)."""
-        from .cv import region_mask
-
         return region_mask(self, regions)
 
     def get_features(self, idx=None):
@@ -271,8 +268,6 @@ class SummaryStats(Constructors):
         -------
         self
         """
-        from .precompute import precompute_windows
-
         precompute_windows(self, n_jobs=n_jobs, executor=executor, progress=progress)
         return self
 

@@ -15,6 +15,7 @@ import threading
 
 import numpy as np
 
+from .config import get_config
 from .memory_pool import POOL
 from .precision_windows import PrecisionFactors, PrecisionWindow, precision_factors
 from .windows import FactorCache
@@ -76,8 +77,6 @@ class WindowStore:
     """
 
     def __init__(self, ld, windows, beta_hat, ld_model, freq, cache_dir=None):
-        from .config import get_config
-
         self.ld, self.windows, self.beta_hat, self.ld_model = ld, windows, beta_hat, ld_model
         p = np.clip(np.where(np.isfinite(freq), freq, 0.5), 1e-4, 1 - 1e-4)
         self.weights = (p * (1 - p)) ** 0.7

@@ -5,10 +5,10 @@ import pytest
 import torch
 
 from deepwas.estimators import GLMPrior, TransformerPrior
-from deepwas.estimators import _chunking, _features
-from deepwas.estimators._chunking import (activation_bytes_per_variant, chunked_backward,
+from deepwas.fitting import _chunking, _features
+from deepwas.fitting._chunking import (activation_bytes_per_variant, chunked_backward,
                                           resolve_chunk_size)
-from deepwas.estimators._full_batch import _window_losses
+from deepwas.fitting._full_batch import _window_losses
 from deepwas.priors import build_prior
 
 import simdata as sd
@@ -111,7 +111,7 @@ def test_lbfgs_gradient_and_fit_identical_when_chunked(small):
     with torch.no_grad():
         for p in prior.network.parameters():   # move off the optimum: a gradient to compare
             p.add_(0.05)
-    from deepwas.estimators._objective import WindowObjective
+    from deepwas.fitting._objective import WindowObjective
 
     ids = np.arange(len(stats))
     obj = WindowObjective(stats, "deepwas", ids, est.sigma2_, torch.float64)

@@ -406,7 +406,7 @@ def test_threads_option_limits_the_work_and_is_restored(workflow, monkeypatch, c
     import torch
 
     from deepwas import get_config
-    from deepwas.cli import _parser
+    from deepwas.cli import _datasets
 
     seen = []
 
@@ -414,7 +414,7 @@ def test_threads_option_limits_the_work_and_is_restored(workflow, monkeypatch, c
         seen.append((get_config()["n_threads"], torch.get_num_threads()))
         return 0
 
-    monkeypatch.setattr(_parser, "cmd_precompute", fake)
+    monkeypatch.setattr(_datasets, "cmd_precompute", fake)
     before = torch.get_num_threads()
     assert main(["--threads", "1", "precompute", *workflow["data"]]) == 0
     assert main(["precompute", *workflow["data"], "--threads", "1"]) == 0

@@ -16,7 +16,7 @@ from deepwas.cli import main
 from deepwas.config import config_context
 from deepwas.distributed import SINGLE, ProcessGroup, process_group
 from deepwas.estimators import FunctionalPrior
-from deepwas.estimators._sharding import (Sharding, StepReducer, balance, split_run,
+from deepwas.fitting._sharding import (Sharding, StepReducer, balance, split_run,
                                           window_costs)
 from deepwas.estimators._window_sampling import ContiguousSampler, PrefetchingSampler
 

@@ -230,7 +230,7 @@ def test_sigma2_maximum_likelihood_is_a_maximum():
     sigma2 is identified only where the residual variance s = sigma2 / N is not small next to
     the effect variances (here h2 = 0.1, N = 1e4, true sigma2 = 0.9).
     """
-    from deepwas.estimators._features import WindowFeatures
+    from deepwas.fitting._features import WindowFeatures
     from deepwas.estimators._initialisation import ConstantPriorLikelihood, log_sum_pq
     from deepwas.priors import build_prior
 

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 import deepwas
-from deepwas.estimators._full_batch import ridge_mask
+from deepwas.fitting._full_batch import ridge_mask
 from deepwas.jackknife import (_Objective, _block_grads, jackknife_blocks, leave_out_priors,
                                plan_blocks, variant_blocks)
 

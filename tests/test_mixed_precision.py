@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from deepwas.estimators import FunctionalPrior
-from deepwas.estimators._objective import WindowObjective
+from deepwas.fitting._objective import WindowObjective
 
 import distributed_fits as df
 

@@ -10,7 +10,7 @@ import pytest
 
 import deepwas
 from deepwas.datasets import pseudo_chromosome
-from deepwas.estimators._ldsr import LDSRBlocks
+from deepwas.fitting._ldsr import LDSRBlocks
 from deepwas.simulate import beta_hat_from_genotypes, semi_synthetic
 
 N = 100_000

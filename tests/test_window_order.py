@@ -11,8 +11,8 @@ import torch
 from deepwas.estimators import TransformerPrior
 from deepwas.estimators import _resume
 from deepwas.estimators._design import standardisation
-from deepwas.estimators._features import WindowFeatures, feature_sizes, freq_array
-from deepwas.estimators._objective import WindowObjective
+from deepwas.fitting._features import WindowFeatures, feature_sizes, freq_array
+from deepwas.fitting._objective import WindowObjective
 from deepwas.estimators._window_module import WindowModule
 from deepwas.estimators._window_sampling import contiguous_groups
 from deepwas.priors import build_prior

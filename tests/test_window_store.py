@@ -180,3 +180,18 @@ def test_precompute_task_carries_only_its_windows_ld(many_windows):
     assert shipped.key(0) == store.key(0)
     np.testing.assert_array_equal(again.G, wf.G)
     np.testing.assert_array_equal(again.y, wf.y)
+
+
+def test_a_smaller_factor_memory_trims_the_pool_at_once():
+    # config sits below the pool: the pool registers its trim with config
+    # (on_factor_memory_change), so a new budget evicts without another insertion
+    POOL.clear()
+    try:
+        for k in range(4):
+            POOL.put(("trim-test", k), "x", np.zeros(1000))       # 8000 bytes each
+        assert POOL.total == 4 * 8000
+        with deepwas.config_context(factor_memory=20_000):
+            assert POOL.total <= 20_000 and len(POOL) == 2
+            assert POOL.get(("trim-test", 3), "x") is not None     # the newest stay
+    finally:
+        POOL.clear()

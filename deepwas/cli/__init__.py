@@ -29,6 +29,7 @@ import sys
 import warnings
 from contextlib import contextmanager
 
+from ..config import config_context
 from ..distributed import is_main_process
 
 from ._data import UserError
@@ -116,8 +117,6 @@ def main(argv=None):
     int
         Exit status: 0 on success, 2 on an error the user can fix, 130 when interrupted.
     """
-    from ..config import config_context
-
     parser = build_parser()
     args = parser.parse_args(argv)
     with _console(args.verbose):

@@ -4,7 +4,12 @@ from __future__ import annotations
 import argparse
 import os
 
-from ..features.liftover import HG19_TO_HG38_CHAIN, HG38_TO_HG19_CHAIN
+from ..diagnostics import diagnostics_summary, needs_warning
+from ..features import BasicPredictors, BigWigTracks, FeatureSet
+from ..features.liftover import HG19_TO_HG38_CHAIN, HG38_TO_HG19_CHAIN, load_chain
+from ..io.formats import FORMAT_NAMES
+from ..io.sumstats import SumstatsError, read_sumstats
+from ..stats import SummaryStats
 from ..utils.chrom import normalise_chrom
 
 #: the help text's words for the two chains the package ships
@@ -38,8 +43,6 @@ def add_data_args(p, sumstats_required=True, with_features=True):
                    help="population of the LDGM files (with --ldgm): the statistics' own "
                         "ancestry; a FREQ column that fits another population of the "
                         ".snplist files far better stops the run and names it")
-    from ..io.formats import FORMAT_NAMES
-
     g.add_argument("--sumstats", metavar="FILE", required=sumstats_required,
                    help="summary statistics: BOLT-LMM, REGENIE, SAIGE, PLINK 2 --glm, GWAS "
                         "Catalog (GWAS-SSF), COJO .ma, fastGWA, METAL, GWAS-VCF, PolyFun "
@@ -130,8 +133,6 @@ def check_file(path, what):
 
 
 def feature_provider(tracks, chain, width, bin_size, freq_predictors, names=None):
-    from ..features import BasicPredictors, BigWigTracks, FeatureSet
-
     parts = []
     if tracks:
         for t in tracks:
@@ -142,8 +143,6 @@ def feature_provider(tracks, chain, width, bin_size, freq_predictors, names=None
                 raise UserError(f"{t} is not a bigWig file (bad magic number)")
         if chain is not None:
             check_file(chain, "liftover chain file")
-            from ..features.liftover import load_chain
-
             load_chain(chain)  # a bad chain file fails here, with its own clear message
         parts.append(BigWigTracks(tracks, width=width, bin_size=bin_size, names=names,
                                   liftover_chain=chain, unmapped="nearest"))
@@ -176,8 +175,6 @@ def column_map(pairs):
 
 def read_sumstats_args(args):
     """The --sumstats file as a DataFrame (read here so that --columns applies)."""
-    from ..io.sumstats import SumstatsError, read_sumstats
-
     check_file(args.sumstats, "summary statistics file")
     try:
         return read_sumstats(args.sumstats, n=args.n, columns=column_map(args.columns),
@@ -203,10 +200,6 @@ def ld_blocks_arg(spec):
 
 
 def load_stats(args, features=None):
-    from .. import SummaryStats
-
-    from ..io.sumstats import SumstatsError
-
     sumstats = read_sumstats_args(args)  # n is applied here (BOLT-LMM: as an effective N)
     check_file(args.sumstats_chain, "liftover chain file for the statistics")
     kw = dict(features=features, window_bp=args.window_bp, flank_bp=args.flank_bp,
@@ -249,8 +242,6 @@ def report_ld_check(stats, log):
 
     Returns the diagnostics table (:func:`deepwas.diagnostics.ld_diagnostics`).
     """
-    from ..diagnostics import diagnostics_summary, needs_warning
-
     diag = stats.ld_diagnostics(warn=False)
     line = diagnostics_summary(diag, stats.ld_model.regularisation)
     if needs_warning(diag):

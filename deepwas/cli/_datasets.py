@@ -1,28 +1,26 @@
-"""``deepwas demo``, ``deepwas precompute`` and ``deepwas simulate``: data sets and their factors."""
+"""``deepwas demo``, ``deepwas precompute`` and ``deepwas cache``: the demo, window factors and
+their cache."""
 from __future__ import annotations
 
 import json
 import logging
 import os
 import time
+from functools import partial
 
-import numpy as np
-
+from ..datasets._demo_run import DemoSettings, run_demo
+from ..precompute import precompute_windows
 from ..utils.chrom import sort_chroms
+from ..windows import FactorCache
+from ._common import add_command, positive_int, show_progress
+from ._data import UserError, add_data_args, load_stats, report_ld_check
 
-from ._data import (UserError, check_file, feature_provider, ld_blocks_arg, load_stats,
-                    report_ld_check)
-from ._models import show_progress
-from ._reports import write_table
-
-__all__ = ["cmd_cache", "cmd_demo", "cmd_precompute", "cmd_simulate"]
+__all__ = ["register", "cmd_cache", "cmd_demo", "cmd_precompute"]
 
 log = logging.getLogger("deepwas.cli")
 
 
 def cmd_demo(args):
-    from ..datasets._demo_run import DemoSettings, run_demo
-
     kw = {}
     for name in ("folds", "seed", "truth", "n", "h2"):
         v = getattr(args, name)
@@ -45,8 +43,6 @@ def cmd_demo(args):
 def cmd_precompute(args):
     t0 = time.perf_counter()
     stats = load_stats(args)
-    from ..precompute import precompute_windows
-
     if not args.cache_dir:
         if args.workers > 1:
             raise UserError("--workers needs --cache-dir: the workers write the factors there")
@@ -93,8 +89,6 @@ def _fmt_bytes(n):
 
 
 def cmd_cache(args):
-    from ..windows import FactorCache
-
     if not os.path.isdir(args.cache_dir):
         raise UserError(f"no cache folder {args.cache_dir}")
     cache = FactorCache(args.cache_dir)
@@ -116,52 +110,50 @@ def cmd_cache(args):
     return 0
 
 
-def cmd_simulate(args):
-    import pandas as pd
+def register(subparsers):
+    """Add ``deepwas demo``, ``deepwas precompute`` and ``deepwas cache``."""
+    command = partial(add_command, subparsers)
+    d = command("demo", help="the main demo: cross-validated priors on the embedded data",
+                description="Cross-validate (GroupKFold by chromosome) Constant, GLM and "
+                "Transformer priors trained with DeepWAS and with LDSR on the embedded "
+                "demo (22 real 1000 Genomes EUR regions, hg38 bigWig tracks read through "
+                "liftover, semi-synthetic GWAS of N = 300,000 from a known prior). Prints "
+                "the held-out table and writes it with PNG plots to --out.")
+    d.add_argument("--quick", action="store_true",
+                   help="a sub-minute smoke run (2 regions, 1-2 epochs)")
+    d.add_argument("--out", default="deepwas_demo", metavar="DIR", help="output folder")
+    d.add_argument("--cache-dir", metavar="DIR",
+                   help="cache of tracks, features and window factors (default $DEEPWAS_CACHE "
+                        "or ~/.cache/deepwas)")
+    d.add_argument("--folds", type=int, metavar="K", help="GroupKFold splits (default 2)")
+    d.add_argument("--seed", type=int, metavar="N",
+                   help="random seed of data and training (default 0)")
+    d.add_argument("--truth", choices=("glm", "network", "threshold", "constant"),
+                   help="true prior of the simulation (default glm)")
+    d.add_argument("--n", type=float, metavar="N", help="GWAS sample size (default 300,000)")
+    d.add_argument("--h2", type=float, metavar="H2",
+                   help="heritability of the demo variants (default 0.5 for "
+                   "the 22 regions; for --quick, 0.5 times their share of the variants)")
+    d.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    d.add_argument("--no-progress", action="store_true", help="no progress bars (as -q)")
+    d.set_defaults(func=cmd_demo)
 
-    from .. import SummaryStats
-    from ..ld import read_plink_reference
-    from ..simulate import semi_synthetic
+    pc = command("precompute", help="compute and cache the window factors of a data set",
+                 description="Build the windows of a data set and compute their theta-free "
+                 "factors (eigendecomposition of each core's LD) into --cache-dir, so "
+                 "that fit and score start at once.")
+    add_data_args(pc, with_features=False)
+    pc.add_argument("--workers", type=positive_int, default=1, metavar="N",
+                    help="worker processes, one window each at a time (needs --cache-dir; "
+                         "default 1: this process). Rerunning skips the windows already "
+                         "in the cache")
+    pc.add_argument("--out", metavar="JSON", help="write a summary (windows, drops, timing)")
+    pc.add_argument("--no-progress", action="store_true", help="no progress bar (as -q)")
+    pc.set_defaults(func=cmd_precompute)
 
-    for prefix in args.bfile:
-        pre = prefix[:-4] if prefix.endswith(".bed") else prefix
-        for ext in (".bed", ".bim", ".fam"):
-            check_file(pre + ext, "PLINK file")
-    if not 0 < args.h2 < 1:
-        raise UserError(f"--h2 must lie in (0, 1), got {args.h2}")
-    if args.n <= 0:
-        raise UserError(f"--n must be positive, got {args.n}")
-    feats = feature_provider(args.tracks, args.chain, args.width, args.bin_size,
-                              not args.no_freq_predictors) if args.tracks else None
-    source = read_plink_reference(args.bfile)
-    ref = source.variants
-    table = pd.DataFrame({"SNP": ref["snp"], "A1": ref["a1"], "A2": ref["a2"], "Z": 0.0,
-                          "N": args.n})
-    stats = SummaryStats.from_ld_source(source, table, n=args.n, features=feats,
-                                        keep_ambiguous=True, window_bp=args.window_bp,
-                                        flank_bp=args.flank_bp,
-                                        ld_blocks=ld_blocks_arg(args.ld_blocks))
-    if args.block_bp is not None and args.block_bp <= 0:
-        raise UserError(f"--block-bp must be positive, got {args.block_bp}")
-    sim, f_true = semi_synthetic(stats, truth=args.truth, h2=args.h2, n=args.n,
-                                 gwas_ld=args.gwas_ld, block_bp=args.block_bp,
-                                 random_state=args.seed)
-    v = sim.variants
-    out = pd.DataFrame({"SNP": v["snp"], "CHR": v["chrom"], "BP": v["pos"], "A1": v["a1"],
-                        "A2": v["a2"], "FREQ": v["freq"],
-                        "Z": v["beta_hat"].to_numpy() * np.sqrt(args.n), "N": args.n,
-                        "F_TRUE": f_true})
-    paths = write_table(out, args.out)
-    meta = dict(truth=args.truth, h2=args.h2, sigma2=1.0 - args.h2, n=args.n, seed=args.seed,
-                gwas_ld=args.gwas_ld, block_bp=args.block_bp,
-                n_variants=len(out), tracks=args.tracks or [], chain=args.chain,
-                note="fit with --sigma2 %g (= 1 - h2)" % (1.0 - args.h2))
-    base = paths[0][:-3] if paths[0].endswith(".gz") else paths[0]
-    meta_path = (base[:-4] if base.endswith(".tsv") else base) + ".json"
-    with open(meta_path, "w") as fh:
-        json.dump(meta, fh, indent=1)
-    print(f"simulated {len(out)} variants (truth={args.truth}, h2={args.h2:g}, N={args.n:g}); "
-          f"wrote {' and '.join(paths)} and {meta_path}")
-    return 0
-
-
+    ca = command("cache", help="size of a factor cache folder, or empty it",
+                 description="info: window files, bytes and the projection to a genome; "
+                 "clear: delete the window files (only files deepwas wrote are touched).")
+    ca.add_argument("action", choices=("info", "clear"))
+    ca.add_argument("--cache-dir", required=True, metavar="DIR", help="the cache folder")
+    ca.set_defaults(func=cmd_cache)

@@ -7,38 +7,31 @@ from __future__ import annotations
 import logging
 import os
 
+from ..public_data import RECORD_NAME, check_report, fetch, list_datasets, load_manifest, verify
+from ..public_data.manifest import MANIFEST_DIR
+from ._common import add_command, add_common_args, show_progress
 from ._data import UserError, join
-from ._models import show_progress
 
-__all__ = ["add_data_command"]
+__all__ = ["register"]
 
 log = logging.getLogger("deepwas.cli")
 
 DEFAULT_DEST = "deepwas_data"
 
 
-def add_data_command(command, common):
-    """Register ``deepwas data`` and its subcommands.
-
-    Parameters
-    ----------
-    command : callable
-        ``command(name, **kw)`` -> a subparser of ``deepwas`` (with the common options).
-    common : callable
-        Adds ``-v``, ``-q`` and ``--threads`` to a parser.
-    """
-    from ..public_data import RECORD_NAME
-
-    d = command("data", help="list, fetch and verify the public data of a genome-wide run",
-                description="The public data a genome-wide run needs (LD, annotations, "
-                "tracks, liftover chains), described by manifests shipped with deepwas: "
-                "list them, fetch one (checked, resumable, in parallel) or verify a folder "
-                "a fetch wrote.")
+def register(subparsers):
+    """Add ``deepwas data`` and its actions ``list``, ``fetch`` and ``verify``."""
+    d = add_command(subparsers, "data",
+                    help="list, fetch and verify the public data of a genome-wide run",
+                    description="The public data a genome-wide run needs (LD, annotations, "
+                    "tracks, liftover chains), described by manifests shipped with deepwas: "
+                    "list them, fetch one (checked, resumable, in parallel) or verify a folder "
+                    "a fetch wrote.")
     sub = d.add_subparsers(dest="data_command", required=True, metavar="ACTION")
 
     def action(name, **kw):
         sp = sub.add_parser(name, formatter_class=d.formatter_class, **kw)
-        common(sp)
+        add_common_args(sp, sub=True)
         return sp
 
     ls = action("list", help="the data sets, or one in full",
@@ -83,21 +76,15 @@ def add_data_command(command, common):
     ve.add_argument("dir", metavar="DIR", help="a folder written by deepwas data fetch")
     ve.add_argument("--no-progress", action="store_true", help="no progress bar (as -q)")
     ve.set_defaults(func=cmd_data_verify)
-    return d
 
 
 def _manifest(name):
-    from ..public_data import list_datasets, load_manifest
-
     if name not in list_datasets() and not name.endswith(".json"):
         raise UserError(f"no data set {name!r}; known: {join(list_datasets())}")
     return load_manifest(name)
 
 
 def cmd_data_list(args):
-    from ..public_data import list_datasets, load_manifest
-    from ..public_data.manifest import MANIFEST_DIR
-
     if args.name:
         m = _manifest(args.name)
         print(f"{m.name}: {m.title}\n\n{m.description}\n")
@@ -123,8 +110,6 @@ def cmd_data_list(args):
 
 
 def cmd_data_fetch(args):
-    from ..public_data import check_report, fetch
-
     m = _manifest(args.name)
     if args.jobs < 1 or args.retries < 0 or args.timeout <= 0:
         raise UserError("--jobs must be at least 1, --retries at least 0, --timeout above 0")
@@ -160,8 +145,6 @@ def cmd_data_fetch(args):
 
 
 def cmd_data_verify(args):
-    from ..public_data import verify
-
     if not os.path.isdir(args.dir):
         raise UserError(f"folder not found: {args.dir}")
     bar = None

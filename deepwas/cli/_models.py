@@ -1,23 +1,25 @@
-"""``deepwas fit``, ``deepwas score`` and ``deepwas predict``: train, score and apply a prior."""
+"""``deepwas fit`` and ``deepwas score``: train a prior, and score a saved one."""
 from __future__ import annotations
 
 import logging
 import os
-import sys
 import time
+from functools import partial
 
 import numpy as np
 
+from ..cv import flank_overlap, region_mask
 from ..distributed import process_group
-from ..estimators import load_model, save_model
-from ..utils.chrom import normalise_chrom, sort_chroms
+from ..estimators import FunctionalPrior, load_model, save_model
+from ..fitting._sharding import balance, window_costs
+from ..utils.chrom import sort_chroms
 from ..utils.text import plural
-from ._data import (UserError, auto_or, feature_provider, feature_spec, join, lift_once,
-                    load_stats, model_features, read_sumstats_args, report_ld_check,
-                    split_chroms)
-from ._reports import score_line, score_report, write_report, write_table
+from ._common import add_command, positive_int, show_progress
+from ._data import (UserError, add_data_args, auto_or, feature_provider, feature_spec, join,
+                    load_stats, model_features, report_ld_check, split_chroms)
+from ._reports import score_line, score_report, write_report
 
-__all__ = ["add_train_args", "cmd_fit", "cmd_score", "cmd_predict", "estimator_from_args"]
+__all__ = ["register", "add_train_args", "cmd_fit", "cmd_score", "estimator_from_args"]
 
 log = logging.getLogger("deepwas.cli")
 
@@ -25,13 +27,7 @@ log = logging.getLogger("deepwas.cli")
 _epochs = auto_or(int, "an integer")
 
 
-def _positive(text):
-    from ._parser import positive_int      # _parser imports this module
-
-    return positive_int(text)
-
-
-_chunk_size = auto_or(_positive, "a positive whole number")
+_chunk_size = auto_or(positive_int, "a positive whole number")
 
 
 def add_train_args(p):
@@ -90,8 +86,6 @@ def add_train_args(p):
 
 
 def estimator_from_args(args, verbose=0):
-    from ..estimators import FunctionalPrior
-
     params = dict(model=args.model, solver=args.solver, optimizer=args.optimizer, tol=args.tol,
                   max_iter=args.max_iter, ridge=args.ridge, max_epochs=args.epochs,
                   min_steps=args.min_steps,
@@ -129,17 +123,9 @@ def sigma2_used(args, est, h2):
     return f"sigma2 {est.sigma2_:.4g} (the default; --sigma2 or --sigma2-estimate to change it)"
 
 
-def show_progress(args):
-    """Progress bars and training tables: on a terminal, unless -q / --no-progress."""
-    quiet = getattr(args, "quiet", False) or getattr(args, "no_progress", False)
-    return not quiet and sys.stderr.isatty()
-
-
 def held_out(args, stats):
     """The held-out windows of --test-chrom / --test-region, the windows left out of training
     because their flanks reach into them, and a label for the report."""
-    from ..cv import flank_overlap
-
     groups = np.asarray(stats.groups).astype(str)
     test = np.zeros(len(stats), dtype=bool)
     labels = []
@@ -218,7 +204,6 @@ def own_share(stats, group):
     (each then trains whichever windows each step gives it)."""
     if not group.distributed:
         return stats
-    from ..estimators._sharding import balance, window_costs
 
     ids = np.arange(len(stats))
     owner = balance(window_costs(stats, ids), group.world_size)
@@ -245,8 +230,6 @@ def cmd_score(args):
 
 
 def _in_regions(stats, regions, option):
-    from ..cv import region_mask
-
     try:
         return region_mask(stats, regions)
     except ValueError as e:
@@ -256,8 +239,6 @@ def _in_regions(stats, regions, option):
 def _warn_if_trained_on(stats, cfg):
     """Warn when windows to score lie on a training chromosome, outside the regions the fit
     held out (``deepwas fit --test-region``, recorded in model.json)."""
-    from ..cv import region_mask
-
     groups = np.asarray(stats.groups).astype(str)
     trained = np.isin(groups, list(cfg["fitted"].get("train_chromosomes", [])))
     for region in (cfg.get("extra") or {}).get("test_regions", []):
@@ -274,48 +255,38 @@ def _warn_if_trained_on(stats, cfg):
                     plural(len(spans), "window"))
 
 
-def predicted_f(args):
-    """``(variants, f, z, n)``: the prior variances of the data's variants (with LD: the data
-    set's, z and n from it) or of the --sumstats rows (without LD: their Z and N)."""
-    import pandas as pd
+def register(subparsers):
+    """Add ``deepwas fit`` and ``deepwas score``."""
+    command = partial(add_command, subparsers)
+    ft = command("fit", help="train a prior and save it (state dict + JSON)",
+                 description="Train a prior on the windows of the data (minus those held out "
+                 "with --test-chrom or --test-region) and save it to --out as model.pt (torch "
+                 "state dict, loaded with weights_only=True) and model.json; with a hold-out, "
+                 "also write the held-out report. Shows a progress bar and the training "
+                 "loss when stderr is a terminal.")
+    add_data_args(ft)
+    add_train_args(ft)
+    h = ft.add_argument_group("hold-out (scored after training)")
+    h.add_argument("--test-chrom", nargs="+", metavar="CHR",
+                   help="chromosomes held out from training and scored")
+    h.add_argument("--test-region", nargs="+", metavar="CHR:START-END",
+                   help="regions held out and scored, e.g. 22:30000000-40000000: the windows "
+                        "whose core lies inside; windows whose flanks reach into them are "
+                        "left out of training")
+    ft.add_argument("--out", required=True, metavar="DIR", help="model folder")
+    ft.set_defaults(func=cmd_fit)
 
-    est, cfg = load_model(args.model)
-    feats = model_features(args, cfg)
-    if args.bfile or args.ld_dir or args.ldgm or args.sbayesrc_ld:
-        stats = load_stats(args, features=feats)
-        v = stats.variants
-        v.attrs["genome_builds"] = stats.genome_builds
-        f = est.predict_f(stats)
-        z = v["beta_hat"].to_numpy() * np.sqrt(float(stats.n))
-        return v, f, z, float(stats.n)
-    ss = read_sumstats_args(args)
-    if "FREQ" not in ss:
-        raise UserError(f"{args.sumstats} has no allele frequency column (FREQ/EAF/AF...): "
-                        "pass --bfile to take frequencies from reference genotypes")
-    v = pd.DataFrame({"chrom": normalise_chrom(ss["CHR"]),
-                      "pos": ss["BP"].astype(np.int64), "snp": ss["SNP"], "a1": ss["A1"],
-                      "a2": ss["A2"], "freq": ss["FREQ"].astype(np.float64)})
-    v["row"] = np.arange(len(v))
-    if feats is not None:
-        lift_once(feats, v)
-    f = est.predict_f(v, features=feats) if feats is not None else est.predict_f(v)
-    return v, f, ss["Z"].to_numpy(np.float64), ss["N"].to_numpy(np.float64)
-
-
-def cmd_predict(args):
-    import pandas as pd
-
-    from ..io.variant_names import user_id_columns
-
-    v, f, _, _ = predicted_f(args)
-    ids, words = user_id_columns(v, v.attrs.get("genome_builds"))
-    out = pd.concat([ids[["SNP", "CHR", "BP", "A1", "A2"]],
-                     pd.DataFrame({"FREQ": v["freq"].to_numpy(), "F": f,
-                                   "ENRICHMENT": np.sqrt(f / np.mean(f))}),
-                     ids.drop(columns=["SNP", "CHR", "BP", "A1", "A2"])], axis=1)
-    paths = write_table(out, args.out)
-    print(f"prior variances of {len(out)} variants (sum f = {f.sum():.4g}); wrote "
-          + " and ".join(paths) + f"; {words}")
-    return 0
-
-
+    sc = command("score", help="held-out log-likelihood gain of a saved prior",
+                 description="Exact log-likelihood gain over the null model of a saved "
+                 "prior on the windows of the data, in nats per person and as the "
+                 "paper's % likelihood increase per person; JSON summary + per-window TSV.")
+    sc.add_argument("--model", required=True, metavar="DIR", help="folder written by deepwas fit")
+    add_data_args(sc)
+    sc.add_argument("--chrom", nargs="+", metavar="CHR", help="score only these chromosomes")
+    sc.add_argument("--region", nargs="+", metavar="CHR:START-END",
+                    help="score only the windows whose core lies inside these regions, as "
+                         "fit --test-region holds them out (the same --window-bp and "
+                         "--flank-bp give the same windows), e.g. 22:30000000-40000000")
+    sc.add_argument("--out", required=True, metavar="PATH",
+                    help="report path; writes PATH.json and PATH.tsv")
+    sc.set_defaults(func=cmd_score)

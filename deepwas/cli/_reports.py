@@ -6,7 +6,9 @@ import logging
 import os
 
 import numpy as np
+import pandas as pd
 
+from ..estimators import likelihood_increase_percent
 from ..utils.chrom import sort_chroms
 
 __all__ = ["write_table", "score_report", "score_line", "write_report"]
@@ -40,10 +42,6 @@ def write_table(df, path):
 
 def score_report(est, stats):
     """Per-window and total held-out gains (DataFrame, dict)."""
-    import pandas as pd
-
-    from ..estimators import likelihood_increase_percent
-
     f = est.predict_f(stats)
     per = np.asarray(est.gain(stats, per_window=True), dtype=np.float64)
     wins = stats.windows

@@ -4,18 +4,25 @@ effects (``deepwas posterior``) and partitioned heritability in S-LDSC's layout
 (``deepwas h2``)."""
 from __future__ import annotations
 
+import json
 import logging
 import os
+import warnings
+from functools import partial
 
 import numpy as np
+import pandas as pd
 
+from .._version import __version__
 from ..estimators import load_model
+from ..heritability import RESULTS_COLUMNS
 from ..io.variant_names import user_id_columns
 from ..utils.chrom import sort_chroms
-from ._data import UserError, load_stats, model_features
-from ._models import cmd_predict, predicted_f
+from ._common import add_command, positive_int
+from ._data import UserError, add_data_args, load_stats, model_features
+from ._predict import cmd_predict, predicted_f
 
-__all__ = ["cmd_predict_any", "cmd_posterior", "cmd_h2", "write_polyfun", "polyfun_table",
+__all__ = ["register", "cmd_predict_any", "cmd_posterior", "cmd_h2", "write_polyfun", "polyfun_table",
            "posterior_weights"]
 
 log = logging.getLogger("deepwas.cli")
@@ -37,8 +44,6 @@ def polyfun_table(variants, f, z, n, builds=None):
     selects ``CHR == --chr`` with an integer); variants on other chromosomes (X, Y, MT) are
     left out with a warning.
     """
-    import pandas as pd
-
     ids, _ = user_id_columns(variants, builds)
     num = pd.to_numeric(ids["CHR"], errors="coerce")
     keep = num.notna().to_numpy()
@@ -104,8 +109,6 @@ def posterior_weights(variants, beta_std, scale="allelic", builds=None):
     in no window) or, for the allelic scale, without a usable frequency are left out; returns
     ``(table, n_left_out)``.
     """
-    import pandas as pd
-
     beta = np.asarray(beta_std, dtype=np.float64)
     if scale == "allelic":
         p = np.asarray(variants["freq"], dtype=np.float64)
@@ -171,11 +174,6 @@ def plot_enrichment(table, path):
 
 
 def cmd_h2(args):
-    import json
-    import warnings
-
-    from ..heritability import RESULTS_COLUMNS
-
     est, cfg = load_model(args.model)
     for path in args.annot or []:
         if "@" not in path and not os.path.isfile(path):
@@ -204,7 +202,7 @@ def cmd_h2(args):
         res, sep="\t", index=False, float_format="%.6g", na_rep="NA")
     a = tab.attrs
     lines = [
-        f"deepwas h2 (deepwas {_version()})",
+        f"deepwas h2 (deepwas {__version__})",
         f"model: {os.path.abspath(args.model)}: {json.dumps(cfg.get('params', {}))}",
         f"data: {stats}",
         f"drop counts: {json.dumps({k: int(v) for k, v in stats.drop_counts.items()})}",
@@ -230,7 +228,77 @@ def cmd_h2(args):
     return 0
 
 
-def _version():
-    from .. import __version__
+def register(subparsers):
+    """Add ``deepwas predict``, ``deepwas posterior`` and ``deepwas h2``."""
+    command = partial(add_command, subparsers)
+    pr = command("predict", help="per-variant prior variances f of a saved prior",
+                 description="Prior variance f and enrichment sqrt(f / mean f) of every "
+                 "variant: of the data set's variants (with --bfile/--ld-dir) or of the "
+                 "rows of --sumstats (needs a frequency column). Writes a TSV (gzip if it "
+                 "ends .gz) and a parquet copy when pyarrow is installed.")
+    pr.add_argument("--model", required=True, metavar="DIR", help="folder written by deepwas fit")
+    add_data_args(pr)
+    pr.add_argument("--out", required=True, metavar="FILE",
+                    help="output table (.tsv[.gz]); with --out-format polyfun a prefix: "
+                         "PREFIX.CHR.snpvar.gz, or PREFIX.CHR.snpvar.parquet when it ends "
+                         ".parquet")
+    pr.add_argument("--out-format", choices=("tsv", "polyfun"), default="tsv",
+                    help="tsv: SNP CHR BP A1 A2 FREQ F ENRICHMENT; polyfun: PolyFun's SNPVAR "
+                         "input for its finemapper (--sumstats PREFIX.CHR.snpvar.gz), one file "
+                         "per chromosome with CHR SNP BP A1 A2 SNPVAR Z N, SNPVAR = f (per-SNP "
+                         "heritability of a standardised genotype, PolyFun's scale). SNP, CHR, "
+                         "BP, A1, A2 are the statistics' own; the LD reference's follow as "
+                         "REF_SNP REF_CHR REF_BP_<build>. --format names the format of "
+                         "--sumstats, not of the output")
+    pr.set_defaults(func=cmd_predict_any)
+    # predict may work from the statistics alone: LD is optional there
+    for grp in pr._mutually_exclusive_groups:
+        grp.required = False
 
-    return __version__
+    po = command("posterior", help="posterior mean effects as PLINK --score weights",
+                 description="Posterior mean effects E[beta | beta_hat] under a saved prior "
+                 "(from the window factors, each variant from the window where it is core), "
+                 "written as SNP A1 BETA for plink --score FILE 1 2 3 header (the "
+                 "statistics' own SNP IDs and alleles; A2 CHR BP and the LD reference's "
+                 "REF_SNP REF_CHR REF_BP_<build> follow). The posterior "
+                 "mean is computed per standardised genotype on a standardised phenotype; "
+                 "--scale allelic (the default) divides it by sqrt(2 p (1 - p)), p the "
+                 "frequency of A1 in the data (from the reference panel where the statistics "
+                 "have none), giving the effect of one copy of A1 in phenotype standard "
+                 "deviations, which is what --score sums over allele counts.")
+    po.add_argument("--model", required=True, metavar="DIR", help="folder written by deepwas fit")
+    add_data_args(po)
+    po.add_argument("--scale", choices=("allelic", "standardised"), default="allelic",
+                    help="BETA per copy of A1 (allelic) or per standard deviation of the "
+                         "genotype (standardised)")
+    po.add_argument("--out", required=True, metavar="FILE", help="weights table (TSV)")
+    po.set_defaults(func=cmd_posterior)
+
+    hh = command("h2", help="partitioned heritability and enrichment (S-LDSC .results)",
+                 description="Total h2, and per annotation Prop._h2, Enrichment, Enrichment_p, "
+                 "the coefficient tau and tau*, with block-jackknife standard errors (blocks "
+                 "of contiguous windows, or of variants on fewer windows than --n-blocks), "
+                 "from a saved prior on the data's variants. Writes "
+                 "PREFIX.results (S-LDSC's .results columns, tab-separated, plus tau_star), "
+                 "PREFIX.log (model, data, drop counts, total h2 and SE) and "
+                 "PREFIX.enrichment.png.")
+    hh.add_argument("--model", required=True, metavar="DIR", help="folder written by deepwas fit")
+    add_data_args(hh)
+    hh.add_argument("--annot", nargs="+", metavar="FILE",
+                    help="S-LDSC .annot[.gz] files (CHR BP SNP CM + annotation columns; '@' "
+                         "stands for the chromosome), joined on SNP, and/or BED files "
+                         "(.bed[.gz]: one 0/1 annotation per file, named by the file, 1 for a "
+                         "variant inside one of its intervals) (default: the model's scalar "
+                         "features)")
+    hh.add_argument("--n-blocks", type=positive_int, default=200, metavar="K",
+                    help="jackknife blocks: contiguous runs of windows or, with fewer windows "
+                         "than K (one LDGM block is one window), K blocks of contiguous "
+                         "variants that split windows (pseudo only; warned: blocks shorter "
+                         "than the LD between them under-estimate the SEs, so prefer K such "
+                         "that each block spans a region of its own)")
+    hh.add_argument("--jackknife", choices=("auto", "pseudo", "refit", "none"), default="auto",
+                    help="pseudo: one-Newton-step pseudo-jackknife (graphREML); refit: a "
+                         "warm-started refit without each block (K fits); none: no SEs; auto: "
+                         "pseudo for constant/GLM priors, none for neural ones")
+    hh.add_argument("--out", required=True, metavar="PREFIX", help="output prefix")
+    hh.set_defaults(func=cmd_h2)

@@ -12,9 +12,10 @@ import logging
 import os
 import warnings
 
-from .. import __version__
+from .._version import __version__
 from ..estimators import load_model
 from ..score_test import MIN_VARIANTS, SCORE_COLUMNS
+from ._common import add_common_args
 from ._data import UserError, add_data_args, load_stats, model_features
 
 __all__ = ["register", "run"]
@@ -55,6 +56,7 @@ def register(subparsers):
                         "prior's")
     p.add_argument("--out", required=True, metavar="PREFIX", help="output prefix")
     p.set_defaults(func=run)
+    add_common_args(p, sub=True)    # last: the group ends the help, as before
     return p
 
 

@@ -37,6 +37,12 @@ from typing import List, Optional
 import numpy as np
 import pandas as pd
 
+from ..features import (HG19_TO_HG38_CHAIN, BasicPredictors, BigWigTracks, FeatureSet,
+                        liftover)
+from ..features.base import ArrayFeatures
+from ..ld import read_plink_reference
+from ..simulate import semi_synthetic
+from ..stats import SummaryStats
 from ..utils.chrom import normalise_chrom
 from ._tracks import _TRACK_STEP, HG38_LENGTHS, _track_kinds, write_demo_tracks
 
@@ -134,8 +140,6 @@ class DemoData:
 
     def feature_provider(self):
         """The feature path from files: bigWig tracks (with liftover) + freq/maf predictors."""
-        from ..features import BasicPredictors, BigWigTracks, FeatureSet
-
         return FeatureSet([BigWigTracks(self.track_paths, width=self.width,
                                         bin_size=self.bin_size, names=self.track_names,
                                         liftover_chain=self.chain_file, unmapped="nearest"),
@@ -156,8 +160,6 @@ def _key(*parts):
 
 def _features(variants, chroms, n_tracks, width, bin_size, seed, chain, cache_root, timings):
     """Tracks on disk + feature arrays (cached); returns (func, pred, paths, names)."""
-    from ..features import BasicPredictors, BigWigTracks, FeatureSet, liftover
-
     key = _key("tracks", seed, n_tracks, chroms, _TRACK_STEP)
     track_dir = os.path.join(cache_root, "demo", f"tracks-{key}")
     _, names = _track_kinds(n_tracks)
@@ -260,12 +262,6 @@ def load_demo(*, n=300_000, h2=None, truth="glm", random_state=0, chromosomes=No
     DemoData
         ``.stats`` (SummaryStats), ``.f_true`` and the rest, see :class:`DemoData`.
     """
-    from .. import SummaryStats
-    from ..features import HG19_TO_HG38_CHAIN
-    from ..features.base import ArrayFeatures
-    from ..ld import read_plink_reference
-    from ..simulate import semi_synthetic
-
     timings = {}
     chroms = _check_chromosomes(chromosomes)
     n = float(n)

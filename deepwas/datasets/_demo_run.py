@@ -20,6 +20,10 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..estimators import FunctionalPrior, likelihood_increase_percent
+from ..likelihood import marginal_loglik
+from ._demo import load_demo
+
 __all__ = ["run_demo", "DemoSettings", "plot_gains", "plot_enrichment", "format_table"]
 
 log = logging.getLogger(__name__)
@@ -102,9 +106,6 @@ def run_demo(settings=None, *, cache_dir=None, out_dir=None, progress=True, plot
 
     from sklearn.model_selection import GroupKFold
 
-    from .. import marginal_loglik
-    from ..estimators import FunctionalPrior, likelihood_increase_percent
-    from ._demo import load_demo
 
     s = settings or DemoSettings()
     n_chrom = len(set(str(c) for c in s.chromosomes))

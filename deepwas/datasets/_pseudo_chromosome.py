@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from ..ld import GenotypeLD, read_plink_reference
+
 from ._demo import demo_bfiles
 
 __all__ = ["pseudo_chromosome", "simulated_loci"]
@@ -42,8 +44,6 @@ def pseudo_chromosome(chromosomes=range(1, 13), *, step=4, gap_bp=100_000, peopl
         pseudo-chromosome; ``region`` holds the shipped chromosome each variant came from,
         ``orig_pos`` its real position). SNP identifiers and alleles are the real ones.
     """
-    from ..ld import GenotypeLD, read_plink_reference
-
     chromosomes = [int(c) for c in chromosomes]
     geno = read_plink_reference(demo_bfiles(chromosomes))
     if people is not None:
@@ -103,7 +103,6 @@ def simulated_loci(loci=12, *, n_gwas=10_000, n_ref=200, locus_bp=1_000_000, gap
     import msprime  # optional: pip install msprime
     import pandas as pd
 
-    from ..ld import GenotypeLD
 
     dos, pos, region = [], [], []
     offset = 0

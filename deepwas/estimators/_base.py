@@ -10,9 +10,9 @@ import warnings
 from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
+from ..fitting._features import (check_feature_sizes, check_stats, is_stats, predict_f_chunked,
+                                  prediction_inputs)
 from ..likelihood import likelihood_increase_percent  # noqa: F401  (public here too)
-from ._features import (check_feature_sizes, check_stats, is_stats, predict_f_chunked,
-                        prediction_inputs)
 from ._fitting import DEFAULT_LR, fit_prior
 from ._genetics import GeneticsMixin
 from ._params import iterative_config, resolve_optimizer, validate_params
@@ -170,7 +170,7 @@ class FunctionalPrior(GeneticsMixin, BaseEstimator):
         fit in memory). Costs one more forward pass of the prior per window. "auto": a budget
         (1 GiB on CPU, a quarter of the free device memory on CUDA) divided by the prior's
         graph and feature bytes per variant, measured at the start of the fit
-        (:mod:`deepwas.estimators._chunking`). Validation windows are evaluated in chunks too.
+        (:mod:`deepwas.fitting._chunking`). Validation windows are evaluated in chunks too.
     mixed_precision : None or "bf16", default=None
         "bf16": AdamW training evaluates the prior under ``torch.autocast`` in bfloat16 (its
         matrix products and convolutions; parameters, gradients and optimizer state stay

@@ -19,8 +19,8 @@ from typing import Optional
 
 import numpy as np
 
+from ..fitting._features import FEATURE_CHUNK
 from ..utils.collinearity import CONSTANT_RTOL, redundant_columns
-from ._features import FEATURE_CHUNK
 
 __all__ = ["standardisation", "FeatureMoments", "feature_moments", "dropped_features",
            "warn_dropped"]

@@ -21,7 +21,7 @@ import warnings
 import numpy as np
 import torch
 
-from ._features import FEATURE_CHUNK, features_to_tensors
+from ..fitting._features import FEATURE_CHUNK, features_to_tensors
 
 __all__ = ["check_fit", "FLOOR_SHARE", "HANDFUL"]
 

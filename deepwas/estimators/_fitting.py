@@ -4,8 +4,8 @@
 2. standardise the features over the fit windows' core variants;
 3. resolve sigma2 (given, from the data, by LDSR or by maximum likelihood);
 4. build the prior and start it at the h2 of the best constant prior;
-5. train it on the window loss (:mod:`._objective`): full-batch L-BFGS (:mod:`._full_batch`)
-   or AdamW through skorch (:mod:`._training`);
+5. train it on the window loss (:mod:`deepwas.fitting._objective`): full-batch L-BFGS
+   (:mod:`deepwas.fitting._full_batch`) or AdamW through skorch (:mod:`._training`);
 6. return what was learned, without touching the estimator.
 """
 from __future__ import annotations
@@ -24,19 +24,19 @@ from sklearn.exceptions import ConvergenceWarning
 from sklearn.utils import check_random_state
 
 from ..distributed import process_group
+from ..fitting._chunking import resolve_chunk_size
+from ..fitting._features import WindowFeatures, feature_sizes, freq_array
+from ..fitting._full_batch import fit_lbfgs
+from ..fitting._ldsr import LDSRBlocks, ldsr_regression
+from ..fitting._objective import WindowObjective
+from ..fitting._sharding import prior_flops_per_variant, window_costs
 from ..priors import GLMNet, build_prior, count_parameters
 from ..utils.chrom import normalise_chrom, sort_chroms
-from ._full_batch import fit_lbfgs
 from ._design import dropped_features, feature_moments, warn_dropped
-from ._features import WindowFeatures, feature_sizes, freq_array
 from ._fit_checks import check_fit
 from ._initialisation import (ConstantPriorLikelihood, init_window_ids, initial_h2, log_sum_pq,
                               ml_h2_mismatch, ml_h2_sigma2)
-from ._ldsr import LDSRBlocks, ldsr_regression
-from ._chunking import resolve_chunk_size
-from ._objective import WindowObjective
 from ._resume import Resumer, check_writable, fingerprint, fit_folder, restore
-from ._sharding import prior_flops_per_variant, window_costs
 from ._training import build_net, seeded_torch
 from ._window_sampling import WindowDataset, validation_split
 

@@ -9,9 +9,12 @@ import numpy as np
 from sklearn.utils.validation import check_is_fitted
 
 from ..annotation_table import align_annotations
+from ..fitting._features import check_stats
+from ..heritability import partitioned_h2
 from ..jackknife import plan_blocks
+from ..likelihood import marginal_loglik
+from ..posterior import posterior_mean
 from ..score_test import block_scores, efficient_scores, score_table
-from ._features import check_stats
 from ._score_test import nuisance_directions
 
 __all__ = ["GeneticsMixin"]
@@ -38,7 +41,6 @@ class GeneticsMixin:
         """
         check_is_fitted(self, "prior_")
         stats = check_stats(stats, "gain")
-        from ..likelihood import marginal_loglik
 
         sigma2 = None if self.sigma2 is None else self.sigma2_
         mismatch = float(self.ld_mismatch_) if stats.ld_model.has_mismatch else 0.0
@@ -70,8 +72,6 @@ class GeneticsMixin:
         pandas.DataFrame
             One row per annotation; total h2 and its SE in ``attrs``.
         """
-        from ..heritability import partitioned_h2
-
         return partitioned_h2(self, stats, annotations, n_blocks=n_blocks, jackknife=jackknife)
 
     def score_test(self, stats, annotations, n_blocks=200, min_variants=200, nuisance="auto"):
@@ -143,10 +143,6 @@ class GeneticsMixin:
         ndarray, shape (stats.n_variants,)
             Standardised effects (per standard deviation of the genotype).
         """
-        from sklearn.utils.validation import check_is_fitted
-
-        from ..posterior import posterior_mean
-
         check_is_fitted(self, "prior_")
         sigma2 = None if self.sigma2 is None else self.sigma2_
         mismatch = float(self.ld_mismatch_) if stats.ld_model.has_mismatch else 0.0

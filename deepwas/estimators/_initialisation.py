@@ -11,6 +11,8 @@ import math
 import numpy as np
 import torch
 
+from ..likelihood import null_loglik, window_gain
+
 __all__ = ["log_sum_pq", "ConstantPriorLikelihood", "initial_h2", "ml_h2_sigma2",
            "ml_h2_mismatch", "init_window_ids"]
 
@@ -66,8 +68,6 @@ class ConstantPriorLikelihood:
     def __call__(self, log_h2, sigma2, with_null, mismatch=0.0):
         """Log-likelihood at ``h2 = exp(log_h2)``; ``with_null`` adds the f-free null term
         (needed when sigma2 or the LD mismatch ``kappa`` vary)."""
-        from ..likelihood import null_loglik, window_gain
-
         total = 0.0
         with torch.no_grad():
             for j, (k, b) in enumerate(zip(self.ids, self.base)):

@@ -7,9 +7,12 @@ and what it got. The constructor never checks anything (it only stores its argum
 from __future__ import annotations
 
 import numbers
+import os
 
 import numpy as np
 import torch
+
+from ..solvers import IterativeConfig
 
 __all__ = ["MODELS", "SOLVERS", "LINALGS", "PARAMETER_CONSTRAINTS", "validate_params",
            "Options", "Interval", "Instance", "Sequence", "iterative_config", "resolve_optimizer"]
@@ -134,10 +137,6 @@ PARAMETER_CONSTRAINTS = {
 
 
 def _register_late_types():
-    import os
-
-    from ..solvers import IterativeConfig
-
     PARAMETER_CONSTRAINTS["iterative_options"].append(Instance(IterativeConfig))
     PARAMETER_CONSTRAINTS["checkpoint_dir"].append(Instance(os.PathLike))
 
@@ -160,8 +159,6 @@ def validate_params(params, constraints=PARAMETER_CONSTRAINTS):
 
 def iterative_config(options):
     """The :class:`~deepwas.solvers.IterativeConfig` of ``iterative_options``."""
-    from ..solvers import IterativeConfig
-
     if options is None or isinstance(options, IterativeConfig):
         return options or IterativeConfig()
     try:

@@ -13,6 +13,12 @@ import json
 import os
 
 import numpy as np
+import torch
+from sklearn.utils.validation import check_is_fitted
+
+from .._version import __version__
+from ..priors import build_prior
+from ._base import FunctionalPrior
 
 __all__ = ["save_model", "load_model", "MODEL_FORMAT"]
 
@@ -39,9 +45,6 @@ def save_model(est, directory, features=None, extra=None):
     (str, str)
         Paths of ``model.pt`` and ``model.json``.
     """
-    import torch
-    from sklearn.utils.validation import check_is_fitted
-
     check_is_fitted(est, "prior_")
     if not isinstance(est.model, str):
         raise ValueError("only the named models (constant, glm, transformer) can be saved; a "
@@ -49,8 +52,6 @@ def save_model(est, directory, features=None, extra=None):
     os.makedirs(directory, exist_ok=True)
     params = {k: v for k, v in est.get_params().items()
               if v is None or isinstance(v, (str, int, float, bool, dict, list))}
-    from .. import __version__
-
     cfg = dict(format=MODEL_FORMAT, deepwas_version=__version__, params=params,
                fitted=dict(n_func=int(est.n_func_), width=int(est.width_), n_pred=int(est.n_pred_),
                            alpha=float(est.alpha_), sigma2=float(est.sigma2_),
@@ -106,11 +107,6 @@ def load_model(directory):
     ValueError
         When a file is not a deepwas model or the weights do not match the configuration.
     """
-    import torch
-
-    from ..priors import build_prior
-    from ._base import FunctionalPrior
-
     directory = os.fspath(directory)
     if not os.path.isdir(directory):
         raise FileNotFoundError(f"model folder not found: {directory}")

@@ -24,7 +24,7 @@ import torch
 from skorch.callbacks import Checkpoint
 from skorch.history import History
 
-from ._chunking import rng_state
+from ..fitting._chunking import rng_state
 
 __all__ = ["RESUME_FILE", "RESUME_FORMAT", "fingerprint", "fit_folder", "Resumer", "capture",
            "restore", "restore_callbacks", "check_writable", "AtomicCheckpoint"]

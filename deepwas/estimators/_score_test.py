@@ -8,7 +8,7 @@ import numpy as np
 import torch
 from torch.func import functional_call, jacfwd
 
-from ._features import FEATURE_CHUNK, features_to_tensors, freq_array
+from ..fitting._features import FEATURE_CHUNK, features_to_tensors, freq_array
 
 __all__ = ["nuisance_directions", "NUISANCE_CHOICES"]
 

@@ -1,6 +1,6 @@
 """skorch wiring: gradient accumulation, warm-up, callbacks and seeding (which windows train
-and in what order: :mod:`._window_sampling`; which process trains them: :mod:`._sharding`;
-when training ends: :mod:`._stopping`)."""
+and in what order: :mod:`._window_sampling`; which process trains them:
+:mod:`deepwas.fitting._sharding`; when training ends: :mod:`._stopping`)."""
 from __future__ import annotations
 
 import contextlib
@@ -10,10 +10,10 @@ import torch
 from skorch import NeuralNet
 from skorch.utils import TeeGenerator
 
-from ..utils.chrom import normalise_chrom
 from ..distributed import SINGLE
+from ..fitting._sharding import Sharding, StepReducer, balance
+from ..utils.chrom import normalise_chrom
 from ._resume import AtomicCheckpoint, capture, restore_callbacks
-from ._sharding import Sharding, StepReducer, balance
 from ._stopping import TrainingPlateau, planned_epochs
 from ._window_module import WindowModule
 from ._window_sampling import (ContiguousSampler, PrefetchingSampler, WindowDataset,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import torch
 
-from ._chunking import SharedEvaluation, chunked_backward, chunked_forward
+from ..fitting._chunking import SharedEvaluation, chunked_backward, chunked_forward
 
 __all__ = ["WindowModule"]
 
@@ -15,7 +15,8 @@ class WindowModule(torch.nn.Module):
     :class:`~._features.WindowFeatures`: ``fetch(k)`` gives ``(func, pred, freq, n)`` of
     window ``k``'s extended variants, ``fetch.chunk(k, lo, hi)`` those of variants ``lo:hi``.
     With ``chunk_size`` (an int), windows of more variants are evaluated that many at a time
-    (:mod:`._chunking`): without a graph here, with bounded graphs in :meth:`backward_window`.
+    (:mod:`deepwas.fitting._chunking`): without a graph here, with bounded graphs in
+    :meth:`backward_window`.
 
     With ``mixed_precision="bf16"`` the prior runs under ``torch.autocast`` in bfloat16 (its
     matrix products and convolutions; the parameters and their gradients stay float32) and

@@ -9,8 +9,8 @@ import numpy as np
 import pandas as pd
 import torch
 
+from ..fitting._chunking import set_rng_state
 from ..utils.chrom import normalise_chrom, sort_chroms
-from ._chunking import set_rng_state
 
 __all__ = ["WindowDataset", "PrefetchingSampler", "ContiguousSampler", "contiguous_groups",
            "WINDOW_ORDERS", "collate_window", "validation_split"]

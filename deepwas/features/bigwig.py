@@ -21,6 +21,7 @@ from numpy.lib.stride_tricks import sliding_window_view
 
 from ..utils.chrom import normalise_chrom
 from .base import FeatureProvider, Features
+from .liftover import apply_liftover_policy, liftover, liftover_summary
 
 __all__ = ["BigWigTracks"]
 
@@ -150,8 +151,6 @@ class BigWigTracks(FeatureProvider):
     def _resolve(self, chrom, pos):
         """Lift the positions not seen before: their summary line (None when there were none)
         and how many of them did not map."""
-        from .liftover import apply_liftover_policy, liftover, liftover_summary
-
         keys = self._keys(chrom, pos)
         new = (np.ones(len(keys), dtype=bool) if self._lifted is None
                else ~keys.isin(self._lifted.index))

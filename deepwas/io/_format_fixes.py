@@ -9,14 +9,14 @@ import os
 import numpy as np
 import pandas as pd
 
+from ._errors import SumstatsError
 from ._standard_table import _drop
+from .build import build_from_text
 
 
 def _refuse_allele12_guess(header, shown, columns):
     """``Allele1``/``Allele2`` with nothing else to say whose effect it is: SAIGE counts
     Allele2, METAL and most meta-analysis tools Allele1. Guessing could flip every sign."""
-    from .sumstats import SumstatsError     # not at the top: deepwas.io.sumstats imports us
-
     low = {h.lower() for h in header}
     if {"allele1", "allele2"} <= low and not (columns and {"A1", "A2"} <= {k.upper() for k in
                                                                          columns}):
@@ -55,8 +55,6 @@ def _plink2_other_allele(df, dropped, path):
 def _declared_build(path, header, colmap):
     """The genome build a file declares: a GWAS-SSF ``-meta.yaml`` beside it, or a position
     column named for its build (``bp_hg38``, ``POS_GRCh37`` ...)."""
-    from .build import build_from_text
-
     meta = path + "-meta.yaml"
     if os.path.exists(meta):
         import re

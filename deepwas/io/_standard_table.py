@@ -9,13 +9,37 @@ import numpy as np
 import pandas as pd
 
 from ..utils.chrom import normalise_chrom
+from ..utils.validation import check_scalar
+from ._columns import OPTIONAL_COLUMNS, STANDARD_COLUMNS, bolt_effective_n
+from ._errors import SumstatsError
 from ._pvalues import _log10_p, _z_from_p
-from .harmonise import override_n
 
 log = logging.getLogger(__name__)
+# override_n lived in deepwas.io.harmonise; its warning keeps that logger
+_n_log = logging.getLogger("deepwas.io.harmonise")
 
 #: two-sided 95% normal quantile, to turn a 95% confidence interval into a standard error
 _Z975 = 1.959963984540054
+
+
+def check_sample_size(n):
+    """``n`` as a float after checking it is a finite number > 0."""
+    return check_scalar("n (GWAS sample size)", n, 0.0, np.inf, hi_open=True)
+
+
+def override_n(df, n, where):
+    """Set ``df["N"] = n``, logging a warning when a different N column is replaced."""
+    n = check_sample_size(n)
+    if "N" in df:
+        old = pd.to_numeric(df["N"], errors="coerce").to_numpy(dtype=np.float64)
+        ok = np.isfinite(old)
+        if ok.any() and not np.allclose(old[ok], n, rtol=1e-9, atol=0.0):
+            lo, med, hi = np.min(old[ok]), np.median(old[ok]), np.max(old[ok])
+            span = f"{med:g}" if lo == hi else f"median {med:g}, range {lo:g}-{hi:g}"
+            _n_log.warning("%s: the sample size given (%g) overrides the N column (%s)", where,
+                           n, span)
+    df["N"] = n
+    return df
 
 
 def _drop(df, mask, reason, dropped, path):
@@ -30,9 +54,6 @@ def _drop(df, mask, reason, dropped, path):
 
 def _finish(df, path, fmt, n, info, z_from):
     """The steps every format shares, from a frame of standard-named columns to the table."""
-    # imported here, not at the top: deepwas.io.sumstats imports this module
-    from .sumstats import OPTIONAL_COLUMNS, STANDARD_COLUMNS, SumstatsError, bolt_effective_n
-
     dropped = info.get("dropped", {})
     for a in ("A1", "A2"):
         df[a] = df[a].astype("string").str.strip().str.upper()

@@ -20,7 +20,11 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..features.liftover import HG19_TO_HG38_CHAIN, HG38_TO_HG19_CHAIN, liftover, \
+    liftover_summary
 from ..utils.chrom import normalise_chrom
+from ._errors import SumstatsError
+from .alignment import _complement
 
 __all__ = ["build_from_text", "BuildCheck", "check_build", "lift_sumstats", "shipped_chain",
            "SAME_BUILD_MIN", "OTHER_BUILD_MAX"]
@@ -61,8 +65,6 @@ def shipped_chain(from_build, to_build):
     spelling :func:`build_from_text` reads: ``hg19``, ``GRCh38`` ...), or None when the
     package ships none for that pair: :data:`deepwas.features.HG19_TO_HG38_CHAIN` and
     :data:`deepwas.features.HG38_TO_HG19_CHAIN`."""
-    from ..features.liftover import HG19_TO_HG38_CHAIN, HG38_TO_HG19_CHAIN
-
     pair = (build_from_text(from_build), build_from_text(to_build))
     return {("GRCh37", "GRCh38"): HG19_TO_HG38_CHAIN,
             ("GRCh38", "GRCh37"): HG38_TO_HG19_CHAIN}.get(pair)
@@ -164,8 +166,6 @@ def _pairs(ss, ref):
 def _position_matches(ev, chain=None, lift_reference=False):
     """How many sampled rows of one side find the other side's variant with the same
     position and alleles (after lifting the sampled side with ``chain``)."""
-    from ..features.liftover import liftover
-
     _, s, r, s_pick, r_pick = ev
     src, other = (r.iloc[r_pick], s) if lift_reference else (s.iloc[s_pick], r)
     c, p = src["c"].to_numpy(), src["p"].to_numpy()
@@ -187,7 +187,6 @@ def _agreement(ev):
         _, sc, sp, rc, rp = ev
         same = (sc == rc) & (sp == rp)
         return float(same.mean()), len(same), "rsid"
-    from ..features.liftover import HG19_TO_HG38_CHAIN
 
     as_is = _position_matches(ev)
     lifted = max(_position_matches(ev, HG19_TO_HG38_CHAIN),
@@ -198,8 +197,6 @@ def _agreement(ev):
 
 def _lifted_agreement(ev, chain, lift_reference):
     """Share of shared-rsID positions that agree after lifting one side with ``chain``."""
-    from ..features.liftover import liftover
-
     _, sc, sp, rc, rp = ev
     a_c, a_p, b_c, b_p = (rc, rp, sc, sp) if lift_reference else (sc, sp, rc, rp)
     res = liftover(a_c, a_p.astype(np.int64), chain)
@@ -240,16 +237,12 @@ def check_build(ss, ref, *, sumstats_build=None, reference_build=None, infer=Tru
         sb = sb or rb
         rb = rb or sb
     elif status == "different" and infer and (sb is None or rb is None) and by == "position":
-        from ..features.liftover import HG19_TO_HG38_CHAIN
-
         fwd = _position_matches(ev, HG19_TO_HG38_CHAIN)
         back = _position_matches(ev, HG19_TO_HG38_CHAIN, lift_reference=True)
         if max(fwd, back) >= _MIN_COMPARED:
             sb, rb = (sb or "GRCh37", rb or "GRCh38") if fwd >= back else \
                 (sb or "GRCh38", rb or "GRCh37")
     elif status == "different" and infer and (sb is None or rb is None) and by == "rsid":
-        from ..features.liftover import HG19_TO_HG38_CHAIN
-
         if _lifted_agreement(ev, HG19_TO_HG38_CHAIN, lift_reference=False) >= SAME_BUILD_MIN:
             sb, rb = sb or "GRCh37", rb or "GRCh38"
         elif _lifted_agreement(ev, HG19_TO_HG38_CHAIN, lift_reference=True) >= SAME_BUILD_MIN:
@@ -278,9 +271,6 @@ def lift_sumstats(ss, chain, dropped):
     DataFrame
         The lifted rows; ``attrs["lifted"]`` holds the liftover summary line.
     """
-    from ..features.liftover import liftover, liftover_summary
-    from .alignment import _complement
-
     bp = pd.to_numeric(ss["BP"], errors="coerce")
     has = (ss["CHR"].notna() & bp.notna()).to_numpy()
     if (~has).any():
@@ -342,7 +332,6 @@ def _resolve_build(ss, source, chain, counts, check):
                 f"reference on {_label(bc.reference_build)}: only {100 * bc.agree:.1f}% of "
                 f"{bc.compared:,} positions compared (by {bc.by}) agree. Lift the statistics "
                 "with a UCSC chain file from the first build to the second")
-        from .sumstats import SumstatsError
 
         path = shipped_chain(bc.sumstats_build, bc.reference_build)
         if path is None:

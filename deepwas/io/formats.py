@@ -22,6 +22,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ._columns import match_columns
+from ._errors import SumstatsError
+
 __all__ = ["SumstatsFormat", "FORMATS", "FORMAT_NAMES", "detect_format", "get_format",
            "formats_help"]
 
@@ -81,8 +84,6 @@ class SumstatsFormat:
 
         Two candidate formats with the same reading read the file identically.
         """
-        from .sumstats import match_columns
-
         cm = match_columns(header, None, self)
         return (cm.get("A1"), cm.get("A2"), cm.get("SNP"), self.n_rule, self.test_column)
 
@@ -209,8 +210,6 @@ def detect_format(header, kind="text"):
         Several formats match and would read the file differently; the message names them
         and the effect allele each would use.
     """
-    from .sumstats import SumstatsError
-
     if kind == "vcf":
         return FORMATS["gwas-vcf"]
     cands = [f for f in _ORDER if f.kind in ("text", kind) and f.required and f.matches(header)]

@@ -8,6 +8,10 @@ import logging
 import numpy as np
 import pandas as pd
 
+from ..ld import GenotypeLD
+from ._errors import SumstatsError
+from .alignment import AMBIGUOUS_PAIRS
+
 __all__ = ["check_effect_allele_frequencies", "check_population_frequencies",
            "FLIPPED_FREQ_MAX", "POPULATION_RATIO_MIN", "POPULATION_GAP_MIN"]
 
@@ -36,9 +40,6 @@ def check_effect_allele_frequencies(ss, sign, source, ridx, ref, min_snps=50):
     whose effect allele is Allele2, read as another format; A1/A2 swapped in ``columns=``)
     and every sign would be wrong.
     """
-    from ..ld import GenotypeLD
-    from .alignment import AMBIGUOUS_PAIRS
-
     if "FREQ" not in ss:
         return
     if isinstance(source, GenotypeLD):
@@ -74,8 +75,6 @@ def check_effect_allele_frequencies(ss, sign, source, ridx, ref, min_snps=50):
 def _oriented_freq(ss, sign, source, ridx):
     """Frequency of the reference's a1: the statistics' FREQ (flipped where the alleles were
     swapped), else the genotype panel's, else the reference table's, else NaN."""
-    from ..ld import GenotypeLD
-
     if "FREQ" in ss:
         f = pd.to_numeric(ss["FREQ"], errors="coerce").to_numpy(dtype=np.float64)
         return np.where(sign > 0, f, 1.0 - f)
@@ -117,8 +116,6 @@ def check_population_frequencies(ss, sign, source, ridx, min_snps=50):
     best = dist.idxmin()
     if best != chosen and dist[chosen] >= POPULATION_RATIO_MIN * dist[best] \
             and dist[chosen] - dist[best] >= POPULATION_GAP_MIN:
-        from .sumstats import SumstatsError
-
         msg = (f"the summary statistics' allele frequencies fit the {best} column of the LD "
                f"reference far better than {chosen}, the population chosen: mean |FREQ - "
                f"population frequency| over {k:,} SNPs is {dist[chosen]:.3f} for {chosen} and "

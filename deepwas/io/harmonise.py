@@ -42,37 +42,20 @@ from dataclasses import dataclass
 import numpy as np
 import pandas as pd
 
+from ..ld import GenotypeLD
 from ..utils.chrom import genome_order, normalise_chrom
-from ..utils.validation import check_scalar
+from ._standard_table import check_sample_size, override_n
 from .alignment import align_alleles
+from .build import _resolve_build, build_from_text, check_build as _check_build
 from .frequencies import _oriented_freq, check_effect_allele_frequencies, \
     check_population_frequencies
 from .matching import _match_positions, no_overlap_message
+from .sumstats import read_sumstats
 
 __all__ = ["standard_sumstats", "harmonise", "Harmonised", "check_sample_size",
            "override_n"]
 
 log = logging.getLogger(__name__)
-
-
-def check_sample_size(n):
-    """``n`` as a float after checking it is a finite number > 0."""
-    return check_scalar("n (GWAS sample size)", n, 0.0, np.inf, hi_open=True)
-
-
-def override_n(df, n, where):
-    """Set ``df["N"] = n``, logging a warning when a different N column is replaced."""
-    n = check_sample_size(n)
-    if "N" in df:
-        old = pd.to_numeric(df["N"], errors="coerce").to_numpy(dtype=np.float64)
-        ok = np.isfinite(old)
-        if ok.any() and not np.allclose(old[ok], n, rtol=1e-9, atol=0.0):
-            lo, med, hi = np.min(old[ok]), np.median(old[ok]), np.max(old[ok])
-            span = f"{med:g}" if lo == hi else f"median {med:g}, range {lo:g}-{hi:g}"
-            log.warning("%s: the sample size given (%g) overrides the N column (%s)", where, n,
-                        span)
-    df["N"] = n
-    return df
 
 
 def standard_sumstats(sumstats, n=None, columns=None, format="auto"):
@@ -95,8 +78,6 @@ def standard_sumstats(sumstats, n=None, columns=None, format="auto"):
     pandas.DataFrame
     """
     if isinstance(sumstats, (str, os.PathLike)):
-        from .sumstats import read_sumstats
-
         df = read_sumstats(sumstats, n=n, columns=columns, format=format)  # applies the n rule
     elif isinstance(sumstats, pd.DataFrame):
         df = sumstats.copy()
@@ -201,9 +182,6 @@ def harmonise(source, sumstats, *, n=None, keep_ambiguous=False, columns=None, c
     -------
     Harmonised
     """
-    from ..ld import GenotypeLD
-    from .build import _resolve_build, check_build as _check_build
-
     if match_by not in ("auto", "rsid", "position"):
         raise ValueError(f"match_by must be 'auto', 'rsid' or 'position', got {match_by!r}")
     ss = standard_sumstats(sumstats, n, columns, format)
@@ -290,8 +268,6 @@ def harmonise(source, sumstats, *, n=None, keep_ambiguous=False, columns=None, c
 def _genome_builds(build, ss, source):
     """The builds of the statistics' own positions and of the reference's (see
     :class:`Harmonised`)."""
-    from .build import build_from_text
-
     ref = build_from_text(getattr(source, "genome_build", None))
     if build is None:
         return {"sumstats": build_from_text(ss.attrs.get("genome_build")), "reference": ref,

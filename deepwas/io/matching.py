@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from ..utils.chrom import chrom_sort_key, normalise_chrom
 from .alignment import align_alleles
 
 __all__ = ["no_overlap_message"]
@@ -22,7 +23,6 @@ def _match_positions(ss, ref, at):
     todo &= (ss["CHR"].notna() & bp.notna()).to_numpy()
     if not todo.any():
         return at, 0
-    from ..utils.chrom import normalise_chrom
 
     taken = np.zeros(len(ref), dtype=bool)
     done = at.notna().to_numpy()
@@ -53,7 +53,6 @@ def _coverage(chrom, pos):
     df = pd.DataFrame({"c": chrom, "p": pd.to_numeric(pos, errors="coerce")}).dropna()
     if df.empty:
         return "no positions"
-    from ..utils.chrom import chrom_sort_key
 
     parts = []
     for c, g in sorted(df.groupby("c")["p"], key=lambda kv: chrom_sort_key(kv[0])):
@@ -63,8 +62,6 @@ def _coverage(chrom, pos):
 
 def no_overlap_message(ss, ref):
     """Why no SNP matched: what each side holds, so a wrong chromosome or build shows."""
-    from ..utils.chrom import normalise_chrom
-
     if len(ss) == 0:
         dropped = ss.attrs.get("dropped") or {}
         if dropped:

@@ -21,6 +21,11 @@ import re
 import numpy as np
 import pandas as pd
 
+from ._standard_table import _drop
+from ._text import _is_gzip, _num, _open_text
+from .build import build_from_text
+from .contigs import build_from_contigs
+
 __all__ = ["read_gwas_vcf"]
 
 log = logging.getLogger(__name__)
@@ -32,10 +37,6 @@ def _meta(path):
     """``(n_header_lines, build, total_n, sample_names)`` from the ``#`` lines: the build
     an assembly label names, else the one the ``##contig`` lengths fit
     (:func:`deepwas.io.build_from_contigs`)."""
-    from .build import build_from_text
-    from .contigs import build_from_contigs
-    from ._text import _open_text
-
     n_lines, builds, total, cases, controls = 0, [], None, None, None
     lengths = {}
     header = None
@@ -134,9 +135,6 @@ def read_gwas_vcf(path, sample=None, chunksize=200_000):
       ``TotalCases + TotalControls``; IEU files of continuous traits give everyone as
       ``TotalControls``); else ``n=`` of :func:`~deepwas.io.read_sumstats`.
     """
-    from ._standard_table import _drop
-    from ._text import _is_gzip, _num
-
     skip, build, total, samples = _meta(path)
     if sample is None:
         sample = samples[0]

@@ -16,6 +16,8 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
+from .glm import log_link
+
 __all__ = ["PriorModule", "soft_clamp", "inverse_soft_clamp", "count_parameters", "FREQ_EPS"]
 
 #: allele frequencies are clipped to [FREQ_EPS, 1 - FREQ_EPS] before log(p(1-p)).
@@ -176,8 +178,6 @@ class PriorModule(nn.Module):
         func, pred = self.standardise(func, pred)
         out = self.network(func, pred) if n is None else self.network(func, pred, n=n)
         if self.link != "exp":
-            from .glm import log_link
-
             out = log_link(out, self.link)
         return out
 

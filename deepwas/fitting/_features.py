@@ -12,7 +12,7 @@ import warnings
 import numpy as np
 import torch
 
-from ..features.base import Features
+from ..features.base import FeatureProvider, Features
 
 __all__ = ["freq_array", "feature_sizes", "features_to_tensors",
            "WindowFeatures", "slice_features", "is_stats", "prediction_inputs",
@@ -216,7 +216,6 @@ def prediction_inputs(X, features, freq, uses_features):
     """
     import pandas as pd
 
-    from ..features.base import FeatureProvider
 
     none = lambda idx: None  # noqa: E731
     if is_stats(X):

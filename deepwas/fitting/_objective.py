@@ -15,6 +15,8 @@ import dataclasses
 import numpy as np
 import torch
 
+from ..likelihood import window_gain
+
 __all__ = ["WindowObjective"]
 
 
@@ -63,8 +65,6 @@ class WindowObjective:
 
     def __call__(self, k, log_f, training):
         if self.solver == "deepwas":
-            from ..likelihood import window_gain
-
             f = torch.exp(log_f.to(self.dtype))
             info = []
             cfg = self.config

@@ -21,6 +21,8 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from ..memory_pool import POOL
+
 __all__ = ["LDSRBlocks", "ldsr_regression", "unbiased_r2"]
 
 
@@ -44,8 +46,6 @@ class LDSRBlocks:
         self._windows = stats.windows
 
     def get(self, k):
-        from ..memory_pool import POOL
-
         key = self.stats.window_key(k)
         hit = POOL.get(key, self._part)
         if hit is None:
@@ -78,8 +78,6 @@ class LDSRBlocks:
         return (w * (pred - chi2) ** 2).sum()
 
     def free(self):
-        from ..memory_pool import POOL
-
         for key in self._keys:
             POOL.discard(key, self._part)
         self._keys.clear()
