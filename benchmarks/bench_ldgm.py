@@ -119,7 +119,7 @@ def make_genome(k, blocks, folder, n, h2, seed, population="EUR"):
                          name=f"{name}.{population}.edgelist", snplistName=f"{name}.snplist",
                          population=population, numVariants=len(snp),
                          numIndices=int(src.blocks["n_indices"].iat[0]),
-                         numEntries=int((src._P[0].nnz + src._P[0].shape[0]) // 2),
+                         numEntries=int((src.precision(0).nnz + src.precision(0).shape[0]) // 2),
                          info=""))
         # one variant per index stands for it (as graphREML merges): the first in the file
         v = src.variants.drop_duplicates("ld_index").sort_values("ld_index")
@@ -142,7 +142,7 @@ def make_genome(k, blocks, folder, n, h2, seed, population="EUR"):
                                    "N": float(n)}))
     scale = h2 / sum(float(f.sum()) for f in f_all)
     for c in range(k):
-        P = sources[c % len(blocks)]._P[0]
+        P = sources[c % len(blocks)].precision(0)
         stats[c]["Z"] = sample_block(P, f_all[c] * scale, n, rng)
     pd.DataFrame(meta).to_csv(os.path.join(folder, "metadata.csv"), index=False)
     # graphREML's inputs: an LDSC-style .sumstats and one .annot per chromosome

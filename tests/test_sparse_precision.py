@@ -21,7 +21,7 @@ def block_P(ldgm_block):
     """The first 2,000 indices of the real block's precision: the LDGM's own sparsity and
     values (a principal submatrix of a positive definite matrix is one), small enough for
     dense inverses in the oracle."""
-    return LDGMSource(ldgm_block / "metadata.csv")._P[0].tocsc()[:2000, :2000]
+    return LDGMSource(ldgm_block / "metadata.csv").precision(0).tocsc()[:2000, :2000]
 
 
 def test_ldlt_matches_dense_on_the_real_block(block_P):
@@ -122,7 +122,7 @@ def test_from_ldgm_takes_the_sparse_path_with_graphreml_numbers(ldgm_stats):
     # every index carries a statistic: S = P, and dense P gives the null term and the
     # posterior mean F (F + s P)^-1 P beta
     src = st.ld.parent                     # the LDGMSource under the matched subset
-    P = src._P[0].toarray()
+    P = src.precision(0).toarray()
     order = src._row[st.ld.keep[st.variants["row"].to_numpy()]]
     P = P[np.ix_(order, order)]
     beta = st.variants["beta_hat"].to_numpy()
@@ -147,7 +147,7 @@ def six_blocks(ldgm_block, tmp_path_factory):
     from test_io_ldgm import _snplist, write_ldgm
 
     rng = np.random.default_rng(7)
-    full = LDGMSource(ldgm_block / "metadata.csv")._P[0].toarray()
+    full = LDGMSource(ldgm_block / "metadata.csv").precision(0).toarray()
     d = tmp_path_factory.mktemp("six_blocks")
     n, k, size = 50_000, 6, 400
     tables, Rs = [], []
@@ -194,6 +194,9 @@ def test_glm_fit_h2_and_score_match_the_dense_path(six_blocks):
     assert len(sparse) == len(dense) == 6
     assert getattr(sparse.window_tensors(0), "precision", False)
     assert not getattr(dense.window_tensors(0), "precision", False)
+    # six blocks, four held by the source: the others are read again from their files
+    src = sparse.ld.parent
+    assert len(src._P) <= src.cache_blocks < len(src.blocks)
     np.testing.assert_allclose(sparse.variants["beta_hat"], dense.variants["beta_hat"],
                                rtol=1e-12)
     fits = [deepwas.GLMPrior(random_state=0).fit(st) for st in (sparse, dense)]
