@@ -73,11 +73,16 @@ class LDSource:
         """``None`` or a list of (core, ext) index arrays fixed by the source itself."""
         return None
 
-    def precision_block(self, core, ext):
-        """``(P, W)`` when the window's LD is the inverse of a sparse precision block:
-        ``R[core, core] = (P^-1)[W, W]`` (core = extended), for the sparse exact likelihood
-        (:mod:`deepwas.precision_windows`); ``None`` (the default) otherwise."""
+    def precision_rows(self, core, ext):
+        """``(b, W)`` when the window's LD is the inverse of a sparse precision block:
+        ``R[core, core] = (precision(b)^-1)[W, W]`` (core = extended), for the sparse exact
+        likelihood (:mod:`deepwas.precision_windows`); ``None`` (the default) otherwise.
+        Cheap: it reads no matrix (window keys ask it for every window)."""
         return None
+
+    def precision(self, b):  # pragma: no cover - interface
+        """The sparse precision matrix of block ``b`` (sources with :meth:`precision_rows`)."""
+        raise NotImplementedError
 
     def eigenbasis(self, core, ext, eig_rtol):
         """Kept eigenpairs of R_II and ``G = R_EI U_r lam_r^{-1/2}`` for one window.
@@ -127,8 +132,11 @@ class _SubsetLD(LDSource):
     def eigenbasis(self, core, ext, eig_rtol):
         return self.parent.eigenbasis(self.keep[core], self.keep[ext], eig_rtol)
 
-    def precision_block(self, core, ext):
-        return self.parent.precision_block(self.keep[core], self.keep[ext])
+    def precision_rows(self, core, ext):
+        return self.parent.precision_rows(self.keep[core], self.keep[ext])
+
+    def precision(self, b):
+        return self.parent.precision(b)
 
     def window_key(self, core, ext):
         return self.parent.window_key(self.keep[core], self.keep[ext])

@@ -113,7 +113,7 @@ class WindowStore:
                      self.weights[ext].tobytes(), self.ld_model.key()]
             if self.storage != "float64":       # float64 keys as before: caches stay valid
                 parts.append(self.storage)
-            if self._precision(w) is not None:
+            if self._precision_rows(w) is not None:
                 parts.append("sparse-precision-v1")
             k = self._keys[w] = FactorCache.make_key(*parts)
         return k
@@ -125,21 +125,22 @@ class WindowStore:
         return (f"window {chrom}:{pos[core].min()}-{pos[core].max()} ({len(core)} core, "
                 f"{len(ext)} extended variants)")
 
-    def _precision(self, w):
-        """``(P, W)`` when window ``w`` takes the sparse precision path: the LD source gives
+    def _precision_rows(self, w):
+        """``(b, W)`` when window ``w`` takes the sparse precision path: the LD source gives
         its LD as a precision block and the LD model is the exact one ("none")."""
         if self.ld_model.regularisation != "none":
             return None
         core, ext = self.windows[w]
-        with self._ld_lock:
-            return self.ld.precision_block(core, ext)
+        return self.ld.precision_rows(core, ext)
 
     def compute(self, w):
         """The factors of window ``w``, computed from the LD (no cache involved)."""
         core, ext = self.windows[w]
-        block = self._precision(w)
-        if block is not None:
-            return precision_factors(block[0], block[1], self.beta_hat[core], len(core))
+        rows = self._precision_rows(w)
+        if rows is not None:
+            with self._ld_lock:
+                P = self.ld.precision(rows[0])
+            return precision_factors(P, rows[1], self.beta_hat[core], len(core))
         with self._ld_lock:
             U_r, lam_r, G = self.ld.eigenbasis(core, ext, self.ld_model.eig_rtol)
         wf = self.ld_model.factors(U_r, lam_r, G, self.beta_hat[core], len(core),

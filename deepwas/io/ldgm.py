@@ -252,15 +252,11 @@ class LDGMSource(LDSource):
         b = int(blocks[0])
         return b, rows - self._start[b]
 
-    def precision_block(self, core, ext):
-        """``(P_b, W)``: the block's sparse precision and the window's rows of it, when the
-        window is one block's distinct indices (core = extended, as
-        :meth:`natural_windows` makes them); None otherwise."""
-        one = self._single_block(core, ext)
-        if one is None:
-            return None
-        b, W = one
-        return self.precision(b), W
+    def precision_rows(self, core, ext):
+        """``(b, W)``: the window's block and its rows of :meth:`precision`, when the window
+        is one block's distinct indices (core = extended, as :meth:`natural_windows` makes
+        them); None otherwise. Reads no matrix."""
+        return self._single_block(core, ext)
 
     def eigenbasis(self, core, ext, eig_rtol):
         """Eigenbasis of ``R_II`` for one window.
