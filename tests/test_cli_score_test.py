@@ -3,6 +3,7 @@ chr15, 4 windows of 300 kb, a GLM prior on the frequency predictors): the table,
 candidates, too-few-variant candidates, and the same numbers as the Python method."""
 import numpy as np
 import pandas as pd
+import pytest
 
 from deepwas.cli import main
 from deepwas.score_test import SCORE_COLUMNS
@@ -58,3 +59,16 @@ def test_h2_marks_model_derived_rows_and_points_to_score_test(small, tmp_path,  
     assert res.loc[["A", "B"], "model_derived"].all()
     assert "model-derived rows (A, B" in err and "deepwas score-test" in err
     assert "deepwas score-test" in open(prefix + ".log").read()
+
+
+@pytest.mark.parametrize("option, value", [("--n-blocks", "x"), ("--n-blocks", "0"),
+                                           ("--n-blocks", "-3"), ("--min-variants", "0"),
+                                           ("--min-variants", "2.5")])
+def test_score_test_rejects_non_positive_counts(option, value, tmp_path, capsys):
+    # argparse refuses the value before any model or data is read (as the other commands)
+    with pytest.raises(SystemExit) as e:
+        main(["score-test", "--model", str(tmp_path), "--ldgm", "m.csv", "--sumstats", "x.tsv",
+              "--annot", "a.annot", "--out", str(tmp_path / "o"), option, value])
+    assert e.value.code == 2
+    err = capsys.readouterr().err
+    assert option in err and "expected a positive whole number" in err

@@ -15,7 +15,7 @@ import warnings
 from .._version import __version__
 from ..estimators import load_model
 from ..score_test import MIN_VARIANTS, SCORE_COLUMNS
-from ._common import add_common_args
+from ._common import add_common_args, positive_int
 from ._data import UserError, add_data_args, load_stats, model_features
 
 __all__ = ["register", "run"]
@@ -44,10 +44,10 @@ def register(subparsers):
                         "joined on SNP, and/or BED / gene-set files (.bed[.gz]: one 0/1 "
                         "candidate per file, named by the file); a variant a file does not "
                         "list counts as 0")
-    p.add_argument("--n-blocks", type=int, default=200, metavar="K",
+    p.add_argument("--n-blocks", type=positive_int, default=200, metavar="K",
                    help="jackknife blocks (as deepwas h2): contiguous runs of windows, or of "
                         "variants on fewer windows than K")
-    p.add_argument("--min-variants", type=int, default=MIN_VARIANTS, metavar="M",
+    p.add_argument("--min-variants", type=positive_int, default=MIN_VARIANTS, metavar="M",
                    help="candidates non-zero on fewer variants are reported as 'too few "
                         "variants', not tested")
     p.add_argument("--nuisance", choices=("auto", "all", "intercept", "none"), default="auto",
