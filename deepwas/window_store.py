@@ -155,16 +155,32 @@ class WindowStore:
         if wf is not None:
             self.cache.hits["disk"] += 1
             return wf
-        if self.cache.hits["computed"] and not self.cache.cache_dir and POOL.evictions \
-                and not self._warned_recompute:
-            log.warning("window factors dropped from memory (factor_memory) are recomputed: "
-                        "give the data a cache_dir (or deepwas.set_config(cache_dir=...)) to "
-                        "read them back from disk instead")
-            self._warned_recompute = True
+        if self.cache.hits["computed"] and POOL.evictions and not self._warned_recompute:
+            self._note_recompute(w)
         wf = self.compute(w)
         self.cache.hits["computed"] += 1
         self.cache.save(key, wf)
         return wf
+
+    def _note_recompute(self, w):
+        """Say once that factors dropped from memory are being recomputed, and what helps.
+
+        A disk cache helps dense windows (an eigendecomposition each); precision windows are
+        never written to it (``PrecisionFactors.cacheable``: a sparse factorisation rebuilds
+        one in a fraction of a second), so for them only a larger ``factor_memory`` would
+        keep them, and recomputing is not worth a warning.
+        """
+        if self._precision_rows(w) is not None:
+            log.info("sparse precision window factors dropped from memory (factor_memory) "
+                     "are rebuilt from the LD files (one sparse factorisation each, a "
+                     "fraction of a second; they are never written to the disk cache)")
+        elif not self.cache.cache_dir:
+            log.warning("window factors dropped from memory (factor_memory) are recomputed: "
+                        "give the data a cache_dir (or deepwas.set_config(cache_dir=...)) to "
+                        "read them back from disk instead")
+        else:
+            return      # read back from the cache: nothing to say
+        self._warned_recompute = True
 
     def factors(self, w):
         """:class:`~deepwas.windows.WindowFactors` of window ``w`` (from memory, disk, or

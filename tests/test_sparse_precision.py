@@ -218,3 +218,39 @@ def test_adamw_training_runs_on_precision_windows(six_blocks):
     est = deepwas.GLMPrior(optimizer="adamw", max_epochs=3, random_state=0).fit(sparse)
     assert np.isfinite(est.predict_f(sparse)).all()
     assert est.score(sparse) > 0
+
+
+def test_recomputing_dropped_precision_windows_does_not_ask_for_a_cache_dir(six_blocks, caplog):
+    """Under a small factor_memory, dense windows dropped from memory are recomputed with a
+    warning that a cache_dir would keep them; precision windows are never cached on disk
+    (a sparse factorisation rebuilds them), so they get an info line that says so instead."""
+    import logging
+
+    from deepwas.memory_pool import POOL
+
+    sparse, dense = six_blocks
+    for st, precision in ((sparse[:3], True), (dense[:3], False)):
+        f = np.full(st.n_variants, 1e-4)
+        sizes = []
+        for k in range(len(st)):      # factors and tensors of one window
+            POOL.clear()
+            st.window_tensors(k)
+            sizes.append(POOL.total)
+        POOL.clear()
+        st._data.store.cache.hits["computed"] = 0
+        st._data.store._warned_recompute = False
+        caplog.clear()
+        with deepwas.config_context(factor_memory=int(1.5 * max(sizes)), cache_dir=None), \
+                caplog.at_level(logging.INFO, logger="deepwas"):
+            before = POOL.evictions
+            for _ in range(2):            # the second pass recomputes dropped windows
+                deepwas.marginal_loglik(st, f)
+            assert POOL.evictions > before
+        notes = [r for r in caplog.records if "dropped from memory" in r.getMessage()]
+        assert len(notes) == 1, [r.getMessage() for r in caplog.records]
+        text = notes[0].getMessage()
+        if precision:
+            assert notes[0].levelno == logging.INFO and "cache_dir" not in text
+            assert "never written to the disk cache" in text
+        else:
+            assert notes[0].levelno == logging.WARNING and "give the data a cache_dir" in text
