@@ -91,14 +91,20 @@ def sample_block(P, f, n, rng):
     return np.sqrt(n) * F.solve(beta) + e
 
 
-def make_genome(k, blocks, folder, n, h2, seed, population="EUR"):
+def make_genome(k, blocks, folder, n, h2, seed, population="EUR", extra=None):
     """K blocks as independent loci in ``folder``: LDGM files, ``sumstats.tsv``,
-    ``annot/bench.{chrom}.annot`` (CHR BP SNP CM annotA annotB) and ``truth.json``."""
+    ``annot/bench.{chrom}.annot`` (CHR BP SNP CM annotA annotB) and ``truth.json``.
+
+    ``extra(m, rng) -> (DataFrame of m rows, multiplier of f)``, if given, is called for each
+    block after its two annotations are drawn: its columns are written to
+    ``extra/extra.{chrom}.annot`` (CHR BP SNP CM + columns: kept apart from the model's
+    annotations) and the variances ``f`` are multiplied by its second value before z is
+    simulated (the truth's ``enrichment_A`` includes it)."""
     from deepwas.io.ldgm import LDGMSource
 
     os.makedirs(folder, exist_ok=True)
     rng = np.random.default_rng(seed)
-    meta, stats, annots, f_all = [], [], [], []
+    meta, stats, annots, extras, f_all = [], [], [], [], []
     sources = [LDGMSource(e, population=population) for e, _ in blocks]
     for c in range(k):
         b = c % len(blocks)
@@ -133,10 +139,14 @@ def make_genome(k, blocks, folder, n, h2, seed, population="EUR"):
         a1 = rng.random(m) < 0.2
         a2 = rng.random(m) < 0.1
         f = np.where(a1, 3.0, 1.0)
+        keys = pd.DataFrame({"CHR": chrom, "BP": rows["position"].to_numpy(), "SNP": ids,
+                             "CM": 0.0})
+        if extra is not None:
+            cols, mult = extra(m, rng)
+            extras.append(pd.concat([keys, cols.reset_index(drop=True)], axis=1))
+            f = f * mult
         f_all.append(f)
-        annots.append(pd.DataFrame({"CHR": chrom, "BP": rows["position"].to_numpy(),
-                                    "SNP": ids, "CM": 0.0, "annotA": a1.astype(int),
-                                    "annotB": a2.astype(int)}))
+        annots.append(keys.assign(annotA=a1.astype(int), annotB=a2.astype(int)))
         stats.append(pd.DataFrame({"SNP": ids, "CHR": chrom, "BP": rows["position"].to_numpy(),
                                    "A1": rows["a1"].to_numpy(), "A2": rows["a2"].to_numpy(),
                                    "N": float(n)}))
@@ -148,10 +158,14 @@ def make_genome(k, blocks, folder, n, h2, seed, population="EUR"):
     # graphREML's inputs: an LDSC-style .sumstats and one .annot per chromosome
     pd.concat(stats).to_csv(os.path.join(folder, "sumstats.tsv"), sep="\t", index=False)
     annot = pd.concat(annots)
-    os.makedirs(os.path.join(folder, "annot"), exist_ok=True)
-    for chrom, part in annot.groupby("CHR"):
-        part.to_csv(os.path.join(folder, "annot", f"bench.{chrom}.annot"), sep="\t",
-                    index=False)
+    for sub, prefix, tab in (("annot", "bench", annot),
+                             ("extra", "extra", pd.concat(extras) if extras else None)):
+        if tab is None:
+            continue
+        os.makedirs(os.path.join(folder, sub), exist_ok=True)
+        for chrom, part in tab.groupby("CHR"):
+            part.to_csv(os.path.join(folder, sub, f"{prefix}.{chrom}.annot"), sep="\t",
+                        index=False)
     all_f = np.concatenate(f_all)
     in_a1 = annot["annotA"].to_numpy() > 0
     truth = dict(h2=h2, enrichment_A=float(all_f[in_a1].sum() / all_f.sum()
@@ -166,24 +180,32 @@ def peak_rss_gb():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2 ** 20
 
 
-def run_deepwas(folder, out):
-    """The deepwas fit (in this process): writes a JSON of estimates, times and memory."""
-    import torch
-
+def load_stats(folder, annotations=ANNOTATIONS):
+    """deepwas's data set of a genome of ``make_genome``: the sparse precision path, the
+    given annotations (columns of ``annot/``) as features."""
     import deepwas
     from deepwas.io.ldgm import LDGMSource
 
-    torch.set_num_threads(1)
-    t0 = time.perf_counter()
     ss = pd.read_csv(os.path.join(folder, "sumstats.tsv"), sep="\t")
     annot = pd.concat(pd.read_csv(p, sep="\t") for p in
                       glob.glob(os.path.join(folder, "annot", "*.annot"))).set_index("SNP")
     # the LDGM read once; the features given one row per reference variant (by rsID)
     src = LDGMSource(os.path.join(folder, "metadata.csv"))
-    feats = annot.reindex(src.variants["snp"])[list(ANNOTATIONS)].fillna(0).to_numpy(float)
-    st = deepwas.SummaryStats.from_ld_source(
+    feats = annot.reindex(src.variants["snp"])[list(annotations)].fillna(0).to_numpy(float)
+    return deepwas.SummaryStats.from_ld_source(
         src, ss, keep_ambiguous=True, sigma2=1.0, ld_regularisation="none",
-        features=deepwas.features.ArrayFeatures(pred=feats, pred_names=list(ANNOTATIONS)))
+        features=deepwas.features.ArrayFeatures(pred=feats, pred_names=list(annotations)))
+
+
+def run_deepwas(folder, out):
+    """The deepwas fit (in this process): writes a JSON of estimates, times and memory."""
+    import torch
+
+    import deepwas
+
+    torch.set_num_threads(1)
+    t0 = time.perf_counter()
+    st = load_stats(folder)
     t1 = time.perf_counter()
     # graphREML's model: f = softplus(annotations . tau), no frequency term, no penalty
     est = deepwas.GLMPrior(model_params={"link": "softplus"}, alpha=0.0, ridge=0.0,
