@@ -76,7 +76,10 @@ def ld_diagnostics(stats, h2=None, sigma2=None, warn=True):
     pandas.DataFrame
         One row per window: ``chrom, start, end, n_core, n_extended, panel_size, rank,
         small_panel, flank_noise, panel_noise, out_share, n_tail, z_tail, flag``;
-        ``attrs["h2"]`` holds the h2 used. ``panel_noise`` is the within-window share: a panel
+        ``attrs["h2"]`` holds the h2 used (NaN when no window needed one: sparse precision
+        windows, e.g. of an LDGM, have no eigen-tail, and an LDGM no panel size, so the LD
+        score regression, which forms every window's dense LD, is then not run).
+        ``panel_noise`` is the within-window share: a panel
         of n people adds about ``h2_w / n`` (``h2_w``: the window's h2 under a constant prior
         with the h2 used) to the modelled noise variance ``sigma^2 / N`` of every statistic,
         ``panel_noise = h2_w N / (n sigma^2)`` (NaN without a panel size); near 1 or above,
@@ -88,31 +91,40 @@ def ld_diagnostics(stats, h2=None, sigma2=None, warn=True):
         the extended set is the core); above :data:`FLANK_NOISE_WARN` h2 comes out low
         (docs: "LD from a reference panel").
     """
-    h2 = max(float(_ldsr_h2(stats) if h2 is None else h2), 1e-4)
     s = float(stats.sigma2 if sigma2 is None else sigma2) / stats.n
     v = stats._variant_table()
     weights = stats._data.store.weights[v["row"].to_numpy()]
-    c = h2 / weights.sum()
+    given = None if h2 is None else max(float(h2), 1e-4)
+    used = {}
+
+    def scale():
+        # c = h2 / sum(w), h2 by LD score regression only when a window needs it: the
+        # regression reads every window's dense LD (of an LDGM block: the inverse of its
+        # precision), which windows without an eigen-tail or panel size never need
+        if "h2" not in used:
+            used["h2"] = given if given is not None else max(float(_ldsr_h2(stats)), 1e-4)
+        return used["h2"] / weights.sum()
+
     panel = stats.ld.panel_size
     pos = v["pos"].to_numpy()
     rows = []
     for k, (core, ext) in enumerate(stats.windows):
         wf = stats.window_factors(k)
         n_tail = len(wf.tail_y2)
-        z = (float(np.sum(wf.tail_y2 / (s + c * wf.tail_a))) - n_tail) / np.sqrt(2 * n_tail) \
-            if n_tail else np.nan
+        z = (float(np.sum(wf.tail_y2 / (s + scale() * wf.tail_a))) - n_tail) \
+            / np.sqrt(2 * n_tail) if n_tail else np.nan
         rows.append(dict(chrom=stats.groups[k], start=int(pos[core].min()),
                          end=int(pos[core].max()), n_core=len(core), n_extended=len(ext),
                          panel_size=panel, rank=wf.rank,
                          small_panel=bool(panel is not None and panel < len(core)),
                          flank_noise=(len(ext) - len(core)) * wf.rank / (len(core) * panel)
                          if panel else np.nan,
-                         panel_noise=c * float(weights[ext].sum()) / (panel * s)
+                         panel_noise=scale() * float(weights[ext].sum()) / (panel * s)
                          if panel else np.nan,
                          out_share=wf.out_share, n_tail=n_tail, z_tail=z,
                          flag=bool(z > Z_TAIL_THRESHOLD)))
     out = pd.DataFrame(rows)
-    out.attrs["h2"] = h2
+    out.attrs["h2"] = used.get("h2", given if given is not None else np.nan)
     if warn and needs_warning(out, stats.ld_model.regularisation):
         log.warning("%s", diagnostics_summary(out, stats.ld_model.regularisation))
     return out
@@ -136,8 +148,13 @@ def diagnostics_summary(diag, regularisation=None):
     """One line describing a :func:`ld_diagnostics` table."""
     n, flagged = len(diag), int(diag["flag"].sum())
     z = diag["z_tail"].dropna()
-    text = (f"LD mismatch check on {plural(n, 'window')}: z_tail median {z.median():.3g}, max "
-            f"{z.max():.3g}; {flagged} above {Z_TAIL_THRESHOLD:g}")
+    if n and z.empty:
+        text = (f"LD mismatch check on {plural(n, 'window')}: no window has an eigen-tail to "
+                "test (sparse precision windows, e.g. of an LDGM, have none: the check does "
+                "not apply to them)")
+    else:
+        text = (f"LD mismatch check on {plural(n, 'window')}: z_tail median {z.median():.3g}, "
+                f"max {z.max():.3g}; {flagged} above {Z_TAIL_THRESHOLD:g}")
     panel = diag["panel_size"].iat[0] if n and "panel_size" in diag else None
     if panel is not None and pd.notna(panel):
         text += (f"; LD panel of {int(panel):,} people, expected panel-noise inflation "

@@ -254,3 +254,24 @@ def test_recomputing_dropped_precision_windows_does_not_ask_for_a_cache_dir(six_
             assert "never written to the disk cache" in text
         else:
             assert notes[0].levelno == logging.WARNING and "give the data a cache_dir" in text
+
+
+def test_ld_diagnostics_on_an_ldgm_forms_no_dense_ld(ldgm_stats, monkeypatch):
+    """Precision windows have no eigen-tail and an LDGM no panel size: nothing in the check
+    needs h2, so the LD score regression (dense R of every block) is not run; the summary
+    says the check does not apply."""
+    from deepwas.diagnostics import diagnostics_summary, needs_warning
+
+    st, _, _ = ldgm_stats
+
+    def no_dense(*args, **kwargs):
+        raise AssertionError("ld_diagnostics formed a dense LD block of an LDGM")
+
+    for src in {type(st.ld), type(st.ld.parent)}:
+        monkeypatch.setattr(src, "block", no_dense)
+    diag = st.ld_diagnostics(warn=False)
+    assert len(diag) == len(st) and diag["z_tail"].isna().all() and not diag["flag"].any()
+    assert (diag["n_tail"] == 0).all() and np.isnan(diag.attrs["h2"])
+    assert not needs_warning(diag)
+    assert "the check does not apply" in diagnostics_summary(diag, "none")
+    assert st.ld_diagnostics(h2=0.1, warn=False).attrs["h2"] == 0.1
