@@ -25,6 +25,11 @@ log = logging.getLogger(__name__)
 __all__ = ["WindowStore", "WindowTensors", "flush_tiny"]
 
 
+#: the pool part of a precision window's solver (:class:`PrecisionWindow`): one for every
+#: device and dtype, as it is computed in float64 on the CPU
+_PRECISION = ("tensors", "precision")
+
+
 class WindowTensors:
     """A window's factors as torch tensors (``G``, ``y``, and ``d`` for the mismatch model)
     plus its scalars."""
@@ -199,7 +204,8 @@ class WindowStore:
     def prefetch(self, w):
         """Start loading window ``w``'s factors in a background thread (no-op when in memory)."""
         key = self.key(w)
-        if POOL.get(key, "factors") is not None or key in self._pending:
+        if POOL.get(key, "factors") is not None or POOL.get(key, _PRECISION) is not None \
+                or key in self._pending:
             return
         self._pending[key] = _prefetcher().submit(self._load_or_compute, w, key)
 
@@ -210,15 +216,20 @@ class WindowStore:
         key, part = self.key(w), ("tensors", str(device), str(dtype))
         hit = POOL.get(key, part)
         if hit is None:
+            hit = POOL.get(key, _PRECISION)
+        if hit is None:
             wf = self.factors(w)
             if isinstance(wf, PrecisionFactors):
                 # computed in float64 on the CPU whatever the caller's dtype: one entry
-                part = ("tensors", "precision")
-                hit = POOL.get(key, part)
+                hit = POOL.get(key, _PRECISION)
                 if hit is None:
                     hit = PrecisionWindow(wf)
-                    POOL.put(key, part, hit, describe=lambda: self.describe(w),
+                    POOL.put(key, _PRECISION, hit, describe=lambda: self.describe(w),
                              size=hit.nbytes)
+                    # the solver holds all the likelihood needs (its own copy of P's upper
+                    # triangle): the factors' full P is a second copy, rebuilt from the LD
+                    # files in a fraction of a second if asked for again
+                    POOL.discard(key, "factors")
                 return hit
             as_t = lambda a: torch.as_tensor(a, dtype=dtype, device=device)  # noqa: E731
             hit = WindowTensors(as_t(flush_tiny(wf.G, dtype)), as_t(wf.y), wf.q, wf.logdet_R,

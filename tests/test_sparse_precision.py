@@ -275,3 +275,30 @@ def test_ld_diagnostics_on_an_ldgm_forms_no_dense_ld(ldgm_stats, monkeypatch):
     assert not needs_warning(diag)
     assert "the check does not apply" in diagnostics_summary(diag, "none")
     assert st.ld_diagnostics(h2=0.1, warn=False).attrs["h2"] == 0.1
+
+
+def test_a_precision_window_keeps_only_its_solver(ldgm_stats):
+    """Once a precision window's solver is built, the pool drops its factors (a second copy
+    of P): later steps, other dtypes and prefetches find the solver and compute nothing, and
+    factors asked for again are recomputed to the same numbers."""
+    import torch
+
+    from deepwas.memory_pool import POOL
+
+    st, f, _ = ldgm_stats
+    POOL.clear()
+    before = st.window_factors(0)
+    gain = deepwas.marginal_loglik(st, f)
+    key, store = st.window_key(0), st._data.store
+    solver = POOL.get(key, ("tensors", "precision"))
+    assert solver is not None and POOL.get(key, "factors") is None
+    computed = store.cache.hits["computed"]
+    st.prefetch(0)
+    assert st.window_tensors(0) is solver
+    assert st.window_tensors(0, dtype=torch.float32) is solver
+    assert deepwas.marginal_loglik(st, f) == gain
+    assert store.cache.hits["computed"] == computed and not store._pending
+    again = st.window_factors(0)
+    assert store.cache.hits["computed"] == computed + 1
+    np.testing.assert_array_equal(again.u, before.u)
+    assert (again.P != before.P).nnz == 0 and again.q == before.q
