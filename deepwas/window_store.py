@@ -176,9 +176,9 @@ class WindowStore:
         keep them, and recomputing is not worth a warning.
         """
         if self._precision_rows(w) is not None:
-            log.info("sparse precision window factors dropped from memory (factor_memory) "
-                     "are rebuilt from the LD files (one sparse factorisation each, a "
-                     "fraction of a second; they are never written to the disk cache)")
+            log.info("sparse precision window factors not in memory (dropped under "
+                     "factor_memory) are rebuilt from the LD files (one sparse factorisation "
+                     "each, a fraction of a second; they are never written to the disk cache)")
         elif not self.cache.cache_dir:
             log.warning("window factors dropped from memory (factor_memory) are recomputed: "
                         "give the data a cache_dir (or deepwas.set_config(cache_dir=...)) to "
@@ -221,15 +221,13 @@ class WindowStore:
             wf = self.factors(w)
             if isinstance(wf, PrecisionFactors):
                 # computed in float64 on the CPU whatever the caller's dtype: one entry
-                hit = POOL.get(key, _PRECISION)
-                if hit is None:
-                    hit = PrecisionWindow(wf)
-                    POOL.put(key, _PRECISION, hit, describe=lambda: self.describe(w),
-                             size=hit.nbytes)
-                    # the solver holds all the likelihood needs (its own copy of P's upper
-                    # triangle): the factors' full P is a second copy, rebuilt from the LD
-                    # files in a fraction of a second if asked for again
-                    POOL.discard(key, "factors")
+                hit = PrecisionWindow(wf)
+                POOL.put(key, _PRECISION, hit, describe=lambda: self.describe(w),
+                         size=hit.nbytes)
+                # the solver holds all the likelihood needs (its own copy of P's upper
+                # triangle): the factors' full P is a second copy, rebuilt from the LD files
+                # in a fraction of a second if asked for again
+                POOL.discard(key, "factors")
                 return hit
             as_t = lambda a: torch.as_tensor(a, dtype=dtype, device=device)  # noqa: E731
             hit = WindowTensors(as_t(flush_tiny(wf.G, dtype)), as_t(wf.y), wf.q, wf.logdet_R,

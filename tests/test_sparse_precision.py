@@ -246,7 +246,7 @@ def test_recomputing_dropped_precision_windows_does_not_ask_for_a_cache_dir(six_
             for _ in range(2):            # the second pass recomputes dropped windows
                 deepwas.marginal_loglik(st, f)
             assert POOL.evictions > before
-        notes = [r for r in caplog.records if "dropped from memory" in r.getMessage()]
+        notes = [r for r in caplog.records if "factor_memory)" in r.getMessage()]
         assert len(notes) == 1, [r.getMessage() for r in caplog.records]
         text = notes[0].getMessage()
         if precision:
