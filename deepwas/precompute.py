@@ -164,10 +164,10 @@ def precompute_windows(stats, *, n_jobs=1, executor=None, progress=False, batch_
         if store.cache.has(key):
             continue
         held = POOL.get(key, "factors")
-        if held is None:
-            todo.append(w)
-        else:
+        if held is not None:
             store.cache.save(key, held)     # computed earlier in this session: keep it on disk
+        elif not store.in_memory(w):        # (a precision window's solver needs nothing)
+            todo.append(w)
     parallel = executor is not None or n_jobs > 1
     if parallel and todo and not cache_dir:
         raise ValueError("parallel precompute writes the factors into a cache folder that the "

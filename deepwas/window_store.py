@@ -201,11 +201,16 @@ class WindowStore:
             wf = self._load_or_compute(w, key)
         return POOL.put(key, "factors", wf, describe=lambda: self.describe(w))
 
+    def in_memory(self, w):
+        """Whether the pool holds what window ``w``'s likelihood needs: its factors, or a
+        precision window's solver (which replaces them, :meth:`tensors`)."""
+        key = self.key(w)
+        return POOL.get(key, "factors") is not None or POOL.get(key, _PRECISION) is not None
+
     def prefetch(self, w):
         """Start loading window ``w``'s factors in a background thread (no-op when in memory)."""
         key = self.key(w)
-        if POOL.get(key, "factors") is not None or POOL.get(key, _PRECISION) is not None \
-                or key in self._pending:
+        if self.in_memory(w) or key in self._pending:
             return
         self._pending[key] = _prefetcher().submit(self._load_or_compute, w, key)
 

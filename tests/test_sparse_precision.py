@@ -302,3 +302,18 @@ def test_a_precision_window_keeps_only_its_solver(ldgm_stats):
     assert store.cache.hits["computed"] == computed + 1
     np.testing.assert_array_equal(again.u, before.u)
     assert (again.P != before.P).nnz == 0 and again.q == before.q
+
+
+def test_precompute_after_a_fit_leaves_precision_windows_alone(ldgm_stats):
+    """A window whose solver is in memory (its factors dropped) is not computed again by
+    ``precompute``."""
+    from deepwas.memory_pool import POOL
+
+    st, f, _ = ldgm_stats
+    POOL.clear()
+    deepwas.marginal_loglik(st, f)
+    store = st._data.store
+    computed = store.cache.hits["computed"]
+    st.precompute()
+    assert store.cache.hits["computed"] == computed
+    assert POOL.get(st.window_key(0), "factors") is None
