@@ -262,7 +262,7 @@ class FunctionalPrior(GeneticsMixin, BaseEstimator):
                  min_steps=200,
                  n_iter_no_change=5, warmup_steps=100, accumulate=12, window_order="shuffled",
                  grad_clip=0.2,
-                 validation=None, patience=None, checkpoint_dir=None, checkpoint_every=100,
+                 validation="auto", patience="auto", checkpoint_dir=None, checkpoint_every=100,
                  chunk_size=None, mixed_precision=None, dtype="float32", device="cpu",
                  verbose=0, random_state=None):
         self.model = model
@@ -319,7 +319,7 @@ class FunctionalPrior(GeneticsMixin, BaseEstimator):
     def _validate_params(self):
         validate_params(self.get_params(deep=False))
         self._iterative_config()  # raises ValueError on unknown or invalid settings
-        if self.patience is not None and self.validation is None:
+        if self.patience not in (None, "auto") and self.validation is None:
             raise ValueError("patience (early stopping) needs a validation split: set validation=")
 
     # ------------------------------------------------------------------ fit
