@@ -78,6 +78,10 @@ def fit_prior(est, stats):
     groups = normalise_chrom(np.asarray(stats.groups).astype(str))
     residual = _is_residual(est)
     validation = resolve_validation(est.validation, residual, groups)
+    if est.patience not in (None, "auto") and validation is None:
+        raise ValueError(f"patience={est.patience!r} (early stopping) needs a validation split:"
+                         f" validation={est.validation!r} gives none for this model and data; "
+                         "set validation=")
     valid_chroms = validation_split(groups, validation, rs)
     is_valid = np.isin(groups, valid_chroms)
     train_ids, valid_ids = np.flatnonzero(~is_valid), np.flatnonzero(is_valid)
