@@ -315,6 +315,9 @@ def _train_residual(est, prior, objective, fetch, train_ids, valid_ids, seed, de
             prior, exact, fetch, train_ids, valid_ids, tol=float(est.tol),
             max_iter=int(est.max_iter), chunk_size=chunk, group=group, costs=costs, ridge=ridge)
     net.freeze_linear()
+    # L-BFGS leaves its last gradient on the linear part: a frozen parameter with a stale
+    # .grad would still take an AdamW step (and a resumed fit would differ from one that was not)
+    prior.zero_grad(set_to_none=True)
     glm_state = copy.deepcopy(prior.state_dict())
     trained = _train_adamw(est, prior, objective, fetch, train_ids, valid_ids, seed, device,
                            name, chunk, folder, group, costs)
