@@ -216,7 +216,7 @@ def test_neural_prior_conditional_on_its_scale(geno22):
         est = deepwas.FunctionalPrior(model="transformer", model_params={"size": "tiny"},
                                       max_epochs=1, random_state=0).fit(sim)
     D, names = nuisance_directions(est, sim)
-    assert names == ["network.intercept"]
+    assert names == ["network.linear.intercept"]       # the residual transformer's GLM part
     np.testing.assert_allclose(D[:, 0], 1.0, atol=1e-3)
     rng = np.random.default_rng(2)
     a = (rng.random(sim.n_variants) < 0.3).astype(float)

@@ -310,6 +310,7 @@ def _train_residual(est, prior, objective, fetch, train_ids, valid_ids, seed, de
     ridge = AUTO_RIDGE if est.ridge == "auto" and est.solver == "deepwas" else 0.0
     if est.ridge != "auto":
         ridge = float(est.ridge)
+    dtype = next(prior.parameters()).dtype
     with net.linear_only():
         glm_history, glm_iter, glm_converged = fit_lbfgs(
             prior, exact, fetch, train_ids, valid_ids, tol=float(est.tol),
@@ -318,6 +319,10 @@ def _train_residual(est, prior, objective, fetch, train_ids, valid_ids, seed, de
     # L-BFGS leaves its last gradient on the linear part: a frozen parameter with a stale
     # .grad would still take an AdamW step (and a resumed fit would differ from one that was not)
     prior.zero_grad(set_to_none=True)
+    # fit_lbfgs leaves the prior in eval mode (no dropout): a fit resumed mid-epoch would
+    # run the rest of that epoch without dropout, where the uninterrupted one had it
+    prior.train()
+    prior.to(dtype)    # fit_lbfgs hands the prior back in float32 whatever it was built in
     glm_state = copy.deepcopy(prior.state_dict())
     trained = _train_adamw(est, prior, objective, fetch, train_ids, valid_ids, seed, device,
                            name, chunk, folder, group, costs)
