@@ -221,7 +221,7 @@ def test_neural_prior_conditional_on_its_scale(geno22):
     rng = np.random.default_rng(2)
     a = (rng.random(sim.n_variants) < 0.3).astype(float)
     res = est.score_test(sim, pd.DataFrame({"a": a}), n_blocks=len(sim), min_variants=10)
-    assert res.attrs["nuisance"] == ["network.intercept"] and res["status"][0] == "tested"
+    assert res.attrs["nuisance"] == ["network.linear.intercept"] and res["status"][0] == "tested"
     f = est.predict_f(sim)
     kw = dict(sigma2=est.sigma2_ if est.sigma2 is not None else None)
     u = block_scores(sim, f, np.column_stack([a, D]), np.arange(len(sim)), len(sim), **kw)
