@@ -229,7 +229,10 @@ def test_neural_prior_conditional_on_its_scale(geno22):
         t = 1e-5
         fd = (marginal_loglik(sim, f * np.exp(t * d), **kw)
               - marginal_loglik(sim, f * np.exp(-t * d), **kw)) / (2 * t)
-        assert u[:, j].sum() == pytest.approx(fd, rel=1e-5)
+        # abs: the intercept's score is ~0 at the fit (the residual transformer's GLM part is
+        # fitted to convergence), where the central difference's rounding (eps |L| / t,
+        # ~2e-8 here) is all there is to compare
+        assert u[:, j].sum() == pytest.approx(fd, rel=1e-5, abs=1e-6)
     score, se, z, _, _ = efficient_scores(u[:, :1], u[:, 1:])
     assert res["score"][0] == pytest.approx(score[0]) and res["z"][0] == pytest.approx(z[0])
 
