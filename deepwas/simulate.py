@@ -158,7 +158,8 @@ def true_log_f(truth, features, freq, *, alpha=0.7, log_f_sd=1.0, sparsity=0.1,
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             net = build_network("transformer", func.shape[1], func.shape[2],
-                                0 if pred is None else pred.shape[1], size="tiny", dropout=0.0)
+                                0 if pred is None else pred.shape[1], size="tiny", dropout=0.0,
+                                residual=False)
             torch.nn.init.normal_(net.out.weight)
             net.eval()
             fz = torch.as_tensor(_standardise(func.astype(np.float64), (0, 2)), dtype=torch.float32)

@@ -44,7 +44,8 @@ class DemoSettings:
     seed: int = 0
     epochs: int = 8                   # constant and GLM
     lr: float = 0.03                  # constant and GLM (AdamW)
-    transformer_epochs: int = 3
+    # a budget: the residual transformer stops on its validation chromosomes first
+    transformer_epochs: int = 20
     transformer_lr: float = 3e-3
     transformer_params: tuple = (("size", "tiny"),)
     warmup_steps: int = 5
@@ -133,6 +134,7 @@ def run_demo(settings=None, *, cache_dir=None, out_dir=None, progress=True, plot
     heldout = {c: np.full(stats.n_variants, np.nan) for c in combos}
     scores = {c: 0.0 for c in combos}
     fit_time = {c: 0.0 for c in combos}
+    budget = {c: 0 for c in combos}      # folds that ran out of epochs / iterations
     tasks = [(c, k) for k in range(len(splits)) for c in combos]
     bar = None
     if progress:
@@ -157,6 +159,7 @@ def run_demo(settings=None, *, cache_dir=None, out_dir=None, progress=True, plot
             elif not issubclass(w.category, RuntimeWarning):
                 warnings.showwarning(w.message, w.category, w.filename, w.lineno)
         fit_time[(model, solver)] += time.perf_counter() - t0
+        budget[(model, solver)] += est.stopped_on_ == "budget"
         scores[(model, solver)] += est.score(te)
         pos = pos_of_row[te.variants["row"].to_numpy()].to_numpy()
         heldout[(model, solver)][pos] = est.predict_f(te)
@@ -165,21 +168,23 @@ def run_demo(settings=None, *, cache_dir=None, out_dir=None, progress=True, plot
     if bar is not None:
         bar.close()
 
-    recs = [dict(model="null (f = 0)", solver="-", score=0.0, rmse_log_f=np.nan, fit_s=np.nan)]
+    recs = [dict(model="null (f = 0)", solver="-", score=0.0, rmse_log_f=np.nan, fit_s=np.nan,
+                 stopped="")]
     for (model, solver) in combos:
         recs.append(dict(model=MODEL_LABEL[model], solver=SOLVER_LABEL[solver],
                          score=scores[(model, solver)],
                          rmse_log_f=_rmse_log(heldout[(model, solver)], f_true),
-                         fit_s=fit_time[(model, solver)]))
+                         fit_s=fit_time[(model, solver)],
+                         stopped=stop_label(budget[(model, solver)], len(splits))))
     recs.append(dict(model="truth (f_true)", solver="-", score=float(oracle), rmse_log_f=0.0,
-                     fit_s=np.nan))
+                     fit_s=np.nan, stopped=""))
     res = pd.DataFrame(recs)
     res["pct_increase"] = likelihood_increase_percent(res["score"].to_numpy())
     const = res.loc[(res.model == "Constant") & (res.solver == "DeepWAS"), "score"]
     ref = float(const.iloc[0]) if len(const) else 0.0
     res["gain_vs_constant_x1e3"] = (res["score"] - ref) * 1e3
     res = res[["model", "solver", "score", "pct_increase", "gain_vs_constant_x1e3", "rmse_log_f",
-               "fit_s"]]
+               "fit_s", "stopped"]]
     elapsed = time.perf_counter() - t_start
     used = dict(s.__dict__, h2=float(demo.h2))      # the h2 actually used (None: the default)
     info = dict(settings={k: (list(v) if isinstance(v, tuple) else v) for k, v in used.items()},
@@ -191,8 +196,7 @@ def run_demo(settings=None, *, cache_dir=None, out_dir=None, progress=True, plot
         printer(line)
     if cut_short:
         printer(f"note: {len(cut_short)} of {len(tasks)} fits ({', '.join(sorted(set(cut_short)))}) "
-                "ended their fixed epochs with the training loss still falling, as the demo's "
-                "settings intend")
+                "ran out of epochs with the training loss still falling")
     for text, fits in dropped.items():     # freq and maf are one column on this panel
         printer(f"note ({len(fits)} {'/'.join(sorted(set(fits)))} fits): {text}")
     printer(f"held-out over {n_groups} chromosomes ({s.folds}-fold GroupKFold by chromosome); "
@@ -237,16 +241,23 @@ def run_demo(settings=None, *, cache_dir=None, out_dir=None, progress=True, plot
     return res, info
 
 
+def stop_label(n_budget, n_folds):
+    """"criterion" when every fold's fit stopped on its criterion (gradient tolerance, loss
+    plateau, validation loss), else "budget k/K": k of K folds ran out of epochs or
+    iterations."""
+    return "criterion" if n_budget == 0 else f"budget {n_budget}/{n_folds}"
+
+
 def format_table(res):
     """A fixed-width text table of :func:`run_demo`'s results."""
     head = (f"{'model':<16}{'solver':<9}{'nats/person':>12}{'% lik. incr.':>14}"
-            f"{'vs Const x1e3':>15}{'RMSE log f':>12}{'fit s':>8}")
+            f"{'vs Const x1e3':>15}{'RMSE log f':>12}{'fit s':>8}  stopped on")
     lines = [head, "-" * len(head)]
     for r in res.itertuples(index=False):
         rm = "" if not np.isfinite(r.rmse_log_f) else f"{r.rmse_log_f:.3f}"
         ft = "" if not np.isfinite(r.fit_s) else f"{r.fit_s:.0f}"
         lines.append(f"{r.model:<16}{r.solver:<9}{r.score:>12.5f}{r.pct_increase:>14.3f}"
-                     f"{r.gain_vs_constant_x1e3:>15.3f}{rm:>12}{ft:>8}")
+                     f"{r.gain_vs_constant_x1e3:>15.3f}{rm:>12}{ft:>8}  {r.stopped}")
     return "\n".join(lines)
 
 

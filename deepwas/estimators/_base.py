@@ -55,7 +55,14 @@ class FunctionalPrior(GeneticsMixin, BaseEstimator):
         of ``history_``.
     model_params : dict, optional
         Keywords for the network's constructor, e.g. ``{"size": "paper"}`` or
-        ``{"dim": 128, "depth": 2}`` for the transformer (default size "small").
+        ``{"dim": 128, "depth": 2}`` for the transformer (default size "small"). The
+        transformer is residual by default (``"residual": True``): ``log f`` is a GLM plus
+        the transformer, whose output layer starts at 0; ``fit`` first fits the GLM part by
+        L-BFGS exactly as ``model="glm"`` would (same start and ridge), freezes it, and trains
+        the transformer part by AdamW, which so starts at the GLM and can only add to it.
+        With validation windows the transformer part is kept only if its exact validation
+        loss beats the GLM's (``flexible_kept_``). ``{"residual": False}``: the transformer
+        alone, trained from its initialisation.
     alpha : float, default=0.7
         Exponent of the frequency term (paper default).
     learn_alpha : bool, default=False
@@ -134,14 +141,16 @@ class FunctionalPrior(GeneticsMixin, BaseEstimator):
         evaluated in chunks. L-BFGS (full-batch) ignores it.
     grad_clip : float or None, default=0.2
         Maximum gradient norm per optimizer step (paper: 0.2).
-    validation : None, float, str or list of str, default=None
+    validation : "auto", None, float, str or list of str, default="auto"
         Validation windows held out from training by chromosome: a fraction of the training
         chromosomes (at least one chromosome each side, drawn with ``random_state``), one
         chromosome label (``"22"``) or a list of labels. The best epoch by validation loss is
-        restored at the end (checkpointing).
-    patience : int or None, default=None
+        restored at the end (checkpointing). "auto": 20 % of the chromosomes (at least one)
+        for the transformer when the data have at least 3 chromosomes, none otherwise (with
+        fewer, the transformer stops on its training-loss plateau or budget).
+    patience : "auto", int or None, default="auto"
         Early stopping after this many epochs without validation improvement (needs
-        ``validation``).
+        ``validation``). "auto": 3 when there are validation windows, none otherwise.
     checkpoint_dir : str or None, default=None
         Folder under which each fit keeps its files in a subfolder of its own,
         ``checkpoint_path_``, named by a fingerprint of the training data and of the
@@ -239,6 +248,16 @@ class FunctionalPrior(GeneticsMixin, BaseEstimator):
     converged_ : bool
         L-BFGS: reached ``tol``. AdamW: the training loss stopped falling (or early stopping
         on the validation loss ended training). False comes with a ``ConvergenceWarning``.
+    stopped_on_ : str
+        What ended the fit: "tolerance" (L-BFGS reached ``tol``), "plateau" (AdamW's
+        training loss stopped falling), "validation" (early stopping, ``patience``) -- each a
+        criterion -- or "budget" (``max_iter`` or ``max_epochs`` ran out).
+    flexible_kept_ : bool
+        Residual transformer only: False when its transformer part did not beat the GLM part
+        on the validation windows, so the prior is that GLM.
+    glm_n_iter_, glm_converged_ : int, bool
+        Residual transformer only: L-BFGS iterations of its GLM part and whether they
+        reached ``tol``.
     max_epochs_ : int or None
         AdamW epochs planned (None for L-BFGS).
     n_parameters_ : int
@@ -262,7 +281,7 @@ class FunctionalPrior(GeneticsMixin, BaseEstimator):
                  min_steps=200,
                  n_iter_no_change=5, warmup_steps=100, accumulate=12, window_order="shuffled",
                  grad_clip=0.2,
-                 validation=None, patience=None, checkpoint_dir=None, checkpoint_every=100,
+                 validation="auto", patience="auto", checkpoint_dir=None, checkpoint_every=100,
                  chunk_size=None, mixed_precision=None, dtype="float32", device="cpu",
                  verbose=0, random_state=None):
         self.model = model
@@ -319,7 +338,7 @@ class FunctionalPrior(GeneticsMixin, BaseEstimator):
     def _validate_params(self):
         validate_params(self.get_params(deep=False))
         self._iterative_config()  # raises ValueError on unknown or invalid settings
-        if self.patience is not None and self.validation is None:
+        if self.patience not in (None, "auto") and self.validation is None:
             raise ValueError("patience (early stopping) needs a validation split: set validation=")
 
     # ------------------------------------------------------------------ fit

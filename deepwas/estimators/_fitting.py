@@ -26,11 +26,11 @@ from sklearn.utils import check_random_state
 from ..distributed import process_group
 from ..fitting._chunking import resolve_chunk_size
 from ..fitting._features import WindowFeatures, feature_sizes, freq_array
-from ..fitting._full_batch import fit_lbfgs
+from ..fitting._full_batch import _window_losses, fit_lbfgs
 from ..fitting._ldsr import LDSRBlocks, ldsr_regression
 from ..fitting._objective import WindowObjective
 from ..fitting._sharding import prior_flops_per_variant, window_costs
-from ..priors import GLMNet, build_prior, count_parameters
+from ..priors import GLMNet, ResidualNet, build_prior, count_parameters
 from ..utils.chrom import normalise_chrom, sort_chroms
 from ._design import dropped_features, feature_moments, warn_dropped
 from ._fit_checks import check_fit
@@ -76,7 +76,13 @@ def fit_prior(est, stats):
     out = {}
 
     groups = normalise_chrom(np.asarray(stats.groups).astype(str))
-    valid_chroms = validation_split(groups, est.validation, rs)
+    residual = _is_residual(est)
+    validation = resolve_validation(est.validation, residual, groups)
+    if est.patience not in (None, "auto") and validation is None:
+        raise ValueError(f"patience={est.patience!r} (early stopping) needs a validation split:"
+                         f" validation={est.validation!r} gives none for this model and data; "
+                         "set validation=")
+    valid_chroms = validation_split(groups, validation, rs)
     is_valid = np.isin(groups, valid_chroms)
     train_ids, valid_ids = np.flatnonzero(~is_valid), np.flatnonzero(is_valid)
     wins = stats.windows
@@ -85,7 +91,8 @@ def fit_prior(est, stats):
     sizes = feature_sizes(name, stats)
     variants = stats.variants
     freq = freq_array(variants["freq"].to_numpy(), len(variants), "fit")
-    linear = name == "glm" or isinstance(est.model, GLMNet)
+    # a residual transformer's linear part is a GLM: it leaves out what the GLM leaves out
+    linear = name == "glm" or isinstance(est.model, GLMNet) or residual
     moments = feature_moments(stats, train_ids, sizes, design=linear)
     fm, fsd, pm, psd = moments.standardisation()
     folder = None
@@ -168,6 +175,10 @@ def fit_prior(est, stats):
             if how == "lbfgs":
                 trained = _train_lbfgs(est, prior, objective, fetch, train_ids, valid_ids, chunk,
                                        group, costs, ridge)
+            elif isinstance(prior.network, ResidualNet):
+                trained = _train_residual(est, prior, objective, fetch, train_ids, valid_ids,
+                                          seed, device, name, chunk, folder, group, costs,
+                                          sigma2, blocks, ldsr_h2, len(train_rows), mismatch)
             else:
                 trained = _train_adamw(est, prior, objective, fetch, train_ids, valid_ids, seed,
                                        device, name, chunk, folder, group, costs)
@@ -187,6 +198,42 @@ def fit_prior(est, stats):
                valid_chromosomes_=list(valid_chroms))
     out["n_func_"], out["width_"], out["n_pred_"] = sizes
     return out
+
+
+def _is_residual(est):
+    """Whether ``est`` fits a :class:`~deepwas.priors.ResidualNet` (the default transformer)."""
+    return est._model_name() == "transformer" and \
+        (est.model_params or {}).get("residual", True) is not False
+
+
+#: ``validation="auto"``: share of the training chromosomes held out to stop a residual
+#: transformer (at least one; none with fewer than :data:`AUTO_VALIDATION_MIN` chromosomes)
+AUTO_VALIDATION = 0.2
+AUTO_VALIDATION_MIN = 3
+
+
+def resolve_validation(validation, residual, groups):
+    """``validation`` as :func:`validation_split` takes it: "auto" holds out
+    :data:`AUTO_VALIDATION` of the chromosomes for a residual transformer with at least
+    :data:`AUTO_VALIDATION_MIN` of them, nothing otherwise."""
+    if validation != "auto":
+        return validation
+    if residual and len(set(groups)) >= AUTO_VALIDATION_MIN:
+        return AUTO_VALIDATION
+    return None
+
+
+#: ``patience="auto"``: epochs without a better validation loss before a fit with validation
+#: windows stops
+AUTO_PATIENCE = 3
+
+
+def resolve_patience(patience, n_valid):
+    """Early-stopping patience: "auto" is :data:`AUTO_PATIENCE` with validation windows,
+    None (no early stopping) without."""
+    if patience == "auto":
+        return AUTO_PATIENCE if n_valid else None
+    return patience
 
 
 def _warn_idle(group, per_step):
@@ -244,8 +291,54 @@ def _train_lbfgs(est, prior, objective, fetch, train_ids, valid_ids, chunk, grou
                                            chunk_size=chunk, group=group, costs=costs,
                                            ridge=ridge)
     return dict(prior=prior, history_=history, n_iter_=n_iter, n_steps_=n_iter,
-                converged_=converged, lr_=float("nan"), warmup_steps_=0, max_epochs_=None,
+                converged_=converged, stopped_on_="tolerance" if converged else "budget", lr_=float("nan"), warmup_steps_=0, max_epochs_=None,
                 checkpoint_path_=None, resumed_step_=None)
+
+
+def _train_residual(est, prior, objective, fetch, train_ids, valid_ids, seed, device, name,
+                    chunk, folder, group, costs, sigma2, blocks, ldsr_h2, n_variants, mismatch):
+    """A :class:`~deepwas.priors.ResidualNet`: its linear part fitted first by L-BFGS (the
+    GLM fit: same objective, ridge and start), then frozen while AdamW trains the flexible
+    part, whose output starts at 0. With validation windows, the flexible part is kept only
+    when the best epoch's exact validation loss beats the GLM's; otherwise the prior is the
+    GLM (``flexible_kept_`` False)."""
+    exact = WindowObjective(stats=objective.stats, solver=est.solver, train_ids=train_ids,
+                            sigma2=sigma2, dtype=torch.float64, linalg=est.linalg,
+                            blocks=blocks, ldsr_h2=ldsr_h2, n_variants=float(n_variants),
+                            mismatch=mismatch)
+    net = prior.network
+    ridge = AUTO_RIDGE if est.ridge == "auto" and est.solver == "deepwas" else 0.0
+    if est.ridge != "auto":
+        ridge = float(est.ridge)
+    dtype = next(prior.parameters()).dtype
+    with net.linear_only():
+        glm_history, glm_iter, glm_converged = fit_lbfgs(
+            prior, exact, fetch, train_ids, valid_ids, tol=float(est.tol),
+            max_iter=int(est.max_iter), chunk_size=chunk, group=group, costs=costs, ridge=ridge)
+    net.freeze_linear()
+    # L-BFGS leaves its last gradient on the linear part: a frozen parameter with a stale
+    # .grad would still take an AdamW step (and a resumed fit would differ from one that was not)
+    prior.zero_grad(set_to_none=True)
+    # fit_lbfgs leaves the prior in eval mode (no dropout): a fit resumed mid-epoch would
+    # run the rest of that epoch without dropout, where the uninterrupted one had it
+    prior.train()
+    prior.to(dtype)    # fit_lbfgs hands the prior back in float32 whatever it was built in
+    glm_state = copy.deepcopy(prior.state_dict())
+    trained = _train_adamw(est, prior, objective, fetch, train_ids, valid_ids, seed, device,
+                           name, chunk, folder, group, costs)
+    kept = True
+    if len(valid_ids):
+        # exact float64 validation losses, the GLM's and the trained prior's, on one scale
+        glm_valid = float(glm_history[-1, "valid_loss"])
+        check = copy.deepcopy(trained["prior"]).double().eval()
+        valid = _window_losses(check, exact, fetch, valid_ids, False, chunk, group)[0]
+        kept = valid < glm_valid
+        if not kept:
+            prior.load_state_dict(glm_state)
+            trained["prior"] = prior
+    trained.update(glm_n_iter_=glm_iter, glm_converged_=bool(glm_converged),
+                   flexible_kept_=bool(kept))
+    return trained
 
 
 def _train_adamw(est, prior, objective, fetch, train_ids, valid_ids, seed, device, name, chunk,
@@ -262,8 +355,9 @@ def _train_adamw(est, prior, objective, fetch, train_ids, valid_ids, seed, devic
         resumer = None
         checkpoint = tmp = (tempfile.mkdtemp(prefix="deepwas-ckpt-")
                             if len(valid_ids) and group.is_main else None)
+    patience = resolve_patience(est.patience, len(valid_ids))
     net, warm, epochs = build_net(est, prior, objective, train_ids, valid_ids, lr, seed,
-                                  device, checkpoint, chunk, resumer, group, costs)
+                                  device, checkpoint, chunk, resumer, group, costs, patience)
     net.module.fetch = fetch
     try:
         state = None if resumer is None else group.on_main(resumer.load)
@@ -290,9 +384,9 @@ def _train_adamw(est, prior, objective, fetch, train_ids, valid_ids, seed, devic
         resumer.discard()
     callbacks = dict(net.callbacks_)
     plateau = callbacks["plateau"]
-    stopped_early = plateau.stopped_ or getattr(callbacks.get("early_stopping"), "misses_", 0) \
-        >= (est.patience or float("inf"))
-    converged = stopped_early or not plateau.still_falling_
+    on_valid = getattr(callbacks.get("early_stopping"), "misses_", 0) >= (patience or float("inf"))
+    stopped_on = "plateau" if plateau.stopped_ else "validation" if on_valid else "budget"
+    converged = stopped_on != "budget" or not plateau.still_falling_
     if not converged:
         warnings.warn(f"training ended after {len(net.history)} epochs while the training loss "
                       f"was still falling (by more than tol={est.tol:g} within the last "
@@ -300,6 +394,7 @@ def _train_adamw(est, prior, objective, fetch, train_ids, valid_ids, seed, devic
                       ConvergenceWarning, stacklevel=4)
     return dict(prior=net.module_.prior, history_=net.history, n_iter_=len(net.history),
                 n_steps_=int(getattr(net, "n_optimizer_steps_", 0)), converged_=bool(converged),
+                stopped_on_=stopped_on,
                 lr_=lr, warmup_steps_=warm, max_epochs_=epochs, checkpoint_path_=checkpoint
                 if folder is not None else None,
                 resumed_step_=None if state is None else int(state["n_optimizer_steps"]))

@@ -128,10 +128,14 @@ def load_model(directory):
         raise ValueError(f"cannot read model weights {pt}: {type(e).__name__}: {e}") from e
     params, fit = cfg["params"], cfg["fitted"]
     est = FunctionalPrior(**params)
+    model_params = dict(params.get("model_params") or {})
+    if params["model"] == "transformer" and "residual" not in model_params \
+            and not any(k.startswith("network.linear.") for k in state):
+        model_params["residual"] = False     # saved before the transformer had a GLM part
     prior = build_prior(params["model"], fit["n_func"], fit["width"], fit["n_pred"],
                         alpha=params.get("alpha", 0.7), learn_alpha=params.get("learn_alpha", False),
                         log_f_bounds=tuple(fit.get("log_f_bounds", (-30.0, 0.0))),
-                        **(params.get("model_params") or {}))
+                        **model_params)
     try:
         prior.load_state_dict(state)
     except RuntimeError as e:

@@ -25,7 +25,9 @@ def _nuisance_names(est, prior, nuisance):
     if nuisance == "none":
         return []
     if nuisance == "intercept":
-        return ["network.intercept"]
+        # by identity: a residual transformer's intercept is its GLM part's
+        target = prior.network.intercept
+        return [n for n, p in prior.named_parameters() if p is target]
     return [n for n, _ in prior.named_parameters()]
 
 

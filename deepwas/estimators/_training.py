@@ -261,7 +261,7 @@ class WindowNet(NeuralNet):
 
 
 def build_net(est, prior, window_loss, train_ids, valid_ids, lr, seed, device, checkpoint,
-              chunk_size=None, resumer=None, group=SINGLE, costs=None):
+              chunk_size=None, resumer=None, group=SINGLE, costs=None, patience=None):
     """The skorch net of one fit, with its callbacks.
 
     Parameters
@@ -281,6 +281,8 @@ def build_net(est, prior, window_loss, train_ids, valid_ids, lr, seed, device, c
     costs : dict or None
         Window index -> cost (:func:`~._sharding.window_costs`), for dividing each step's
         windows among the processes; needed when ``group`` has several.
+    patience : int or None
+        Early-stopping patience in epochs (``patience`` resolved), None for none.
 
     Returns
     -------
@@ -308,11 +310,11 @@ def build_net(est, prior, window_loss, train_ids, valid_ids, lr, seed, device, c
         callbacks.append(("checkpoint", AtomicCheckpoint(
             monitor=monitor, dirname=checkpoint, f_optimizer=None, f_criterion=None,
             f_history=None)))
-    if len(valid_ids) and est.patience is not None:
+    if len(valid_ids) and patience is not None:
         # threshold_mode="rel" misjudges improvement when the loss is negative (our -gain
         # usually is): an absolute threshold of 0 means "any decrease"
         callbacks.append(("early_stopping", EarlyStopping(
-            monitor="valid_loss", patience=int(est.patience), threshold=0.0,
+            monitor="valid_loss", patience=int(patience), threshold=0.0,
             threshold_mode="abs")))
     verbose = int(est.verbose) if group.is_main else 0
     if verbose:

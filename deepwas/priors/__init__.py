@@ -2,14 +2,17 @@
 
 * :class:`PriorModule` -- ``log f = alpha log(p(1-p)) + bound(network(features))``;
 * networks: :class:`ConstantNet`, :class:`GLMNet`, :class:`TransformerNet`;
+* :class:`ResidualNet` -- a flexible network added to a linear one (the default transformer);
 * :func:`build_prior` -- a :class:`PriorModule` from a model name and feature sizes.
 """
 from .base import PriorModule, soft_clamp, count_parameters
 from .constant import ConstantNet
 from .glm import GLMNet, LINKS
+from .residual import ResidualNet
 from .transformer import TransformerNet, TRANSFORMER_PRESETS
 
-__all__ = ["PriorModule", "ConstantNet", "GLMNet", "TransformerNet", "TRANSFORMER_PRESETS",
+__all__ = ["PriorModule", "ConstantNet", "GLMNet", "TransformerNet", "ResidualNet",
+           "TRANSFORMER_PRESETS",
            "LINKS", "build_network", "build_prior", "count_parameters", "soft_clamp", "NETWORKS"]
 
 NETWORKS = {"constant": ConstantNet, "glm": GLMNet, "transformer": TransformerNet}
@@ -27,17 +30,24 @@ def build_network(model, d_func=0, width=0, d_pred=0, **params):
         Passed to the network's constructor. For the transformer, ``size`` names a preset of
         :data:`TRANSFORMER_PRESETS` ("tiny", "small", "paper"; default "small") whose values
         explicit keywords override; other models ignore ``size`` (so one ``model_params``
-        can serve a grid search over models).
+        can serve a grid search over models). ``residual`` (default True) makes the
+        transformer a :class:`ResidualNet`: a GLM plus the transformer, whose output starts
+        at 0 (``residual=False``: the transformer alone).
     """
     if model not in NETWORKS:
         raise ValueError(f"unknown model {model!r}; expected one of {sorted(NETWORKS)}")
     if model == "transformer":
         size = params.pop("size", "small")
+        residual = params.pop("residual", True)
         if size not in TRANSFORMER_PRESETS:
             raise ValueError(f"unknown transformer size {size!r}; expected one of {sorted(TRANSFORMER_PRESETS)}")
         params = {**TRANSFORMER_PRESETS[size], **params}
+        if residual:
+            return ResidualNet(GLMNet(d_func, width, d_pred),
+                               TransformerNet(d_func=d_func, width=width, d_pred=d_pred, **params))
     else:
         params.pop("size", None)
+        params.pop("residual", None)
     return NETWORKS[model](d_func=d_func, width=width, d_pred=d_pred, **params)
 
 

@@ -1,0 +1,88 @@
+"""The residual transformer prior: a GLM plus a transformer whose output starts at 0.
+
+Data: the contract-check set of test_estimators (12 windows, 3 on each of chromosomes 1-4,
+every 8th SNP of the shipped 1000 Genomes EUR regions, GLM truth).
+"""
+import warnings
+
+import numpy as np
+import pytest
+import torch
+from sklearn.exceptions import ConvergenceWarning
+
+from deepwas.estimators import GLMPrior, TransformerPrior
+from deepwas.priors import GLMNet, ResidualNet, build_prior
+
+import simdata as sd
+
+MICRO = dict(dim=8, depth=1, heads=2, pooled_len=4)
+
+
+@pytest.fixture(scope="module")
+def small():
+    sim, _ = sd.simulated("glm", chroms=(1, 2, 3, 4), thin=8)
+    keep = np.concatenate([np.flatnonzero(sim.groups == c)[[0, 4, 8]] for c in ("1", "2", "3", "4")])
+    return sim[keep]
+
+
+def test_residual_prior_at_initialisation_is_its_glm():
+    """log f of a residual prior whose linear part holds a GLM's weights equals that GLM's,
+    bit for bit in float64, and both equal a dense numpy oracle (to torch's softplus)."""
+    torch.manual_seed(0)
+    d_func, width, d_pred, n = 3, 16, 2, 50
+    func = torch.randn(n, d_func, width, dtype=torch.float64)
+    pred = torch.randn(n, d_pred, dtype=torch.float64)
+    freq = torch.rand(n, dtype=torch.float64) * 0.5 + 0.01
+    glm = build_prior("glm", d_func, width, d_pred).double().eval()
+    with torch.no_grad():
+        glm.network.func_weight.copy_(torch.randn(d_func))
+        glm.network.pred_weight.copy_(torch.randn(d_pred))
+        glm.network.intercept.fill_(-12.0)
+    res = build_prior("transformer", d_func, width, d_pred, **MICRO).double().eval()
+    assert isinstance(res.network, ResidualNet) and isinstance(res.network.linear, GLMNet)
+    res.network.linear.load_state_dict(glm.network.state_dict())
+    with torch.no_grad():
+        got, want = res(func, pred, freq), glm(func, pred, freq)
+    assert torch.equal(got, want)
+    # oracle: alpha log(p(1-p)) + soft_clamp(b + mean_positions(func) w + pred v, -30, 0)
+    eta = (-12.0 + func.numpy().mean(2) @ glm.network.func_weight.detach().numpy()
+           + pred.numpy() @ glm.network.pred_weight.detach().numpy())
+    sp = lambda x: np.logaddexp(0.0, x)  # noqa: E731
+    oracle = float(glm.alpha) * np.log(freq.numpy() * (1 - freq.numpy())) + (-30 + sp(eta + 30) - sp(eta))
+    # torch's softplus returns x itself above x = 20 (an error below exp(-20) ~ 2e-9)
+    np.testing.assert_allclose(got.numpy(), oracle, rtol=0, atol=3e-9)
+    # switched off, the transformer is not evaluated and not trainable
+    with res.network.linear_only():
+        assert not any(p.requires_grad for p in res.network.flexible.parameters())
+        assert torch.equal(res(func, pred, freq), want)
+    assert all(p.requires_grad for p in res.network.flexible.parameters())
+
+
+def test_default_fit_stops_on_a_criterion_and_starts_at_the_glm(small):
+    """The default transformer fit (validation="auto", patience="auto") stops on its
+    validation chromosome without a ConvergenceWarning; its linear part is the GLM fitted on
+    the same windows, and the seeded fit repeats exactly."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", ConvergenceWarning)
+        est = TransformerPrior(model_params=MICRO, lr=3e-3, random_state=0).fit(small)
+    assert est.stopped_on_ in ("validation", "plateau")
+    assert est.converged_ and est.glm_converged_
+    assert len(est.valid_chromosomes_) == 1
+    glm = GLMPrior(validation=est.valid_chromosomes_, random_state=0).fit(small)
+    lin = est.prior_.network.linear.state_dict()
+    for k, v in glm.prior_.network.state_dict().items():
+        assert torch.equal(lin[k], v), k
+    if not est.flexible_kept_:        # the GLM, exactly, when the transformer did not help
+        np.testing.assert_array_equal(est.predict_f(small), glm.predict_f(small))
+    again = TransformerPrior(model_params=MICRO, lr=3e-3, random_state=0).fit(small)
+    np.testing.assert_array_equal(again.predict_f(small), est.predict_f(small))
+    assert again.n_iter_ == est.n_iter_ and again.stopped_on_ == est.stopped_on_
+
+
+def test_budget_is_reported(small):
+    est = TransformerPrior(model_params=MICRO, max_epochs=1, validation=None, lr=3e-3,
+                           random_state=0)
+    with pytest.warns(ConvergenceWarning):
+        est.fit(small)
+    assert est.stopped_on_ == "budget" and est.flexible_kept_
+    assert GLMPrior(random_state=0).fit(small).stopped_on_ == "tolerance"
