@@ -161,7 +161,9 @@ class WindowStore:
             self.cache.hits["disk"] += 1
             return wf
         if self.cache.hits["computed"] and POOL.evictions and not self._warned_recompute:
-            self._note_recompute(w)
+            with self._ld_lock:     # the prefetch thread computes too: say it once, not twice
+                if not self._warned_recompute:
+                    self._note_recompute(w)
         wf = self.compute(w)
         self.cache.hits["computed"] += 1
         self.cache.save(key, wf)
