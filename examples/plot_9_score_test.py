@@ -9,8 +9,7 @@ each candidate ``a`` to the prior as a term :math:`f_m e^{\\tau a_m}` and tests
 block-jackknife standard error; one gradient pass over the windows serves all candidates.
 Here a GLM prior is fitted on one annotation; a candidate it already captures is not
 significant, one held out of its features is. (The same call works on a transformer prior,
-conditional on its overall scale; a transformer that has learned its features needs a longer
-training than a gallery example affords on a CPU.)
+conditional on its overall scale: the next example.)
 """
 
 # %%
