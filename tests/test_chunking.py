@@ -8,7 +8,8 @@ from deepwas.estimators import GLMPrior, TransformerPrior
 from deepwas.fitting import _chunking, _features
 from deepwas.fitting._chunking import (activation_bytes_per_variant, chunked_backward,
                                           resolve_chunk_size)
-from deepwas.fitting._full_batch import _window_losses
+from deepwas.distributed import ProcessGroup
+from deepwas.fitting._full_batch import _window_losses, mean_loss
 from deepwas.priors import build_prior
 
 import simdata as sd
@@ -190,3 +191,31 @@ def test_chunk_size_validation_and_auto(small, monkeypatch):
     monkeypatch.setattr(_chunking, "AUTO_CHUNK_BYTES", int(per * 30))
     fitted = TransformerPrior(**FAST, model_params=MICRO, chunk_size="auto").fit(small)
     assert 20 <= fitted.chunk_size_ <= 40      # d_func 4 here, 3 above
+
+
+class _LocalGroup(ProcessGroup):
+    """One rank of a group whose all-reduce returns the local values (the test sums them)."""
+
+    def all_reduce_sum(self, tensor):
+        return tensor
+
+
+def test_mean_loss_counts_every_window_once_across_processes(small):
+    # the residual transformer's keep-or-drop decision compares this with the GLM's
+    # validation loss: with each process evaluating every window, a 2-process fit summed
+    # the loss twice and always kept the flexible part
+    stats = small
+    est = GLMPrior(init_windows=2, random_state=0, tol=1e-9, max_iter=5).fit(stats)
+    prior = est.prior_.double()
+    from deepwas.fitting._objective import WindowObjective
+
+    ids = np.arange(len(stats))
+    obj = WindowObjective(stats, "deepwas", ids, est.sigma2_, torch.float64)
+    fetch = _features.WindowFeatures(stats, (est.n_func_, est.width_, est.n_pred_),
+                                     stats.variants["freq"].to_numpy(), "cpu", budget=0)
+    one = mean_loss(prior, obj, fetch, ids)
+    assert one == pytest.approx(_window_losses(prior, obj, fetch, ids, False)[0], rel=1e-15)
+    parts = [mean_loss(prior, obj, fetch, ids, group=_LocalGroup(rank=r, world_size=3))
+             for r in range(3)]
+    assert sum(parts) == pytest.approx(one, rel=1e-12)
+    assert all(p != 0 for p in parts)

@@ -26,7 +26,7 @@ from sklearn.utils import check_random_state
 from ..distributed import process_group
 from ..fitting._chunking import resolve_chunk_size
 from ..fitting._features import WindowFeatures, feature_sizes, freq_array
-from ..fitting._full_batch import _window_losses, fit_lbfgs
+from ..fitting._full_batch import fit_lbfgs, mean_loss
 from ..fitting._ldsr import LDSRBlocks, ldsr_regression
 from ..fitting._objective import WindowObjective
 from ..fitting._sharding import prior_flops_per_variant, window_costs
@@ -267,14 +267,17 @@ def _dropped(moments, stats, sizes):
 AUTO_RIDGE = 1.0
 
 
-def resolve_ridge(ridge, prior, how, solver):
+def resolve_ridge(ridge, prior, how, solver, network=None):
     """The ridge penalty of this fit: ``ridge="auto"`` is :data:`AUTO_RIDGE` for an L-BFGS
     likelihood fit (solver "deepwas") of a GLM with standardised features (exp or softplus
     link), 0 otherwise (the identity link's weights are S-LDSC's tau, on the annotations' own
     scale; the LDSR loss is not a log-likelihood, so a penalty in nats has no meaning there);
-    AdamW has weight_decay instead, and a ridge given with it is an error."""
+    AdamW has weight_decay instead, and a ridge given with it is an error. ``network``: the
+    part of the prior this fit trains (default ``prior.network``; a residual transformer's
+    linear part, which L-BFGS fits as a GLM)."""
     if ridge == "auto":
-        glm = isinstance(prior.network, GLMNet) and prior.link != "identity"
+        net = prior.network if network is None else network
+        glm = isinstance(net, GLMNet) and prior.link != "identity"
         return AUTO_RIDGE if how == "lbfgs" and glm and solver == "deepwas" else 0.0
     if how != "lbfgs" and float(ridge) > 0:
         raise ValueError(f"ridge={ridge!r} applies to L-BFGS fits; AdamW training is "
@@ -307,9 +310,7 @@ def _train_residual(est, prior, objective, fetch, train_ids, valid_ids, seed, de
                             blocks=blocks, ldsr_h2=ldsr_h2, n_variants=float(n_variants),
                             mismatch=mismatch)
     net = prior.network
-    ridge = AUTO_RIDGE if est.ridge == "auto" and est.solver == "deepwas" else 0.0
-    if est.ridge != "auto":
-        ridge = float(est.ridge)
+    ridge = resolve_ridge(est.ridge, prior, "lbfgs", est.solver, network=net.linear)
     dtype = next(prior.parameters()).dtype
     with net.linear_only():
         glm_history, glm_iter, glm_converged = fit_lbfgs(
@@ -331,7 +332,7 @@ def _train_residual(est, prior, objective, fetch, train_ids, valid_ids, seed, de
         # exact float64 validation losses, the GLM's and the trained prior's, on one scale
         glm_valid = float(glm_history[-1, "valid_loss"])
         check = copy.deepcopy(trained["prior"]).double().eval()
-        valid = _window_losses(check, exact, fetch, valid_ids, False, chunk, group)[0]
+        valid = mean_loss(check, exact, fetch, valid_ids, chunk, group)
         kept = valid < glm_valid
         if not kept:
             prior.load_state_dict(glm_state)

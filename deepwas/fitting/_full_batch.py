@@ -91,6 +91,16 @@ def _window_losses(prior, objective, fetch, ids, with_grad, chunk_size=None, gro
     return float(grad[0]), grad[1:]
 
 
+def mean_loss(prior, objective, fetch, ids, chunk_size=None, group=SINGLE):
+    """The mean loss of ``prior`` over the windows ``ids``, without gradients (nats per core
+    variant of the objective's training windows, as the fit's ``valid_loss``). In a
+    distributed fit each process evaluates every ``world_size``-th window and the sum is
+    taken over the processes (each evaluating all of them would count every window
+    ``world_size`` times)."""
+    mine = [int(k) for k in ids][group.rank::group.world_size] if group.distributed else None
+    return _window_losses(prior, objective, fetch, ids, False, chunk_size, group, mine)[0]
+
+
 def fit_lbfgs(prior, objective, fetch, train_ids, valid_ids, *, tol, max_iter, verbose=0,
               chunk_size=None, group=SINGLE, costs=None, ridge=0.0):
     """Maximise the likelihood of ``train_ids`` over the prior's parameters with L-BFGS.
