@@ -68,12 +68,21 @@ def test_default_fit_stops_on_a_criterion_and_starts_at_the_glm(small):
     assert est.stopped_on_ in ("validation", "plateau")
     assert est.converged_ and est.glm_converged_
     assert len(est.valid_chromosomes_) == 1
-    glm = GLMPrior(validation=est.valid_chromosomes_, random_state=0).fit(small)
     lin = est.prior_.network.linear.state_dict()
-    for k, v in glm.prior_.network.state_dict().items():
-        assert torch.equal(lin[k], v), k
-    if not est.flexible_kept_:        # the GLM, exactly, when the transformer did not help
-        np.testing.assert_array_equal(est.predict_f(small), glm.predict_f(small))
+    if est.flexible_kept_:
+        # the linear part: the GLM fitted on the training windows without the validation ones
+        assert est.flexible_gain_ > 3.0
+        glm = GLMPrior(validation=est.valid_chromosomes_, random_state=0).fit(small)
+        for k, v in glm.prior_.network.state_dict().items():
+            assert torch.equal(lin[k], v), k
+    else:
+        # the transformer did not gain 3 nats on the validation windows: the prior is the
+        # GLM, refitted on all the training windows -- the model="glm" fit, to L-BFGS's tol
+        assert est.flexible_gain_ <= 3.0
+        # (measured: f within 0.14 %; the GLM fitted without the validation chromosome is up
+        # to 127 % off)
+        glm = GLMPrior(random_state=0).fit(small)
+        np.testing.assert_allclose(est.predict_f(small), glm.predict_f(small), rtol=5e-3)
     again = TransformerPrior(model_params=MICRO, lr=3e-3, random_state=0).fit(small)
     np.testing.assert_array_equal(again.predict_f(small), est.predict_f(small))
     assert again.n_iter_ == est.n_iter_ and again.stopped_on_ == est.stopped_on_

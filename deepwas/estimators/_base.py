@@ -60,9 +60,11 @@ class FunctionalPrior(GeneticsMixin, BaseEstimator):
         the transformer, whose output layer starts at 0; ``fit`` first fits the GLM part by
         L-BFGS exactly as ``model="glm"`` would (same start and ridge), freezes it, and trains
         the transformer part by AdamW, which so starts at the GLM and can only add to it.
-        With validation windows the transformer part is kept only if its exact validation
-        loss beats the GLM's (``flexible_kept_``). ``{"residual": False}``: the transformer
-        alone, trained from its initialisation.
+        With validation windows the transformer part is kept only if it raises the exact
+        log-likelihood of the validation windows by more than 3 nats (``flexible_kept_``,
+        ``flexible_gain_``); otherwise the prior is the GLM, refitted on all the training
+        windows. ``{"residual": False}``: the transformer alone, trained from its
+        initialisation.
     alpha : float, default=0.7
         Exponent of the frequency term (paper default).
     learn_alpha : bool, default=False
@@ -253,8 +255,11 @@ class FunctionalPrior(GeneticsMixin, BaseEstimator):
         training loss stopped falling), "validation" (early stopping, ``patience``) -- each a
         criterion -- or "budget" (``max_iter`` or ``max_epochs`` ran out).
     flexible_kept_ : bool
-        Residual transformer only: False when its transformer part did not beat the GLM part
-        on the validation windows, so the prior is that GLM.
+        Residual transformer only: False when its transformer part did not raise the
+        validation windows' log-likelihood by more than 3 nats over the GLM part's, so the
+        prior is that GLM, refitted on the training and validation windows together.
+    flexible_gain_ : float
+        Residual transformer only: that gain in nats (NaN without validation windows).
     glm_n_iter_, glm_converged_ : int, bool
         Residual transformer only: L-BFGS iterations of its GLM part and whether they
         reached ``tol``.
