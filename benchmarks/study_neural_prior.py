@@ -15,7 +15,10 @@ Usage::
     python benchmarks/study_neural_prior.py --seeds 2 --chromosomes 1-8    # a short run
 
 Writes ``study_neural_prior.tsv`` (one row per truth and seed) next to this file unless
-``--out`` says otherwise.
+``--out`` says otherwise. ``--summarise A.tsv B.tsv ...`` prints the summary of earlier runs
+(e.g. seeds run in parallel, one file each) without fitting, and ``--plot FILE.png`` draws
+the paper's Fig. 4 for them: mean RMSE of log f per truth and model with its SE over seeds,
+and the held-out score difference per seed.
 """
 from __future__ import annotations
 
@@ -73,6 +76,37 @@ def summary(df):
     return pd.DataFrame(rows)
 
 
+def plot(df, path):
+    """Fig. 4 of the paper for these runs: RMSE of log f (mean and SE over seeds) per truth
+    for the GLM and the transformer, and the transformer's held-out gain over the GLM."""
+    import matplotlib
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    truths = list(dict.fromkeys(df["truth"]))
+    fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.2))
+    x = np.arange(len(truths))
+    for j, (col, label) in enumerate((("rmse_glm", "GLM-DeepWAS"),
+                                      ("rmse_transformer", "Transformer-DeepWAS"))):
+        g = df.groupby("truth", sort=False)[col]
+        se = g.std(ddof=1) / np.sqrt(g.count())
+        a.bar(x + (j - 0.5) * 0.38, g.mean()[truths], 0.38, yerr=se[truths], capsize=3,
+              label=label, color=f"C{j}")
+    a.set_xticks(x, truths)
+    a.set_ylabel("RMSE of log f (held out)")
+    a.legend(fontsize=8)
+    for i, t in enumerate(truths):
+        d = df.loc[df["truth"] == t, "diff_x1e3"].to_numpy()
+        b.plot(np.full(len(d), i) + np.linspace(-0.15, 0.15, len(d)), d, "o", color="C1", ms=4)
+    b.axhline(0, color="grey", lw=0.8)
+    b.axhline(-SCORE_MARGIN_X1E3, color="grey", lw=0.8, ls="--")
+    b.set_xticks(x, truths)
+    b.set_ylabel("transformer - GLM, held out\n(1e-3 nats per person)")
+    b.set_yscale("symlog", linthresh=0.1)
+    fig.tight_layout()
+    fig.savefig(path, dpi=120)
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--seeds", type=int, default=10)
@@ -83,7 +117,18 @@ def main(argv=None):
     ap.add_argument("--cache-dir", default=None)
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__),
                                                   "study_neural_prior.tsv"))
+    ap.add_argument("--summarise", nargs="+", metavar="TSV",
+                    help="summarise (and --plot) these earlier runs instead of fitting")
+    ap.add_argument("--plot", metavar="PNG", help="draw Fig. 4 for the runs")
     args = ap.parse_args(argv)
+    if args.summarise:
+        df = pd.concat([pd.read_csv(f, sep="\t") for f in args.summarise], ignore_index=True)
+        df = df.sort_values(["truth", "seed"], key=lambda c: c.map(
+            {t: i for i, t in enumerate(args.truths)}) if c.name == "truth" else c)
+        print(summary(df).to_string(index=False, float_format="%.3f"))
+        if args.plot:
+            plot(df, args.plot)
+        return
     rows = []
     for truth in args.truths:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
@@ -95,6 +140,8 @@ def main(argv=None):
                   f"(stopped on {r['stopped_transformer']} / {r['stopped_glm']})", flush=True)
             pd.DataFrame(rows).to_csv(args.out, sep="\t", index=False, float_format="%.6g")
     print(summary(pd.DataFrame(rows)).to_string(index=False, float_format="%.3f"))
+    if args.plot:
+        plot(pd.DataFrame(rows), args.plot)
 
 
 if __name__ == "__main__":
