@@ -55,7 +55,10 @@ class LDSRBlocks:
             # included, is what the statistics carry, so it is used as is
             in_sample = self.stats.ld_model.regularisation == "none"
             R2 = unbiased_r2(R_EI.T ** 2, None if in_sample else self.stats.ld.panel_size)
-            R2 = np.ascontiguousarray(R2.astype(np.float32))                 # (n, m)
+            # (n, m) as a transposed view of R_EI's layout: copying it to row-major took
+            # longer than computing R_EI (a strided transpose of a few hundred MB), and the
+            # matrix-vector product of the loss reads either layout at the same speed
+            R2 = R2.astype(np.float32)
             l = R2.sum(1, dtype=np.float64)
             chi2 = self.stats.n * self._beta[core] ** 2
             hit = (torch.as_tensor(R2, device=self.device),
