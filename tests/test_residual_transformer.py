@@ -98,18 +98,13 @@ def test_budget_is_reported(small):
     assert GLMPrior(random_state=0).fit(small).stopped_on_ == "tolerance"
 
 
-
-#: the demo's transformer settings (deepwas demo; docs: "The neural prior")
-DEMO_TRANSFORMER = dict(model_params=dict(size="tiny"), lr=3e-3, max_epochs=20,
-                        warmup_steps=5, accumulate=1, init_windows=4, random_state=0)
-
-
 def _heldout(truth, seed, tmp_path_factory):
     """The demo on chromosomes 1-8 (31,365 variants, its tracks, N 300,000): the GLM and the
-    default residual transformer trained on 1-6 and scored on 7-8: per model the held-out
+    residual transformer with the demo's settings trained on 1-6 and scored on 7-8: per model the held-out
     score (nats per person), the RMSE of log f and the estimator."""
     import deepwas
     from deepwas.datasets import load_demo
+    from deepwas.datasets._demo_run import DemoSettings
 
     cache = os.environ.get("DEEPWAS_CACHE") or str(tmp_path_factory.getbasetemp() / "demo")
     demo = load_demo(chromosomes=range(1, 9), truth=truth, random_state=seed, cache_dir=cache)
@@ -119,7 +114,8 @@ def _heldout(truth, seed, tmp_path_factory):
     f_true = demo.f_true[held.variants["row"].to_numpy()]
     out = {}
     for name, est in (("glm", GLMPrior(random_state=0)),
-                      ("transformer", TransformerPrior(**DEMO_TRANSFORMER))):
+                      ("transformer", deepwas.FunctionalPrior(
+                          **DemoSettings().estimator_params("transformer", "deepwas")))):
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             est.fit(train)

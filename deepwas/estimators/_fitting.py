@@ -85,8 +85,7 @@ def fit_prior(est, stats):
     valid_chroms = validation_split(groups, validation, rs)
     is_valid = np.isin(groups, valid_chroms)
     train_ids, valid_ids = np.flatnonzero(~is_valid), np.flatnonzero(is_valid)
-    wins = stats.windows
-    train_rows = np.unique(np.concatenate([wins[k][1] for k in train_ids]))
+    train_rows = _extended_rows(stats, train_ids)
 
     sizes = feature_sizes(name, stats)
     variants = stats.variants
@@ -178,7 +177,7 @@ def fit_prior(est, stats):
             elif isinstance(prior.network, ResidualNet):
                 trained = _train_residual(est, prior, objective, fetch, train_ids, valid_ids,
                                           seed, device, name, chunk, folder, group, costs,
-                                          sigma2, blocks, ldsr_h2, mismatch)
+                                          sigma2, blocks, ldsr_h2, len(train_rows), mismatch)
             else:
                 trained = _train_adamw(est, prior, objective, fetch, train_ids, valid_ids, seed,
                                        device, name, chunk, folder, group, costs)
@@ -306,17 +305,23 @@ def _train_lbfgs(est, prior, objective, fetch, train_ids, valid_ids, chunk, grou
 KEEP_MIN_GAIN_NATS = 3.0
 
 
-def _exact_objective(est, stats, ids, sigma2, blocks, ldsr_h2, mismatch):
-    """The float64 objective of windows ``ids`` (the L-BFGS fits of a residual transformer)."""
+def _extended_rows(stats, ids):
+    """The variants (rows) of the extended sets of windows ``ids``, each once."""
     wins = stats.windows
-    n_variants = len(np.unique(np.concatenate([wins[k][1] for k in ids])))
+    return np.unique(np.concatenate([wins[k][1] for k in ids]))
+
+
+def _exact_objective(est, stats, ids, n_variants, sigma2, blocks, ldsr_h2, mismatch):
+    """The float64 objective of windows ``ids`` (the L-BFGS fits of a residual transformer);
+    ``n_variants``: of their extended sets (LD score regression's M)."""
     return WindowObjective(stats=stats, solver=est.solver, train_ids=ids, sigma2=sigma2,
                            dtype=torch.float64, linalg=est.linalg, blocks=blocks,
                            ldsr_h2=ldsr_h2, n_variants=float(n_variants), mismatch=mismatch)
 
 
 def _train_residual(est, prior, objective, fetch, train_ids, valid_ids, seed, device, name,
-                    chunk, folder, group, costs, sigma2, blocks, ldsr_h2, mismatch):
+                    chunk, folder, group, costs, sigma2, blocks, ldsr_h2, n_variants,
+                    mismatch):
     """A :class:`~deepwas.priors.ResidualNet`: its linear part fitted first by L-BFGS (the
     GLM fit: same objective, ridge and start), then frozen while AdamW trains the flexible
     part, whose output starts at 0. With validation windows, the flexible part is kept only
@@ -324,7 +329,8 @@ def _train_residual(est, prior, objective, fetch, train_ids, valid_ids, seed, de
     :data:`KEEP_MIN_GAIN_NATS`; otherwise the prior is the GLM, refitted on the training and
     validation windows together (``flexible_kept_`` False)."""
     stats = objective.stats
-    exact = _exact_objective(est, stats, train_ids, sigma2, blocks, ldsr_h2, mismatch)
+    exact = _exact_objective(est, stats, train_ids, n_variants, sigma2, blocks, ldsr_h2,
+                             mismatch)
     net = prior.network
     ridge = resolve_ridge(est.ridge, prior, "lbfgs", est.solver, network=net.linear)
     dtype = next(prior.parameters()).dtype
@@ -363,8 +369,10 @@ def _train_residual(est, prior, objective, fetch, train_ids, valid_ids, seed, de
             every = np.sort(np.concatenate([train_ids, valid_ids]))
             with net.linear_only():
                 _, more, glm_converged = fit_lbfgs(
-                    prior, _exact_objective(est, stats, every, sigma2, blocks, ldsr_h2,
-                                            mismatch), fetch, every, [], **lbfgs)
+                    prior, _exact_objective(est, stats, every,
+                                            len(_extended_rows(stats, every)), sigma2,
+                                            blocks, ldsr_h2, mismatch),
+                    fetch, every, [], **lbfgs)
             glm_iter += more
             prior.to(dtype)
             trained["prior"] = prior
