@@ -13,6 +13,7 @@ Usage::
 
     python benchmarks/study_neural_prior.py --seeds 10 --truths glm network threshold
     python benchmarks/study_neural_prior.py --seeds 2 --chromosomes 1-8    # a short run
+    python benchmarks/study_neural_prior.py --seeds 5 --size small --ldsr --out small.tsv
 
 Writes ``study_neural_prior.tsv`` (one row per truth and seed) next to this file unless
 ``--out`` says otherwise. ``--summarise A.tsv B.tsv ...`` prints the summary of earlier runs
@@ -30,6 +31,7 @@ import numpy as np
 import pandas as pd
 
 from deepwas.datasets._demo_run import DemoSettings, run_demo
+from deepwas.priors import DEFAULT_SIZE, TRANSFORMER_PRESETS
 
 #: the issue's noise margins
 SCORE_MARGIN_X1E3 = 0.1
@@ -43,36 +45,51 @@ def _chromosomes(text):
     return tuple(int(x) for x in text.split(","))
 
 
-def one_run(truth, seed, chromosomes, cache_dir=None):
-    """One row: the demo's GLM-DeepWAS and Transformer-DeepWAS on one truth and seed."""
+def one_run(truth, seed, chromosomes, cache_dir=None, size=None, ldsr=False):
+    """One row: the demo's GLM-DeepWAS and Transformer-DeepWAS on one truth and seed (and
+    Transformer-LDSR with ``ldsr``); ``size``: the transformer's, None for the default."""
     s = DemoSettings(truth=truth, seed=seed, chromosomes=chromosomes,
-                     models=("glm", "transformer"), solvers=("deepwas",))
+                     models=("glm", "transformer"),
+                     solvers=("deepwas", "ldsr") if ldsr else ("deepwas",),
+                     transformer_params=(("size", size),) if size else ())
     t0 = time.perf_counter()
     res, _ = run_demo(s, cache_dir=cache_dir, progress=False, plots=False,
                       printer=lambda *a: None)
-    by = res.set_index("model")
-    glm, tr = by.loc["GLM"], by.loc["Transformer"]
-    return dict(truth=truth, seed=seed, diff_x1e3=(tr.score - glm.score) * 1e3,
-                rmse_glm=glm.rmse_log_f, rmse_transformer=tr.rmse_log_f,
-                fit_s_glm=glm.fit_s, fit_s_transformer=tr.fit_s,
-                stopped_glm=glm.stopped, stopped_transformer=tr.stopped,
-                run_s=time.perf_counter() - t0)
+    by = res.set_index(["model", "solver"])
+    glm, tr = by.loc[("GLM", "DeepWAS")], by.loc[("Transformer", "DeepWAS")]
+    row = dict(truth=truth, seed=seed, size=size or DEFAULT_SIZE,
+               diff_x1e3=(tr.score - glm.score) * 1e3,
+               rmse_glm=glm.rmse_log_f, rmse_transformer=tr.rmse_log_f,
+               fit_s_glm=glm.fit_s, fit_s_transformer=tr.fit_s,
+               stopped_glm=glm.stopped, stopped_transformer=tr.stopped)
+    if ldsr:
+        tl = by.loc[("Transformer", "LDSR")]
+        row.update(deepwas_minus_ldsr_x1e3=(tr.score - tl.score) * 1e3,
+                   rmse_transformer_ldsr=tl.rmse_log_f)
+    row["run_s"] = time.perf_counter() - t0
+    return row
 
 
 def summary(df):
-    """Per truth: wins / seeds, mean difference and SE, within-noise count, RMSEs, time ratio."""
+    """Per truth and transformer size: wins / seeds, mean difference and SE, within-noise
+    count, RMSEs, time ratio (and Transformer-DeepWAS against Transformer-LDSR)."""
     rows = []
-    for truth, d in df.groupby("truth", sort=False):
+    for (truth, size), d in df.groupby(["truth", "size"], sort=False):
         diff = d["diff_x1e3"].to_numpy()
         ok = (diff >= -SCORE_MARGIN_X1E3) & \
             (d["rmse_transformer"] <= d["rmse_glm"] + RMSE_MARGIN).to_numpy()
-        rows.append(dict(truth=truth, seeds=len(d), wins=int((diff > 0).sum()),
+        rows.append(dict(truth=truth, size=size, seeds=len(d), wins=int((diff > 0).sum()),
                          within_noise=int(ok.sum()), mean_diff_x1e3=diff.mean(),
                          se_diff_x1e3=diff.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1
                          else np.nan,
                          rmse_glm=d["rmse_glm"].mean(),
                          rmse_transformer=d["rmse_transformer"].mean(),
                          time_ratio=d["fit_s_transformer"].sum() / d["fit_s_glm"].sum()))
+        if "deepwas_minus_ldsr_x1e3" in d and d["deepwas_minus_ldsr_x1e3"].notna().any():
+            v = d["deepwas_minus_ldsr_x1e3"].dropna()
+            rows[-1].update(deepwas_above_ldsr=f"{int((v > 0).sum())}/{len(v)}",
+                            deepwas_minus_ldsr_x1e3=v.mean(),
+                            rmse_transformer_ldsr=d["rmse_transformer_ldsr"].mean())
     return pd.DataFrame(rows)
 
 
@@ -86,12 +103,16 @@ def plot(df, path):
     truths = list(dict.fromkeys(df["truth"]))
     fig, (a, b) = plt.subplots(1, 2, figsize=(9, 3.2))
     x = np.arange(len(truths))
-    for j, (col, label) in enumerate((("rmse_glm", "GLM-DeepWAS"),
-                                      ("rmse_transformer", "Transformer-DeepWAS"))):
+    bars = [(c, label) for c, label in (("rmse_glm", "GLM-DeepWAS"),
+                                        ("rmse_transformer", "Transformer-DeepWAS"),
+                                        ("rmse_transformer_ldsr", "Transformer-LDSR"))
+            if c in df and df[c].notna().any()]
+    w = 0.8 / len(bars)
+    for j, (col, label) in enumerate(bars):
         g = df.groupby("truth", sort=False)[col]
         se = g.std(ddof=1) / np.sqrt(g.count())
-        a.bar(x + (j - 0.5) * 0.38, g.mean()[truths], 0.38, yerr=se[truths], capsize=3,
-              label=label, color=f"C{j}")
+        a.bar(x + (j - (len(bars) - 1) / 2) * w, g.mean()[truths], w, yerr=se[truths],
+              capsize=3, label=label, color=f"C{j}")
     a.set_xticks(x, truths)
     a.set_ylabel("RMSE of log f (held out)")
     a.legend(fontsize=8)
@@ -115,6 +136,10 @@ def main(argv=None):
     ap.add_argument("--chromosomes", type=_chromosomes, default=tuple(range(1, 23)),
                     help="demo regions, e.g. 1-22 (default) or 1-8")
     ap.add_argument("--cache-dir", default=None)
+    ap.add_argument("--size", choices=tuple(TRANSFORMER_PRESETS),
+                    help=f"transformer size (default: the estimator's, {DEFAULT_SIZE!r})")
+    ap.add_argument("--ldsr", action="store_true",
+                    help="also fit Transformer-LDSR (the paper's DeepWAS vs LDSR comparison)")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__),
                                                   "study_neural_prior.tsv"))
     ap.add_argument("--summarise", nargs="+", metavar="TSV",
@@ -132,7 +157,7 @@ def main(argv=None):
     rows = []
     for truth in args.truths:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
-            r = one_run(truth, seed, args.chromosomes, args.cache_dir)
+            r = one_run(truth, seed, args.chromosomes, args.cache_dir, args.size, args.ldsr)
             rows.append(r)
             print(f"{truth:<10} seed {seed:>2}: transformer - GLM {r['diff_x1e3']:+.3f} x1e-3 "
                   f"nats/person; RMSE log f {r['rmse_transformer']:.3f} vs {r['rmse_glm']:.3f}; "

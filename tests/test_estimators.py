@@ -279,15 +279,30 @@ def test_warmup_accumulation_and_clipping(small):
     lrs = [b["event_lr"] for e in est.history_ for b in e["batches"]]
     assert max(lrs) == pytest.approx(0.01) and lrs[0] < 0.01
     assert np.all(np.diff(lrs) >= -1e-15)                 # linear warm-up, then constant
-    assert est.warmup_steps_ == 3
+    assert est.warmup_steps_ == min(3, math.ceil(steps_per_epoch / 2))
+    assert est.accumulate_ == 4
     assert est.n_parameters_ == 1  # the constant prior trains its intercept only
-    # a warm-up longer than the run is capped at half the planned optimizer steps
+    # a warm-up longer than the run is capped at half an epoch and half the planned steps
     capped = ConstantPrior(optimizer="adamw", max_epochs=2, init_windows=2, accumulate=4,
                            warmup_steps=100, lr=0.01,
                            random_state=0).fit(train)
-    assert capped.warmup_steps_ == est.n_steps_ // 2
+    assert capped.warmup_steps_ == min(math.ceil(steps_per_epoch / 2), est.n_steps_ // 2)
     lrs = [b["event_lr"] for e in capped.history_ for b in e["batches"]]
     assert max(lrs) == pytest.approx(0.01)
+
+
+def test_auto_accumulate_and_warmup_cap():
+    """accumulate="auto": the paper's 12 windows per step at genome scale, fewer where that
+    would leave under 10 steps per epoch; warm-up within half an epoch (early stopping counts
+    epochs), the paper's 100 steps standing at its ~225 steps per epoch."""
+    from deepwas.estimators._stopping import capped_warmup, resolve_accumulate
+    assert resolve_accumulate("auto", 2700) == 12
+    assert resolve_accumulate("auto", 60) == 6
+    assert resolve_accumulate("auto", 9) == 1
+    assert resolve_accumulate(5, 9) == 5
+    assert capped_warmup(100, 225, 2250) == 100
+    assert capped_warmup(100, 9, 207) == 5           # a demo fold: 9 windows, one per step
+    assert capped_warmup(100, 9, 9) == 4              # one planned epoch
 
 
 def test_verbose_prints_progress(small, capsys):
@@ -385,3 +400,37 @@ def test_lbfgs_warns_when_it_stops_early(small):
     assert est.optimizer_ == "lbfgs" and est.n_iter_ == 1 and not est.converged_
     est = GLMPrior(random_state=0).fit(train)
     assert est.converged_ and est.history_[-1, "grad_max"] <= est.tol
+
+
+def test_transformer_size_default_and_files_saved_before_it(small, tmp_path):
+    """The default transformer is "tiny" with its learning rate; a model file that records no
+    size (saved while the default was "small") still loads as "small"."""
+    import json
+
+    from deepwas.estimators import TRANSFORMER_LR, load_model, save_model
+    from deepwas.priors import build_prior
+
+    stats, train, test = small
+    est = TransformerPrior(max_epochs=1, validation=None, random_state=0).fit(train)
+    def numel(prior):
+        return sum(p.numel() for p in prior.network.flexible.parameters())
+
+    sizes = est.n_func_, est.width_, est.n_pred_
+    assert numel(est.prior_) == numel(build_prior("transformer", *sizes, size="tiny"))
+    assert est.lr_ == TRANSFORMER_LR["tiny"] == 3e-3
+    assert est.accumulate_ == 1                          # 9 training windows
+    _, js = save_model(est, tmp_path / "tiny")
+    assert json.load(open(js))["fitted"]["transformer_size"] == "tiny"
+    back, _ = load_model(tmp_path / "tiny")
+    np.testing.assert_allclose(back.predict_f(test), est.predict_f(test), rtol=1e-6)
+
+    old = TransformerPrior(max_epochs=1, validation=None, model_params={"size": "small"},
+                           random_state=0).fit(train)
+    assert old.lr_ == TRANSFORMER_LR["small"]
+    _, js = save_model(old, tmp_path / "old")
+    cfg = json.load(open(js))
+    del cfg["fitted"]["transformer_size"]
+    cfg["params"]["model_params"] = None                 # as the former default wrote it
+    json.dump(cfg, open(js, "w"))
+    back, _ = load_model(tmp_path / "old")
+    np.testing.assert_allclose(back.predict_f(test), old.predict_f(test), rtol=1e-6)

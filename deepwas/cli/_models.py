@@ -12,6 +12,7 @@ from ..cv import flank_overlap, region_mask
 from ..distributed import process_group
 from ..estimators import FunctionalPrior, load_model, save_model
 from ..fitting._sharding import balance, window_costs
+from ..priors import DEFAULT_SIZE, TRANSFORMER_PRESETS
 from ..utils.chrom import sort_chroms
 from ..utils.text import plural
 from ._common import add_command, positive_int, show_progress
@@ -24,7 +25,7 @@ __all__ = ["register", "add_train_args", "cmd_fit", "cmd_score", "estimator_from
 log = logging.getLogger("deepwas.cli")
 
 
-_epochs = auto_or(int, "an integer")
+_epochs = _accumulate = auto_or(int, "an integer")
 
 
 _chunk_size = auto_or(positive_int, "a positive whole number")
@@ -55,14 +56,16 @@ def add_train_args(p):
                    help="AdamW optimizer steps before a plateau may stop training")
     g.add_argument("--lr", type=float, metavar="LR",
                    help="AdamW learning rate (default: the estimator's)")
-    g.add_argument("--accumulate", type=int, metavar="K", default=12, help="windows per AdamW step")
+    g.add_argument("--accumulate", type=_accumulate, metavar="K|auto", default="auto",
+                   help="windows per AdamW step (auto: 12, fewer when the training windows "
+                        "would give under 10 steps per epoch)")
     g.add_argument("--window-order", choices=("shuffled", "contiguous"), default="shuffled",
                    help="AdamW: shuffled windows per step, or --accumulate consecutive windows "
                         "of a chromosome per step with the prior evaluated once per distinct "
                         "variant (groups shuffled)")
     g.add_argument("--warmup-steps", type=int, metavar="N", default=100,
                    help="AdamW steps of linear learning-rate warm-up")
-    g.add_argument("--transformer-size", choices=("tiny", "small", "paper"), default="small",
+    g.add_argument("--transformer-size", choices=tuple(TRANSFORMER_PRESETS), default=DEFAULT_SIZE,
                    help="size preset of --model transformer")
     g.add_argument("--sigma2-estimate", action="store_true",
                    help="estimate the residual variance by LD score regression")

@@ -39,10 +39,10 @@ sharding over processes (``_sharding``). The likelihood itself is
 :mod:`deepwas.likelihood`; the prior networks are :mod:`deepwas.priors`.
 """
 from ._base import FunctionalPrior, likelihood_increase_percent
-from ._fitting import DEFAULT_LR
+from ._fitting import DEFAULT_LR, TRANSFORMER_LR
 from ._persistence import MODEL_FORMAT, load_model, save_model
 from .presets import ConstantPrior, GLMPrior, TransformerPrior
 
 __all__ = ["FunctionalPrior", "ConstantPrior", "GLMPrior", "TransformerPrior",
-           "likelihood_increase_percent", "DEFAULT_LR", "save_model", "load_model",
+           "likelihood_increase_percent", "DEFAULT_LR", "TRANSFORMER_LR", "save_model", "load_model",
            "MODEL_FORMAT"]

@@ -55,7 +55,8 @@ class FunctionalPrior(GeneticsMixin, BaseEstimator):
         of ``history_``.
     model_params : dict, optional
         Keywords for the network's constructor, e.g. ``{"size": "paper"}`` or
-        ``{"dim": 128, "depth": 2}`` for the transformer (default size "small"). The
+        ``{"dim": 128, "depth": 2}`` for the transformer (default size "tiny",
+        :data:`deepwas.priors.DEFAULT_SIZE`). The
         transformer is residual by default (``"residual": True``): ``log f`` is a GLM plus
         the transformer, whose output layer starts at 0; ``fit`` first fits the GLM part by
         L-BFGS exactly as ``model="glm"`` would (same start and ridge), freezes it, and trains
@@ -102,7 +103,8 @@ class FunctionalPrior(GeneticsMixin, BaseEstimator):
     max_iter : int, default=500
         L-BFGS iteration cap; stopping there raises a ``ConvergenceWarning``.
     lr : "auto" or float, default="auto"
-        AdamW learning rate; "auto" is the paper's 1e-4 for the transformer, 1e-3 otherwise.
+        AdamW learning rate; "auto": for the transformer by size (:data:`TRANSFORMER_LR`:
+        3e-3 tiny, 1e-3 small, the paper's 1e-4 for its size), 1e-3 otherwise.
     weight_decay : float, default=0.01
         AdamW weight decay (AdamW's default); not applied to intercepts, biases and alpha.
         L-BFGS uses ``ridge`` instead.
@@ -125,10 +127,14 @@ class FunctionalPrior(GeneticsMixin, BaseEstimator):
         AdamW epochs without a fall of the training loss by ``tol`` that count as a plateau.
     warmup_steps : int, default=100
         Linear learning-rate warm-up, in optimizer steps (paper: 100, ~4 % of its run). It is
-        capped at half of the fit's planned optimizer steps, so a small data set is not trained
-        entirely at a fraction of the learning rate; the value used is ``warmup_steps_``.
-    accumulate : int, default=12
-        Windows whose gradients are summed per optimizer step (paper: 12).
+        capped at half an epoch's steps (early stopping counts epochs: it must not judge a
+        network still warming up) and at half of the planned steps; the value used is
+        ``warmup_steps_``.
+    accumulate : "auto" or int, default="auto"
+        Windows whose gradients are summed per optimizer step. "auto": the paper's 12 when the
+        training windows give at least 10 steps per epoch, fewer otherwise (at least 1; the
+        ~9 training windows of a demo fold take one per step). The value used is
+        ``accumulate_`` (None after L-BFGS).
     window_order : {"shuffled", "contiguous"}, default="shuffled"
         AdamW: how windows form optimizer steps. "shuffled": all training windows in a new
         random order each epoch, ``accumulate`` at a time. "contiguous": ``accumulate``
@@ -268,8 +274,10 @@ class FunctionalPrior(GeneticsMixin, BaseEstimator):
     n_parameters_ : int
         Trainable parameters of the prior.
     warmup_steps_ : int
-        Warm-up steps used (``warmup_steps`` capped at half the planned optimizer steps; 0
-        for L-BFGS).
+        Warm-up steps used (``warmup_steps`` capped at half an epoch's and at half the
+        planned optimizer steps; 0 for L-BFGS).
+    accumulate_ : int or None
+        Windows per AdamW optimizer step (``accumulate`` resolved; None for L-BFGS).
     ldsr_h2_, ldsr_intercept_ : float
         LD score regression h2 and intercept (solver="ldsr"; NaN otherwise).
 
@@ -284,7 +292,7 @@ class FunctionalPrior(GeneticsMixin, BaseEstimator):
                  h2_init="auto", init_windows=None, ldsr_h2="auto", optimizer="auto", tol=1e-5,
                  max_iter=500, lr="auto", weight_decay=0.01, ridge="auto", max_epochs="auto",
                  min_steps=200,
-                 n_iter_no_change=5, warmup_steps=100, accumulate=12, window_order="shuffled",
+                 n_iter_no_change=5, warmup_steps=100, accumulate="auto", window_order="shuffled",
                  grad_clip=0.2,
                  validation="auto", patience="auto", checkpoint_dir=None, checkpoint_every=100,
                  chunk_size=None, mixed_precision=None, dtype="float32", device="cpu",

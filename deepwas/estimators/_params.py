@@ -117,7 +117,7 @@ PARAMETER_CONSTRAINTS = {
     "min_steps": [Interval(0, None, integer=True)],
     "n_iter_no_change": [Interval(1, None, integer=True)],
     "warmup_steps": [Interval(0, None, integer=True)],
-    "accumulate": [Interval(1, None, integer=True)],
+    "accumulate": [Options("auto"), Interval(1, None, integer=True)],
     "window_order": [Options("shuffled", "contiguous")],
     "grad_clip": [_NONE, _POS],
     "validation": [_NONE, Options("auto"), Interval(0, 1, closed="neither"),

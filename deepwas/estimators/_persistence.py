@@ -17,7 +17,7 @@ import torch
 from sklearn.utils.validation import check_is_fitted
 
 from .._version import __version__
-from ..priors import build_prior
+from ..priors import build_prior, transformer_size
 from ._base import FunctionalPrior
 
 __all__ = ["save_model", "load_model", "MODEL_FORMAT"]
@@ -63,7 +63,9 @@ def save_model(est, directory, features=None, extra=None):
                            dropped_features={str(k): str(v) for k, v in
                                              getattr(est, "dropped_features_", {}).items()},
                            ridge=float(getattr(est, "ridge_", 0.0)),
-                           log_f_bounds=[float(est.prior_.lo), float(est.prior_.hi)]),
+                           log_f_bounds=[float(est.prior_.lo), float(est.prior_.hi)],
+                           transformer_size=(transformer_size(est.model_params)
+                                             if est.model == "transformer" else None)),
                features=features, extra=extra or {})
     pt = os.path.join(directory, "model.pt")
     js = os.path.join(directory, "model.json")
@@ -129,6 +131,9 @@ def load_model(directory):
     params, fit = cfg["params"], cfg["fitted"]
     est = FunctionalPrior(**params)
     model_params = dict(params.get("model_params") or {})
+    if params["model"] == "transformer" and "size" not in model_params:
+        # a file that records no size is from before the default became DEFAULT_SIZE
+        model_params["size"] = fit.get("transformer_size") or "small"
     if params["model"] == "transformer" and "residual" not in model_params \
             and not any(k.startswith("network.linear.") for k in state):
         model_params["residual"] = False     # saved before the transformer had a GLM part

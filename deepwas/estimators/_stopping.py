@@ -1,9 +1,18 @@
-"""When AdamW training ends: the epochs planned and the training-loss plateau."""
+"""The AdamW schedule: windows per step, warm-up, epochs planned and the training-loss
+plateau that ends training."""
 from __future__ import annotations
 
 from skorch.callbacks import Callback
 
-__all__ = ["TrainingPlateau", "planned_epochs"]
+__all__ = ["TrainingPlateau", "planned_epochs", "resolve_accumulate", "capped_warmup"]
+
+#: ``accumulate="auto"``: the paper's windows per optimizer step ...
+AUTO_ACCUMULATE = 12
+#: ... when the training windows give at least this many steps per epoch; fewer windows per
+#: step otherwise (at least 1). With 12 windows per step, the ~9 training windows of a demo
+#: fold made one step per epoch, all inside the warm-up, and early stopping (counted in
+#: epochs) ended the fit before the learning rate was reached: the network learned nothing
+MIN_STEPS_PER_EPOCH = 10
 
 
 class TrainingPlateau(Callback):
@@ -38,10 +47,27 @@ class TrainingPlateau(Callback):
             raise KeyboardInterrupt   # skorch's way to end fit early (as EarlyStopping does)
 
 
-def planned_epochs(est, n_train):
+def resolve_accumulate(accumulate, n_train):
+    """Windows per optimizer step: ``accumulate``, or for "auto" :data:`AUTO_ACCUMULATE`,
+    lowered (to at least 1) so that ``n_train`` windows give :data:`MIN_STEPS_PER_EPOCH`
+    steps per epoch."""
+    if accumulate != "auto":
+        return int(accumulate)
+    return max(1, min(AUTO_ACCUMULATE, n_train // MIN_STEPS_PER_EPOCH))
+
+
+def capped_warmup(warmup_steps, steps_per_epoch, planned_steps):
+    """Warm-up steps used: ``warmup_steps`` capped at half an epoch (rounded up) and at half
+    of the planned steps. Early stopping counts epochs, so a warm-up spanning several epochs
+    would let it judge (and stop) a network still trained at a fraction of its learning
+    rate; at the paper's scale (~225 steps per epoch) the 100 steps stand."""
+    return min(int(warmup_steps), -(-steps_per_epoch // 2), planned_steps // 2)
+
+
+def planned_epochs(est, n_train, accumulate):
     """AdamW epochs: ``max_epochs``, or for "auto" enough for ``min_steps`` optimizer steps
-    (at least 10, at most 1,000)."""
+    of ``accumulate`` windows (at least 10, at most 1,000)."""
     if est.max_epochs != "auto":
         return int(est.max_epochs)
-    per_epoch = -(-n_train // int(est.accumulate))
+    per_epoch = -(-n_train // int(accumulate))
     return int(min(1000, max(10, -(-int(est.min_steps) // per_epoch))))

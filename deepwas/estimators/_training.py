@@ -14,7 +14,7 @@ from ..distributed import SINGLE
 from ..fitting._sharding import Sharding, StepReducer, balance
 from ..utils.chrom import normalise_chrom
 from ._resume import AtomicCheckpoint, capture, restore_callbacks
-from ._stopping import TrainingPlateau, planned_epochs
+from ._stopping import TrainingPlateau, capped_warmup, planned_epochs, resolve_accumulate
 from ._window_module import WindowModule
 from ._window_sampling import (ContiguousSampler, PrefetchingSampler, WindowDataset,
                                collate_window, contiguous_groups)
@@ -287,20 +287,21 @@ def build_net(est, prior, window_loss, train_ids, valid_ids, lr, seed, device, c
     Returns
     -------
     net : WindowNet
+    accumulate : int
+        Windows per optimizer step (:func:`resolve_accumulate`).
     warmup : int
-        Warm-up steps used: ``warmup_steps`` capped at half of the planned optimizer steps, so
-        a small data set is not trained entirely at a fraction of the learning rate.
+        Warm-up steps used (:func:`capped_warmup`).
     epochs : int
         Epochs planned (:func:`planned_epochs`).
     """
     from skorch.callbacks import EarlyStopping, GradientNormClipping, ProgressBar
     from skorch.helper import predefined_split
 
-    acc = int(est.accumulate)
     n_train = len(train_ids)
-    epochs = planned_epochs(est, n_train)
-    planned = -(-n_train // acc) * epochs
-    warm = min(int(est.warmup_steps), planned // 2)
+    acc = resolve_accumulate(est.accumulate, n_train)
+    epochs = planned_epochs(est, n_train, acc)
+    per_epoch = -(-n_train // acc)
+    warm = capped_warmup(est.warmup_steps, per_epoch, per_epoch * epochs)
     callbacks = [("plateau", TrainingPlateau(float(est.tol), int(est.n_iter_no_change),
                                              int(est.min_steps)))]
     if est.grad_clip is not None:
@@ -345,7 +346,7 @@ def build_net(est, prior, window_loss, train_ids, valid_ids, lr, seed, device, c
         callbacks=callbacks, device=str(device), verbose=verbose,
         accumulate=acc, warmup_steps=warm, window_loss=window_loss, resumer=resumer,
         group=group, seed=seed, valid_owner=valid_owner)
-    return net, warm, epochs
+    return net, acc, warm, epochs
 
 
 @contextlib.contextmanager

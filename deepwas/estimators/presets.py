@@ -63,7 +63,7 @@ class GLMPrior(FunctionalPrior):
 class TransformerPrior(FunctionalPrior):
     """:class:`FunctionalPrior` with ``model="transformer"`` (Enformer-style network).
 
-    The default size is "small" (CPU-friendly); ``model_params={"size": "paper"}`` gives the
+    The default size is "tiny" (CPU-friendly); ``model_params={"size": "paper"}`` gives the
     paper's network (dim 1536, 2 layers, 256 -> 32 positions). See :class:`FunctionalPrior`.
     """
 

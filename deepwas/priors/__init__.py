@@ -9,11 +9,12 @@ from .base import PriorModule, soft_clamp, count_parameters
 from .constant import ConstantNet
 from .glm import GLMNet, LINKS
 from .residual import ResidualNet
-from .transformer import TransformerNet, TRANSFORMER_PRESETS
+from .transformer import DEFAULT_SIZE, TransformerNet, TRANSFORMER_PRESETS
 
-__all__ = ["PriorModule", "ConstantNet", "GLMNet", "TransformerNet", "ResidualNet",
+__all__ = ["DEFAULT_SIZE", "PriorModule", "ConstantNet", "GLMNet", "TransformerNet", "ResidualNet",
            "TRANSFORMER_PRESETS",
-           "LINKS", "build_network", "build_prior", "count_parameters", "soft_clamp", "NETWORKS"]
+           "LINKS", "build_network", "build_prior", "count_parameters", "soft_clamp", "NETWORKS",
+           "transformer_size"]
 
 NETWORKS = {"constant": ConstantNet, "glm": GLMNet, "transformer": TransformerNet}
 
@@ -28,7 +29,7 @@ def build_network(model, d_func=0, width=0, d_pred=0, **params):
         Feature sizes.
     **params
         Passed to the network's constructor. For the transformer, ``size`` names a preset of
-        :data:`TRANSFORMER_PRESETS` ("tiny", "small", "paper"; default "small") whose values
+        :data:`TRANSFORMER_PRESETS` ("tiny", "small", "paper"; default :data:`DEFAULT_SIZE`) whose values
         explicit keywords override; other models ignore ``size`` (so one ``model_params``
         can serve a grid search over models). ``residual`` (default True) makes the
         transformer a :class:`ResidualNet`: a GLM plus the transformer, whose output starts
@@ -37,7 +38,7 @@ def build_network(model, d_func=0, width=0, d_pred=0, **params):
     if model not in NETWORKS:
         raise ValueError(f"unknown model {model!r}; expected one of {sorted(NETWORKS)}")
     if model == "transformer":
-        size = params.pop("size", "small")
+        size = params.pop("size", DEFAULT_SIZE)
         residual = params.pop("residual", True)
         if size not in TRANSFORMER_PRESETS:
             raise ValueError(f"unknown transformer size {size!r}; expected one of {sorted(TRANSFORMER_PRESETS)}")
@@ -49,6 +50,12 @@ def build_network(model, d_func=0, width=0, d_pred=0, **params):
         params.pop("size", None)
         params.pop("residual", None)
     return NETWORKS[model](d_func=d_func, width=width, d_pred=d_pred, **params)
+
+
+def transformer_size(model_params):
+    """The :data:`TRANSFORMER_PRESETS` size a transformer built with ``model_params`` starts
+    from (explicit ``dim``, ``depth``... keywords override its values)."""
+    return (model_params or {}).get("size", DEFAULT_SIZE)
 
 
 def build_prior(model, d_func=0, width=0, d_pred=0, *, alpha=0.7, learn_alpha=False,
