@@ -36,6 +36,10 @@ from deepwas.priors import DEFAULT_SIZE, TRANSFORMER_PRESETS
 #: the issue's noise margins
 SCORE_MARGIN_X1E3 = 0.1
 RMSE_MARGIN = 0.05
+#: a difference this small (x1e-3 nats per person) is a tie: where the transformer's flexible
+#: part is dropped, its prior is the GLM refitted from another start, which lands within
+#: L-BFGS's tolerance of the GLM's (at most 0.0004 on the linear truth)
+TIE_X1E3 = 0.001
 
 
 def _chromosomes(text):
@@ -78,7 +82,8 @@ def summary(df):
         diff = d["diff_x1e3"].to_numpy()
         ok = (diff >= -SCORE_MARGIN_X1E3) & \
             (d["rmse_transformer"] <= d["rmse_glm"] + RMSE_MARGIN).to_numpy()
-        rows.append(dict(truth=truth, size=size, seeds=len(d), wins=int((diff > 0).sum()),
+        rows.append(dict(truth=truth, size=size, seeds=len(d), wins=int((diff > TIE_X1E3).sum()),
+                         ties=int((np.abs(diff) <= TIE_X1E3).sum()),
                          within_noise=int(ok.sum()), mean_diff_x1e3=diff.mean(),
                          se_diff_x1e3=diff.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1
                          else np.nan,
