@@ -303,6 +303,16 @@ def test_auto_accumulate_and_warmup_cap():
     assert capped_warmup(100, 225, 2250) == 100
     assert capped_warmup(100, 9, 207) == 5           # a demo fold: 9 windows, one per step
     assert capped_warmup(100, 9, 9) == 4              # one planned epoch
+    # max_epochs="auto": min_steps' worth, at least 10; at least 50 under early stopping
+    from types import SimpleNamespace
+
+    from deepwas.estimators._stopping import planned_epochs
+    auto = SimpleNamespace(max_epochs="auto", min_steps=200)
+    assert planned_epochs(auto, 9, 1) == 23
+    assert planned_epochs(auto, 9, 1, early_stopping=True) == 50
+    assert planned_epochs(auto, 2700, 12, early_stopping=True) == 50
+    assert planned_epochs(auto, 900, 12) == 10
+    assert planned_epochs(SimpleNamespace(max_epochs=7, min_steps=200), 9, 1, True) == 7
 
 
 def test_verbose_prints_progress(small, capsys):

@@ -118,7 +118,8 @@ class FunctionalPrior(GeneticsMixin, BaseEstimator):
         non-zero value (they use weight_decay). Docs: "The method".
     max_epochs : "auto" or int, default="auto"
         AdamW passes over the training windows. "auto": enough for ``min_steps`` optimizer
-        steps, at least 10 (the paper's) and at most 1,000; ``max_epochs_`` is the number
+        steps, at least 10 (the paper's; 50 when early stopping on validation windows ends
+        the fit, where the budget is only a safeguard) and at most 1,000; ``max_epochs_`` is the number
         planned. Training stops earlier once the loss has stopped falling; ending at
         ``max_epochs`` while it still falls raises a ``ConvergenceWarning``.
     min_steps : int, default=200

@@ -299,7 +299,8 @@ def build_net(est, prior, window_loss, train_ids, valid_ids, lr, seed, device, c
 
     n_train = len(train_ids)
     acc = resolve_accumulate(est.accumulate, n_train)
-    epochs = planned_epochs(est, n_train, acc)
+    epochs = planned_epochs(est, n_train, acc,
+                            early_stopping=bool(len(valid_ids)) and patience is not None)
     per_epoch = -(-n_train // acc)
     warm = capped_warmup(est.warmup_steps, per_epoch, per_epoch * epochs)
     callbacks = [("plateau", TrainingPlateau(float(est.tol), int(est.n_iter_no_change),
