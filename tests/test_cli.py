@@ -247,8 +247,8 @@ def test_help_gives_every_option_a_line_and_its_default():
     fit = _subparsers(parser)["fit"].format_help()
     text = " ".join(fit.split())                  # undo the line wrapping
     for expect in ("(default: glm)", "(default: deepwas)", "(default: 500)", "(default: auto)",
-                   "(default: 100)", "(default: 12)", "(default: 1000000)", "(default: 32)",
-                   "(default: small)", "(default: 0)"):
+                   "(default: 100)", "(default: 1000000)", "(default: 32)",
+                   "(default: tiny)", "(default: 0)"):
         assert expect in text, expect
     for opt in ("--model", "--epochs", "--warmup-steps", "--test-region", "--threads", "-q"):
         assert opt in text

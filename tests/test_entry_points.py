@@ -177,11 +177,13 @@ def test_warmup_learning_rate_sequence(small):
     est = ConstantPrior(optimizer="adamw", max_epochs=4, accumulate=4, warmup_steps=5, lr=0.1,
                         init_windows=2, random_state=0).fit(train)
     lrs = np.array([b["event_lr"] for e in est.history_ for b in e["batches"]])
-    # 9 windows = optimizer steps of 4, 4 and 1 windows per epoch; step t has lr (t+1)/5
-    per_epoch = lambda t0: [min(1, (t0 + 1) / 5)] * 4 + [min(1, (t0 + 2) / 5)] * 4 + [min(1, (t0 + 3) / 5)]  # noqa: E731
+    # 9 windows = optimizer steps of 4, 4 and 1 windows per epoch; the 5 warm-up steps are
+    # capped at half an epoch's 3 steps (rounded up: 2), so step t has lr min(1, (t+1)/2)
+    W = 2
+    per_epoch = lambda t0: [min(1, (t0 + 1) / W)] * 4 + [min(1, (t0 + 2) / W)] * 4 + [min(1, (t0 + 3) / W)]  # noqa: E731
     want = 0.1 * np.array(per_epoch(0) + per_epoch(3) + per_epoch(6) + per_epoch(9))
     np.testing.assert_allclose(lrs, want, rtol=1e-12)
-    assert est.n_steps_ == 12 and est.warmup_steps_ == 5
+    assert est.n_steps_ == 12 and est.warmup_steps_ == W
 
 
 def test_initial_f_sums_to_h2_over_training_variants(small):
