@@ -22,6 +22,7 @@ import time
 import warnings
 
 import numpy as np
+from sklearn.exceptions import ConvergenceWarning
 from sklearn.model_selection import GroupKFold
 
 from deepwas import FunctionalPrior
@@ -63,7 +64,7 @@ def main(argv=None):
                          f"(validation gain {est.flexible_gain_:.1f} nats), "
                          f"{est.n_iter_} epochs, {est.n_steps_} steps of {est.accumulate_} "
                          f"window(s), lr {est.lr_:g}")
-            warned = sum("ConvergenceWarning" in type(w.message).__name__ for w in caught)
+            warned = sum(issubclass(w.category, ConvergenceWarning) for w in caught)
             print(f"  {model:<11} fold {k + 1}: held-out {scores[model][-1]:.6f}, "
                   f"stopped on {est.stopped_on_}, {dt:.1f} s, {warned} convergence "
                   f"warning(s){extra}", flush=True)

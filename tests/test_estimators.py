@@ -295,7 +295,9 @@ def test_auto_accumulate_and_warmup_cap():
     """accumulate="auto": the paper's 12 windows per step at genome scale, fewer where that
     would leave under 10 steps per epoch; warm-up within half an epoch (early stopping counts
     epochs), the paper's 100 steps standing at its ~225 steps per epoch."""
-    from deepwas.estimators._stopping import capped_warmup, resolve_accumulate
+    from types import SimpleNamespace
+
+    from deepwas.estimators._stopping import capped_warmup, planned_epochs, resolve_accumulate
     assert resolve_accumulate("auto", 2700) == 12
     assert resolve_accumulate("auto", 60) == 6
     assert resolve_accumulate("auto", 9) == 1
@@ -304,9 +306,6 @@ def test_auto_accumulate_and_warmup_cap():
     assert capped_warmup(100, 9, 207) == 5           # a demo fold: 9 windows, one per step
     assert capped_warmup(100, 9, 9) == 4              # one planned epoch
     # max_epochs="auto": min_steps' worth, at least 10; at least 50 under early stopping
-    from types import SimpleNamespace
-
-    from deepwas.estimators._stopping import planned_epochs
     auto = SimpleNamespace(max_epochs="auto", min_steps=200)
     assert planned_epochs(auto, 9, 1) == 23
     assert planned_epochs(auto, 9, 1, early_stopping=True) == 50

@@ -38,7 +38,8 @@ def build_network(model, d_func=0, width=0, d_pred=0, **params):
     if model not in NETWORKS:
         raise ValueError(f"unknown model {model!r}; expected one of {sorted(NETWORKS)}")
     if model == "transformer":
-        size = params.pop("size", DEFAULT_SIZE)
+        size = transformer_size(params)
+        params.pop("size", None)
         residual = params.pop("residual", True)
         if size not in TRANSFORMER_PRESETS:
             raise ValueError(f"unknown transformer size {size!r}; expected one of {sorted(TRANSFORMER_PRESETS)}")

@@ -31,8 +31,8 @@ TRANSFORMER_PRESETS = {
 }
 
 #: Size when none is named. "tiny": in the 10-seed study on the demo (docs: "The transformer
-#: against the GLM") it beat the GLM on every threshold-truth seed at 2.8-3.7x the GLM's fit
-#: time; "small" scored about as well on the seeds tried at ~6x. (It was "small" before:
+#: against the GLM") it beat the GLM on every threshold-truth seed at 2.0-3.1x the GLM's fit
+#: time; "small" scored about as well at 4.0-6.6x. (It was "small" before:
 #: :func:`~deepwas.estimators.load_model` reads a model file that records no size as "small".)
 DEFAULT_SIZE = "tiny"
 
