@@ -142,12 +142,13 @@ def one_replicate(D, design, h2, rep, stats_of):
 
 def summarise(df):
     out = []
-    for (design, h2_true, model), g in df.groupby(["design", "h2_true", "model"], sort=False):
+    for (design, n_ref, h2_true, model), g in df.groupby(["design", "n_ref", "h2_true", "model"],
+                                                         sort=False):
         h2_err = g["h2"] - g["h2_true"]
         e_err = g["enrichment"] - g["enrichment_true"]
         cover = (h2_err.abs() <= 1.96 * g["h2_se"]).mean()
         e_cover = (e_err.abs() <= 1.96 * g["enrichment_se"]).mean()
-        out.append(dict(design=design, h2_true=h2_true, model=model, reps=len(g),
+        out.append(dict(design=design, n_ref=n_ref, h2_true=h2_true, model=model, reps=len(g),
                         h2_bias=h2_err.mean() / h2_true, h2_rmse=np.sqrt((h2_err ** 2).mean()),
                         h2_cover=cover, h2_se_sd=g["h2_se"].mean() / g["h2"].std(),
                         enr_true=g["enrichment_true"].mean(),
@@ -155,7 +156,10 @@ def summarise(df):
                         enr_rmse=np.sqrt((e_err ** 2).mean()), enr_cover=e_cover,
                         enr_se_sd=g["enrichment_se"].mean() / g["enrichment"].std(),
                         max_h2_se=g["h2_se"].max(), seconds=g["seconds"].mean()))
-    return pd.DataFrame(out)
+    out = pd.DataFrame(out)
+    order = {d: i for i, d in enumerate(DESIGNS)}
+    return out.sort_values(["design", "n_ref", "h2_true"], kind="stable",
+                           key=lambda c: c.map(order) if c.name == "design" else c)
 
 
 def report(rows, rst=None):
@@ -166,11 +170,12 @@ def report(rows, rst=None):
         print(table.to_string(index=False))
     if rst:
         lines = [".. list-table::", "   :header-rows: 1", "",
-                 "   * - design, true h2 (replicates)", "     - estimator",
+                 "   * - design, panel size, true h2 (replicates)", "     - estimator",
                  "     - h2 bias / RMSE", "     - h2 95 % CI coverage / mean SE : SD",
                  "     - enrichment bias / RMSE", "     - enrichment coverage / SE : SD"]
         for _, r in table.iterrows():
-            lines += [f"   * - {r.design}, {r.h2_true:g} ({r.reps})", f"     - {r.model}",
+            lines += [f"   * - {r.design}, {r.n_ref:g}, {r.h2_true:g} ({r.reps})",
+                      f"     - {r.model}",
                       f"     - {r.h2_bias:+.1%} / {r.h2_rmse:.4f}",
                       f"     - {r.h2_cover:.0%} / {r.h2_se_sd:.2f}",
                       f"     - {r.enr_bias:+.1%} / {r.enr_rmse:.3f}",
@@ -229,8 +234,9 @@ def main():
 
                 for rep in range(args.first_rep, args.first_rep + args.reps):
                     t0 = time.perf_counter()
-                    rows += one_replicate(D, design, h2, rep, stats_of)
-                    rows[-1]["n_ref"] = D["Q"].n_ref
+                    ld_people = (D["P"] if design == "in-sample" else D["Q"]).n_ref
+                    rows += [dict(r, n_ref=ld_people)
+                             for r in one_replicate(D, design, h2, rep, stats_of)]
                     print(f"  {design}, h2 {h2:g}, replicate {rep}: "
                           f"{time.perf_counter() - t0:.0f} s", flush=True)
                     if args.out:
