@@ -4,7 +4,8 @@ For each truth and seed, runs the ``deepwas demo`` experiment (:func:`run_demo`:
 chromosome, held-out score and RMSE of log f) with only the GLM and the Transformer trained
 by DeepWAS, and prints per run the held-out score difference (x1e-3 nats per person), both
 RMSEs of log f, both fit times and how each fit stopped; then per truth: wins / seeds, mean
-difference (with its SE), mean RMSEs and the transformer / GLM fit-time ratio.
+difference (with its SE), mean RMSEs, the transformer / GLM fit-time ratio and the held-out
+"% likelihood increase per person" of each model (the paper's Fig. 5 measure).
 
 The goal (issue 29): the transformer never below the GLM by more than 0.1e-3 nats per person
 nor above its RMSE by more than 0.05, and better on average on the nonlinear truths.
@@ -31,6 +32,7 @@ import numpy as np
 import pandas as pd
 
 from deepwas.datasets._demo_run import DemoSettings, run_demo
+from deepwas.estimators import likelihood_increase_percent
 from deepwas.priors import DEFAULT_SIZE, TRANSFORMER_PRESETS
 
 #: the issue's noise margins
@@ -63,12 +65,14 @@ def one_run(truth, seed, chromosomes, cache_dir=None, size=None, ldsr=False):
     glm, tr = by.loc[("GLM", "DeepWAS")], by.loc[("Transformer", "DeepWAS")]
     row = dict(truth=truth, seed=seed, size=size or DEFAULT_SIZE,
                diff_x1e3=(tr.score - glm.score) * 1e3,
+               score_glm=glm.score, score_transformer=tr.score,
                rmse_glm=glm.rmse_log_f, rmse_transformer=tr.rmse_log_f,
                fit_s_glm=glm.fit_s, fit_s_transformer=tr.fit_s,
                stopped_glm=glm.stopped, stopped_transformer=tr.stopped)
     if ldsr:
         tl = by.loc[("Transformer", "LDSR")]
         row.update(deepwas_minus_ldsr_x1e3=(tr.score - tl.score) * 1e3,
+                   score_transformer_ldsr=tl.score,
                    rmse_transformer_ldsr=tl.rmse_log_f)
     row["run_s"] = time.perf_counter() - t0
     return row
@@ -76,7 +80,8 @@ def one_run(truth, seed, chromosomes, cache_dir=None, size=None, ldsr=False):
 
 def summary(df):
     """Per truth and transformer size: wins / seeds, mean difference and SE, within-noise
-    count, RMSEs, time ratio (and Transformer-DeepWAS against Transformer-LDSR)."""
+    count, RMSEs, time ratio, the held-out % likelihood increase of each model (and
+    Transformer-DeepWAS against Transformer-LDSR)."""
     rows = []
     for (truth, size), d in df.groupby(["truth", "size"], sort=False):
         diff = d["diff_x1e3"].to_numpy()
@@ -90,12 +95,30 @@ def summary(df):
                          rmse_glm=d["rmse_glm"].mean(),
                          rmse_transformer=d["rmse_transformer"].mean(),
                          time_ratio=d["fit_s_transformer"].sum() / d["fit_s_glm"].sum()))
+        rows[-1].update(_likelihood_increase(d))
         if "deepwas_minus_ldsr_x1e3" in d and d["deepwas_minus_ldsr_x1e3"].notna().any():
             v = d["deepwas_minus_ldsr_x1e3"].dropna()
             rows[-1].update(deepwas_above_ldsr=f"{int((v > 0).sum())}/{len(v)}",
                             deepwas_minus_ldsr_x1e3=v.mean(),
                             rmse_transformer_ldsr=d["rmse_transformer_ldsr"].mean())
     return pd.DataFrame(rows)
+
+
+def _likelihood_increase(d):
+    """The paper's held-out "% likelihood increase per person" (``100 expm1(score)``, score =
+    gain over the null model in nats per person) of each model, mean over seeds, and the
+    transformer's minus the GLM's with its SE; empty for runs recorded without scores."""
+    cols = [c for c in ("score_glm", "score_transformer", "score_transformer_ldsr") if c in d]
+    if "score_transformer" not in cols or d["score_transformer"].isna().any():
+        return {}
+    pct = {c: likelihood_increase_percent(d[c].to_numpy()) for c in cols}
+    out = {"pct_" + c[len("score_"):]: float(np.mean(v)) for c, v in pct.items()
+           if np.all(np.isfinite(v))}
+    gap = pct["score_transformer"] - pct["score_glm"]
+    out.update(pct_transformer_minus_glm=float(gap.mean()),
+               se_pct_transformer_minus_glm=float(gap.std(ddof=1) / np.sqrt(len(gap)))
+               if len(gap) > 1 else np.nan)
+    return out
 
 
 def plot(df, path):
