@@ -14,7 +14,7 @@ eigendecomposed (lam_k, u_k, the non-zero ones) and the model is given, one wind
   ``--core`` variants each, spread over the whole locus) and whose extended set is the locus,
   with the exact likelihood (``ld_regularisation="none"``): a core far smaller than the panel
   has its LD estimated well (no noise-level eigenvalues), and every variant is in exactly one
-  core (a composite likelihood over the cores).
+  core (a composite likelihood over the cores); its jackknife deletes whole loci.
 
 It prints, for the first locus, the smallest and largest eigenvalues next to the oracle and
 the shrinkage estimate, then per true h2 the bias of the GLM prior's h2 and its enrichment
@@ -171,7 +171,11 @@ def main():
                         keep_ambiguous=True, check_build=False,
                         ld_regularisation="none" if k == "thinned" else args.reg,
                         ld_blocks="none")
-                    tab = deepwas.GLMPrior(random_state=0).fit(stats).partitioned_h2(stats)
+                    # thinned: the jackknife deletes whole loci (its windows are contiguous
+                    # runs, one run per locus), since the windows of a locus share its LD
+                    blocks = len(pd.unique(D["regions"])) if k == "thinned" else 200
+                    tab = deepwas.GLMPrior(random_state=0).fit(stats).partitioned_h2(
+                        stats, n_blocks=blocks)
                 a = tab.loc[tab["Category"] == "A"].iloc[0]
                 res[k].append((tab.attrs["h2"], float(a["Enrichment"]),
                                tab.attrs["h2_std_error"]))
