@@ -122,9 +122,7 @@ def locus_matrices(D, kinds):
         shrunk = nonlinear_shrinkage(lam, xq.shape[1] - 1)
         d = {"oracle": oracle, "lw": shrunk}
         for k in kinds:
-            mats[k][g] = {"panel": rq, "thinned": rq, "pop": rp}.get(k)
-            if k in d:
-                mats[k][g] = (U * d[k]) @ U.T
+            mats[k][g] = (U * d[k]) @ U.T if k in d else {"panel": rq, "thinned": rq, "pop": rp}[k]
         if first is None:
             first = (len(idx), lam, oracle, shrunk)
     return mats, first
@@ -152,30 +150,34 @@ def main():
           f"{np.corrcoef(np.log(oracle), np.log(shrunk))[0, 1]:.3f}", flush=True)
     v = D["v"]
     feats = ArrayFeatures(pred=D["annot"][:, None], pred_names=["A"])
+    sources = {k: (ThinnedLociLD if k == "thinned" else LociLD)(
+        v, mats[k], D["regions"], None if k == "pop" else args.n_ref, D["P"].mean / 2,
+        **({"core": args.core} if k == "thinned" else {})) for k in kinds}
+    # thinned: the jackknife deletes whole loci (its windows are contiguous runs, one run per
+    # locus), since the windows of a locus share its LD
+    jackknife = {k: {"n_blocks": len(pd.unique(D["regions"]))} if k == "thinned" else {}
+                 for k in kinds}
+    table = pd.DataFrame({"SNP": v["snp"], "A1": v["a1"], "A2": v["a2"], "Z": 0.0,
+                          "N": design.N})
     for h2 in (float(x) for x in args.h2.split(",")):
+        # LD and windows once per kind; each replicate only brings its beta-hat
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            base = {k: deepwas.SummaryStats.from_ld_source(
+                sources[k], table, n=design.N, sigma2=1 - h2, features=feats,
+                keep_ambiguous=True, check_build=False,
+                ld_regularisation="none" if k == "thinned" else args.reg, ld_blocks="none")
+                for k in kinds}
         res = {k: [] for k in kinds}
         for rep in range(args.reps):
             rng = np.random.default_rng([rep, design.DESIGNS.index("realistic"), int(h2 * 1000)])
             bh, f_true = design.draw(D, "realistic", h2, rng)
-            table = pd.DataFrame({"SNP": v["snp"], "A1": v["a1"], "A2": v["a2"],
-                                  "Z": bh * np.sqrt(design.N), "N": design.N})
             for k in kinds:
-                src_args = (v, mats[k], D["regions"], None if k == "pop" else args.n_ref,
-                            D["P"].mean / 2)
-                src = ThinnedLociLD(*src_args, core=args.core) if k == "thinned" \
-                    else LociLD(*src_args)
+                stats = base[k].with_beta_hat(bh)
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore")
-                    stats = deepwas.SummaryStats.from_ld_source(
-                        src, table, n=design.N, sigma2=1 - h2, features=feats,
-                        keep_ambiguous=True, check_build=False,
-                        ld_regularisation="none" if k == "thinned" else args.reg,
-                        ld_blocks="none")
-                    # thinned: the jackknife deletes whole loci (its windows are contiguous
-                    # runs, one run per locus), since the windows of a locus share its LD
-                    blocks = len(pd.unique(D["regions"])) if k == "thinned" else 200
                     tab = deepwas.GLMPrior(random_state=0).fit(stats).partitioned_h2(
-                        stats, n_blocks=blocks)
+                        stats, **jackknife[k])
                 a = tab.loc[tab["Category"] == "A"].iloc[0]
                 res[k].append((tab.attrs["h2"], float(a["Enrichment"]),
                                tab.attrs["h2_std_error"]))

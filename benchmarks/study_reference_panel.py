@@ -232,9 +232,9 @@ def main():
                         cache[key] = base_stats(D, design, h2, kw, bed_path)
                     return cache[key]
 
+                ld_people = (D["P"] if design == "in-sample" else D["Q"]).n_ref
                 for rep in range(args.first_rep, args.first_rep + args.reps):
                     t0 = time.perf_counter()
-                    ld_people = (D["P"] if design == "in-sample" else D["Q"]).n_ref
                     rows += [dict(r, n_ref=ld_people)
                              for r in one_replicate(D, design, h2, rep, stats_of)]
                     print(f"  {design}, h2 {h2:g}, replicate {rep}: "
