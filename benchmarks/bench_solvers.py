@@ -6,7 +6,8 @@ median (~1) squared singular values of a real 1000G window (2000 x 486). ``f / s
 with mean 0.3 (h^2 = 0.3, M = 1e6, N = 3e5).  Timings are the best of ``--repeats`` runs, all
 in this one process, so ratios are comparable; errors are against exact float64.
 
-Usage: ``python benchmarks/bench_solvers.py [--max-r 4000] [--repeats 2]``
+Usage: ``python benchmarks/bench_solvers.py [--max-r 4000] [--repeats 2] [--device cuda]``
+(``--device cuda``: both solvers on the GPU, errors still against exact float64 on the CPU).
 """
 from __future__ import annotations
 
@@ -33,32 +34,42 @@ def synthetic_window(m, r, ratio=0.3, seed=0):
     return torch.from_numpy(G), torch.from_numpy(y), f, s
 
 
-def timed(fn, repeats):
+def _sync(device):
+    if torch.device(device).type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def timed(fn, repeats, device="cpu"):
     best, out = float("inf"), None
     for _ in range(repeats):
         t = time.perf_counter()
         out = fn()
+        _sync(device)
         best = min(best, time.perf_counter() - t)
     return best, out
 
 
-def loss_and_grad(solver, G, y, f0, s, dtype):
-    G, y = G.to(dtype), y.to(dtype)
-    f = f0.to(dtype).clone().requires_grad_(True)
+def loss_and_grad(solver, G, y, f0, s, dtype, device="cpu"):
+    G, y = G.to(device, dtype), y.to(device, dtype)
+    f = f0.to(device, dtype).clone().requires_grad_(True)
     out = solver(G, y, f, s)
     g = out[0] if isinstance(out, tuple) else out
     g.backward()
-    return g.item(), f.grad.double()
+    return g.item(), f.grad.double().cpu()
 
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--max-r", type=int, default=4000)
     ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--device", default="cpu", help="cpu (default) or cuda")
     args = ap.parse_args(argv)
     cfg = IterativeConfig()
     iterative = lambda G, y, f, s: iterative_gain(G, y, f, s, cfg)  # noqa: E731
-    print(f"torch {torch.__version__}, threads {torch.get_num_threads()}, config {cfg}")
+    dev = args.device
+    where = (torch.cuda.get_device_name(dev) if torch.device(dev).type == "cuda"
+             else f"CPU, threads {torch.get_num_threads()}")
+    print(f"torch {torch.__version__}, {where}, config {cfg}")
     print(f"{'m':>6} {'r':>5} {'dtype':>7} {'exact s':>9} {'iter s':>9} {'exact/iter':>10} "
           f"{'|dgain|/|gain|':>14} {'grad cos':>9}")
     for m, r in LADDER:
@@ -67,9 +78,10 @@ def main(argv=None):
         G, y, f0, s = synthetic_window(m, r)
         ref, ref_grad = loss_and_grad(exact_gain, G, y, f0, s, torch.float64)
         for dtype in (torch.float64, torch.float32):
-            t_ex, _ = timed(lambda: loss_and_grad(exact_gain, G, y, f0, s, dtype), args.repeats)
-            t_it, (g, grad) = timed(lambda: loss_and_grad(iterative, G, y, f0, s, dtype),
-                                    args.repeats)
+            t_ex, _ = timed(lambda: loss_and_grad(exact_gain, G, y, f0, s, dtype, dev),
+                            args.repeats, dev)
+            t_it, (g, grad) = timed(lambda: loss_and_grad(iterative, G, y, f0, s, dtype, dev),
+                                    args.repeats, dev)
             cos = float(grad @ ref_grad / (grad.norm() * ref_grad.norm()))
             print(f"{m:>6} {r:>5} {str(dtype)[6:]:>7} {t_ex:>9.3f} {t_it:>9.3f} "
                   f"{t_ex / t_it:>10.2f} {abs(g - ref) / abs(ref):>14.2e} {cos:>9.5f}", flush=True)
