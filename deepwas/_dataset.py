@@ -7,6 +7,7 @@ summary statistics to the LD (:mod:`deepwas.io.harmonise`) and cut the windows.
 from __future__ import annotations
 
 import logging
+import numbers
 import os
 
 import numpy as np
@@ -17,9 +18,9 @@ from .io.arrays import table_from_arrays
 from .io.harmonise import check_sample_size, harmonise
 from .ld import read_plink_reference
 from .utils.validation import check_scalar
-from .ld_model import LDModel, resolve_share
+from .ld_model import LDModel, resolve_share, thinned_core_size
 from .window_store import WindowStore
-from .windows import DEFAULT_EIG_RTOL, make_windows
+from .windows import DEFAULT_EIG_RTOL, make_windows, thin_windows
 from .ld_blocks import BLOCK_DEFAULTS, detect_ld_blocks, read_ld_blocks, windows_from_blocks
 
 __all__ = ["Dataset", "Constructors", "AUTO_BLOCKS_MAX_PANEL"]
@@ -65,7 +66,7 @@ class Constructors:
     def from_arrays(cls, beta_hat, n, chrom, pos, ld, *, freq=None, snp=None, a1=None, a2=None,
                     features=None, sigma2=1.0, window_bp=1_000_000, flank_bp=1_000_000,
                     ld_regularisation="mismatch", ld_share="auto", eig_rtol=DEFAULT_EIG_RTOL,
-                    cache_dir=None, ld_blocks="auto", n_ref=None):
+                    cache_dir=None, ld_blocks="auto", n_ref=None, ld_core_size="auto"):
         """Summary statistics from arrays.
 
         Parameters
@@ -88,11 +89,13 @@ class Constructors:
             Residual variance, in (0, 1].
         window_bp, flank_bp : int, default 1_000_000
             Core window size and flank of the extended set, in base pairs.
-        ld_regularisation : {"mismatch", "truncate", "none"}, default "mismatch"
+        ld_regularisation : {"mismatch", "truncate", "none", "thinned"}, default "mismatch"
             How the LD enters the likelihood (:mod:`deepwas.ld_model`). "none" is the exact
             likelihood, right only when the LD is the GWAS sample's own (in-sample); the
             default "mismatch" (a mismatch variance beside a truncated R_II) is what the
-            reference-panel study chose (docs: "LD from a reference panel").
+            reference-panel study chose (docs: "LD from a reference panel"); "thinned" is the
+            exact likelihood on small interleaved cores of each LD block, whole block as the
+            extended set (needs LD blocks and the panel's size).
         ld_share : "auto" or float in (0, 1], default "auto"
             Share of trace(R_II) the kept eigenvectors reach ("truncate", "mismatch"):
             "auto" is 0.98, or 0.95 when the LD comes from a genotype panel smaller than a
@@ -118,6 +121,9 @@ class Constructors:
             against its ``panel_size``). Needed for ``ld_blocks="auto"`` to cut blocks, for LD
             score regression's small-panel r^2 correction and the LD diagnostics. None means
             the LD is the GWAS sample's own or from a panel as large (a warning is logged).
+        ld_core_size : "auto" or int, default "auto"
+            Variants per core for ``ld_regularisation="thinned"`` (ignored otherwise): "auto"
+            takes :func:`deepwas.ld_model.thinned_core_size` of the panel size.
 
         Returns
         -------
@@ -128,7 +134,7 @@ class Constructors:
         n = check_sample_size(n)
         sigma2 = check_scalar("sigma2", sigma2, 0.0, 1.0)
         settings = _settings(window_bp, flank_bp, ld_regularisation, ld_share, eig_rtol,
-                             cache_dir, ld_blocks)
+                             cache_dir, ld_blocks, ld_core_size)
         return cls._build(table, source, n, sigma2, features, settings, {})
 
     @classmethod
@@ -210,7 +216,7 @@ class Constructors:
                        window_bp=1_000_000, flank_bp=1_000_000, keep_ambiguous=False,
                        chain=None, format="auto", match_by="auto", check_build=True,
                        ld_regularisation="mismatch", ld_share="auto", eig_rtol=DEFAULT_EIG_RTOL,
-                       cache_dir=None, ld_blocks="auto"):
+                       cache_dir=None, ld_blocks="auto", ld_core_size="auto"):
         """Summary statistics aligned to any :class:`deepwas.ld.LDSource`.
 
         Windows come from the source when it defines them (UK Biobank LD files, LDGM
@@ -237,6 +243,7 @@ class Constructors:
         check_build : bool, default True
             See :func:`deepwas.io.harmonise`.
         sigma2, features, window_bp, flank_bp, ld_regularisation, ld_share, eig_rtol, cache_dir
+        ld_core_size
             As in :meth:`from_arrays`.
         ld_blocks : {"auto", "detect", "none"}, path, DataFrame or None, default "auto"
             As in :meth:`from_arrays`; the panel size is the source's ``panel_size`` (PLINK
@@ -248,7 +255,7 @@ class Constructors:
         """
         sigma2 = check_scalar("sigma2", sigma2, 0.0, 1.0)
         settings = _settings(window_bp, flank_bp, ld_regularisation, ld_share, eig_rtol,
-                             cache_dir, ld_blocks)
+                             cache_dir, ld_blocks, ld_core_size)
         h = harmonise(source, sumstats, n=n, keep_ambiguous=keep_ambiguous, chain=chain,
                       format=format, match_by=match_by, check_build=check_build)
         return cls._build(h.table, h.source, h.n, sigma2, _features_for(features, h, source),
@@ -273,11 +280,36 @@ class Constructors:
         else:
             windows, wchrom = make_windows(chrom, pos, settings["window_bp"],
                                            settings["flank_bp"], natural=natural)
+        if settings["ld_regularisation"] == "thinned":
+            windows, wchrom = _thinned(windows, wchrom, settings, source, natural, blocks)
         share = resolve_share(settings["ld_share"], source.panel_size, n)
         ld_model = LDModel(settings["ld_regularisation"], share, settings["eig_rtol"])
         data = Dataset(table, source, n, sigma2, features, windows, wchrom, ld_model,
                        settings["cache_dir"], drop_counts, genome_builds, ld_blocks=blocks)
         return cls(data, np.arange(len(windows)))
+
+
+def _thinned(windows, wchrom, settings, source, natural, blocks):
+    """The block windows cut into thinned cores (``ld_regularisation="thinned"``)."""
+    if natural is not None:
+        raise ValueError("ld_regularisation='thinned' cuts LD blocks of a genotype panel or an "
+                         "LD matrix into small cores; this LD source defines its own windows "
+                         f"({type(source).__name__}): use its default ld_regularisation")
+    if blocks is None:
+        raise ValueError("ld_regularisation='thinned' needs LD blocks: pass ld_blocks='detect' "
+                         "or a BED file of blocks (ld_blocks='auto' cuts them only for a panel "
+                         "of known size under %d people)" % AUTO_BLOCKS_MAX_PANEL)
+    size = settings["ld_core_size"]
+    if size == "auto":
+        if source.panel_size is None:
+            raise ValueError("ld_regularisation='thinned' with ld_core_size='auto' needs the "
+                             "LD panel's size: pass n_ref= (from_arrays) or ld_core_size=")
+        size = thinned_core_size(source.panel_size)
+    counts = [max(1, len(c) // size) for c, _ in windows]
+    thinned = thin_windows(windows, size)
+    log.info("thinned cores: %d LD blocks cut into %d windows of about %d core variants",
+             len(windows), len(thinned), size)
+    return thinned, np.repeat(np.asarray(wchrom, dtype=object), counts)
 
 
 def _resolve_blocks(spec, source, chrom, pos):
@@ -327,7 +359,7 @@ def _features_for(features, h, source):
 
 
 def _settings(window_bp, flank_bp, ld_regularisation, ld_share, eig_rtol, cache_dir,
-              ld_blocks="auto"):
+              ld_blocks="auto", ld_core_size="auto"):
     """The window and LD settings of a constructor, checked before any work is done."""
     from .ld_model import LD_REGULARISATIONS
 
@@ -342,6 +374,13 @@ def _settings(window_bp, flank_bp, ld_regularisation, ld_share, eig_rtol, cache_
                          f"DataFrame; no file {ld_blocks!r}")
     if not (ld_blocks is None or isinstance(ld_blocks, (str, os.PathLike, pd.DataFrame))):
         raise TypeError(f"ld_blocks: cannot use {type(ld_blocks).__name__}")
+    if not (isinstance(ld_core_size, str) and ld_core_size == "auto"):
+        if isinstance(ld_core_size, bool) or not isinstance(ld_core_size, numbers.Integral) \
+                or ld_core_size < 2:
+            raise ValueError(f"ld_core_size must be 'auto' or an integer >= 2, got "
+                             f"{ld_core_size!r}")
+        ld_core_size = int(ld_core_size)
     return dict(window_bp=window_bp, flank_bp=flank_bp, ld_regularisation=ld_regularisation,
                 ld_share=ld_share, cache_dir=cache_dir, ld_blocks=ld_blocks,
+                ld_core_size=ld_core_size,
                 eig_rtol=check_scalar("eig_rtol", eig_rtol, 0.0, 1.0, hi_open=True))

@@ -123,7 +123,9 @@ def block_groups(stats, n_blocks):
 
     Each chromosome is cut into consecutive runs of windows (by position), with the blocks
     shared out between chromosomes in proportion to their numbers of windows, so that blocks
-    hold roughly equal numbers of windows and never span two chromosomes.
+    hold roughly equal numbers of windows and never span two chromosomes. The thinned cores of
+    one LD block (``ld_regularisation="thinned"``, :attr:`SummaryStats.window_units`) always
+    share a block: they share the block's LD and statistics.
 
     Parameters
     ----------
@@ -145,22 +147,28 @@ def block_groups(stats, n_blocks):
     ...     est.fit(stats[train]).score(stats[test])
     """
     chrom, lo, _ = _core_spans(stats)
+    # windows that share an LD block (thinned cores) are one unit: never split between groups
+    units = np.asarray(stats.window_units)
+    first = np.flatnonzero(np.r_[True, np.diff(units) != 0])
+    chrom = chrom[first]
+    lo = np.minimum.reduceat(lo, first)
+    what = "windows" if len(first) == len(stats) else "units of windows sharing an LD block"
     names = sorted(set(chrom), key=chrom_sort_key)
     sizes = np.array([int((chrom == c).sum()) for c in names])
     n_blocks = int(n_blocks)
-    if not len(names) <= n_blocks <= len(stats):
+    if not len(names) <= n_blocks <= len(first):
         raise ValueError(f"n_blocks must lie between the number of chromosomes ({len(names)}; "
-                         "for fewer groups use stats.groups) and the number of windows "
-                         f"({len(stats)}), got {n_blocks}")
+                         f"for fewer groups use stats.groups) and the number of {what} "
+                         f"({len(first)}), got {n_blocks}")
     per = np.ones(len(names), dtype=np.int64)
     for _ in range(n_blocks - len(names)):    # next block to the chromosome with most per block
         room = np.where(per < sizes, sizes / per, -1.0)
         per[int(np.argmax(room))] += 1
-    labels = np.empty(len(stats), dtype=np.int64)
-    first = 0
+    labels = np.empty(len(first), dtype=np.int64)
+    start = 0
     for c, b in zip(names, per):
         idx = np.flatnonzero(chrom == c)
         idx = idx[np.argsort(lo[idx], kind="stable")]
-        labels[idx] = first + (np.arange(len(idx)) * b) // len(idx)
-        first += b
-    return labels
+        labels[idx] = start + (np.arange(len(idx)) * b) // len(idx)
+        start += b
+    return labels[units]

@@ -88,8 +88,12 @@ def ld_diagnostics(stats, h2=None, sigma2=None, warn=True):
         signal, ``(n_extended - n_core) * rank / (n_core * panel_size)``: each flank variant
         unlinked to the core gets a spurious R^2 of about ``rank / panel_size`` with it, against
         about 1 per core variant (NaN when the panel size is unknown, 0 for LD blocks, where
-        the extended set is the core); above :data:`FLANK_NOISE_WARN` h2 comes out low
-        (docs: "LD from a reference panel").
+        the extended set is the core, and for thinned cores, whose extended set is their LD
+        block); above :data:`FLANK_NOISE_WARN` h2 comes out low (docs: "LD from a reference
+        panel"). With thinned cores (``ld_regularisation="thinned"``) ``panel_noise`` is
+        reported but not warned about: it measures the noise of a large core's panel LD,
+        which cores far smaller than the panel do not carry (the study's -44 % of the
+        default became -1 % with them).
     """
     s = float(stats.sigma2 if sigma2 is None else sigma2) / stats.n
     v = stats._variant_table()
@@ -106,6 +110,8 @@ def ld_diagnostics(stats, h2=None, sigma2=None, warn=True):
         return used["h2"] / weights.sum()
 
     panel = stats.ld.panel_size
+    # thinned cores: the extended set is the core's own LD block, not unlinked flanks
+    flanks = stats.ld_model.regularisation != "thinned"
     pos = v["pos"].to_numpy()
     rows = []
     for k, (core, ext) in enumerate(stats.windows):
@@ -117,8 +123,8 @@ def ld_diagnostics(stats, h2=None, sigma2=None, warn=True):
                          end=int(pos[core].max()), n_core=len(core), n_extended=len(ext),
                          panel_size=panel, rank=wf.rank,
                          small_panel=bool(panel is not None and panel < len(core)),
-                         flank_noise=(len(ext) - len(core)) * wf.rank / (len(core) * panel)
-                         if panel else np.nan,
+                         flank_noise=((len(ext) - len(core)) * wf.rank / (len(core) * panel)
+                                      if flanks else 0.0) if panel else np.nan,
                          panel_noise=scale() * float(weights[ext].sum()) / (panel * s)
                          if panel else np.nan,
                          out_share=wf.out_share, n_tail=n_tail, z_tail=z,
@@ -134,13 +140,14 @@ def needs_warning(diag, regularisation=None):
     """Whether a :func:`ld_diagnostics` table calls for a warning: flagged windows, flank
     noise above :data:`FLANK_NOISE_WARN`, or a median panel noise above
     :data:`PANEL_NOISE_WARN` unless the LD is declared in-sample (``regularisation="none"``:
-    then the statistics carry the panel's noise too)."""
+    then the statistics carry the panel's noise too) or cut into thinned cores (``"thinned"``,
+    whose small cores do not carry it)."""
     return bool(diag["flag"].any() or (diag["flank_noise"] > FLANK_NOISE_WARN).any()
                 or _panel_noisy(diag, regularisation))
 
 
 def _panel_noisy(diag, regularisation):
-    return regularisation != "none" and "panel_noise" in diag \
+    return regularisation not in ("none", "thinned") and "panel_noise" in diag \
         and diag["panel_noise"].median() > PANEL_NOISE_WARN
 
 

@@ -54,11 +54,15 @@ JACKKNIFE_METHODS = ("pseudo", "refit", "none")
 log = logging.getLogger(__name__)
 
 
-def jackknife_blocks(n_windows, n_blocks):
+def jackknife_blocks(n_windows, n_blocks, units=None):
     """Block label (0 .. n - 1) of each window: contiguous runs of windows in genome order.
 
     With fewer windows than ``n_blocks``, one block per window and a ``UserWarning`` saying so
     (:func:`plan_blocks` splits windows instead, for the pseudo-jackknife).
+
+    ``units`` (one label per window, non-decreasing; :func:`deepwas.windows.window_units`)
+    keeps windows that share their LD together: the runs are cut between units, never inside
+    one (the thinned cores of one LD block are one unit). Then "windows" above reads "units".
 
     Returns
     -------
@@ -72,11 +76,18 @@ def jackknife_blocks(n_windows, n_blocks):
                          f"has {n_windows}: use jackknife='pseudo' (blocks of contiguous "
                          "variants inside windows), more windows (a smaller window_bp, "
                          "--window-bp), or jackknife='none' (no standard errors)")
-    if n_windows < n_blocks:
-        warnings.warn(f"{n_windows} windows for n_blocks={n_blocks} jackknife blocks: using one "
-                      f"block per window ({n_windows} blocks)", UserWarning, stacklevel=3)
-        n_blocks = n_windows
-    return _runs(n_windows, n_blocks), n_blocks
+    units = np.arange(n_windows) if units is None else np.asarray(units, dtype=np.int64)
+    n_units = int(units[-1]) + 1
+    what = "windows" if n_units == n_windows else "units of windows that share their LD"
+    if n_units < 2:
+        raise ValueError(f"a jackknife over whole {what} needs at least 2 of them, the data has "
+                         f"{n_units}: use more LD blocks, or jackknife='none'")
+    if n_units < n_blocks:
+        each = "window" if n_units == n_windows else "unit"
+        warnings.warn(f"{n_units} {what} for n_blocks={n_blocks} jackknife blocks: using one "
+                      f"block per {each} ({n_units} blocks)", UserWarning, stacklevel=3)
+        n_blocks = n_units
+    return _runs(n_units, n_blocks)[units], n_blocks
 
 
 def _check_n_blocks(n_blocks):
@@ -123,8 +134,12 @@ def plan_blocks(stats, n_blocks, method="pseudo"):
     on fewer windows, with a ``UserWarning`` saying what that assumes.
     """
     n_blocks = _check_n_blocks(n_blocks)
-    if len(stats) >= n_blocks or method == "refit":
-        labels, n = jackknife_blocks(len(stats), n_blocks)
+    units = stats.window_units
+    grouped = len(stats) > 0 and units[-1] + 1 < len(stats)
+    # windows that share their LD (thinned cores) are never split: their leave-outs would
+    # be dependent and the SE too small (one LD block per unit, docs "LD from a reference panel")
+    if len(stats) >= n_blocks or method == "refit" or grouped:
+        labels, n = jackknife_blocks(len(stats), n_blocks, units if grouped else None)
         return labels, n, "windows"
     labels, n = variant_blocks(stats, n_blocks)
     per = int(np.ceil(np.mean(np.bincount(labels))))

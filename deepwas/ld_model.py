@@ -13,6 +13,15 @@ set (``SummaryStats(..., ld_regularisation=...)``):
 ``"truncate"``
     Keep the top eigenvectors of R_II whose eigenvalues sum to a share ``share`` of its trace
     (SBayesRC's rule) and project beta-hat on them.
+``"thinned"``
+    The exact likelihood, on windows whose cores are small: each LD block is cut into
+    interleaved cores of about ``ld_core_size`` variants (every k-th variant of the block),
+    each with the whole block as its extended set (:func:`deepwas.windows.thin_windows`).
+    A core far smaller than the panel has its LD estimated without noise-level eigenvalues,
+    and the signal it receives from the block comes through the panel's cross-LD R_EI, whose
+    noise averages out; every variant is in exactly one core (a composite likelihood). Needs
+    LD blocks (``ld_blocks``) and the panel's size. Measured in the realistic design of docs
+    "LD from a reference panel" (docs: the thinned-cores table).
 ``"mismatch"`` (default)
     Truncation as above, plus a mismatch variance: in the kept eigenbasis the whitened
     statistics ``y = lam^{-1/2} U^T beta_I`` get covariance ``G^T F G + s (I + kappa diag(1/lam))``,
@@ -42,10 +51,13 @@ import numpy as np
 
 from .windows import DEFAULT_EIG_RTOL, WindowFactors, orthogonal_columns
 
-__all__ = ["LDModel", "LD_REGULARISATIONS", "DEFAULT_SHARE", "SMALL_PANEL_SHARE",
-           "DIAGNOSTIC_SHARE", "resolve_share", "kept_count"]
+__all__ = ["LDModel", "LD_REGULARISATIONS", "EXACT_REGULARISATIONS", "DEFAULT_SHARE",
+           "SMALL_PANEL_SHARE", "DIAGNOSTIC_SHARE", "resolve_share", "thinned_core_size",
+           "kept_count"]
 
-LD_REGULARISATIONS = ("none", "truncate", "mismatch")
+LD_REGULARISATIONS = ("none", "truncate", "mismatch", "thinned")
+#: the models that keep every eigenvalue of R_II (exact likelihood on each window)
+EXACT_REGULARISATIONS = ("none", "thinned")
 DEFAULT_SHARE = 0.98
 SMALL_PANEL_SHARE = 0.95
 #: the diagnostic looks at the eigen-directions beyond this share of the trace
@@ -59,6 +71,14 @@ def resolve_share(share, panel_size, n):
     if panel_size is not None and panel_size < n / 10:
         return SMALL_PANEL_SHARE
     return DEFAULT_SHARE
+
+
+def thinned_core_size(panel_size):
+    """Variants per core of ``ld_regularisation="thinned"`` for a panel of ``panel_size``
+    people: a tenth of the panel, between 10 and 40 (docs "LD from a reference panel": the
+    core trades the inflation of the inverse of its panel LD, about n / (n - core), against
+    the block signal that small cores miss)."""
+    return int(min(40, max(10, int(panel_size) // 10)))
 
 
 def kept_count(lam, share):
@@ -75,7 +95,7 @@ class LDModel:
 
     Parameters
     ----------
-    regularisation : {"none", "truncate", "mismatch"}
+    regularisation : {"none", "truncate", "mismatch", "thinned"}
     share : float
         Share of trace(R_II) the kept eigenvalues reach (not used by "none").
     eig_rtol : float
@@ -99,7 +119,7 @@ class LDModel:
 
     def key(self):
         """What the factors depend on, as text for the cache key."""
-        share = 1.0 if self.regularisation == "none" else self.share
+        share = 1.0 if self.regularisation in EXACT_REGULARISATIONS else self.share
         return f"{self.regularisation}:{share!r}:{self.eig_rtol!r}"
 
     def factors(self, U_r, lam_r, G, beta_I, n_core, ext_weights):
@@ -129,7 +149,8 @@ class LDModel:
         tail = slice(kept_count(lam_r, DIAGNOSTIC_SHARE), None)
         diag = dict(out_share=out_share, tail_y2=y[tail] ** 2,
                     tail_a=(np.asarray(ext_weights)[:, None] * G[:, tail] ** 2).sum(0))
-        k = len(lam_r) if self.regularisation == "none" else kept_count(lam_r, self.share)
+        k = (len(lam_r) if self.regularisation in EXACT_REGULARISATIONS
+             else kept_count(lam_r, self.share))
         G, y, lam = G[:, :k], y[:k], lam_r[:k]
         common = dict(q=float(y @ y), logdet_R=float(np.sum(np.log(lam))), rank=int(k),
                       n_core=int(n_core), **diag)

@@ -20,6 +20,7 @@ from .features.base import as_provider, take_rows
 from .io.harmonise import check_sample_size
 from .precompute import precompute_windows
 from .utils.validation import check_scalar
+from .windows import window_units
 
 __all__ = ["SummaryStats"]
 
@@ -195,6 +196,14 @@ class SummaryStats(Constructors):
                 (np.searchsorted(self._rows, core), np.searchsorted(self._rows, ext))
                 for core, ext in (self._data.windows[w] for w in self._selected)]
         return list(self._windows)
+
+    @property
+    def window_units(self):
+        """Unit label (0, 1, ...) of each window: the thinned cores of one LD block
+        (``ld_regularisation="thinned"``) form one unit, every other window is its own
+        (:func:`deepwas.windows.window_units`). Jackknife blocks and :meth:`block_groups` keep
+        units whole: their windows share the block's LD and statistics."""
+        return window_units(self.windows)
 
     @property
     def window_ids(self):

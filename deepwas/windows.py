@@ -37,7 +37,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["DEFAULT_EIG_RTOL", "WindowFactors", "make_windows", "window_factors",
+__all__ = ["DEFAULT_EIG_RTOL", "WindowFactors", "make_windows", "thin_windows", "window_units",
+           "window_factors",
            "eigenbasis_from_blocks", "factors_from_basis", "orthogonal_columns", "FactorCache"]
 
 log = logging.getLogger(__name__)
@@ -159,6 +160,52 @@ def make_windows(chrom, pos, window_bp=1_000_000, flank_bp=1_000_000, natural=No
     if not windows:
         raise ValueError("no window holds any variant")
     return windows, np.asarray(wchrom, dtype=object)
+
+
+def thin_windows(windows, core_size):
+    """Cut each window's core into interleaved cores of about ``core_size`` variants.
+
+    A core of ``n`` variants becomes ``k = max(1, n // core_size)`` cores (of ``core_size``
+    variants or a few more): core ``j``
+    holds every ``k``-th variant from the ``j``-th (``core[j::k]``), so each spans the whole
+    window, and every variant stays in exactly one core. Each keeps the window's extended set.
+    The cores of one window come out consecutively, in ``j`` order (:func:`window_units`
+    finds them again).
+
+    Parameters
+    ----------
+    windows : list of (ndarray, ndarray)
+        (core, extended) index arrays (LD blocks: core = extended).
+    core_size : int
+        Target number of variants per core (>= 1).
+
+    Returns
+    -------
+    list of (ndarray, ndarray)
+    """
+    core_size = int(core_size)
+    if core_size < 1:
+        raise ValueError(f"core size must be a positive integer, got {core_size!r}")
+    out = []
+    for core, ext in windows:
+        k = max(1, len(core) // core_size)
+        out += [(core[j::k], ext) for j in range(k)]
+    return out
+
+
+def window_units(windows):
+    """Label (0, 1, ...) of each window's unit: consecutive windows with the same extended
+    set are one unit (the thinned cores of one LD block, :func:`thin_windows`), every other
+    window a unit of its own. The units are what a jackknife or a split must keep whole: the
+    windows of one unit share their LD and their statistics.
+    """
+    labels = np.zeros(len(windows), dtype=np.int64)
+    for w in range(1, len(windows)):
+        prev, ext = windows[w - 1][1], windows[w][1]
+        same = len(prev) == len(ext) and prev[0] == ext[0] and prev[-1] == ext[-1] \
+            and np.array_equal(prev, ext)
+        labels[w] = labels[w - 1] + (not same)
+    return labels
 
 
 def factors_from_basis(U_r, lam_r, G, beta_I, n_core):

@@ -72,11 +72,16 @@ def add_data_args(p, sumstats_required=True, with_features=True):
     add_ld_blocks_arg(g)
     g.add_argument("--keep-ambiguous", action="store_true",
                    help="keep strand-ambiguous (A/T, C/G) SNPs")
-    g.add_argument("--ld-regularisation", choices=("mismatch", "truncate", "none"),
+    g.add_argument("--ld-regularisation", choices=("mismatch", "truncate", "none", "thinned"),
                    help="how the LD enters the likelihood: 'mismatch' is right for LD from a "
                         "reference panel, 'none' (exact) only for the GWAS sample's own LD "
                         "and for LDGMs (default: 'none' with --ldgm, the sparse precision "
-                        "likelihood as graphREML's; 'mismatch' otherwise)")
+                        "likelihood as graphREML's; 'mismatch' otherwise); 'thinned': the "
+                        "exact likelihood on small interleaved cores of each LD block (a "
+                        "panel's LD cut at blocks; see --ld-core-size)")
+    g.add_argument("--ld-core-size", default="auto", type=_core_size, metavar="K",
+                   help="variants per core with --ld-regularisation thinned (auto: from the "
+                        "panel size)")
     g.add_argument("--ld-share", default="auto", type=_share,
                    help="share of each core's LD trace kept (auto: 0.98, or 0.95 for a panel "
                         "under a tenth of the GWAS)")
@@ -95,6 +100,18 @@ def add_data_args(p, sumstats_required=True, with_features=True):
         f.add_argument("--bin-size", type=int, metavar="BP", default=500, help="bp per bin")
         f.add_argument("--no-freq-predictors", action="store_true",
                        help="do not use allele frequency and MAF as scalar predictors")
+
+
+def _core_size(text):
+    if text == "auto":
+        return text
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 2:
+        raise argparse.ArgumentTypeError(f"must be 'auto' or an integer >= 2, got {text!r}")
+    return value
 
 
 def add_ld_blocks_arg(group):
@@ -208,6 +225,8 @@ def load_stats(args, features=None):
               ld_blocks=ld_blocks_arg(args.ld_blocks))
     if args.ld_regularisation is not None:      # else the LD source's own default
         kw["ld_regularisation"] = args.ld_regularisation
+    if args.ld_core_size != "auto":
+        kw["ld_core_size"] = args.ld_core_size
     if args.sigma2 is not None:
         kw["sigma2"] = args.sigma2
     try:
