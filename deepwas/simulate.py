@@ -201,7 +201,8 @@ def gwas_blocks(stats, gwas_ld="blocks", block_bp=None):
 
     ``gwas_ld="chromosome"``: one per chromosome. ``"blocks"``: stretches of ``block_bp`` from
     each chromosome's first variant when ``block_bp`` is given, else the stats' LD blocks (its
-    windows, when they are blocks: core = extended set), else stretches of 1 Mb.
+    windows, when they are blocks: core = extended set; or the extended sets of thinned cores),
+    else stretches of 1 Mb.
     """
     if gwas_ld not in GWAS_LD:
         raise ValueError(f"gwas_ld must be one of {GWAS_LD}, got {gwas_ld!r}")
@@ -210,11 +211,14 @@ def gwas_blocks(stats, gwas_ld="blocks", block_bp=None):
     if gwas_ld == "chromosome":
         return chrom
     windows = stats.windows
+    # thinned cores (ld_regularisation="thinned"): the extended set of each is its LD block
+    thinned = stats.ld_model.regularisation == "thinned"
     if block_bp is None and getattr(stats._data, "ld_blocks", None) is not None \
-            and all(np.array_equal(core, ext) for core, ext in windows):
+            and (thinned or all(np.array_equal(core, ext) for core, ext in windows)):
         label = np.full(len(v), -1, dtype=np.int64)
-        for k, (core, _) in enumerate(windows):
-            label[core] = k
+        units = stats.window_units if thinned else np.arange(len(windows))
+        for k, (core, ext) in enumerate(windows):
+            label[ext if thinned else core] = units[k]
         # variants in no block (none in a window) are drawn on their own
         label[label < 0] = len(windows) + np.arange(int((label < 0).sum()))
         return label

@@ -217,3 +217,21 @@ def test_block_groups_keep_each_ld_block_whole(sim22):
     assert all(len(set(groups[units == u])) == 1 for u in range(5))
     with pytest.raises(ValueError, match=r"units of windows sharing an LD block \(5\)"):
         st.block_groups(6)
+
+
+def test_simulate_draws_per_ld_block_on_thinned_windows(sim22):
+    """semi_synthetic on thinned windows draws beta-hat per LD block, exactly as on the same
+    blocks as windows (not per 1 Mb stretch, nor once per overlapping core)."""
+    from deepwas.simulate import gwas_blocks, semi_synthetic
+
+    X, variants, R, f, beta_hat = sim22
+    blocks = _blocks(variants, [int(np.median(variants["pos"]))])
+    freq = np.random.default_rng(0).uniform(0.05, 0.5, len(variants))
+    th = _stats(sim22, ld_blocks=blocks, ld_core_size=20, freq=freq)
+    whole = SummaryStats.from_arrays(beta_hat, N_GWAS, variants["chrom"], variants["pos"], R,
+                                     n_ref=X.shape[1], ld_blocks=blocks, freq=freq)
+    np.testing.assert_array_equal(gwas_blocks(th), gwas_blocks(whole))
+    assert len(set(gwas_blocks(th))) == 2
+    a, _ = semi_synthetic(th, "constant", h2=0.1, n=N_GWAS, random_state=3)
+    b, _ = semi_synthetic(whole, "constant", h2=0.1, n=N_GWAS, random_state=3)
+    np.testing.assert_array_equal(a.variants["beta_hat"], b.variants["beta_hat"])
