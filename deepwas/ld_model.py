@@ -75,10 +75,17 @@ def resolve_share(share, panel_size, n):
 
 def thinned_core_size(panel_size):
     """Variants per core of ``ld_regularisation="thinned"`` for a panel of ``panel_size``
-    people: a tenth of the panel, between 10 and 40 (docs "LD from a reference panel": the
-    core trades the inflation of the inverse of its panel LD, about n / (n - core), against
-    the block signal that small cores miss)."""
-    return int(min(40, max(10, int(panel_size) // 10)))
+    people: a tenth of the panel, between 10 and 20.
+
+    The core size trades two biases (docs "LD from a reference panel", realistic design, 6-10
+    replicates per cell, h2 bias at h2 0.005 / 0.05 / 0.2): with 200 people cores of 10 give
+    -16 / -1 / -13 %, 15 give -11 / +6 / -6 %, 20 give -1 / +11 / +5 %, 30 give +7 / +34 /
+    +26 %; with 500 people cores of 10 give -9 / -6 / -2 %, 20 give 0 / +2 % (h2 0.005 /
+    0.05), 40 give 0 / +12 / +27 %. Large cores inflate h2 the more the stronger each block's
+    signal; small ones lose it. 20 is right at the weak per-block signal of a real genome
+    (the h2 0.005 cells) for 200 and 500 people alike; smaller panels need smaller cores.
+    """
+    return int(min(20, max(10, int(panel_size) // 10)))
 
 
 def kept_count(lam, share):
