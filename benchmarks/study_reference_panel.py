@@ -26,11 +26,14 @@ has none between distant SNPs) exactly through the genotypes of:
   windows.
 
 Every estimator goes through the public API with default settings except the one named:
-``GLMPrior`` on A with ``ld_regularisation`` "mismatch" (default), "truncate" and "none"
-(exact) and "thinned" (small interleaved cores of each block, its core size from the panel
-size unless ``--core-size`` gives one; not in the fixed-window designs, which have no blocks),
-and ``solver="ldsr"``; h2, the enrichment of A and their SEs from ``partitioned_h2`` (default
-jackknife).
+``GLMPrior`` on A with ``ld_regularisation`` "thinned" (small interleaved cores of each
+block, its core size from the panel size unless ``--core-size`` gives one: what the default
+"auto" takes in the designs cut at blocks; not run in the fixed-window designs, which have no
+blocks), "mismatch" (what "auto" takes with fixed windows; the default before this study),
+"truncate" and "none" (exact), and ``solver="ldsr"``; h2, the enrichment of A and their SEs
+from ``partitioned_h2`` (default jackknife). Rows of runs before the thinned default were
+labelled "mismatch (default)" and "thinned"; ``--from-csv`` reads them under the current
+names.
 
 usage: OMP_NUM_THREADS=1 python benchmarks/study_reference_panel.py [--reps 20]
        [--h2 0.05,0.2] [--designs split,...] [--out rows.csv] [--rst table.rst]
@@ -55,10 +58,13 @@ from deepwas.simulate import beta_hat_from_genotypes
 N = 100_000
 DESIGNS = ("in-sample", "split", "split-fixed", "split-regions", "realistic",
            "realistic-fixed")
-ESTIMATORS = {"mismatch (default)": dict(),
+# "thinned (default)": what ld_regularisation="auto" takes in the designs cut at blocks
+#: labels of earlier runs
+RENAMED = {"mismatch (default)": "mismatch", "thinned": "thinned (default)"}
+ESTIMATORS = {"thinned (default)": dict(ld_regularisation="thinned"),
+              "mismatch": dict(ld_regularisation="mismatch"),
               "truncate": dict(ld_regularisation="truncate"),
               "exact": dict(ld_regularisation="none"),
-              "thinned": dict(ld_regularisation="thinned"),
               "LDSR": dict(solver="ldsr")}
 
 
@@ -114,7 +120,7 @@ def base_stats(D, design, h2, kw, bed_path):
     blocks = {"in-sample": bed_path, "split": "auto", "split-fixed": "none",
               "split-regions": bed_path, "realistic": "auto",
               "realistic-fixed": "none"}[design]
-    if kw.get("ld_regularisation") == "thinned" and blocks == "none":
+    if kw.get("ld_regularisation") == "thinned" and blocks == "none":   # no blocks to thin
         return None
     table = pd.DataFrame({"SNP": v["snp"], "A1": v["a1"], "A2": v["a2"], "Z": 0.0, "N": N})
     feats = ArrayFeatures(pred=D["annot"][:, None], pred_names=["A"])
@@ -210,10 +216,13 @@ def main():
     ap.add_argument("--rst", default=None, help="also write the table as an rst list-table")
     args = ap.parse_args()
     if args.from_csv:
-        report(pd.concat([pd.read_csv(p) for p in args.from_csv]), args.rst)
+        rows = pd.concat([pd.read_csv(p) for p in args.from_csv])
+        rows["model"] = rows["model"].replace(RENAMED)
+        report(rows, args.rst)
         return
     if args.core_size is not None:
-        ESTIMATORS["thinned"] = dict(ESTIMATORS["thinned"], ld_core_size=args.core_size)
+        ESTIMATORS["thinned (default)"] = dict(ESTIMATORS["thinned (default)"],
+                                               ld_core_size=args.core_size)
     keep = args.estimators.split(",")
     for name in list(ESTIMATORS):
         if name not in keep:

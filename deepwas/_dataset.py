@@ -65,7 +65,7 @@ class Constructors:
     @classmethod
     def from_arrays(cls, beta_hat, n, chrom, pos, ld, *, freq=None, snp=None, a1=None, a2=None,
                     features=None, sigma2=1.0, window_bp=1_000_000, flank_bp=1_000_000,
-                    ld_regularisation="mismatch", ld_share="auto", eig_rtol=DEFAULT_EIG_RTOL,
+                    ld_regularisation="auto", ld_share="auto", eig_rtol=DEFAULT_EIG_RTOL,
                     cache_dir=None, ld_blocks="auto", n_ref=None, ld_core_size="auto"):
         """Summary statistics from arrays.
 
@@ -89,13 +89,16 @@ class Constructors:
             Residual variance, in (0, 1].
         window_bp, flank_bp : int, default 1_000_000
             Core window size and flank of the extended set, in base pairs.
-        ld_regularisation : {"mismatch", "truncate", "none", "thinned"}, default "mismatch"
-            How the LD enters the likelihood (:mod:`deepwas.ld_model`). "none" is the exact
-            likelihood, right only when the LD is the GWAS sample's own (in-sample); the
-            default "mismatch" (a mismatch variance beside a truncated R_II) is what the
-            reference-panel study chose (docs: "LD from a reference panel"); "thinned" is the
-            exact likelihood on small interleaved cores of each LD block, whole block as the
-            extended set (needs LD blocks and the panel's size).
+        ld_regularisation : {"auto", "thinned", "mismatch", "truncate", "none"}, default "auto"
+            How the LD enters the likelihood (:mod:`deepwas.ld_model`). "thinned" is the exact
+            likelihood on small interleaved cores of each LD block, the whole block as their
+            extended set (needs LD blocks and the panel's size); "mismatch" a mismatch
+            variance beside a truncated R_II; "none" the exact likelihood on the windows as
+            they are, right only when the LD is the GWAS sample's own (in-sample). "auto"
+            takes "thinned" when the LD is cut at blocks (``ld_blocks``) of a panel of known
+            size (or ``ld_core_size`` is given), "mismatch" otherwise: the choice of the
+            reference-panel study (docs "LD from a reference panel": h2 -43 % with
+            "mismatch", +0 % with "thinned", 200-person panel, 20 replicates).
         ld_share : "auto" or float in (0, 1], default "auto"
             Share of trace(R_II) the kept eigenvectors reach ("truncate", "mismatch"):
             "auto" is 0.98, or 0.95 when the LD comes from a genotype panel smaller than a
@@ -215,7 +218,7 @@ class Constructors:
     def from_ld_source(cls, source, sumstats, *, n=None, sigma2=1.0, features=None,
                        window_bp=1_000_000, flank_bp=1_000_000, keep_ambiguous=False,
                        chain=None, format="auto", match_by="auto", check_build=True,
-                       ld_regularisation="mismatch", ld_share="auto", eig_rtol=DEFAULT_EIG_RTOL,
+                       ld_regularisation="auto", ld_share="auto", eig_rtol=DEFAULT_EIG_RTOL,
                        cache_dir=None, ld_blocks="auto", ld_core_size="auto"):
         """Summary statistics aligned to any :class:`deepwas.ld.LDSource`.
 
@@ -280,6 +283,10 @@ class Constructors:
         else:
             windows, wchrom = make_windows(chrom, pos, settings["window_bp"],
                                            settings["flank_bp"], natural=natural)
+        if settings["ld_regularisation"] == "auto":
+            thin = natural is None and blocks is not None and (
+                source.panel_size is not None or settings["ld_core_size"] != "auto")
+            settings = dict(settings, ld_regularisation="thinned" if thin else "mismatch")
         if settings["ld_regularisation"] == "thinned":
             windows, wchrom = _thinned(windows, wchrom, settings, source, natural, blocks)
         share = resolve_share(settings["ld_share"], source.panel_size, n)
@@ -363,9 +370,9 @@ def _settings(window_bp, flank_bp, ld_regularisation, ld_share, eig_rtol, cache_
     """The window and LD settings of a constructor, checked before any work is done."""
     from .ld_model import LD_REGULARISATIONS
 
-    if ld_regularisation not in LD_REGULARISATIONS:
-        raise ValueError(f"ld_regularisation must be one of {', '.join(LD_REGULARISATIONS)}, "
-                         f"got {ld_regularisation!r}")
+    if ld_regularisation != "auto" and ld_regularisation not in LD_REGULARISATIONS:
+        raise ValueError(f"ld_regularisation must be 'auto' or one of "
+                         f"{', '.join(LD_REGULARISATIONS)}, got {ld_regularisation!r}")
     if ld_share != "auto":
         check_scalar("ld_share", ld_share, 0.0, 1.0)
     if isinstance(ld_blocks, str) and ld_blocks not in ("auto", "detect", "none") \

@@ -1,10 +1,12 @@
-"""How a window's LD enters the likelihood: exactly, truncated, or with a mismatch variance.
+"""How a window's LD enters the likelihood: exactly, on thinned cores, truncated, or with a
+mismatch variance.
 
 The exact likelihood (DESIGN section 1) assumes R is the LD of the GWAS sample itself. LD
 from a reference panel of p people is a noisy estimate of it: R_II has rank < p and small,
 noisy eigenvalues, and ``R_II^+`` amplifies the components of the GWAS's beta-hat along them
-until only a huge f can explain them (h2 = 0.99 for a true 0.05). Three models, chosen per data
-set (``SummaryStats(..., ld_regularisation=...)``):
+until only a huge f can explain them (h2 = 0.99 for a true 0.05). Four models, chosen per data
+set (``SummaryStats(..., ld_regularisation=...)``; the default "auto" takes "thinned" when the
+LD is cut at blocks of a panel of known size, "mismatch" otherwise):
 
 ``"none"``
     The exact likelihood on every eigenvalue above ``eig_rtol`` of the largest: right when R
@@ -21,8 +23,12 @@ set (``SummaryStats(..., ld_regularisation=...)``):
     and the signal it receives from the block comes through the panel's cross-LD R_EI, whose
     noise averages out; every variant is in exactly one core (a composite likelihood). Needs
     LD blocks (``ld_blocks``) and the panel's size. Measured in the realistic design of docs
-    "LD from a reference panel" (docs: the thinned-cores table).
-``"mismatch"`` (default)
+    "LD from a reference panel" (GWAS LD from 10,000 people, a 200-person panel, 20
+    replicates): h2 bias +0 / +10 / +8 % at h2 0.005 / 0.05 / 0.2 (95 % intervals cover
+    95 / 80 / 85 %), where "mismatch" on one window per block gives -43 / -18 / -16 %. It
+    over-shoots when the statistics themselves carry a small panel's LD noise (statistics
+    drawn through another small panel: no real GWAS), where "mismatch" absorbs it.
+``"mismatch"`` (the default for fixed windows and panels of unknown size)
     Truncation as above, plus a mismatch variance: in the kept eigenbasis the whitened
     statistics ``y = lam^{-1/2} U^T beta_I`` get covariance ``G^T F G + s (I + kappa diag(1/lam))``,
     i.e. white noise of variance ``kappa s`` added to beta_I within the kept eigenspace.

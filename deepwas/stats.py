@@ -202,7 +202,10 @@ class SummaryStats(Constructors):
         """Unit label (0, 1, ...) of each window: the thinned cores of one LD block
         (``ld_regularisation="thinned"``) form one unit, every other window is its own
         (:func:`deepwas.windows.window_units`). Jackknife blocks and :meth:`block_groups` keep
-        units whole: their windows share the block's LD and statistics."""
+        units whole: their windows share the block's LD and statistics. (Fixed windows whose
+        extended sets happen to coincide stay units of their own, as they always were.)"""
+        if self.ld_model.regularisation != "thinned":
+            return np.arange(len(self))
         return window_units(self.windows)
 
     @property

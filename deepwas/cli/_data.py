@@ -72,13 +72,15 @@ def add_data_args(p, sumstats_required=True, with_features=True):
     add_ld_blocks_arg(g)
     g.add_argument("--keep-ambiguous", action="store_true",
                    help="keep strand-ambiguous (A/T, C/G) SNPs")
-    g.add_argument("--ld-regularisation", choices=("mismatch", "truncate", "none", "thinned"),
-                   help="how the LD enters the likelihood: 'mismatch' is right for LD from a "
-                        "reference panel, 'none' (exact) only for the GWAS sample's own LD "
+    g.add_argument("--ld-regularisation",
+                   choices=("auto", "thinned", "mismatch", "truncate", "none"),
+                   help="how the LD enters the likelihood: 'thinned' (the exact likelihood on "
+                        "small interleaved cores of each LD block, see --ld-core-size) is "
+                        "right for a reference panel's LD cut at blocks, 'mismatch' for panel "
+                        "LD in fixed windows, 'none' (exact) only for the GWAS sample's own LD "
                         "and for LDGMs (default: 'none' with --ldgm, the sparse precision "
-                        "likelihood as graphREML's; 'mismatch' otherwise); 'thinned': the "
-                        "exact likelihood on small interleaved cores of each LD block (a "
-                        "panel's LD cut at blocks; see --ld-core-size)")
+                        "likelihood as graphREML's; otherwise 'auto': 'thinned' when the LD "
+                        "is cut at blocks of a panel of known size, 'mismatch' if not)")
     g.add_argument("--ld-core-size", default="auto", type=_core_size, metavar="K",
                    help="variants per core with --ld-regularisation thinned (auto: from the "
                         "panel size)")
