@@ -104,18 +104,6 @@ def add_data_args(p, sumstats_required=True, with_features=True):
                        help="do not use allele frequency and MAF as scalar predictors")
 
 
-def _core_size(text):
-    if text == "auto":
-        return text
-    try:
-        value = int(text)
-    except ValueError:
-        value = 0
-    if value < 2:
-        raise argparse.ArgumentTypeError(f"must be 'auto' or an integer >= 2, got {text!r}")
-    return value
-
-
 def add_ld_blocks_arg(group):
     """``--ld-blocks`` (the data commands and ``simulate``)."""
     group.add_argument("--ld-blocks", default="auto", metavar="auto|detect|none|BED",
@@ -138,7 +126,15 @@ def auto_or(parse, what):
     return parse_auto
 
 
+def _at_least_two(text):
+    value = int(text)
+    if value < 2:
+        raise ValueError(text)
+    return value
+
+
 _share = auto_or(float, "a number")
+_core_size = auto_or(_at_least_two, "an integer >= 2")
 
 
 def join(items):
