@@ -237,3 +237,44 @@ def test_simulate_draws_per_ld_block_on_thinned_windows(sim22):
     a, _ = semi_synthetic(th, "constant", h2=0.1, n=N_GWAS, random_state=3)
     b, _ = semi_synthetic(whole, "constant", h2=0.1, n=N_GWAS, random_state=3)
     np.testing.assert_array_equal(a.variants["beta_hat"], b.variants["beta_hat"])
+
+
+def test_full_batch_fit_passes_the_prior_once_per_block(sim22, monkeypatch):
+    """L-BFGS on thinned cores evaluates the prior once per LD block (its cores share the
+    block as extended set) and sums their losses: the same fit as one pass per core, with
+    the prior called ~k times fewer."""
+    from deepwas.fitting import _full_batch
+
+    X, variants, R, f, beta_hat = sim22
+    rng = np.random.default_rng(1)
+    feats = rng.standard_normal((len(variants), 3))
+    st = SummaryStats.from_arrays(beta_hat, N_GWAS, variants["chrom"], variants["pos"], R,
+                                  n_ref=X.shape[1], sigma2=SIGMA2, features=feats,
+                                  freq=rng.uniform(0.05, 0.5, len(variants)),
+                                  ld_blocks=_blocks(variants, [int(np.median(variants["pos"]))]),
+                                  ld_core_size=20)
+    assert st.ld_model.regularisation == "thinned"
+    runs = _full_batch._shared_runs
+
+    def fit(shared):
+        monkeypatch.setattr(_full_batch, "_shared_runs",
+                            runs if shared else lambda o, fe, ids: np.ones(len(ids), int))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            est = deepwas.GLMPrior(random_state=0).fit(st)
+        return est.predict_f(st), float(est.history_[-1, "train_loss"])
+
+    shared_f, shared_loss = fit(True)
+    once_f, once_loss = fit(False)
+    np.testing.assert_allclose(shared_f, once_f, rtol=1e-6)
+    assert shared_loss == pytest.approx(once_loss, rel=1e-9)
+    ids = list(range(len(st)))
+
+    class _Obj:
+        stats = st
+
+    class _Fetch:
+        windows = st.windows
+
+    r = runs(_Obj(), _Fetch(), ids)
+    assert r[0] == np.sum(st.window_units == 0) and r.max() < len(st)

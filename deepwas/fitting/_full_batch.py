@@ -62,26 +62,37 @@ def _window_losses(prior, objective, fetch, ids, with_grad, chunk_size=None, gro
     for p in params:
         p.grad = None
     total = 0.0
-    n_ids, ids = len(ids), list(ids if mine is None else mine)
-    for j, k in enumerate(ids):
-        if j + 1 < len(ids):
-            objective.prefetch(ids[j + 1])
-        k = int(k)
-        loss_fn = lambda log_f: objective(k, log_f, False) / n_ids  # noqa: E731
+    n_ids, ids = len(ids), [int(k) for k in (ids if mine is None else mine)]
+    runs = _shared_runs(objective, fetch, ids)
+    j = 0
+    while j < len(ids):
+        k, run = ids[j], runs[j]
         if chunk_size is not None and fetch.size(k) > chunk_size:
+            if j + 1 < len(ids):
+                objective.prefetch(ids[j + 1])
+            loss_fn = lambda log_f: objective(k, log_f, False) / n_ids  # noqa: E731
             get = lambda lo, hi: fetch.chunk(k, lo, hi)  # noqa: E731
             if with_grad:
                 loss, _ = chunked_backward(prior, get, fetch.size(k), chunk_size, loss_fn)
             else:
                 with torch.no_grad():
                     loss = loss_fn(chunked_forward(prior, get, fetch.size(k), chunk_size))
+            run = 1
         else:
+            # the windows of a run share k's extended set (thinned cores of one LD block):
+            # one pass of the prior serves them all
             func, pred, freq, n = fetch(k)
             with torch.set_grad_enabled(with_grad):
-                loss = loss_fn(prior(func, pred, freq, n=n))
+                log_f = prior(func, pred, freq, n=n)
+                loss = 0.0
+                for i in range(j, j + run):
+                    if i + 1 < len(ids):
+                        objective.prefetch(ids[i + 1])
+                    loss = loss + objective(ids[i], log_f, False) / n_ids
                 if with_grad:
                     loss.backward()
         total += float(loss.detach())
+        j += run
     if not with_grad:
         return float(group.all_reduce_sum(torch.tensor([total], dtype=torch.float64))[0]), None
     grad = torch.cat([torch.tensor([total], dtype=torch.float64)] + [
@@ -89,6 +100,23 @@ def _window_losses(prior, objective, fetch, ids, with_grad, chunk_size=None, gro
         .reshape(-1) for p in params])
     grad = group.all_reduce_sum(grad).numpy()
     return float(grad[0]), grad[1:]
+
+
+def _shared_runs(objective, fetch, ids):
+    """For each position of ``ids``: how many windows from it on (itself included) share its
+    extended set, when the data are thinned cores (``ld_regularisation="thinned"``; 1 for
+    every other LD model, so their sums keep their order to the last bit)."""
+    runs = np.ones(len(ids), dtype=np.int64)
+    stats = getattr(objective, "stats", None)
+    model = getattr(stats, "ld_model", None)
+    if model is None or model.regularisation != "thinned":
+        return runs
+    exts = [fetch.windows[k][1] for k in ids]
+    for j in range(len(ids) - 2, -1, -1):
+        a, b = exts[j], exts[j + 1]
+        if len(a) == len(b) and a[0] == b[0] and a[-1] == b[-1] and np.array_equal(a, b):
+            runs[j] = runs[j + 1] + 1
+    return runs
 
 
 def mean_loss(prior, objective, fetch, ids, chunk_size=None, group=SINGLE):
