@@ -58,9 +58,9 @@ from deepwas.simulate import beta_hat_from_genotypes
 N = 100_000
 DESIGNS = ("in-sample", "split", "split-fixed", "split-regions", "realistic",
            "realistic-fixed")
-# "thinned (default)": what ld_regularisation="auto" takes in the designs cut at blocks
 #: labels of earlier runs
 RENAMED = {"mismatch (default)": "mismatch", "thinned": "thinned (default)"}
+# "thinned (default)": what ld_regularisation="auto" takes in the designs cut at blocks
 ESTIMATORS = {"thinned (default)": dict(ld_regularisation="thinned"),
               "mismatch": dict(ld_regularisation="mismatch"),
               "truncate": dict(ld_regularisation="truncate"),

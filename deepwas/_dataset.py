@@ -20,7 +20,7 @@ from .ld import read_plink_reference
 from .utils.validation import check_scalar
 from .ld_model import LDModel, resolve_share, thinned_core_size
 from .window_store import WindowStore
-from .windows import DEFAULT_EIG_RTOL, make_windows, thin_windows
+from .windows import DEFAULT_EIG_RTOL, make_windows, thin_windows, window_units
 from .ld_blocks import BLOCK_DEFAULTS, detect_ld_blocks, read_ld_blocks, windows_from_blocks
 
 __all__ = ["Dataset", "Constructors", "AUTO_BLOCKS_MAX_PANEL"]
@@ -312,11 +312,11 @@ def _thinned(windows, wchrom, settings, source, natural, blocks):
             raise ValueError("ld_regularisation='thinned' with ld_core_size='auto' needs the "
                              "LD panel's size: pass n_ref= (from_arrays) or ld_core_size=")
         size = thinned_core_size(source.panel_size)
-    counts = [max(1, len(c) // size) for c, _ in windows]
     thinned = thin_windows(windows, size)
     log.info("thinned cores: %d LD blocks cut into %d windows of about %d core variants",
              len(windows), len(thinned), size)
-    return thinned, np.repeat(np.asarray(wchrom, dtype=object), counts)
+    # the cores of block b form unit b (thin_windows keeps them consecutive)
+    return thinned, np.asarray(wchrom, dtype=object)[window_units(thinned)]
 
 
 def _resolve_blocks(spec, source, chrom, pos):

@@ -139,7 +139,7 @@ def plan_blocks(stats, n_blocks, method="pseudo"):
     # windows that share their LD (thinned cores) are never split: their leave-outs would
     # be dependent and the SE too small (one LD block per unit, docs "LD from a reference panel")
     if len(stats) >= n_blocks or method == "refit" or grouped:
-        labels, n = jackknife_blocks(len(stats), n_blocks, units if grouped else None)
+        labels, n = jackknife_blocks(len(stats), n_blocks, units)
         return labels, n, "windows"
     labels, n = variant_blocks(stats, n_blocks)
     per = int(np.ceil(np.mean(np.bincount(labels))))

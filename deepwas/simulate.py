@@ -216,7 +216,7 @@ def gwas_blocks(stats, gwas_ld="blocks", block_bp=None):
     if block_bp is None and getattr(stats._data, "ld_blocks", None) is not None \
             and (thinned or all(np.array_equal(core, ext) for core, ext in windows)):
         label = np.full(len(v), -1, dtype=np.int64)
-        units = stats.window_units if thinned else np.arange(len(windows))
+        units = stats.window_units          # one per window unless thinned
         for k, (core, ext) in enumerate(windows):
             label[ext if thinned else core] = units[k]
         # variants in no block (none in a window) are drawn on their own

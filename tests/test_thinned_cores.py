@@ -258,7 +258,7 @@ def test_full_batch_fit_passes_the_prior_once_per_block(sim22, monkeypatch):
 
     def fit(shared):
         monkeypatch.setattr(_full_batch, "_shared_runs",
-                            runs if shared else lambda o, fe, ids: np.ones(len(ids), int))
+                            runs if shared else lambda o, ids: np.ones(len(ids), int))
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             est = deepwas.GLMPrior(random_state=0).fit(st)
@@ -273,8 +273,5 @@ def test_full_batch_fit_passes_the_prior_once_per_block(sim22, monkeypatch):
     class _Obj:
         stats = st
 
-    class _Fetch:
-        windows = st.windows
-
-    r = runs(_Obj(), _Fetch(), ids)
+    r = runs(_Obj(), ids)
     assert r[0] == np.sum(st.window_units == 0) and r.max() < len(st)

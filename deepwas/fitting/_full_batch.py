@@ -63,7 +63,7 @@ def _window_losses(prior, objective, fetch, ids, with_grad, chunk_size=None, gro
         p.grad = None
     total = 0.0
     n_ids, ids = len(ids), [int(k) for k in (ids if mine is None else mine)]
-    runs = _shared_runs(objective, fetch, ids)
+    runs = _shared_runs(objective, ids)
     j = 0
     while j < len(ids):
         k, run = ids[j], runs[j]
@@ -102,19 +102,15 @@ def _window_losses(prior, objective, fetch, ids, with_grad, chunk_size=None, gro
     return float(grad[0]), grad[1:]
 
 
-def _shared_runs(objective, fetch, ids):
-    """For each position of ``ids``: how many windows from it on (itself included) share its
-    extended set, when the data are thinned cores (``ld_regularisation="thinned"``; 1 for
-    every other LD model, so their sums keep their order to the last bit)."""
+def _shared_runs(objective, ids):
+    """For each position of ``ids``: how many windows from it on (itself included) are in its
+    unit (:attr:`SummaryStats.window_units`: the thinned cores of one LD block, which share
+    its extended set; every other window is a unit of its own, so the sums of the other LD
+    models keep their order to the last bit)."""
+    units = np.asarray(objective.stats.window_units)[ids]
     runs = np.ones(len(ids), dtype=np.int64)
-    stats = getattr(objective, "stats", None)
-    model = getattr(stats, "ld_model", None)
-    if model is None or model.regularisation != "thinned":
-        return runs
-    exts = [fetch.windows[k][1] for k in ids]
     for j in range(len(ids) - 2, -1, -1):
-        a, b = exts[j], exts[j + 1]
-        if len(a) == len(b) and a[0] == b[0] and a[-1] == b[-1] and np.array_equal(a, b):
+        if units[j] == units[j + 1]:
             runs[j] = runs[j + 1] + 1
     return runs
 
