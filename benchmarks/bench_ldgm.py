@@ -81,7 +81,7 @@ def sample_block(P, f, n, rng):
 
     from deepwas.solvers.sparse_ldlt import SparseLDLT
 
-    F = SparseLDLT(P)
+    F = SparseLDLT(P).factor()
     L, D, perm = F.factors()
     L = (L + sp.eye(F.n, format="csc")).tocsr()
     xi = rng.standard_normal(F.n) / np.sqrt(D)

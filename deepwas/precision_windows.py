@@ -92,7 +92,7 @@ def precision_factors(P, W, beta_W, n_core):
     u = P[W][:, W] @ beta_W
     logdet_PVV = 0.0
     if len(V):
-        P_VV = SparseLDLT(P[V][:, V])
+        P_VV = SparseLDLT(P[V][:, V]).factor()
         logdet_PVV = P_VV.logdet()
         u = u - P[W][:, V] @ P_VV.solve(P[V][:, W] @ beta_W)
     return PrecisionFactors(P=P, W=W, u=u, q=float(beta_W @ u), logdet_PVV=logdet_PVV,
@@ -100,8 +100,9 @@ def precision_factors(P, W, beta_W, n_core):
 
 
 class PrecisionWindow:
-    """A precision window ready for the solver: its factors plus the sparse ``LDL^T`` of the
-    block (ordering and symbolic analysis done once, kept while the window is in memory).
+    """A precision window ready for the solver: its factors plus the symbolic sparse ``LDL^T``
+    of the block (ordering and symbolic analysis done once, kept while the window is in
+    memory; each likelihood evaluation makes its own numeric factor and drops it).
 
     Stands where dense windows have :class:`deepwas.window_store.WindowTensors`: the null
     model's ``q``, ``logdet_R`` and ``rank`` mean the same; ``G`` and ``y`` do not exist.
@@ -111,8 +112,8 @@ class PrecisionWindow:
     d = None
 
     def __init__(self, wf):
-        self.ldlt = SparseLDLT(wf.P)          # its first factor is P itself
-        self.logdet_P = self.ldlt.logdet()
+        self.ldlt = SparseLDLT(wf.P)
+        self.logdet_P = self.ldlt.factor().logdet()
         self.logdet_R = wf.logdet_PVV - self.logdet_P      # log|R_WW| = -log|S|
         self.W, self.u, self.q = wf.W, wf.u, wf.q
         self.rank, self.n_core = wf.rank, wf.n_core

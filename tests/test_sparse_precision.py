@@ -37,15 +37,29 @@ def test_ldlt_matches_dense_on_the_real_block(block_P):
     np.testing.assert_allclose(F.solve(b), Ti @ b, rtol=1e-9, atol=1e-9 * np.abs(Ti @ b).max())
     np.testing.assert_allclose(F.inverse_diagonal(), np.diag(Ti), rtol=1e-10)
     # refactorising on the same pattern: a new diagonal gives the new inverse
-    F.factor(1.0, None)
+    F = SparseLDLT(block_P).factor(1.0, None)
     np.testing.assert_allclose(F.inverse_diagonal(), np.diag(np.linalg.inv(block_P.toarray())),
                                rtol=1e-10)
+
+
+def test_ldlt_keeps_only_the_symbolic_analysis(ldgm_block):
+    """A genome holds one SparseLDLT per LD block: between evaluations it keeps the ordering,
+    the tree and A's triangle, never a numeric factor (the whole real block: 482,042 entries
+    of L, 16 bytes each in QDLDL's factor); every numeric factor is its own object."""
+    P = LDGMSource(ldgm_block / "metadata.csv").precision(0).tocsc()
+    S = SparseLDLT(P)
+    assert S.nnz_L > 4 * P.nnz
+    assert S.nbytes < 12 * P.nnz + 48 * P.shape[0]
+    assert not any(isinstance(v, (np.ndarray, list)) and np.size(v) >= S.nnz_L
+                   for v in vars(S).values())
+    a, b = S.factor(2e-5, np.full(P.shape[0], 1e-5)), S.factor(1.0)
+    assert a.logdet() != pytest.approx(b.logdet())
 
 
 def test_ldlt_small_hand_matrix_and_errors():
     A = sp.csc_matrix(np.array([[4.0, 1, 0, 1], [1, 3, 1, 0], [0, 1, 2, 0], [1, 0, 0, 5]]))
     F = SparseLDLT(A)
-    np.testing.assert_allclose(F.inverse_diagonal(), np.diag(np.linalg.inv(A.toarray())),
+    np.testing.assert_allclose(F.factor().inverse_diagonal(), np.diag(np.linalg.inv(A.toarray())),
                                rtol=1e-14)
     with pytest.raises(FloatingPointError, match="not positive definite"):
         F.factor(-1.0)

@@ -23,14 +23,16 @@ __all__ = ["sparse_gain", "sparse_posterior_mean"]
 
 
 def _solve(ldlt, W, u, f, s, with_inverse_diagonal):
+    """``x = (T^-1 [u; 0])_W``, ``log|T|`` and (or None) ``diag(T^-1)_W``; the numeric factor
+    of ``T`` lives only in this call (:class:`~deepwas.solvers.sparse_ldlt.SparseLDLT`)."""
     shift = np.zeros(ldlt.n)
     shift[W] = f
-    ldlt.factor(s, shift)
+    T = ldlt.factor(s, shift)
     rhs = np.zeros(ldlt.n)
     rhs[W] = u
-    x = ldlt.solve(rhs)[W]
-    zdiag = ldlt.inverse_diagonal()[W] if with_inverse_diagonal else None
-    return x, zdiag
+    x = T.solve(rhs)[W]
+    zdiag = T.inverse_diagonal()[W] if with_inverse_diagonal else None
+    return x, T.logdet(), zdiag
 
 
 class _SparseGain(torch.autograd.Function):
@@ -39,9 +41,9 @@ class _SparseGain(torch.autograd.Function):
         fn = f.detach().to("cpu", torch.float64).numpy()
         if not np.all(np.isfinite(fn)):
             raise FloatingPointError("prior variances hold non-finite values")
-        x, zdiag = _solve(ldlt, W, u, fn, s, ctx.needs_input_grad[0])
+        x, logdet_T, zdiag = _solve(ldlt, W, u, fn, s, ctx.needs_input_grad[0])
         logdet_sP = ldlt.n * math.log(s) + logdet_P
-        gain = 0.5 * (q / s - float(u @ x) - (ldlt.logdet() - logdet_sP))
+        gain = 0.5 * (q / s - float(u @ x) - (logdet_T - logdet_sP))
         if zdiag is not None:
             ctx.grad = torch.as_tensor(0.5 * (x * x - zdiag), dtype=f.dtype, device=f.device)
         return torch.as_tensor(gain, dtype=f.dtype, device=f.device)
@@ -57,7 +59,8 @@ def sparse_gain(ldlt, W, u, q, logdet_P, f, s):
     Parameters
     ----------
     ldlt : SparseLDLT
-        Of the block's precision ``P`` (refactorised here as ``s P + diag(f)``).
+        Symbolic factor of the block's precision ``P`` (factorised here as
+        ``s P + diag(f)``).
     W : ndarray of int, shape (m,)
         Rows of ``P`` of the window's variants.
     u : ndarray, shape (m,)
@@ -85,5 +88,5 @@ def sparse_posterior_mean(ldlt, W, u, f, s):
     From ``E[beta | beta_hat] = F R (R F R + s R)^-1 beta_hat`` with ``R = S^-1``.
     """
     f = np.asarray(f, dtype=np.float64)
-    x, _ = _solve(ldlt, W, u, f, s, False)
+    x, _, _ = _solve(ldlt, W, u, f, s, False)
     return f * x

@@ -9,13 +9,16 @@ step; here the cost follows the fill of the factor.
 Libraries, chosen by measurement on the shipped 1000 Genomes EUR LDGM block (5,354 indices,
 94,556 entries of P; 2-core machine):
 
-* factorisation: QDLDL (``qdldl`` on the package index, a C library with wheels; AMD ordering
-  built in). The AMD ordering gives 482,042 entries in L (RCM: bandwidth 2,955; natural order:
-  a profile of 1.0 M); a new numeric factorisation on the same pattern takes 0.04 s
-  (``update``; CPU time of one thread), the first one with the ordering 0.09 s. scikit-sparse (CHOLMOD) has no wheel
-  on the index (it needs SuiteSparse from the system), so it cannot be a requirement;
-  SuperLU (scipy) factorises but gives neither a symmetric factor for the selected inversion
-  nor an ordering that keeps it small.
+* ordering: AMD, from QDLDL (``qdldl`` on the package index, a C library with wheels). It
+  gives 482,042 entries in L (RCM: bandwidth 2,955; natural order: a profile of 1.0 M).
+  scikit-sparse (CHOLMOD) has no wheel on the index (it needs SuiteSparse from the system), so
+  it cannot be a requirement; SuperLU (scipy) factorises but gives neither a symmetric factor
+  for the selected inversion nor an ordering that keeps it small.
+* numeric factorisation: the up-looking ``LDL^T`` that QDLDL implements, compiled with numba
+  (:mod:`deepwas.solvers._ldl`) so that only the symbolic analysis is kept between
+  evaluations: 0.048 s a factorisation against QDLDL's 0.030 s (``update``; CPU time of one
+  thread), but 0.75 MB held a block instead of QDLDL's 9.3 MB (its factor cannot be dropped
+  and remade without redoing the ordering, 0.17-0.28 s).
 * selected inversion: the Takahashi recurrences on the pattern of L, by supernodes, compiled
   with numba (no package on the index provides it for a CSC factor).
 
@@ -41,17 +44,18 @@ from __future__ import annotations
 import numpy as np
 import scipy.sparse as sp
 
-__all__ = ["SparseLDLT"]
+__all__ = ["LDLTFactor", "SparseLDLT"]
 
 
 class SparseLDLT:
-    """``LDL^T`` of ``scale * A + diag(shift)`` for one symmetric sparse ``A``.
+    """Symbolic ``LDL^T`` of one symmetric sparse ``A``, for ``scale * A + diag(shift)``.
 
-    The ordering and the symbolic analysis are done once (at construction); every
-    :meth:`factor` is numeric only. Memory between calls: QDLDL's factor (the entries of
-    ``L``, 16 bytes each) and the upper triangle of ``A``; the factor, its pattern and its
-    supernodes are read out of QDLDL only while they are needed (a genome holds one of these
-    per LD block: a copy of the pattern would add a third to each).
+    The ordering (AMD, from QDLDL) and the symbolic analysis (elimination tree, entries of
+    each column of ``L``) are done once, at construction; :meth:`factor` is numeric only and
+    returns a :class:`LDLTFactor` that the caller drops when done. Memory between calls: the
+    permuted upper triangle of ``A`` (12 bytes an entry) and five integers a row -- 0.7 MB
+    for the 5,354-index LDGM block, against 9.3 MB when QDLDL's factor was kept (a genome
+    holds one of these per LD block).
 
     Parameters
     ----------
@@ -60,93 +64,115 @@ class SparseLDLT:
     """
 
     def __init__(self, A):
-        import qdldl
+        from ._ldl import etree_counts
 
         A = sp.csc_matrix(A, dtype=np.float64)
         if A.shape[0] != A.shape[1]:
             raise ValueError(f"A must be square, got {A.shape}")
-        U = sp.triu(A, format="csc")
-        U.sort_indices()
-        self.n = A.shape[0]
-        self._U = U
-        self._base = U.data.copy()
-        rows = U.indices
-        cols = np.repeat(np.arange(self.n), np.diff(U.indptr))
-        self._diag = np.flatnonzero(rows == cols)
-        if len(self._diag) != self.n:
+        n = self.n = A.shape[0]
+        A.sort_indices()
+        rows = A.indices
+        cols = np.repeat(np.arange(n), np.diff(A.indptr))
+        if np.count_nonzero((rows == cols) & (A.data != 0)) != n:
             raise ValueError("A must store every diagonal entry")
-        self._solver = qdldl.Solver(U, upper=True)
-        self._nnz_L = None
-        self._D = self._perm = None
-        self._set(1.0, None)
+        self.perm = _amd_order(A)
+        U = sp.triu(A[self.perm][:, self.perm], format="csc")
+        U.sort_indices()            # rows ascending: the diagonal is last in each column
+        self._Ap = U.indptr.astype(np.int64)
+        self._Ai = U.indices.astype(np.int32)
+        self._base = U.data
+        self._parent, counts = etree_counts(n, self._Ap, self._Ai)
+        self._Lp = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+
+    @property
+    def nnz_L(self):
+        """Entries of ``L`` below the diagonal."""
+        return int(self._Lp[-1])
 
     @property
     def nbytes(self):
-        """Bytes held between calls (class docstring).
-
-        QDLDL's share measured (RSS of ten solvers of the 5,354-index LDGM block: 9.3 MB
-        each, 482,042 entries in ``L``, 49,955 in the upper triangle): 64-bit indices, so 16
-        bytes an entry of ``L`` and of its permuted copy of the upper triangle."""
-        return int(16 * (self._nnz_L + self._U.nnz) + self._U.data.nbytes * 2
-                   + self._U.indices.nbytes + 40 * self.n)
-
-    def _set(self, scale, shift):
-        data = self._base * scale
-        if shift is not None:
-            data[self._diag] += shift
-        self._U.data = data
-        self._solver.update(self._U, upper=True)
-        L, D, perm = self._solver.factors()
-        if not np.all(D > 0):
-            raise FloatingPointError(
-                "sparse LDL^T: the matrix is not positive definite (smallest pivot "
-                f"{float(D.min()):.3g}); the precision matrix or the prior variances hold "
-                "invalid values")
-        self._nnz_L = L.nnz
-        self._D, self._perm = D, np.asarray(perm, dtype=np.int64)
+        """Bytes held between calls (class docstring)."""
+        return int(self._Ap.nbytes + self._Ai.nbytes + self._base.nbytes + self.perm.nbytes
+                   + self._parent.nbytes + self._Lp.nbytes)
 
     def factor(self, scale=1.0, shift=None):
         """Factorise ``scale * A + diag(shift)`` (``shift``: (n,) or None).
 
         Returns
         -------
-        self
+        LDLTFactor
+
+        Raises
+        ------
+        FloatingPointError
+            When the matrix is not positive definite.
         """
-        shift = None if shift is None else np.asarray(shift, dtype=np.float64)
-        if shift is not None and shift.shape != (self.n,):
-            raise ValueError(f"shift must have shape ({self.n},), got {shift.shape}")
-        self._set(float(scale), shift)
-        return self
+        from ._ldl import ldl_numeric
+
+        if shift is None:
+            shift = np.zeros(self.n)
+        else:
+            shift = np.asarray(shift, dtype=np.float64)
+            if shift.shape != (self.n,):
+                raise ValueError(f"shift must have shape ({self.n},), got {shift.shape}")
+            shift = shift[self.perm]
+        Li, Lx, D, bad = ldl_numeric(self.n, self._Ap, self._Ai, self._base, float(scale),
+                                     shift, self._parent, self._Lp)
+        if bad >= 0:
+            raise FloatingPointError(
+                "sparse LDL^T: the matrix is not positive definite (pivot "
+                f"{float(D[bad]):.3g} at its column {int(self.perm[bad])}); the precision "
+                "matrix or the prior variances hold invalid values")
+        return LDLTFactor(self._Lp, Li, Lx, D, self.perm)
+
+
+def _amd_order(A):
+    """AMD ordering of ``A``'s pattern (QDLDL's; it orders as it factorises, so it is given
+    a diagonally dominant matrix of the same pattern, which always factorises)."""
+    import qdldl
+
+    n = A.shape[0]
+    U = sp.triu(A, format="csc")
+    rows = U.indices
+    cols = np.repeat(np.arange(n), np.diff(U.indptr))
+    U.data = np.where(rows == cols, float(n + 1), 1.0)
+    perm = np.asarray(qdldl.Solver(U, upper=True).factors()[2], dtype=np.int64)
+    return perm
+
+
+class LDLTFactor:
+    """A numeric factor ``M[perm][:, perm] = (I + L) diag(D) (I + L)^T`` of
+    ``M = scale * A + diag(shift)`` (:meth:`SparseLDLT.factor`)."""
+
+    def __init__(self, Lp, Li, Lx, D, perm):
+        self.n = len(D)
+        self._Lp, self._Li, self._Lx, self.D, self.perm = Lp, Li, Lx, D, perm
 
     def factors(self):
-        """``(L, D, perm)`` of the current factor: ``M[perm][:, perm] = (I + L) diag(D)
-        (I + L)^T`` for ``M = scale * A + diag(shift)``, ``L`` strictly lower (CSC)."""
-        L, D, perm = self._solver.factors()
-        L = sp.csc_matrix(L)
-        if not L.has_sorted_indices:
-            L.sort_indices()
-        return L, D, np.asarray(perm, dtype=np.int64)
+        """``(L, D, perm)``, ``L`` strictly lower (CSC, sorted rows)."""
+        L = sp.csc_matrix((self._Lx, self._Li, self._Lp), shape=(self.n, self.n))
+        return L, self.D, self.perm
 
     def logdet(self):
-        """``log|scale * A + diag(shift)|`` of the current factor."""
-        return float(np.log(self._D).sum())
+        """``log|M|``."""
+        return float(np.log(self.D).sum())
 
     def solve(self, b):
-        """``(scale * A + diag(shift))^-1 b`` for a vector ``b``."""
-        return self._solver.solve(np.ascontiguousarray(b, dtype=np.float64))
+        """``M^-1 b`` for a vector ``b``."""
+        from ._ldl import ldl_solve
+
+        x = np.asarray(b, dtype=np.float64)[self.perm]      # a copy, solved in place
+        x = ldl_solve(self.n, self._Lp, self._Li, self._Lx, self.D, x)
+        out = np.empty(self.n)
+        out[self.perm] = x
+        return out
 
     def inverse_diagonal(self):
-        """``diag((scale * A + diag(shift))^-1)`` by selected inversion (module docstring)."""
-        # numba takes 0.3-0.5 s to import: loaded with the first selected inversion, not
-        # with deepwas (the kernels are compiled once and cached on disk by numba)
+        """``diag(M^-1)`` by selected inversion (module docstring)."""
         from ._selinv import selinv_diag, supernodes
 
-        L, D, perm = self.factors()
-        # the pattern comes with the factor read out (int32 already: no copy), and its
-        # supernodes take under 1 ms against ~60 ms for the inversion (5,354-index block):
-        # neither is kept between calls (class docstring)
-        Lp, Li = L.indptr.astype(np.int32, copy=False), L.indices.astype(np.int32, copy=False)
-        zd = selinv_diag(self.n, Lp, Li, L.data, D, supernodes(self.n, Lp, Li))
+        Lp, Li = self._Lp, self._Li
+        zd = selinv_diag(self.n, Lp, Li, self._Lx, self.D, supernodes(self.n, Lp, Li))
         out = np.empty(self.n)
-        out[perm] = zd         # row i of the permuted matrix is row perm[i] of A
+        out[self.perm] = zd         # row i of the permuted matrix is row perm[i] of A
         return out
