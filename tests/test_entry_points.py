@@ -270,7 +270,7 @@ def test_iterative_solver_draws_new_probes_every_step(small, monkeypatch):
 
 def test_importing_deepwas_leaves_the_root_logger_alone():
     """cola-ml would call logging.basicConfig() on import (deepwas.solvers._cola prevents it)."""
-    code = ("import logging, deepwas, deepwas.solvers._cola; "
+    code = ("import logging, deepwas, deepwas.solvers._cola as c; c.load_cola(); "
             "print(len(logging.getLogger().handlers))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.strip() == "0", r.stderr
