@@ -275,3 +275,34 @@ def test_full_batch_fit_passes_the_prior_once_per_block(sim22, monkeypatch):
 
     r = runs(_Obj(), ids)
     assert r[0] == np.sum(st.window_units == 0) and r.max() < len(st)
+
+
+def test_adamw_steps_take_cores_of_one_block(sim22):
+    """Shuffled AdamW on thinned cores: each optimizer step holds cores of one LD block, so
+    the prior runs once a step on the block (not once a core); every core trains each epoch."""
+    X, variants, R, f, beta_hat = sim22
+    rng = np.random.default_rng(2)
+    st = SummaryStats.from_arrays(beta_hat, N_GWAS, variants["chrom"], variants["pos"], R,
+                                  n_ref=X.shape[1], sigma2=SIGMA2,
+                                  features=rng.standard_normal((len(variants), 3)),
+                                  ld_blocks=_blocks(variants, [int(np.median(variants["pos"]))]),
+                                  ld_core_size=20)
+    units = st.window_units
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        est = deepwas.GLMPrior(optimizer="adamw", max_epochs=2, accumulate=4, validation=None,
+                               random_state=0).fit(st)
+    batches = est.history_[-1, "batches"]
+    windows = [b["window"] for b in batches]
+    assert sorted(windows) == list(range(len(st)))
+    evaluated = [b["prior_evaluations"] for b in batches]
+    steps, start = [], 0
+    for i, n in enumerate(evaluated[1:], 1):
+        if n:                                  # the first window of a step evaluates it
+            steps.append(windows[start:i])
+            start = i
+    steps.append(windows[start:])
+    assert all(len({units[w] for w in s}) == 1 and len(s) <= 4 for s in steps)
+    block = max(evaluated)       # the variants of one LD block (both blocks: 1,304)
+    assert set(evaluated) == {0, block}
+    assert sum(evaluated) == len(steps) * block and len(steps) <= len(st) / 3

@@ -147,7 +147,11 @@ class FunctionalPrior(GeneticsMixin, BaseEstimator):
         alone (dropout aside: a variant draws one mask per step), for ~2.5x fewer network
         evaluations with ``accumulate=12`` (``history_[:, "prior_evaluations"]`` counts the
         variants passed through the prior per epoch). With ``chunk_size`` the union is
-        evaluated in chunks. L-BFGS (full-batch) ignores it.
+        evaluated in chunks. With thinned cores (``ld_regularisation="thinned"``), whose
+        extended set is their whole LD block, "shuffled" steps take ``accumulate`` cores of
+        one block (groups of a block's cores, their order drawn anew each epoch), so the
+        prior runs once a step on the block instead of once a core. L-BFGS (full-batch)
+        ignores it.
     grad_clip : float or None, default=0.2
         Maximum gradient norm per optimizer step (paper: 0.2).
     validation : "auto", None, float, str or list of str, default="auto"

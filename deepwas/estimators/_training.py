@@ -323,10 +323,15 @@ def build_net(est, prior, window_loss, train_ids, valid_ids, lr, seed, device, c
         callbacks.append(("progress", ProgressBar()))
     gen = torch.Generator().manual_seed(seed)
     contiguous = getattr(est, "window_order", "shuffled") == "contiguous"
-    sharding = Sharding(group, costs, contiguous) if group.distributed else None
-    if contiguous:
-        chroms = normalise_chrom(np.asarray(window_loss.stats.groups)[train_ids].astype(str))
-        sampler = ContiguousSampler(train_ids, contiguous_groups(train_ids, chroms, acc), gen,
+    # thinned cores of one LD block share the block as their extended set: shuffled steps
+    # take accumulate cores of one block, so that the prior runs once a step, not once a core
+    units = np.asarray(window_loss.stats.window_units)[train_ids]
+    by_unit = not contiguous and len(np.unique(units)) < len(units)
+    sharding = Sharding(group, costs, contiguous or by_unit) if group.distributed else None
+    if contiguous or by_unit:
+        labels = units if by_unit else normalise_chrom(
+            np.asarray(window_loss.stats.groups)[train_ids].astype(str))
+        sampler = ContiguousSampler(train_ids, contiguous_groups(train_ids, labels, acc), gen,
                                     window_loss.prefetch, device, sharding=sharding)
     else:
         sampler = PrefetchingSampler(train_ids, gen, window_loss.prefetch, device,

@@ -94,10 +94,11 @@ class PrefetchingSampler(torch.utils.data.Sampler):
 
 
 def contiguous_groups(ids, chroms, accumulate):
-    """Positions (into ``ids``) of consecutive windows, ``accumulate`` at a time per chromosome.
+    """Positions (into ``ids``) of consecutive windows, ``accumulate`` at a time per label
+    (``chroms``: the windows' chromosomes, or their units for thinned cores).
 
-    Windows keep their order in ``ids`` within a chromosome (a SummaryStats lists them along
-    the genome); the last group of a chromosome may be smaller.
+    Windows keep their order in ``ids`` within a label (a SummaryStats lists them along the
+    genome); the last group of a label may be smaller.
     """
     chroms = np.asarray(chroms)
     groups = []
