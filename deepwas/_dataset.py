@@ -17,7 +17,7 @@ from .features.base import ArrayFeatures, FeatureProvider, as_provider, take_row
 from .io.arrays import table_from_arrays
 from .io.harmonise import check_sample_size, harmonise
 from .ld import read_plink_reference
-from .utils.validation import check_scalar
+from .utils.validation import check_scalar, check_sigma2
 from .ld_model import LDModel, resolve_share, thinned_core_size
 from .window_store import WindowStore
 from .windows import DEFAULT_EIG_RTOL, make_windows, thin_windows, window_units
@@ -86,7 +86,10 @@ class Constructors:
         features : FeatureProvider, Features, array or (func, pred) tuple, optional
             Per-variant features; arrays are aligned with the M variants.
         sigma2 : float, default 1.0
-            Residual variance, in (0, 1].
+            Noise variance of ``beta_hat`` times N, in (0, 2]: the residual variance of the
+            standardised phenotype (1 - h2 of all SNPs), or above 1 for statistics whose noise
+            is inflated (an LD score regression intercept above 1; graphREML's
+            ``--intercept``).
         window_bp, flank_bp : int, default 1_000_000
             Core window size and flank of the extended set, in base pairs.
         ld_regularisation : {"auto", "thinned", "mismatch", "truncate", "none"}, default "auto"
@@ -135,7 +138,7 @@ class Constructors:
         table, source, features = table_from_arrays(beta_hat, chrom, pos, ld, freq=freq, snp=snp,
                                                     a1=a1, a2=a2, features=features, n_ref=n_ref)
         n = check_sample_size(n)
-        sigma2 = check_scalar("sigma2", sigma2, 0.0, 1.0)
+        sigma2 = check_sigma2(sigma2)
         settings = _settings(window_bp, flank_bp, ld_regularisation, ld_share, eig_rtol,
                              cache_dir, ld_blocks, ld_core_size)
         return cls._build(table, source, n, sigma2, features, settings, {})
@@ -256,7 +259,7 @@ class Constructors:
         -------
         SummaryStats
         """
-        sigma2 = check_scalar("sigma2", sigma2, 0.0, 1.0)
+        sigma2 = check_sigma2(sigma2)
         settings = _settings(window_bp, flank_bp, ld_regularisation, ld_share, eig_rtol,
                              cache_dir, ld_blocks, ld_core_size)
         h = harmonise(source, sumstats, n=n, keep_ambiguous=keep_ambiguous, chain=chain,

@@ -27,6 +27,7 @@ import torch
 
 from .solvers.exact import exact_gain
 from .solvers.sparse import sparse_gain
+from .utils.validation import check_sigma2
 
 __all__ = ["marginal_loglik", "window_gain", "null_loglik", "whitened", "LINALG_CHOICES",
            "likelihood_increase_percent"]
@@ -182,9 +183,7 @@ def marginal_loglik(stats, f, *, relative_to_null=False, per_window=False, linal
         f = torch.as_tensor(np.asarray(f, dtype=np.float64), dtype=dtype or torch.float64,
                             device=device)
     _check_f(f, stats.n_variants)
-    s2 = stats.sigma2 if sigma2 is None else sigma2
-    if not 0.0 < s2 <= 1.0:
-        raise ValueError(f"sigma2 must lie in (0, 1], got {s2!r}")
+    s2 = stats.sigma2 if sigma2 is None else check_sigma2(float(sigma2))
     s = s2 / stats.n
     info = [] if return_info else None
     values = []

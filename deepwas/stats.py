@@ -19,7 +19,7 @@ from .diagnostics import ld_diagnostics
 from .features.base import as_provider, take_rows
 from .io.harmonise import check_sample_size
 from .precompute import precompute_windows
-from .utils.validation import check_scalar
+from .utils.validation import check_sigma2
 from .windows import window_units
 
 __all__ = ["SummaryStats"]
@@ -93,7 +93,7 @@ class SummaryStats(Constructors):
         else:
             features = as_provider(features, self.n_variants)
         n = d.n if n is None else check_sample_size(n)
-        sigma2 = d.sigma2 if sigma2 is None else check_scalar("sigma2", sigma2, 0.0, 1.0)
+        sigma2 = d.sigma2 if sigma2 is None else check_sigma2(sigma2)
         data = Dataset(table, d.ld.subset(self._rows), n, sigma2, features, self.windows,
                         self.groups.copy(), d.ld_model, d.cache.cache_dir,
                         dict(d.drop_counts), d.genome_builds, ld_blocks=d.ld_blocks)

@@ -2,6 +2,8 @@
 factors, the gain, its gradient and the posterior mean, against a dense float64 oracle on the
 real 1000 Genomes EUR LDGM block (5,354 indices), with and without variants missing from the
 statistics (Schur complement)."""
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -331,3 +333,37 @@ def test_precompute_after_a_fit_leaves_precision_windows_alone(ldgm_stats):
     st.precompute()
     assert store.cache.hits["computed"] == computed
     assert POOL.get(st.window_key(0), "factors") is None
+
+
+def test_inflated_noise_is_an_intercept_above_one(ldgm_stats):
+    """Statistics whose noise is inflated (an LDSC intercept of 1.3: confounding) drawn
+    exactly from the real block's R = P^-1: sigma2=1.3 (graphREML's ``--intercept 1.3``)
+    recovers h2, sigma2=1 reads the extra noise as heritability (about 2x), and
+    sigma2="estimate" finds the intercept by maximum likelihood."""
+    from scipy.sparse.linalg import spsolve_triangular
+
+    st, _, _ = ldgm_stats
+    src = st.ld.parent
+    P = src.precision(0)
+    order = src._row[st.ld.keep[st.variants["row"].to_numpy()]]
+    F = SparseLDLT(P).factor()
+    L, D, perm = F.factors()
+    M, n, c, h2 = P.shape[0], st.n, 1.3, 0.02
+    rng = np.random.default_rng(2)
+    beta = rng.normal(size=M) * np.sqrt(h2 / M)
+    e = np.empty(M)                  # N(0, P^-1) through P's factor
+    e[perm] = spsolve_triangular((L + sp.eye(M, format="csc")).T.tocsr(),
+                                 rng.standard_normal(M) / np.sqrt(D), lower=False,
+                                 unit_diagonal=True)
+    data = st.with_beta_hat((F.solve(beta) + np.sqrt(c / n) * e)[order])
+    fits = {}
+    for s2 in (c, 1.0, "estimate"):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            fits[s2] = deepwas.ConstantPrior(sigma2=s2, random_state=0).fit(data)
+    assert fits[c].h2(data) == pytest.approx(h2, rel=0.2)
+    assert fits[1.0].h2(data) > 1.6 * h2
+    assert fits["estimate"].sigma2_ == pytest.approx(c, abs=0.1)
+    assert fits["estimate"].h2(data) == pytest.approx(h2, rel=0.2)
+    with pytest.raises(ValueError, match="sigma2"):
+        deepwas.ConstantPrior(sigma2=2.5).fit(data)

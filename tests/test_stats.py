@@ -250,7 +250,7 @@ def test_from_plink_monomorphic_and_missing_genotypes(tmp_path):
     (dict(n=0), "n .GWAS sample size. must lie"),
     (dict(n=-5.0), "n .GWAS sample size. must lie"),
     (dict(sigma2=0.0), "sigma2 must lie"),
-    (dict(sigma2=1.5), "sigma2 must lie"),
+    (dict(sigma2=2.5), "sigma2 must lie"),
     (dict(ld="nonsquare"), "square"),
     (dict(ld="asym"), "not symmetric"),
     (dict(ld="diag"), "diagonal is not 1"),

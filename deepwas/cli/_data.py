@@ -64,7 +64,9 @@ def add_data_args(p, sumstats_required=True, with_features=True):
                    help="residual variance of the standardised phenotype, 1 - h2 of all SNPs "
                         "(default 1.0, right only for a trait with little SNP heritability: fit "
                         "prints the value used and warns when its h2 says otherwise; fit "
-                        "--sigma2-estimate estimates it; a simulation's JSON gives it)")
+                        "--sigma2-estimate estimates it; a simulation's JSON gives it); up to 2: "
+                        "above 1 for statistics with inflated noise, e.g. an LDSC intercept of "
+                        "1.08 (graphREML's --intercept)")
     g.add_argument("--window-bp", type=int, metavar="BP", default=1_000_000,
                    help="core window size (bp)")
     g.add_argument("--flank-bp", type=int, metavar="BP", default=1_000_000,

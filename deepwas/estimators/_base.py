@@ -72,10 +72,11 @@ class FunctionalPrior(GeneticsMixin, BaseEstimator):
         Learn alpha along with the network.
     sigma2 : None, float or "estimate", default=None
         Residual variance of the standardised phenotype. None: ``stats.sigma2`` of the data
-        given to ``fit`` (and to ``score``); a number in (0, 1]: that value; "estimate": the
+        given to ``fit`` (and to ``score``); a number in (0, 2]: that value (above 1: noise
+        inflated beyond the phenotype's variance, e.g. an LDSC intercept); "estimate": the
         intercept of an LD score regression of ``N beta_hat^2`` on LD scores over the training
         windows' core variants (``E[N beta_hat^2] = N h2 l / M + sigma^2``), clipped to
-        [0.01, 1]. The value used is ``sigma2_``.
+        [0.01, 2]. The value used is ``sigma2_``.
     h2_init : "auto" or float, default="auto"
         Where the intercept starts: ``f`` summing to ``h2_init`` over the training variants.
         "auto": for solver="deepwas", the h2 maximising the exact likelihood of a constant

@@ -32,6 +32,7 @@ from ..fitting._objective import WindowObjective
 from ..fitting._sharding import prior_flops_per_variant, window_costs
 from ..priors import GLMNet, ResidualNet, build_prior, count_parameters, transformer_size
 from ..utils.chrom import normalise_chrom, sort_chroms
+from ..utils.validation import SIGMA2_MAX
 from ._design import dropped_features, feature_moments, warn_dropped
 from ._fit_checks import check_fit
 from ._initialisation import (ConstantPriorLikelihood, init_window_ids, initial_h2, log_sum_pq,
@@ -68,7 +69,7 @@ def _resolve_sigma2(est, stats, out):
         return float(est.sigma2)
     if est.solver != "ldsr":
         return None
-    sigma2 = float(np.clip(out["ldsr_intercept_"], 0.01, 1.0))
+    sigma2 = float(np.clip(out["ldsr_intercept_"], 0.01, SIGMA2_MAX))
     if sigma2 != out["ldsr_intercept_"]:
         warnings.warn(f"LDSR intercept {out['ldsr_intercept_']:.3g} clipped to "
                       f"sigma2={sigma2:g}", RuntimeWarning, stacklevel=3)

@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from ..likelihood import null_loglik, window_gain
+from ..utils.validation import SIGMA2_MAX
 
 __all__ = ["log_sum_pq", "ConstantPriorLikelihood", "initial_h2", "ml_h2_sigma2",
            "ml_h2_mismatch", "init_window_ids"]
@@ -130,15 +131,17 @@ def ml_h2_sigma2(loglik):
     """Maximum-likelihood ``(h2, sigma2)`` of the constant prior, null term included.
 
     The null term ``-1/2 (q/s + r log s)`` is what makes sigma2 identifiable: the gain alone
-    grows as sigma2 falls.  Nelder-Mead over (log h2, logit sigma2), sigma2 floored at 1e-4.
+    grows as sigma2 falls.  Nelder-Mead over (log h2, logit(sigma2 / SIGMA2_MAX)), from
+    sigma2 = 0.88; sigma2 floored at 1e-4 and above 1 only for statistics whose noise is
+    inflated (an LDSC intercept above 1).
     """
     from scipy.optimize import minimize
 
-    def neg(x):
-        s2 = 1.0 / (1.0 + math.exp(-x[1]))
-        return -loglik(min(x[0], 0.0), max(s2, 1e-4), True)
+    def s2_of(x):
+        return max(SIGMA2_MAX / (1.0 + math.exp(-x)), 1e-4)
 
-    res = minimize(neg, x0=np.array([math.log(0.1), 2.0]), method="Nelder-Mead",
+    start = math.log(0.88 / (SIGMA2_MAX - 0.88))
+    res = minimize(lambda x: -loglik(min(x[0], 0.0), s2_of(x[1]), True),
+                   x0=np.array([math.log(0.1), start]), method="Nelder-Mead",
                    options={"xatol": 1e-3, "fatol": 1e-4, "maxfev": 400})
-    return (float(math.exp(min(res.x[0], 0.0))),
-            float(max(1.0 / (1.0 + math.exp(-res.x[1])), 1e-4)))
+    return float(math.exp(min(res.x[0], 0.0))), float(s2_of(res.x[1]))

@@ -13,6 +13,7 @@ import numpy as np
 import torch
 
 from ..solvers import IterativeConfig
+from ..utils.validation import SIGMA2_MAX
 
 __all__ = ["MODELS", "SOLVERS", "LINALGS", "PARAMETER_CONSTRAINTS", "validate_params",
            "Options", "Interval", "Instance", "Sequence", "iterative_config", "resolve_optimizer"]
@@ -103,7 +104,7 @@ PARAMETER_CONSTRAINTS = {
     "iterative_options": [_NONE, Instance(dict)],    # an IterativeConfig is added at import
     "alpha": [Interval()],
     "learn_alpha": [Instance(bool)],
-    "sigma2": [_NONE, Options("estimate"), Interval(0, 1, closed="right")],
+    "sigma2": [_NONE, Options("estimate"), Interval(0, SIGMA2_MAX, closed="right")],
     "h2_init": [Options("auto"), Interval(0, 1, closed="right")],
     "init_windows": [_NONE, Interval(1, None, integer=True)],
     "ldsr_h2": [Options("auto"), Interval(0, 1, closed="right")],

@@ -5,7 +5,13 @@ import numbers
 
 import numpy as np
 
-__all__ = ["check_scalar", "check_int"]
+__all__ = ["check_scalar", "check_int", "check_sigma2", "SIGMA2_MAX"]
+
+#: largest noise variance sigma2 accepted. Above 1 it is a noise inflated beyond the
+#: phenotype's variance: an LD score regression intercept above 1 (confounding), which
+#: graphREML takes as ``--intercept``. Larger values are refused as a likely mistake (a
+#: percentage, a sample size).
+SIGMA2_MAX = 2.0
 
 
 def check_scalar(name, value, lo, hi, lo_open=True, hi_open=False):
@@ -25,3 +31,8 @@ def check_int(name, value, lo):
     if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < lo:
         raise ValueError(f"{name} must be an integer >= {lo}, got {value!r}")
     return int(value)
+
+
+def check_sigma2(value):
+    """``sigma2`` (the noise variance of ``beta_hat`` times N) as a float in (0, SIGMA2_MAX]."""
+    return check_scalar("sigma2", value, 0.0, SIGMA2_MAX)
