@@ -196,6 +196,18 @@ def test_errors(workflow, tmp_path, capsys):
             str(tmp_path / "c"), "--no-progress", "--no-plots"], capsys, "folds")
 
 
+@pytest.mark.parametrize("option", ["--accumulate", "--epochs"])
+def test_training_counts_below_one_are_refused_by_the_parser(option, capsys):
+    """0 or a negative count is an argument error (exit 2, the option named), not an
+    estimator traceback after the data have been read."""
+    for value in ("0", "-3"):
+        with pytest.raises(SystemExit) as exit_:
+            main(["fit", option, value])
+        assert exit_.value.code == 2
+        err = capsys.readouterr().err
+        assert option in err and "positive whole number" in err and "Traceback" not in err
+
+
 def test_console_script_and_module_agree():
     import shutil
 

@@ -25,7 +25,7 @@ __all__ = ["register", "add_train_args", "cmd_fit", "cmd_score", "estimator_from
 log = logging.getLogger("deepwas.cli")
 
 
-_epochs = _accumulate = auto_or(int, "an integer")
+_epochs = _accumulate = auto_or(positive_int, "a positive whole number")
 
 
 _chunk_size = auto_or(positive_int, "a positive whole number")
