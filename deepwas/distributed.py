@@ -14,12 +14,14 @@ raised in every process instead of leaving them waiting in the next collective.
 """
 from __future__ import annotations
 
+import atexit
 import datetime
 import os
 
 import torch
 
-__all__ = ["ProcessGroup", "process_group", "is_main_process", "SINGLE", "DEFAULT_TIMEOUT"]
+__all__ = ["ProcessGroup", "process_group", "is_main_process", "destroy_own_group", "SINGLE",
+           "DEFAULT_TIMEOUT"]
 
 #: how long a collective waits for the other processes before it fails (a process group this
 #: module initialises; torch's default for gloo)
@@ -151,11 +153,27 @@ def process_group(device="cpu"):
         if cuda:
             torch.cuda.set_device(_env_int("LOCAL_RANK", 0))
         dist.init_process_group(backend=backend, timeout=DEFAULT_TIMEOUT)
+        if backend == "gloo":
+            atexit.register(destroy_own_group)
     world = dist.get_world_size()
     if world <= 1:
         return SINGLE
     return ProcessGroup(dist.get_rank(), world, _env_int("LOCAL_RANK", 0),
                         str(dist.get_backend()))
+
+
+def destroy_own_group():
+    """Destroy the gloo group :func:`process_group` initialised, at the exit of the process
+    (registered with ``atexit``), while the interpreter is still whole. Left to the
+    interpreter's finalisation, gloo's worker threads can outlive the objects they hold and
+    abort the process ("terminate called without an active exception", SIGABRT): one run of
+    the CLI's two-process fit in CI ended so after a complete fit. Destroying a gloo group is
+    local to the process (no collective), so it cannot wait on a process that failed; nccl
+    groups are left alone for that reason."""
+    import torch.distributed as dist
+
+    if dist.is_available() and dist.is_initialized() and dist.get_backend() == "gloo":
+        dist.destroy_process_group()
 
 
 def is_main_process():

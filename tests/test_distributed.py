@@ -204,3 +204,31 @@ def test_one_process_without_torchrun(monkeypatch):
         g.on_main(lambda: (_ for _ in ()).throw(PermissionError("no")))
     assert g.device("cuda") == torch.device("cuda")          # one process: as given
     assert ProcessGroup(1, 2, local_rank=1).device("cuda") == torch.device("cuda", 1)
+
+
+def test_a_gloo_group_deepwas_initialised_is_destroyed_at_exit(monkeypatch, tmp_path):
+    """process_group registers destroy_own_group with atexit when it initialises a gloo group
+    itself (left to the interpreter's finalisation, gloo's threads can abort the process);
+    the handler destroys the group while the interpreter is whole."""
+    import torch.distributed as dist
+
+    from deepwas import distributed
+
+    registered = []
+    monkeypatch.setattr(distributed.atexit, "register", registered.append)
+    real_init = dist.init_process_group
+    # torchrun's env with two processes, but a real group of one (nothing to wait for)
+    monkeypatch.setenv("WORLD_SIZE", "2")
+    monkeypatch.setattr(dist, "init_process_group", lambda backend, timeout: real_init(
+        backend, init_method=f"file://{tmp_path / 'store'}", rank=0, world_size=1,
+        timeout=timeout))
+    try:
+        assert process_group("cpu") is SINGLE          # a world of one trains alone
+        assert registered == [distributed.destroy_own_group]
+        assert dist.is_initialized()
+        distributed.destroy_own_group()
+        assert not dist.is_initialized()
+        distributed.destroy_own_group()                # again: nothing left, no error
+    finally:
+        if dist.is_initialized():
+            dist.destroy_process_group()
