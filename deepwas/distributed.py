@@ -20,8 +20,7 @@ import os
 
 import torch
 
-__all__ = ["ProcessGroup", "process_group", "is_main_process", "destroy_own_group", "SINGLE",
-           "DEFAULT_TIMEOUT"]
+__all__ = ["ProcessGroup", "process_group", "is_main_process", "SINGLE", "DEFAULT_TIMEOUT"]
 
 #: how long a collective waits for the other processes before it fails (a process group this
 #: module initialises; torch's default for gloo)
@@ -154,7 +153,7 @@ def process_group(device="cpu"):
             torch.cuda.set_device(_env_int("LOCAL_RANK", 0))
         dist.init_process_group(backend=backend, timeout=DEFAULT_TIMEOUT)
         if backend == "gloo":
-            atexit.register(destroy_own_group)
+            atexit.register(_destroy_own_group)
     world = dist.get_world_size()
     if world <= 1:
         return SINGLE
@@ -162,7 +161,7 @@ def process_group(device="cpu"):
                         str(dist.get_backend()))
 
 
-def destroy_own_group():
+def _destroy_own_group():
     """Destroy the gloo group :func:`process_group` initialised, at the exit of the process
     (registered with ``atexit``), while the interpreter is still whole. Left to the
     interpreter's finalisation, gloo's worker threads can outlive the objects they hold and

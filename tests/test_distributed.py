@@ -207,7 +207,7 @@ def test_one_process_without_torchrun(monkeypatch):
 
 
 def test_a_gloo_group_deepwas_initialised_is_destroyed_at_exit(monkeypatch, tmp_path):
-    """process_group registers destroy_own_group with atexit when it initialises a gloo group
+    """process_group registers _destroy_own_group with atexit when it initialises a gloo group
     itself (left to the interpreter's finalisation, gloo's threads can abort the process);
     the handler destroys the group while the interpreter is whole."""
     import torch.distributed as dist
@@ -224,11 +224,11 @@ def test_a_gloo_group_deepwas_initialised_is_destroyed_at_exit(monkeypatch, tmp_
         timeout=timeout))
     try:
         assert process_group("cpu") is SINGLE          # a world of one trains alone
-        assert registered == [distributed.destroy_own_group]
+        assert registered == [distributed._destroy_own_group]
         assert dist.is_initialized()
-        distributed.destroy_own_group()
+        distributed._destroy_own_group()
         assert not dist.is_initialized()
-        distributed.destroy_own_group()                # again: nothing left, no error
+        distributed._destroy_own_group()                # again: nothing left, no error
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
