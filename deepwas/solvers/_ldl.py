@@ -6,8 +6,8 @@ then computes row ``k`` of ``L`` by a sparse triangular solve whose pattern is t
 ``A``'s column ``k`` up the tree. Our own kernels rather than QDLDL's because QDLDL keeps its
 factor (16 bytes an entry of ``L``) between calls and cannot refactorise without redoing the
 ordering: a genome holds one symbolic analysis per LD block, and only the ordering, the tree
-and the column counts are worth keeping (``(n, n)`` integers, against ``L``'s ~90 entries a
-row on an LDGM block).
+and the column counts are worth keeping (a few integer arrays of length ``n``, against
+``L``'s ~90 entries a row on an LDGM block).
 
 Input: the upper triangle of the permuted matrix in CSC (column ``k`` holds rows ``<= k``,
 sorted, the diagonal last), its values ``scale * base + shift`` on the diagonal. Output: ``L``
