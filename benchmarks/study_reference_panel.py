@@ -23,7 +23,8 @@ has none between distant SNPs) exactly through the genotypes of:
   recombination 1e-8, mutation 1.25e-8 per bp and generation; SNPs with MAF >= 1 %, every 2nd),
   beta-hat is drawn through the LD of 10,000 people (population-like) and the model gets the LD
   of ``--n-ref`` (default 200) other people, with the defaults (blocks detected) or fixed
-  windows.
+  windows; ``realistic-in-sample`` gives the model the GWAS sample's own LD (10,000 people,
+  blocks detected in it), which separates an estimator's own bias from the panel's noise.
 
 Every estimator goes through the public API with default settings except the one named:
 ``GLMPrior`` on A with ``ld_regularisation`` "thinned" (small interleaved cores of each
@@ -57,7 +58,7 @@ from deepwas.simulate import beta_hat_from_genotypes
 
 N = 100_000
 DESIGNS = ("in-sample", "split", "split-fixed", "split-regions", "realistic",
-           "realistic-fixed")
+           "realistic-fixed", "realistic-in-sample")
 #: labels of earlier runs
 RENAMED = {"mismatch (default)": "mismatch", "thinned": "thinned (default)"}
 # "thinned (default)": what ld_regularisation="auto" takes in the designs cut at blocks
@@ -116,10 +117,10 @@ def draw(D, design, h2, rng):
 def base_stats(D, design, h2, kw, bed_path):
     """SummaryStats of a design (LD and windows only; beta-hat set per replicate)."""
     v = D["v"]
-    source = D["P"] if design == "in-sample" else D["Q"]
+    source = D["P"] if design.endswith("in-sample") else D["Q"]
     blocks = {"in-sample": bed_path, "split": "auto", "split-fixed": "none",
               "split-regions": bed_path, "realistic": "auto",
-              "realistic-fixed": "none"}[design]
+              "realistic-fixed": "none", "realistic-in-sample": "auto"}[design]
     if kw.get("ld_regularisation") == "thinned" and blocks == "none":   # no blocks to thin
         return None
     table = pd.DataFrame({"SNP": v["snp"], "A1": v["a1"], "A2": v["a2"], "Z": 0.0, "N": N})
@@ -130,7 +131,9 @@ def base_stats(D, design, h2, kw, bed_path):
 
 
 def one_replicate(D, design, h2, rep, stats_of):
-    rng = np.random.default_rng([rep, DESIGNS.index(design), int(h2 * 1000)])
+    # the in-sample reference of the realistic design draws the realistic design's statistics
+    paired = "realistic" if design == "realistic-in-sample" else design
+    rng = np.random.default_rng([rep, DESIGNS.index(paired), int(h2 * 1000)])
     bh, f_true = draw(D, design, h2, rng)
     rows = []
     for name, kw in ESTIMATORS.items():
@@ -254,7 +257,7 @@ def main():
                         cache[key] = base_stats(D, design, h2, kw, bed_path)
                     return cache[key]
 
-                ld_people = (D["P"] if design == "in-sample" else D["Q"]).n_ref
+                ld_people = (D["P"] if design.endswith("in-sample") else D["Q"]).n_ref
                 for rep in range(args.first_rep, args.first_rep + args.reps):
                     t0 = time.perf_counter()
                     rows += [dict(r, n_ref=ld_people)

@@ -8,8 +8,10 @@ estimators differ -- S-LDSC's IRWLS weights with a free intercept, its chi2 > 10
 1-cM LD-score window with r2 bias-corrected, against our fixed sigma2 = 1, all variants and the
 panel's own R2 over each window's extended set -- so their difference is a noise of the order
 of one SE, not zero), and our jackknife SEs within a factor 1.5 of S-LDSC's.
-Measured (OMP_NUM_THREADS=1): h2 0.0221 (0.0012) vs 0.0211 (0.0016); Enrichment(A) 3.12
-(0.29) vs 3.19 (0.28); Enrichment(B) 1.12 (0.10) vs 1.02 (0.10).
+Measured (OMP_NUM_THREADS=1): h2 0.0233 (0.0015) vs 0.0211 (0.0016); Enrichment(A) 3.05
+(0.31) vs 3.19 (0.28); Enrichment(B) 1.12 (0.11) vs 1.02 (0.10). (With ldsc's own weights, before
+the local LD score in their second factor, fitting/_ldsr.py: h2 0.0221 (0.0012), Enrichment(A)
+3.12 (0.29), Enrichment(B) 1.12 (0.10).)
 """
 import os
 import re
