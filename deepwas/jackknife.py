@@ -11,7 +11,9 @@ Two ways to get the leave-one-block-out parameters ``theta_(-k)``:
   one Newton step on the objective without block ``k`` (``g = 0`` at the optimum, so this is
   ``theta + (H - H_k)^{-1} g_k``). The Hessians are central differences of exact autograd
   gradients, ``2 P + 1`` gradient passes over the windows for ``P`` parameters: cheap for
-  the constant and GLM priors, out of reach for a neural prior.
+  the constant and GLM priors, out of reach for a neural prior. Steps that stand out are
+  checked against their leave-out objective and refitted when they raise it
+  (``_checked_steps``).
 * ``"refit"`` -- the objective without block ``k`` maximised again by full-batch L-BFGS,
   started from ``theta`` (warm start). ``n_blocks`` fits: for a constant or GLM prior a few
   iterations each; for a neural prior ``n_blocks`` times the cost of its fit.
