@@ -129,7 +129,7 @@ fig.tight_layout()
 
 # %%
 # One replicate is one draw: in ours (6 jackknife blocks, one per region) LD score regression
-# gave A an enrichment of 1.93 (SE 0.48) and the likelihood 1.82 (SE 0.16), against 2.12 --
+# gave A an enrichment of 1.86 (SE 0.45) and the likelihood 1.82 (SE 0.16), against 2.12 --
 # the likelihood's standard errors are three times smaller, and its estimate about two of
 # them below the truth. Whether such a gap is bias or chance needs many replicates, not one
 # (docs: "Calibration and efficiency, measured").
