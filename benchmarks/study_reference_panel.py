@@ -114,10 +114,16 @@ def draw(D, design, h2, rng):
     return beta_hat_from_genotypes(D["P"], beta, (1.0 - h2) / N, D["regions"], rng), f
 
 
+def ld_source(D, design):
+    """The genotypes whose LD the model gets: the GWAS sample's own in the in-sample designs,
+    the panel's otherwise."""
+    return D["P"] if design.endswith("in-sample") else D["Q"]
+
+
 def base_stats(D, design, h2, kw, bed_path):
     """SummaryStats of a design (LD and windows only; beta-hat set per replicate)."""
     v = D["v"]
-    source = D["P"] if design.endswith("in-sample") else D["Q"]
+    source = ld_source(D, design)
     blocks = {"in-sample": bed_path, "split": "auto", "split-fixed": "none",
               "split-regions": bed_path, "realistic": "auto",
               "realistic-fixed": "none", "realistic-in-sample": "auto"}[design]
@@ -257,7 +263,7 @@ def main():
                         cache[key] = base_stats(D, design, h2, kw, bed_path)
                     return cache[key]
 
-                ld_people = (D["P"] if design.endswith("in-sample") else D["Q"]).n_ref
+                ld_people = ld_source(D, design).n_ref
                 for rep in range(args.first_rep, args.first_rep + args.reps):
                     t0 = time.perf_counter()
                     rows += [dict(r, n_ref=ld_people)

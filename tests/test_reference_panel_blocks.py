@@ -85,15 +85,17 @@ def split_design():
     return P.subset(keep), Q.subset(keep)
 
 
-def _split_stats(P, Q, h2, seed, **kw):
+def _split_stats(P, Q, h2, seed, shape=None, source=None, **kw):
+    """beta-hat drawn through P region by region, f flat (or proportional to ``shape``),
+    with the LD of ``source`` (default Q); a seed gives the same beta-hat whatever the source."""
     v = Q.variants
     rng = np.random.default_rng(seed)
-    f = np.full(len(v), h2 / len(v))
+    f = np.full(len(v), h2 / len(v)) if shape is None else shape * h2 / shape.sum()
     beta = rng.standard_normal(len(v)) * np.sqrt(f)
     bh = beta_hat_from_genotypes(P, beta, (1 - h2) / N, v["region"], rng)
     table = _table(Q).assign(Z=bh * np.sqrt(N))
-    return deepwas.SummaryStats.from_ld_source(Q, table, n=N, sigma2=1 - h2,
-                                               keep_ambiguous=True, **kw)
+    return deepwas.SummaryStats.from_ld_source(Q if source is None else source, table, n=N,
+                                               sigma2=1 - h2, keep_ambiguous=True, **kw)
 
 
 def test_split_panel_blocks_are_not_low(split_design):
@@ -184,16 +186,10 @@ def test_ldsr_weights_do_not_follow_the_panel_noise(realistic):
     p = P.mean / 2
     shape = (p * (1 - p)) ** 0.7
     for seed in range(4):
-        rng = np.random.default_rng(seed)
-        f = shape * h2 / shape.sum()
-        beta = rng.standard_normal(len(f)) * np.sqrt(f)
-        bh = beta_hat_from_genotypes(P, beta, (1 - h2) / N, P.variants["region"], rng)
-        table = _table(Q).assign(Z=bh * np.sqrt(N))
         fits = []
         for source in (P, Q):
-            st = deepwas.SummaryStats.from_ld_source(
-                source, table, n=N, sigma2=1 - h2, keep_ambiguous=True, ld_blocks="auto",
-                ld_regularisation="thinned", ld_core_size=20)
+            st = _split_stats(P, Q, h2, seed, shape=shape, source=source, ld_blocks="auto",
+                              ld_regularisation="thinned", ld_core_size=20)
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 fits.append(deepwas.ConstantPrior(solver="ldsr", random_state=0).fit(st).h2(st))
