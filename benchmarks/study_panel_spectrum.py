@@ -4,7 +4,7 @@ The realistic design of ``study_reference_panel.py`` (12 independent msprime loc
 LD from 10,000 people, a panel of ``--n-ref`` others). For each locus, the panel's LD R_Q is
 eigendecomposed (lam_k, u_k, the non-zero ones) and the model is given, one window per locus:
 
-* ``panel``:  R_Q itself (what the package does today);
+* ``panel``:  R_Q itself (one window per block: the default before thinned cores);
 * ``oracle``: U diag(d) U^T with d_k = u_k^T R u_k, R the 10,000-person LD: the panel's
   eigen-directions with their true variances;
 * ``lw``:     U diag(d) U^T with d from the panel alone by Ledoit and Wolf's analytical
@@ -14,7 +14,11 @@ eigendecomposed (lam_k, u_k, the non-zero ones) and the model is given, one wind
   ``--core`` variants each, spread over the whole locus) and whose extended set is the locus,
   with the exact likelihood (``ld_regularisation="none"``): a core far smaller than the panel
   has its LD estimated well (no noise-level eigenvalues), and every variant is in exactly one
-  core (a composite likelihood over the cores); its jackknife deletes whole loci.
+  core (a composite likelihood over the cores); its jackknife deletes whole loci (the
+  package's default, ``ld_regularisation="thinned"``, cut at the true locus edges);
+* ``thinned-cross``, ``thinned-core``, ``thinned-pop``: as ``thinned``, with the cores' LD
+  with the locus (R_EI), the cores' own LD (R_II), or both from the population's R instead of
+  R_Q: which part of the panel's noise moves h2 and the enrichment.
 
 It prints, for the first locus, the smallest and largest eigenvalues next to the oracle and
 the shrinkage estimate, then per true h2 the bias of the GLM prior's h2 and its enrichment
@@ -23,7 +27,8 @@ eigenvalues are about a hundredth of the true variance along them; the oracle an
 shrinkage turn the default's -46 % into +34 % / +40 % at h2 0.005 (docs/reference_panel.rst).
 
 usage: OMP_NUM_THREADS=1 python benchmarks/study_panel_spectrum.py [--n-ref 200]
-       [--h2 0.005,0.05] [--reps 4] [--kinds panel,oracle,lw,pop,thinned] [--reg mismatch]
+       [--h2 0.005,0.05] [--reps 4] [--kinds panel,oracle,lw,pop,thinned,thinned-cross,...]
+       [--reg mismatch]
        [--core 20]
 """
 from __future__ import annotations
@@ -43,7 +48,8 @@ from deepwas.ld import LDSource
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import study_reference_panel as design  # noqa: E402  (the same loci, truth and draws)
 
-KINDS = ("panel", "oracle", "lw", "pop", "thinned")
+KINDS = ("panel", "oracle", "lw", "pop", "thinned", "thinned-cross", "thinned-core",
+         "thinned-pop")
 
 
 def nonlinear_shrinkage(lam, n):
@@ -77,13 +83,14 @@ class LociLD(LDSource):
             idx = np.flatnonzero(self.regions == g)
             self.local[idx] = np.arange(len(idx))
 
-    def block(self, rows, cols):
+    def block(self, rows, cols, mats=None):
+        mats = self.mats if mats is None else mats
         rows, cols = np.asarray(rows), np.asarray(cols)
         out = np.zeros((len(rows), len(cols)))
         for g in pd.unique(self.regions[rows]):
             r = np.flatnonzero(self.regions[rows] == g)
             c = np.flatnonzero(self.regions[cols] == g)
-            out[np.ix_(r, c)] = self.mats[g][np.ix_(self.local[rows[r]], self.local[cols[c]])]
+            out[np.ix_(r, c)] = mats[g][np.ix_(self.local[rows[r]], self.local[cols[c]])]
         return out
 
     def natural_windows(self):
@@ -93,11 +100,20 @@ class LociLD(LDSource):
 
 class ThinnedLociLD(LociLD):
     """As :class:`LociLD`, each locus cut into ``k`` windows: core = every k-th variant of the
-    locus (offsets 0..k-1), extended set = the locus."""
+    locus (offsets 0..k-1), extended set = the locus. With ``cross``, the cores' LD with their
+    extended sets (R_EI) comes from those matrices and only the cores' own LD (R_II) from
+    ``mats``: the two parts of the panel's noise told apart."""
 
-    def __init__(self, *args, core=20):
+    def __init__(self, *args, core=20, cross=None):
         super().__init__(*args)
         self.core = core
+        self.cross = cross
+
+    def block(self, rows, cols):
+        # the package asks for R_II as block(core, core) and for R_EI as block(ext, core)
+        if self.cross is None or np.array_equal(rows, cols):
+            return super().block(rows, cols)
+        return super().block(rows, cols, self.cross)
 
     def natural_windows(self):
         out = []
@@ -108,24 +124,37 @@ class ThinnedLociLD(LociLD):
         return out
 
 
+#: thinned kinds whose cores' own LD (R_II) and cross-LD (R_EI) come from the panel (Q) or
+#: the population (P, the GWAS's 10,000 people)
+THINNED_PARTS = {"thinned": ("panel", "panel"), "thinned-cross": ("panel", "pop"),
+                 "thinned-core": ("pop", "panel"), "thinned-pop": ("pop", "pop")}
+
+
 def locus_matrices(D, kinds):
-    """Per kind and locus, the LD the model gets; and the first locus's spectra."""
-    mats, first = {k: {} for k in kinds}, None
+    """Per kind and locus, the LD the model gets (for the thinned kinds: the cores' own LD)
+    and the thinned kinds' cross-LD; and the first locus's spectra."""
+    mats, cross, first = {k: {} for k in kinds}, {k: {} for k in kinds}, None
     for g in pd.unique(D["regions"]):
         idx = np.flatnonzero(D["regions"] == g)
         xq, xp = D["Q"].standardised(idx), D["P"].standardised(idx)
-        rq, rp = xq @ xq.T / xq.shape[1], xp @ xp.T / xp.shape[1]
-        lam, U = np.linalg.eigh(rq)
+        parts = {"panel": xq @ xq.T / xq.shape[1], "pop": xp @ xp.T / xp.shape[1]}
+        lam, U = np.linalg.eigh(parts["panel"])
         keep = lam > 1e-8 * lam.max()
         lam, U = lam[keep], U[:, keep]
-        oracle = np.einsum("ik,ij,jk->k", U, rp, U)
+        oracle = np.einsum("ik,ij,jk->k", U, parts["pop"], U)
         shrunk = nonlinear_shrinkage(lam, xq.shape[1] - 1)
         d = {"oracle": oracle, "lw": shrunk}
         for k in kinds:
-            mats[k][g] = (U * d[k]) @ U.T if k in d else {"panel": rq, "thinned": rq, "pop": rp}[k]
+            if k in d:
+                mats[k][g] = (U * d[k]) @ U.T
+            elif k in THINNED_PARTS:
+                own, with_ext = THINNED_PARTS[k]
+                mats[k][g], cross[k][g] = parts[own], parts[with_ext]
+            else:
+                mats[k][g] = parts[k]
         if first is None:
             first = (len(idx), lam, oracle, shrunk)
-    return mats, first
+    return mats, cross, first
 
 
 def main():
@@ -140,7 +169,7 @@ def main():
     args = ap.parse_args()
     kinds = args.kinds.split(",")
     D = design.msprime_panel(n_ref=args.n_ref)
-    mats, (m, lam, oracle, shrunk) = locus_matrices(D, kinds)
+    mats, cross, (m, lam, oracle, shrunk) = locus_matrices(D, kinds)
     print(f"locus 0: {m} variants, {len(lam)} non-zero panel eigenvalues "
           f"(sum {lam.sum():.0f}; oracle {oracle.sum():.0f}, shrinkage {shrunk.sum():.0f})")
     for name, sel in (("smallest", slice(0, 5)), ("largest", slice(-5, None))):
@@ -150,12 +179,14 @@ def main():
           f"{np.corrcoef(np.log(oracle), np.log(shrunk))[0, 1]:.3f}", flush=True)
     v = D["v"]
     feats = ArrayFeatures(pred=D["annot"][:, None], pred_names=["A"])
-    sources = {k: (ThinnedLociLD if k == "thinned" else LociLD)(
-        v, mats[k], D["regions"], None if k == "pop" else args.n_ref, D["P"].mean / 2,
-        **({"core": args.core} if k == "thinned" else {})) for k in kinds}
+    thinned = {k: k in THINNED_PARTS for k in kinds}
+    sources = {k: ThinnedLociLD(v, mats[k], D["regions"], args.n_ref, D["P"].mean / 2,
+                                core=args.core, cross=cross[k]) if thinned[k]
+               else LociLD(v, mats[k], D["regions"], None if k == "pop" else args.n_ref,
+                           D["P"].mean / 2) for k in kinds}
     # thinned: the jackknife deletes whole loci (its windows are contiguous runs, one run per
     # locus), since the windows of a locus share its LD
-    jackknife = {k: {"n_blocks": len(pd.unique(D["regions"]))} if k == "thinned" else {}
+    jackknife = {k: {"n_blocks": len(pd.unique(D["regions"]))} if thinned[k] else {}
                  for k in kinds}
     table = pd.DataFrame({"SNP": v["snp"], "A1": v["a1"], "A2": v["a2"], "Z": 0.0,
                           "N": design.N})
@@ -166,7 +197,7 @@ def main():
             base = {k: deepwas.SummaryStats.from_ld_source(
                 sources[k], table, n=design.N, sigma2=1 - h2, features=feats,
                 keep_ambiguous=True, check_build=False,
-                ld_regularisation="none" if k == "thinned" else args.reg, ld_blocks="none")
+                ld_regularisation="none" if thinned[k] else args.reg, ld_blocks="none")
                 for k in kinds}
         res = {k: [] for k in kinds}
         for rep in range(args.reps):
@@ -184,7 +215,7 @@ def main():
         true_enr = design.enrichment(f_true, D["annot"])
         for k in kinds:
             r = np.array(res[k])
-            reg = "none" if k == "thinned" else args.reg
+            reg = "none" if thinned[k] else args.reg
             print(f"h2 {h2:g} ({args.reps} replicates, {reg}) {k:<7}: h2 bias "
                   f"{r[:, 0].mean() / h2 - 1:+.1%} (SD {r[:, 0].std(ddof=1) / h2:.1%}, "
                   f"mean jackknife SE {r[:, 2].mean() / h2:.1%}), enrichment "
