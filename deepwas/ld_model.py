@@ -81,17 +81,20 @@ def resolve_share(share, panel_size, n):
 
 def thinned_core_size(panel_size):
     """Variants per core of ``ld_regularisation="thinned"`` for a panel of ``panel_size``
-    people: a tenth of the panel, between 10 and 20.
+    people: 20, or a fifth of a panel under 100 people (at least 10).
 
-    The core size trades two biases (docs "LD from a reference panel", realistic design, 6-10
+    The core size trades two biases (docs "LD from a reference panel", realistic design, 6-20
     replicates per cell, h2 bias at h2 0.005 / 0.05 / 0.2): with 200 people cores of 10 give
     -16 / -1 / -13 %, 15 give -11 / +6 / -6 %, 20 give -1 / +11 / +5 %, 30 give +7 / +34 /
     +26 %; with 500 people cores of 10 give -9 / -6 / -2 %, 20 give 0 / +2 % (h2 0.005 /
-    0.05), 40 give 0 / +12 / +27 %. Large cores inflate h2 the more the stronger each block's
-    signal; small ones lose it. 20 is right at the weak per-block signal of a real genome
-    (the h2 0.005 cells) for 200 and 500 people alike; smaller panels need smaller cores.
+    0.05), 40 give 0 / +12 / +27 %; with 100 people cores of 10 give -24 / -12 / -17 %, 20
+    give +1 / +19 / +15 %. Large cores inflate h2 the more the stronger each block's signal;
+    small ones lose it. 20 is right at the weak per-block signal of a real genome (the h2
+    0.005 cells) for 100, 200 and 500 people alike. Below 100 people nothing was measured; a
+    fifth of the panel keeps the cores' Wishart inflation ``n / (n - k - 1)`` at most what
+    100 people with cores of 20 have (1.27).
     """
-    return int(min(20, max(10, int(panel_size) // 10)))
+    return int(min(20, max(10, int(panel_size) // 5)))
 
 
 def kept_count(lam, share):
