@@ -166,6 +166,8 @@ def main():
     ap.add_argument("--reg", default="mismatch",
                     help="ld_regularisation of every fit but the thinned one's (exact)")
     ap.add_argument("--core", type=int, default=20, help="variants per thinned core")
+    ap.add_argument("--out", default=None,
+                    help="CSV of every replicate and kind (paired comparisons between kinds)")
     args = ap.parse_args()
     kinds = args.kinds.split(",")
     D = design.msprime_panel(n_ref=args.n_ref)
@@ -190,6 +192,7 @@ def main():
                  for k in kinds}
     table = pd.DataFrame({"SNP": v["snp"], "A1": v["a1"], "A2": v["a2"], "Z": 0.0,
                           "N": design.N})
+    rows = []
     for h2 in (float(x) for x in args.h2.split(",")):
         # LD and windows once per kind; each replicate only brings its beta-hat
         with warnings.catch_warnings():
@@ -212,6 +215,10 @@ def main():
                 a = tab.loc[tab["Category"] == "A"].iloc[0]
                 res[k].append((tab.attrs["h2"], float(a["Enrichment"]),
                                tab.attrs["h2_std_error"]))
+                rows.append(dict(n_ref=args.n_ref, h2_true=h2, rep=rep, kind=k,
+                                 h2=tab.attrs["h2"], h2_se=tab.attrs["h2_std_error"],
+                                 enrichment=float(a["Enrichment"]),
+                                 enrichment_true=design.enrichment(f_true, D["annot"])))
         true_enr = design.enrichment(f_true, D["annot"])
         for k in kinds:
             r = np.array(res[k])
@@ -220,6 +227,8 @@ def main():
                   f"{r[:, 0].mean() / h2 - 1:+.1%} (SD {r[:, 0].std(ddof=1) / h2:.1%}, "
                   f"mean jackknife SE {r[:, 2].mean() / h2:.1%}), enrichment "
                   f"{r[:, 1].mean():.2f} (true {true_enr:.2f})", flush=True)
+        if args.out:            # after each h2, so a long run keeps what it has done
+            pd.DataFrame(rows).to_csv(args.out, index=False)
 
 
 if __name__ == "__main__":
