@@ -28,7 +28,7 @@ shrinkage turn the default's -46 % into +34 % / +40 % at h2 0.005 (docs/referenc
 
 usage: OMP_NUM_THREADS=1 python benchmarks/study_panel_spectrum.py [--n-ref 200]
        [--h2 0.005,0.05] [--reps 4] [--kinds panel,oracle,lw,pop,thinned,thinned-cross,...]
-       [--reg mismatch]
+       [--reg mismatch] [--out replicates.csv]
        [--core 20]
 """
 from __future__ import annotations
