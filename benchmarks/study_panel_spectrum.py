@@ -202,10 +202,10 @@ def main():
                 keep_ambiguous=True, check_build=False,
                 ld_regularisation="none" if thinned[k] else args.reg, ld_blocks="none")
                 for k in kinds}
-        res = {k: [] for k in kinds}
         for rep in range(args.reps):
             rng = np.random.default_rng([rep, design.DESIGNS.index("realistic"), int(h2 * 1000)])
             bh, f_true = design.draw(D, "realistic", h2, rng)
+            true_enr = design.enrichment(f_true, D["annot"])
             for k in kinds:
                 stats = base[k].with_beta_hat(bh)
                 with warnings.catch_warnings():
@@ -213,22 +213,19 @@ def main():
                     tab = deepwas.GLMPrior(random_state=0).fit(stats).partitioned_h2(
                         stats, **jackknife[k])
                 a = tab.loc[tab["Category"] == "A"].iloc[0]
-                res[k].append((tab.attrs["h2"], float(a["Enrichment"]),
-                               tab.attrs["h2_std_error"]))
                 rows.append(dict(n_ref=args.n_ref, h2_true=h2, rep=rep, kind=k,
                                  h2=tab.attrs["h2"], h2_se=tab.attrs["h2_std_error"],
-                                 enrichment=float(a["Enrichment"]),
-                                 enrichment_true=design.enrichment(f_true, D["annot"])))
-        true_enr = design.enrichment(f_true, D["annot"])
+                                 enrichment=float(a["Enrichment"]), enrichment_true=true_enr))
+        done = pd.DataFrame(rows)
         for k in kinds:
-            r = np.array(res[k])
+            r = done[(done["h2_true"] == h2) & (done["kind"] == k)]
             reg = "none" if thinned[k] else args.reg
             print(f"h2 {h2:g} ({args.reps} replicates, {reg}) {k:<7}: h2 bias "
-                  f"{r[:, 0].mean() / h2 - 1:+.1%} (SD {r[:, 0].std(ddof=1) / h2:.1%}, "
-                  f"mean jackknife SE {r[:, 2].mean() / h2:.1%}), enrichment "
-                  f"{r[:, 1].mean():.2f} (true {true_enr:.2f})", flush=True)
+                  f"{r['h2'].mean() / h2 - 1:+.1%} (SD {r['h2'].std(ddof=1) / h2:.1%}, "
+                  f"mean jackknife SE {r['h2_se'].mean() / h2:.1%}), enrichment "
+                  f"{r['enrichment'].mean():.2f} (true {true_enr:.2f})", flush=True)
         if args.out:            # after each h2, so a long run keeps what it has done
-            pd.DataFrame(rows).to_csv(args.out, index=False)
+            done.to_csv(args.out, index=False)
 
 
 if __name__ == "__main__":
