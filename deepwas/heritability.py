@@ -135,10 +135,10 @@ def partitioned_h2(est, stats, annotations=None, n_blocks=200, jackknife="auto")
         window for "refit".
     jackknife : {"auto", "pseudo", "refit", "none"}, default="auto"
         "pseudo": graphREML's one-Newton-step pseudo-jackknife (a block whose step raises its
-        own leave-out loss is refitted instead, docs "Heritability, enrichment, ..."); "refit": warm-started refits
-        without each block; "none": point estimates (SEs NaN). "auto": "pseudo" for the
-        constant and GLM priors, "none" otherwise (a neural prior's Hessian is out of reach;
-        "refit" costs ``n_blocks`` fits).
+        own leave-out loss is refitted instead, docs "Heritability, enrichment, ...");
+        "refit": warm-started refits without each block; "none": point estimates (SEs NaN).
+        "auto": "pseudo" for the constant and GLM priors, "none" otherwise (a neural prior's
+        Hessian is out of reach; "refit" costs ``n_blocks`` fits).
 
     Returns
     -------
