@@ -37,8 +37,9 @@ class Dataset:
     """State shared by a SummaryStats and all its slices (never modified after creation)."""
 
     def __init__(self, table, ld, n, sigma2, features, windows, window_chrom, ld_model,
-                 cache_dir, drop_counts, genome_builds=None, ld_blocks=None):
+                 cache_dir, drop_counts, genome_builds=None, ld_blocks=None, ld_in_sample=False):
         self.ld_blocks = ld_blocks
+        self.ld_in_sample = bool(ld_in_sample)
         self.table = table
         self.genome_builds = dict(genome_builds or {"sumstats": None, "reference": None,
                                                     "status": None, "lifted": False})

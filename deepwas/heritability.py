@@ -200,8 +200,7 @@ def partitioned_h2(est, stats, annotations=None, n_blocks=200, jackknife="auto")
     n_used, unit = 0, None
     if jackknife != "none":
         labels, n_used, unit = plan_blocks(stats, n_blocks, jackknife)
-        prior, _, loo, set_params = leave_out_priors(est, stats, labels, n_used, jackknife,
-                                                     unit=unit)
+        prior, loo, set_params = _leave_outs(est, stats, labels, n_used, jackknife, unit)
         vals = []
         for x in loo:
             set_params(prior, x)
@@ -210,6 +209,21 @@ def partitioned_h2(est, stats, annotations=None, n_blocks=200, jackknife="auto")
             cov = jackknife_cov(full, np.array(vals))
     se = np.sqrt(np.maximum(np.diag(cov), 0.0))
     return _table(S, full, se, names, n_used, jackknife, missing, unit, derived)
+
+
+def _leave_outs(est, stats, labels, n_blocks, method, unit):
+    """``(prior, leave_out, set_params)`` of :func:`deepwas.jackknife.leave_out_priors`; for a
+    prior that is a weighted sum of fits' parameters (``est.panel_components``: a panel
+    correction), the same weighted sum of their leave-one-block-out parameters."""
+    parts = est.panel_components(stats) if hasattr(est, "panel_components") \
+        else [(1.0, est, stats)]
+    prior, loo, set_params = None, 0.0, None
+    for weight, fit, data in parts:
+        first, _, out, set_params = leave_out_priors(fit, data, labels, n_blocks, method,
+                                                     unit=unit)
+        prior = first if prior is None else prior
+        loo = loo + weight * out
+    return prior, loo, set_params
 
 
 def _model_features(est, stats, rows, A, tol=1e-8):

@@ -57,8 +57,8 @@ import numpy as np
 
 from .windows import DEFAULT_EIG_RTOL, WindowFactors, orthogonal_columns
 
-__all__ = ["LDModel", "LD_REGULARISATIONS", "EXACT_REGULARISATIONS", "DEFAULT_SHARE",
-           "SMALL_PANEL_SHARE", "DIAGNOSTIC_SHARE", "resolve_share", "thinned_core_size",
+__all__ = ["LDModel", "is_small_panel", "LD_REGULARISATIONS", "EXACT_REGULARISATIONS",
+           "DEFAULT_SHARE", "SMALL_PANEL_SHARE", "DIAGNOSTIC_SHARE", "resolve_share", "thinned_core_size",
            "kept_count"]
 
 LD_REGULARISATIONS = ("none", "truncate", "mismatch", "thinned")
@@ -70,11 +70,17 @@ SMALL_PANEL_SHARE = 0.95
 DIAGNOSTIC_SHARE = 0.99
 
 
+def is_small_panel(panel_size, n):
+    """Whether an LD panel of ``panel_size`` people (None: unknown) is small against a GWAS
+    of ``n``: under a tenth of it, as no in-sample LD is."""
+    return panel_size is not None and panel_size < n / 10
+
+
 def resolve_share(share, panel_size, n):
     """The truncation share: ``share``, or for "auto" 0.98 (0.95 when ``panel_size < n / 10``)."""
     if share != "auto":
         return float(share)
-    if panel_size is not None and panel_size < n / 10:
+    if is_small_panel(panel_size, n):
         return SMALL_PANEL_SHARE
     return DEFAULT_SHARE
 

@@ -353,7 +353,8 @@ def semi_synthetic(stats, truth="glm", h2=0.5, n=None, *, alpha=0.7, log_f_sd=1.
     -------
     sim : SummaryStats
         Same variants, LD and windows; new ``beta_hat``, ``n``, ``sigma2 = 1 - h2`` and the
-        features the truth used.
+        features the truth used; ``ld_in_sample`` True (drawn through this LD: no panel
+        correction, ``FunctionalPrior(panel_correction=...)``).
     f_true : ndarray, shape (sim.n_variants,)
         True prior variances aligned with ``sim.variants``.
 
@@ -399,5 +400,6 @@ def semi_synthetic(stats, truth="glm", h2=0.5, n=None, *, alpha=0.7, log_f_sd=1.
     beta = rng.standard_normal(M) * np.sqrt(f_true)
     sigma2 = 1.0 - float(h2)
     beta_hat = _draw_beta_hat(stats, beta, sigma2 / n, rng, max_dense, groups)
-    sim = stats.with_beta_hat(beta_hat, n=n, sigma2=sigma2, features=new_features)
+    sim = stats.with_beta_hat(beta_hat, n=n, sigma2=sigma2, features=new_features,
+                              ld_in_sample=True)
     return sim, f_true

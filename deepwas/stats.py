@@ -19,6 +19,7 @@ from .diagnostics import ld_diagnostics
 from .features.base import as_provider, take_rows
 from .io.harmonise import check_sample_size
 from .precompute import precompute_windows
+from .pseudo_panel import PseudoPanelLD, supports_pseudo_panel
 from .utils.validation import check_sigma2
 from .windows import window_units
 
@@ -64,7 +65,8 @@ class SummaryStats(Constructors):
         self._windows = None     # local (core, extended) indices, built on first use
         self._table = None       # the variant table of this selection, built on first use
 
-    def with_beta_hat(self, beta_hat, *, n=None, sigma2=None, features=None):
+    def with_beta_hat(self, beta_hat, *, n=None, sigma2=None, features=None,
+                      ld_in_sample=None):
         """A new data set with the same variants, LD and windows but new marginal effects.
 
         Parameters
@@ -75,6 +77,9 @@ class SummaryStats(Constructors):
             Replace the sample size / residual variance.
         features : optional
             Replace the features (arrays aligned with :attr:`variants`, or a provider).
+        ld_in_sample : bool, optional
+            Whether ``beta_hat`` was drawn through this very LD (:attr:`ld_in_sample`);
+            default: as this object.
 
         Returns
         -------
@@ -87,16 +92,55 @@ class SummaryStats(Constructors):
         if not np.all(np.isfinite(beta_hat)):
             raise ValueError("beta_hat contains NaN or inf values")
         d = self._data
-        table = self.variants.drop(columns="row").assign(beta_hat=beta_hat)
+        if features is not None:
+            features = as_provider(features, self.n_variants)
+        return self._rebuilt(self.variants.drop(columns="row").assign(beta_hat=beta_hat),
+                             d.ld.subset(self._rows), features,
+                             d.n if n is None else check_sample_size(n),
+                             d.sigma2 if sigma2 is None else check_sigma2(sigma2),
+                             d.ld_in_sample if ld_in_sample is None else ld_in_sample)
+
+    def with_pseudo_panel(self, seed, n_people=None):
+        """The same statistics and windows with the LD of a pseudo-panel drawn from the panel.
+
+        ``n_people`` Gaussian pseudo-people drawn from the reference panel's own LD
+        (:class:`~deepwas.pseudo_panel.PseudoPanelLD`): LD as noisy around the panel's as the
+        panel's is around the population's, the second point of the panel correction
+        (``FunctionalPrior(panel_correction=...)``).
+
+        Parameters
+        ----------
+        seed : int
+            Draws the pseudo-people; the same seed gives the same LD on any slice.
+        n_people : int, optional
+            Default: the panel's size.
+
+        Returns
+        -------
+        SummaryStats
+            Holds only this object's windows and variants.
+
+        Raises
+        ------
+        TypeError
+            When the LD is not a panel's genotypes (e.g. a matrix read from files).
+        """
+        d = self._data
+        if not supports_pseudo_panel(d.ld):
+            raise TypeError(f"pseudo-panels need the reference panel's genotypes (from_plink); "
+                            f"this LD is a {type(d.ld).__name__}")
+        ld = PseudoPanelLD(d.ld, d.ld.panel_size if n_people is None else n_people, seed,
+                           rows=self._rows)
+        return self._rebuilt(self.variants.drop(columns="row"), ld, None, d.n, d.sigma2, False)
+
+    def _rebuilt(self, table, ld, features, n, sigma2, ld_in_sample):
+        """A data set of this selection's windows over ``table`` and ``ld`` (same rows)."""
+        d = self._data
         if features is None:
             features = take_rows(d.features, self._rows)
-        else:
-            features = as_provider(features, self.n_variants)
-        n = d.n if n is None else check_sample_size(n)
-        sigma2 = d.sigma2 if sigma2 is None else check_sigma2(sigma2)
-        data = Dataset(table, d.ld.subset(self._rows), n, sigma2, features, self.windows,
-                        self.groups.copy(), d.ld_model, d.cache.cache_dir,
-                        dict(d.drop_counts), d.genome_builds, ld_blocks=d.ld_blocks)
+        data = Dataset(table, ld, n, sigma2, features, self.windows, self.groups.copy(),
+                       d.ld_model, d.cache.cache_dir, dict(d.drop_counts), d.genome_builds,
+                       ld_blocks=d.ld_blocks, ld_in_sample=ld_in_sample)
         return SummaryStats(data, np.arange(len(self)))
 
     # --- scikit-learn sample protocol ------------------------------------------------------
@@ -162,6 +206,13 @@ class SummaryStats(Constructors):
     def ld_model(self):
         """How the LD enters the likelihood (:class:`deepwas.ld_model.LDModel`)."""
         return self._data.ld_model
+
+    @property
+    def ld_in_sample(self):
+        """True when ``beta_hat`` was drawn through this very LD
+        (:func:`deepwas.simulate.semi_synthetic`): the LD then carries no panel noise, and
+        ``panel_correction="auto"`` corrects none."""
+        return self._data.ld_in_sample
 
     @property
     def drop_counts(self):

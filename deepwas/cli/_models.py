@@ -67,6 +67,10 @@ def add_train_args(p):
                    help="AdamW steps of linear learning-rate warm-up")
     g.add_argument("--transformer-size", choices=tuple(TRANSFORMER_PRESETS), default=DEFAULT_SIZE,
                    help="size preset of --model transformer")
+    g.add_argument("--panel-correction", choices=("auto", "simex", "none"), default="auto",
+                   help="correct the noise of a reference panel's LD by refitting on two "
+                        "pseudo-panels and extrapolating (simex; constant and glm on thinned "
+                        "cores of PLINK genotypes); auto: simex for a panel under a tenth of N")
     g.add_argument("--sigma2-estimate", action="store_true",
                    help="estimate the residual variance by LD score regression")
     g.add_argument("--seed", type=int, default=0, metavar="N",
@@ -96,7 +100,8 @@ def estimator_from_args(args, verbose=0):
                   window_order=args.window_order,
                   random_state=args.seed, verbose=int(verbose), chunk_size=args.chunk_size,
                   device=args.device, mixed_precision=args.mixed_precision,
-                  checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every)
+                  checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
+                  panel_correction=args.panel_correction)
     if args.lr is not None:
         params["lr"] = args.lr
     if args.model == "transformer":

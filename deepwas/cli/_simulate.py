@@ -51,7 +51,10 @@ def cmd_simulate(args):
     meta = dict(truth=args.truth, h2=args.h2, sigma2=1.0 - args.h2, n=args.n, seed=args.seed,
                 gwas_ld=args.gwas_ld, block_bp=args.block_bp,
                 n_variants=len(out), tracks=args.tracks or [], chain=args.chain,
-                note="fit with --sigma2 %g (= 1 - h2)" % (1.0 - args.h2))
+                ld_in_sample=True,
+                note="fit with --sigma2 %g (= 1 - h2) and, on this panel's genotypes, "
+                     "--panel-correction none (beta-hat were drawn through its LD: no panel "
+                     "noise to correct)" % (1.0 - args.h2))
     base = paths[0][:-3] if paths[0].endswith(".gz") else paths[0]
     meta_path = (base[:-4] if base.endswith(".tsv") else base) + ".json"
     with open(meta_path, "w") as fh:

@@ -23,6 +23,9 @@ Map of the modules (who owns what)::
                         collinear)
       _initialisation   the starting h2 and the maximum-likelihood sigma2 (constant prior)
       _fit_checks       warnings after a fit (log f at a bound, h2 on a handful of variants)
+      _panel_correction panel_correction: refits on pseudo-panels and the SIMEX
+                        extrapolation of the parameters; the fits behind a corrected prior
+                        (panel_components, for its jackknife and score test)
     AdamW training (skorch)
       _training         WindowNet: one training step (train_step_single: one window's
                         gradient; train_step: accumulate, warm-up lr, all-reduce, AdamW

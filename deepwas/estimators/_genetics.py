@@ -101,6 +101,9 @@ class GeneticsMixin:
             Parameters projected out: all of a constant or GLM prior's ("auto"), a neural
             prior's intercept, i.e. the overall scale of ``f`` ("auto").
 
+        With a panel correction (``panel_fits_``) the test is of the fit on the panel's own
+        LD, where the nuisance parameters' score vanishes.
+
         Returns
         -------
         pandas.DataFrame
@@ -110,6 +113,10 @@ class GeneticsMixin:
         """
         check_is_fitted(self, "prior_")
         stats = check_stats(stats, "score_test")
+        if getattr(self, "panel_fits_", None) is not None:
+            # the score is taken where the fit's gradient vanishes: at the fit on the panel's
+            # own LD, not at the panel correction's extrapolation
+            self = self.panel_components(stats)[0][1]
         sigma2 = None if self.sigma2 is None else self.sigma2_
         mismatch = float(self.ld_mismatch_) if stats.ld_model.has_mismatch else 0.0
         A, names, covered = align_annotations(annotations, stats.variants)

@@ -131,6 +131,7 @@ PARAMETER_CONSTRAINTS = {
     "mixed_precision": [_NONE, Options("bf16")],
     "dtype": [Options("float32", "float64")],
     "device": [Instance(str, torch.device, name="a device (str or torch.device)")],
+    "panel_correction": [Options("auto", "simex", "none")],
     "verbose": [Interval(0, None, integer=True), Instance(bool)],
     "random_state": [_NONE, Interval(0, None, integer=True),
                      Instance(np.random.RandomState, name="a numpy RandomState")],

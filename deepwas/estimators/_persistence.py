@@ -65,7 +65,8 @@ def save_model(est, directory, features=None, extra=None):
                            ridge=float(getattr(est, "ridge_", 0.0)),
                            log_f_bounds=[float(est.prior_.lo), float(est.prior_.hi)],
                            transformer_size=(transformer_size(est.model_params)
-                                             if est.model == "transformer" else None)),
+                                             if est.model == "transformer" else None),
+                           **_panel_fields(est)),
                features=features, extra=extra or {})
     pt = os.path.join(directory, "model.pt")
     js = os.path.join(directory, "model.json")
@@ -74,6 +75,16 @@ def save_model(est, directory, features=None, extra=None):
         # strict JSON: NaN and infinities (an L-BFGS fit has no learning rate) become null
         json.dump(_finite_or_null(cfg), fh, indent=1, allow_nan=False)
     return pt, js
+
+
+def _panel_fields(est):
+    """The panel correction's fits (model.json): what its jackknife needs after loading."""
+    fits, h2 = getattr(est, "panel_fits_", None), getattr(est, "panel_h2_", None)
+    return dict(panel_correction=str(getattr(est, "panel_correction_", "none")),
+                panel_fits=None if fits is None else np.asarray(fits).tolist(),
+                panel_seeds=[int(x) for x in getattr(est, "panel_seeds_", [])],
+                panel_people=getattr(est, "panel_people_", None),
+                panel_h2=None if h2 is None else np.asarray(h2).tolist())
 
 
 def _finite_or_null(obj):
@@ -165,4 +176,15 @@ def load_model(directory):
     # the feature masks travel in model.pt; the names and reasons are kept here
     est.dropped_features_ = dict(fit.get("dropped_features", {}))
     est.ridge_ = float(fit.get("ridge", 0.0))
+    # files from before the panel correction: none
+    est.panel_correction_ = fit.get("panel_correction", "none")
+    fits, h2 = fit.get("panel_fits"), fit.get("panel_h2")
+    est.panel_fits_ = None if fits is None else np.array(fits, dtype=np.float64)
+    size = sum(p.numel() for p in prior.parameters())
+    if est.panel_fits_ is not None and est.panel_fits_.shape[1] != size:
+        raise ValueError(f"{js}: panel_fits has {est.panel_fits_.shape[1]} parameters per fit, "
+                         f"the prior {size}")
+    est.panel_seeds_ = [int(x) for x in fit.get("panel_seeds", [])]
+    est.panel_people_ = fit.get("panel_people")
+    est.panel_h2_ = None if h2 is None else np.array(h2, dtype=np.float64)
     return est, cfg

@@ -1,0 +1,186 @@
+"""Correcting a reference panel's LD noise by simulation-extrapolation (``panel_correction``).
+
+With LD from a panel of ``n`` people, thinned cores (``ld_regularisation="thinned"``) are
+unbiased at a real genome's weak per-block signal but over-estimate h2 and attenuate
+enrichment where a block's signal is strong: the noise of the panel's cross-LD ``R_EI`` enters
+the modelled covariance ``R_IE F R_EI`` as an errors-in-variables error, and the fit's excess
+over the population's own LD falls like ``1 / n`` (docs "LD from a reference panel": 15.6,
+8.0 and 4.7 points of h2 at 100, 200 and 500 people). SIMEX (Cook and Stefanski 1994) reads
+that slope off the data: the prior is refitted on :data:`N_PSEUDO` pseudo-panels
+(:mod:`deepwas.pseudo_panel`) whose LD carries the panel's noise once more (noise variance
+``(1 + lam) / n``, ``lam = n / n'``), and each parameter is extrapolated linearly in the
+noise variance to a noise-free panel (``lam = -1``)::
+
+    theta = theta_0 + (theta_0 - mean_j theta_j) / lam
+
+For the constant and GLM priors (exp link) ``log f`` is linear in the parameters, so this is
+the same linear extrapolation of every variant's ``log f``; the result is again a prior of the
+same kind (``prior_``), and every leave-one-block-out parameter vector of the jackknife is
+extrapolated the same way (:meth:`PanelCorrectionMixin.panel_components`). Measured on the
+realistic design with 200 people (10 replicates): h2 bias +6.1 % -> -2.3 % at h2 0.2 and
++11.5 % -> +2.7 % at 0.05, with the same SD.
+"""
+from __future__ import annotations
+
+import copy
+import logging
+
+import numpy as np
+import torch
+from sklearn.base import clone
+
+from ..ld_model import is_small_panel
+from ..pseudo_panel import supports_pseudo_panel
+
+__all__ = ["PANEL_CORRECTIONS", "N_PSEUDO", "resolve_panel_correction", "panel_corrected",
+           "PanelCorrectionMixin"]
+
+log = logging.getLogger(__name__)
+
+PANEL_CORRECTIONS = ("auto", "simex", "none")
+#: pseudo-panels a correction fits (their parameters are averaged): 2 measured no worse in
+#: SD than the uncorrected fit (module docstring)
+N_PSEUDO = 2
+
+
+def _link(est):
+    params = est.model_params or {}
+    return params.get("link", "exp")
+
+
+def _why_not(est, stats):
+    """Why SIMEX cannot correct this fit (a sentence), or None when it can."""
+    name = est._model_name()
+    if est.solver != "deepwas":
+        return f"solver={est.solver!r} (the correction extrapolates likelihood fits)"
+    if name not in ("constant", "glm") or _link(est) != "exp":
+        return ("the prior's log f is not linear in its parameters (only the constant and the "
+                "GLM prior with the exp link are extrapolated)")
+    if stats.ld_model.regularisation != "thinned":
+        return (f"ld_regularisation={stats.ld_model.regularisation!r} (the correction was "
+                "measured for thinned cores)")
+    if not supports_pseudo_panel(stats.ld):
+        return (f"the LD ({type(stats.ld).__name__}) holds no panel genotypes to draw "
+                "pseudo-panels from (from_plink reads them)")
+    return None
+
+
+def resolve_panel_correction(est, stats):
+    """``("simex" | "none", reason)`` for ``est.panel_correction`` on ``stats``.
+
+    "auto" takes "simex" when it applies and the panel is small against the GWAS
+    (:func:`deepwas.ld_model.is_small_panel`); "simex" that cannot apply is a ``ValueError``.
+    """
+    choice = est.panel_correction
+    if choice == "none":
+        return "none", "panel_correction='none'"
+    why = _why_not(est, stats)
+    if choice == "simex":
+        if why is not None:
+            raise ValueError(f"panel_correction='simex' cannot correct this fit: {why}")
+        return "simex", "panel_correction='simex'"
+    if why is not None:
+        return "none", why
+    if stats.ld_in_sample:
+        return "none", "beta-hat were drawn through this LD (ld_in_sample): it has no panel noise"
+    if not is_small_panel(stats.ld.panel_size, stats.n):
+        return "none", (f"the panel ({stats.ld.panel_size} people) is not small against the "
+                        f"GWAS (N = {stats.n:g})")
+    return "simex", f"a panel of {stats.ld.panel_size} people"
+
+
+def _pseudo_seeds(random_state):
+    """Seeds of the pseudo-panels: from an int ``random_state``, a draw from a RandomState,
+    0 for None (the correction repeats exactly by default)."""
+    if isinstance(random_state, np.random.RandomState):
+        base = int(random_state.randint(0, 2**31 - 1))
+    else:
+        base = 0 if random_state is None else int(random_state)
+    return [int(s) for s in np.random.SeedSequence([base, 5137]).generate_state(N_PSEUDO)]
+
+
+def _flat(prior):
+    return np.concatenate([p.detach().double().reshape(-1).numpy() for p in prior.parameters()])
+
+
+def _load(prior, x):
+    i = 0
+    with torch.no_grad():
+        for p in prior.parameters():
+            p.copy_(torch.as_tensor(x[i:i + p.numel()], dtype=p.dtype).reshape(p.shape))
+            i += p.numel()
+
+
+def weights(n_fits, lam):
+    """Weights of the fits (own panel first) whose weighted parameters are the extrapolation."""
+    w = np.full(n_fits, -1.0 / (lam * (n_fits - 1)))
+    w[0] = 1.0 + 1.0 / lam
+    return w
+
+
+def panel_corrected(est, stats, fitted):
+    """``fitted`` (the attributes of the fit on the panel's LD) with the correction applied.
+
+    Adds ``panel_correction_``, ``panel_fits_``, ``panel_seeds_``, ``panel_people_`` and
+    ``panel_h2_``; with "simex" replaces ``prior_``'s parameters by the extrapolation.
+    """
+    method, reason = resolve_panel_correction(est, stats)
+    out = dict(fitted, panel_correction_=method, panel_fits_=None, panel_seeds_=[],
+               panel_people_=None, panel_h2_=None)
+    if method == "none":
+        log.info("no panel correction: %s", reason)
+        return out
+    people = int(stats.ld.panel_size)
+    seeds = _pseudo_seeds(est.random_state)
+    fits = [_flat(fitted["prior_"])]
+    h2 = [_h2(est, fitted, stats)]
+    for seed in seeds:
+        sub = clone(est).set_params(panel_correction="none").fit(
+            stats.with_pseudo_panel(seed, people))
+        fits.append(_flat(sub.prior_))
+        h2.append(_h2(sub, None, stats))
+    fits = np.array(fits)
+    prior = copy.deepcopy(fitted["prior_"])
+    _load(prior, weights(len(fits), 1.0) @ fits)
+    out.update(prior_=prior, panel_fits_=fits, panel_seeds_=seeds, panel_people_=people)
+    out["panel_h2_"] = np.array(h2 + [_h2(est, out, stats)])
+    log.info("panel correction (SIMEX, %s): h2 %.4g on the panel's LD, %s on pseudo-panels of "
+             "%d, %.4g extrapolated", reason, h2[0], ", ".join(f"{x:.4g}" for x in h2[1:]),
+             people, out["panel_h2_"][-1])
+    return out
+
+
+def _h2(est, fitted, stats):
+    """sum f over ``stats.variants`` of a fit (``fitted``: attributes not yet set on ``est``)."""
+    if fitted is not None:
+        est = copy.copy(est)
+        for name, value in fitted.items():
+            setattr(est, name, value)
+    return float(est.predict_f(stats).sum())
+
+
+class PanelCorrectionMixin:
+    """The fits behind a panel-corrected prior, for its jackknife and score test."""
+
+    def panel_components(self, stats):
+        """The fits whose weighted parameters are this prior: ``[(weight, est, stats_j)]``.
+
+        Without a correction ``[(1.0, self, stats)]``. With SIMEX the fit on the panel's LD
+        and one per pseudo-panel (``stats.with_pseudo_panel`` with the fit's seeds), each as
+        a copy of this estimator holding that fit's parameters: a leave-one-block-out
+        statistic of the prior is the same weighted sum of theirs
+        (:func:`deepwas.heritability.partitioned_h2`).
+        """
+        fits = getattr(self, "panel_fits_", None)
+        if fits is None:
+            return [(1.0, self, stats)]
+        out = []
+        for j, (w, x) in enumerate(zip(weights(len(fits), 1.0), fits)):
+            est = copy.copy(self)
+            est.prior_ = copy.deepcopy(self.prior_)
+            _load(est.prior_, x)
+            est.panel_fits_ = None
+            data = stats if j == 0 else stats.with_pseudo_panel(self.panel_seeds_[j - 1],
+                                                                self.panel_people_)
+            out.append((float(w), est, data))
+        return out
