@@ -13,6 +13,14 @@ simulation-extrapolation (SIMEX, Cook and Stefanski 1994) that
 (windows, slices and precompute workers agree), and it is drawn from ``seed`` alone: a
 pseudo-panel is a deterministic function of (panel, ``n'``, ``seed``). Nothing is stored per
 variant; a window's rows of ``Z`` cost one ``(rows x n) @ (n x n')`` product.
+
+An LD *matrix* of a panel (no genotypes: :class:`BlockPseudoPanelLD`) gives the same draws
+block by block, where the LD is cut at blocks (thinned cores never read LD across blocks):
+``Z_B = V_B Lambda_B^{1/2} W_B`` from the eigendecomposition of the block's LD ``R_B``, its
+non-zero eigenvalues kept (a panel's block LD has rank below ``n``), ``W_B`` drawn from
+(``seed``, block); ``Z_B Z_B^T`` then has the distribution of ``X W W^T X^T`` above. Blocks
+are independent; only the factor of the block last asked for is kept (windows come block by
+block).
 """
 from __future__ import annotations
 
@@ -20,12 +28,27 @@ import numpy as np
 
 from .ld import StandardisedRowsLD, _hash_arrays
 
-__all__ = ["PseudoPanelLD", "supports_pseudo_panel"]
+__all__ = ["PseudoPanelLD", "BlockPseudoPanelLD", "supports_pseudo_panel"]
 
 
 def supports_pseudo_panel(source):
-    """Whether pseudo-panels can be drawn from ``source`` (it holds people's genotypes)."""
-    return isinstance(source, StandardisedRowsLD)
+    """Whether pseudo-panels can be drawn from ``source``: it holds people's genotypes, or it
+    is an LD matrix of a panel of known size (drawn block by block)."""
+    return isinstance(source, StandardisedRowsLD) or source.panel_size is not None
+
+
+def _check_people(n_people):
+    if isinstance(n_people, bool) or int(n_people) != n_people or n_people < 4:
+        raise ValueError(f"n_people must be an integer >= 4, got {n_people!r}")
+    return int(n_people)
+
+
+def _restandardised(z):
+    """Each row of ``z`` centred and scaled to mean square 1 over the pseudo-people."""
+    z = z - z.mean(axis=1, keepdims=True)
+    scale = np.sqrt((z * z).mean(axis=1, keepdims=True))
+    # a variant without variation in the panel stays without it (a zero row)
+    return z / np.where(scale > 0, scale, 1.0)
 
 
 class PseudoPanelLD(StandardisedRowsLD):
@@ -47,9 +70,7 @@ class PseudoPanelLD(StandardisedRowsLD):
         if not supports_pseudo_panel(panel):
             raise TypeError(f"pseudo-panels need the panel's genotypes; {type(panel).__name__} "
                             "holds none (read the panel with SummaryStats.from_plink)")
-        if isinstance(n_people, bool) or int(n_people) != n_people or n_people < 4:
-            raise ValueError(f"n_people must be an integer >= 4, got {n_people!r}")
-        self.panel, self.seed, self.n_ref = panel, int(seed), int(n_people)
+        self.panel, self.seed, self.n_ref = panel, int(seed), _check_people(n_people)
         self.rows = (np.arange(len(panel)) if rows is None
                      else np.asarray(rows, dtype=np.int64))
         self.variants = panel.variants.iloc[self.rows].reset_index(drop=True)
@@ -60,12 +81,77 @@ class PseudoPanelLD(StandardisedRowsLD):
             np.array([self.n_ref, self.seed], dtype=np.int64), self.rows)
 
     def standardised(self, rows):
-        z = self.panel.standardised(self.rows[np.asarray(rows, dtype=np.int64)]) @ self.W
-        z -= z.mean(axis=1, keepdims=True)
-        scale = np.sqrt((z * z).mean(axis=1, keepdims=True))
-        # a variant without variation in the panel stays without it (a zero row)
-        return z / np.where(scale > 0, scale, 1.0)
+        return _restandardised(
+            self.panel.standardised(self.rows[np.asarray(rows, dtype=np.int64)]) @ self.W)
 
     def subset(self, keep):
         return PseudoPanelLD(self.panel, self.n_ref, self.seed,
                              rows=self.rows[np.asarray(keep, dtype=np.int64)])
+
+
+class BlockPseudoPanelLD(StandardisedRowsLD):
+    """Pseudo-panel of an LD matrix cut at blocks: ``n_people`` Gaussian pseudo-people drawn
+    from each block's LD, blocks independent (module docstring).
+
+    Parameters
+    ----------
+    source : LDSource
+        The panel's LD (e.g. :class:`~deepwas.ld.DenseLD` with ``n_ref``).
+    blocks : array of int, shape (len(source),)
+        LD block of each variant (variants of one block need not be contiguous).
+    n_people : int
+    seed : int
+    """
+
+    def __init__(self, source, blocks, n_people, seed):
+        self.source, self.seed, self.n_ref = source, int(seed), _check_people(n_people)
+        self.blocks = np.asarray(blocks, dtype=np.int64)
+        if len(self.blocks) != len(source):
+            raise ValueError(f"{len(self.blocks)} block labels for {len(source)} variants")
+        self.variants = source.variants
+        self._last = (None, None, None)     # (block, its variants, its rows of Z)
+        self._last_key = (None, None)       # (block, content key of its LD)
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_last"], state["_last_key"] = (None, None, None), (None, None)
+        return state
+
+    def window_key(self, core, ext):
+        # a window's pseudo-LD depends on the whole LD of each block it reads, on the block
+        # labels, the seed and the number of pseudo-people
+        keys = []
+        for b in np.unique(self.blocks[np.asarray(ext, dtype=np.int64)]):
+            if self._last_key[0] != b:
+                idx = np.flatnonzero(self.blocks == b)
+                self._last_key = (b, self.source.window_key(idx, idx))
+            keys.append(np.frombuffer(self._last_key[1].encode(), dtype=np.uint8))
+        return _hash_arrays(np.frombuffer(b"block-pseudo-panel", dtype=np.uint8),
+                            np.array([self.n_ref, self.seed], dtype=np.int64),
+                            np.asarray(core, dtype=np.int64), np.asarray(ext, dtype=np.int64),
+                            self.blocks, *keys)
+
+    def _block_rows(self, b):
+        if self._last[0] != b:
+            idx = np.flatnonzero(self.blocks == b)
+            lam, V = np.linalg.eigh(self.source.block(idx, idx))
+            keep = lam > 1e-10 * max(lam.max(initial=0.0), 1e-300)
+            rng = np.random.default_rng([self.seed, int(b) + 1])
+            W = rng.standard_normal((int(keep.sum()), self.n_ref))
+            self._last = (b, idx, _restandardised((V[:, keep] * np.sqrt(lam[keep])) @ W))
+        return self._last[1], self._last[2]
+
+    def standardised(self, rows):
+        rows = np.asarray(rows, dtype=np.int64)
+        out = np.empty((len(rows), self.n_ref))
+        lab = self.blocks[rows]
+        for b in np.unique(lab):
+            at = np.flatnonzero(lab == b)
+            idx, z = self._block_rows(b)
+            out[at] = z[np.searchsorted(idx, rows[at])]
+        return out
+
+    def subset(self, keep):
+        from .ld import _SubsetLD
+
+        return _SubsetLD(self, np.asarray(keep, dtype=np.int64))

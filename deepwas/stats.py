@@ -19,7 +19,8 @@ from .diagnostics import ld_diagnostics
 from .features.base import as_provider, take_rows
 from .io.harmonise import check_sample_size
 from .precompute import precompute_windows
-from .pseudo_panel import PseudoPanelLD, supports_pseudo_panel
+from .ld import StandardisedRowsLD
+from .pseudo_panel import BlockPseudoPanelLD, PseudoPanelLD, supports_pseudo_panel
 from .utils.validation import check_sigma2
 from .windows import window_units
 
@@ -123,14 +124,30 @@ class SummaryStats(Constructors):
         Raises
         ------
         TypeError
-            When the LD is not a panel's genotypes (e.g. a matrix read from files).
+            When the LD is neither a panel's genotypes nor a matrix of a panel of known size
+            cut into thinned cores (pseudo-people of a matrix are drawn block by block,
+            :class:`~deepwas.pseudo_panel.BlockPseudoPanelLD`).
         """
         d = self._data
         if not supports_pseudo_panel(d.ld):
-            raise TypeError(f"pseudo-panels need the reference panel's genotypes (from_plink); "
-                            f"this LD is a {type(d.ld).__name__}")
-        ld = PseudoPanelLD(d.ld, d.ld.panel_size if n_people is None else n_people, seed,
-                           rows=self._rows)
+            raise TypeError("pseudo-panels need the reference panel's genotypes (from_plink) "
+                            f"or its size (n_ref=); this LD is a {type(d.ld).__name__} of a "
+                            "panel of unknown size")
+        people = d.ld.panel_size if n_people is None else n_people
+        if isinstance(d.ld, StandardisedRowsLD):
+            ld = PseudoPanelLD(d.ld, people, seed, rows=self._rows)
+        elif self.ld_model.regularisation == "thinned":
+            # an LD matrix: pseudo-people drawn block by block (a block = a unit's extended set)
+            blocks = np.full(self.n_variants, -1, dtype=np.int64)
+            for (_, ext), unit in zip(self.windows, self.window_units):
+                blocks[ext] = unit
+            loose = np.flatnonzero(blocks < 0)
+            blocks[loose] = blocks.max() + 1 + np.arange(len(loose))
+            ld = BlockPseudoPanelLD(d.ld.subset(self._rows), blocks, people, seed)
+        else:
+            raise TypeError("pseudo-panels of an LD matrix are drawn block by block: they need "
+                            "the LD cut at blocks into thinned cores (ld_regularisation="
+                            f"'thinned'), not {self.ld_model.regularisation!r}")
         return self._rebuilt(self.variants.drop(columns="row"), ld, None, d.n, d.sigma2, False)
 
     def _rebuilt(self, table, ld, features, n, sigma2, ld_in_sample):

@@ -70,7 +70,8 @@ def add_train_args(p):
     g.add_argument("--panel-correction", choices=("auto", "simex", "none"), default="auto",
                    help="correct the noise of a reference panel's LD by refitting on two "
                         "pseudo-panels and extrapolating (simex; constant and glm on thinned "
-                        "cores of PLINK genotypes); auto: simex for a panel under a tenth of N")
+                        "cores of a panel of known size); auto: simex for a panel under a "
+                        "tenth of N")
     g.add_argument("--sigma2-estimate", action="store_true",
                    help="estimate the residual variance by LD score regression")
     g.add_argument("--seed", type=int, default=0, metavar="N",

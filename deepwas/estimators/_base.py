@@ -213,7 +213,9 @@ class FunctionalPrior(GeneticsMixin, PanelCorrectionMixin, BaseEstimator):
         in the noise variance to a noise-free panel (simulation-extrapolation,
         :mod:`deepwas.estimators._panel_correction`): three fits instead of one. Only for the
         constant and GLM priors (exp link) with ``solver="deepwas"``, on thinned cores of a
-        genotype panel (``from_plink``). "auto": "simex" when it applies and the panel has
+        panel of known size (its genotypes, ``from_plink``, or its LD matrix with ``n_ref=``,
+        pseudo-people then drawn block by block). "auto": "simex" when it applies and the
+        panel has
         fewer than a tenth of the GWAS's N people (no in-sample LD is that small), "none"
         otherwise. The realistic design of docs "LD from a reference panel" chose it (200
         people: h2 bias at h2 0.2 from +6 % to -2 %). With LD from the GWAS's own genotypes

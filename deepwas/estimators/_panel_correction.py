@@ -17,8 +17,10 @@ For the constant and GLM priors (exp link) ``log f`` is linear in the parameters
 the same linear extrapolation of every variant's ``log f``; the result is again a prior of the
 same kind (``prior_``), and every leave-one-block-out parameter vector of the jackknife is
 extrapolated the same way (:meth:`PanelCorrectionMixin.panel_components`). Measured on the
-realistic design with 200 people (10 replicates): h2 bias +6.1 % -> -2.3 % at h2 0.2 and
-+11.5 % -> +2.7 % at 0.05, with the same SD.
+realistic design with 200 people (20 paired replicates): h2 bias +9.5 % -> -0.1 % at h2 0.05
+and +7.5 % -> -2.7 % at 0.2, with the same SD; the enrichment of a strong annotation +0.18 and
++0.13 closer to the truth. Not for LD score regression: its r^2 are already corrected for the
+panel's noise on average, and refits on pseudo-panels so corrected moved h2 by +30-60 %.
 """
 from __future__ import annotations
 
@@ -60,8 +62,8 @@ def _why_not(est, stats):
         return (f"ld_regularisation={stats.ld_model.regularisation!r} (the correction was "
                 "measured for thinned cores)")
     if not supports_pseudo_panel(stats.ld):
-        return (f"the LD ({type(stats.ld).__name__}) holds no panel genotypes to draw "
-                "pseudo-panels from (from_plink reads them)")
+        return (f"the LD ({type(stats.ld).__name__}) is of a panel of unknown size (pass "
+                "n_ref=)")
     return None
 
 
