@@ -31,7 +31,7 @@ PUBLIC_MODULES = [
     "deepwas.estimators", "deepwas.simulate", "deepwas.datasets", "deepwas.cli",
     "deepwas.utils", "deepwas.utils.estimator_checks", "deepwas.config", "deepwas.precompute",
     "deepwas.memory_pool", "deepwas.heritability", "deepwas.jackknife", "deepwas.posterior",
-    "deepwas.distributed", "deepwas.public_data",
+    "deepwas.distributed", "deepwas.public_data", "deepwas.pseudo_panel",
 ]
 NOT_DOCUMENTED = {"__version__"}
 EXAMPLE_BUDGET_S = 120  # each example, on 2 CPU cores (reported, not asserted: shared CI load)

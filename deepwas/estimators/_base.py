@@ -304,8 +304,8 @@ class FunctionalPrior(GeneticsMixin, PanelCorrectionMixin, BaseEstimator):
         LD score regression h2 and intercept (solver="ldsr"; NaN otherwise).
     panel_correction_ : str
         "simex" or "none", as resolved from ``panel_correction``.
-    panel_fits_ : ndarray of shape (3, n_parameters_) or None
-        SIMEX: the prior's parameters fitted on the panel's LD (row 0) and on each
+    panel_fits_ : ndarray of shape (3, P) or None
+        SIMEX: the P parameters of the prior fitted on the panel's LD (row 0) and on each
         pseudo-panel; ``prior_`` holds their extrapolation. None without a correction.
     panel_seeds_ : list of int
         Seeds of the pseudo-panels (empty without a correction).
