@@ -49,7 +49,8 @@ from .fitting._ldsr import LDSRBlocks
 from .fitting._objective import WindowObjective
 
 __all__ = ["jackknife_blocks", "variant_blocks", "plan_blocks", "jackknife_cov",
-           "leave_out_priors", "newton_leave_outs", "JACKKNIFE_METHODS"]
+           "leave_out_priors", "newton_leave_outs", "flat_parameters", "set_parameters",
+           "JACKKNIFE_METHODS"]
 
 JACKKNIFE_METHODS = ("pseudo", "refit", "none")
 
@@ -212,11 +213,13 @@ def _params(prior):
     return list(prior.parameters())
 
 
-def _flat(prior):
+def flat_parameters(prior):
+    """All of a prior's parameters as one float64 vector (``prior.parameters()`` order)."""
     return np.concatenate([p.detach().double().reshape(-1).numpy() for p in _params(prior)])
 
 
-def _set(prior, x):
+def set_parameters(prior, x):
+    """Load a vector of :func:`flat_parameters` into ``prior`` (in place, without a graph)."""
     i = 0
     with torch.no_grad():
         for p in _params(prior):
@@ -228,7 +231,7 @@ def _block_grads(prior, obj, x, labels, n_blocks, unit):
     """Gradient of the loss at ``x`` summed per block, shape (n_blocks, P): a window's whole
     gradient to its block (``unit="windows"``), or each variant's share
     ``(d loss / d log f_m) grad log f_m`` to the variant's block (``"variants"``)."""
-    _set(prior, x)
+    set_parameters(prior, x)
     params = _params(prior)
     out = np.zeros((n_blocks, sum(p.numel() for p in params)))
 
@@ -258,7 +261,7 @@ def _block_grads(prior, obj, x, labels, n_blocks, unit):
 
 
 def _pseudo(prior, obj, labels, n_blocks, step, unit):
-    x0 = _flat(prior)
+    x0 = flat_parameters(prior)
     P = x0.size
     gk = _block_grads(prior, obj, x0, labels, n_blocks, unit)
     Hk = np.zeros((n_blocks, P, P))
@@ -276,7 +279,7 @@ def _pseudo(prior, obj, labels, n_blocks, step, unit):
     out = newton_leave_outs(x0, gt, Ht, gk, Hk)
     if unit == "windows":
         out = _checked_steps(prior, obj, labels, x0, Ht, out)
-    _set(prior, x0)
+    set_parameters(prior, x0)
     return out
 
 
@@ -314,7 +317,7 @@ def _checked_steps(prior, obj, labels, x0, H, out):
         return 0.0 if pen is None else 0.5 * obj.ridge * float(np.sum(x[pen] ** 2))
 
     def data_loss(x, ids):   # summed training loss of windows ``ids`` at ``x``
-        _set(prior, x)
+        set_parameters(prior, x)
         mean, _ = _window_losses(prior, obj.objective, obj.fetch, ids, False)
         return mean * len(ids)
 
@@ -346,11 +349,11 @@ def _refit_block(prior, obj, labels, b, x0):
     est = obj.est
     ids = np.flatnonzero(labels != b)
     p = copy.deepcopy(prior)
-    _set(p, x0)
+    set_parameters(p, x0)
     fit_lbfgs(p, obj.make(ids), obj.fetch, ids, np.array([], dtype=np.int64),
               tol=1e-3 * float(est.tol), max_iter=int(est.max_iter),
               ridge=float(getattr(est, "ridge_", 0.0)))
-    return _flat(p.double())
+    return flat_parameters(p.double())
 
 
 def newton_leave_outs(x0, g, H, gk, Hk):
@@ -392,9 +395,9 @@ def newton_leave_outs(x0, g, H, gk, Hk):
 
 
 def _refit(prior, obj, labels, n_blocks):
-    x0 = _flat(prior)
+    x0 = flat_parameters(prior)
     out = np.array([_refit_block(prior, obj, labels, b, x0) for b in range(n_blocks)])
-    _set(prior, x0)
+    set_parameters(prior, x0)
     return out
 
 
@@ -443,4 +446,4 @@ def leave_out_priors(est, stats, labels, n_blocks, method="pseudo", step=1e-3,
             loo = _refit(prior, obj, labels, n_blocks)
     finally:
         obj.close()
-    return prior, _flat(prior), loo, _set
+    return prior, flat_parameters(prior), loo, set_parameters

@@ -28,9 +28,9 @@ import copy
 import logging
 
 import numpy as np
-import torch
 from sklearn.base import clone
 
+from ..jackknife import flat_parameters, set_parameters
 from ..ld_model import is_small_panel
 from ..pseudo_panel import supports_pseudo_panel
 
@@ -101,18 +101,6 @@ def _pseudo_seeds(random_state):
     return [int(s) for s in np.random.SeedSequence([base, 5137]).generate_state(N_PSEUDO)]
 
 
-def _flat(prior):
-    return np.concatenate([p.detach().double().reshape(-1).numpy() for p in prior.parameters()])
-
-
-def _load(prior, x):
-    i = 0
-    with torch.no_grad():
-        for p in prior.parameters():
-            p.copy_(torch.as_tensor(x[i:i + p.numel()], dtype=p.dtype).reshape(p.shape))
-            i += p.numel()
-
-
 def weights(n_fits, lam):
     """Weights of the fits (own panel first) whose weighted parameters are the extrapolation."""
     w = np.full(n_fits, -1.0 / (lam * (n_fits - 1)))
@@ -134,16 +122,16 @@ def panel_corrected(est, stats, fitted):
         return out
     people = int(stats.ld.panel_size)
     seeds = _pseudo_seeds(est.random_state)
-    fits = [_flat(fitted["prior_"])]
+    fits = [flat_parameters(fitted["prior_"])]
     h2 = [_h2(est, fitted, stats)]
     for seed in seeds:
         sub = clone(est).set_params(panel_correction="none").fit(
             stats.with_pseudo_panel(seed, people))
-        fits.append(_flat(sub.prior_))
+        fits.append(flat_parameters(sub.prior_))
         h2.append(_h2(sub, None, stats))
     fits = np.array(fits)
     prior = copy.deepcopy(fitted["prior_"])
-    _load(prior, weights(len(fits), 1.0) @ fits)
+    set_parameters(prior, weights(len(fits), 1.0) @ fits)
     out.update(prior_=prior, panel_fits_=fits, panel_seeds_=seeds, panel_people_=people)
     out["panel_h2_"] = np.array(h2 + [_h2(est, out, stats)])
     log.info("panel correction (SIMEX, %s): h2 %.4g on the panel's LD, %s on pseudo-panels of "
@@ -180,7 +168,7 @@ class PanelCorrectionMixin:
         for j, (w, x) in enumerate(zip(weights(len(fits), 1.0), fits)):
             est = copy.copy(self)
             est.prior_ = copy.deepcopy(self.prior_)
-            _load(est.prior_, x)
+            set_parameters(est.prior_, x)
             est.panel_fits_ = None
             data = stats if j == 0 else stats.with_pseudo_panel(self.panel_seeds_[j - 1],
                                                                 self.panel_people_)
