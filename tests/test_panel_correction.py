@@ -147,6 +147,7 @@ def test_prior_is_the_extrapolation_of_its_fits(fitted):
     stats.with_pseudo_panel(seed)."""
     est, stats = fitted
     assert est.panel_correction_ == "simex" and est.panel_fits_.shape[0] == 3
+    assert est.panel_signal_ >= 0.5
     fits = est.panel_fits_
     theta = np.concatenate([p.detach().double().reshape(-1).numpy()
                             for p in est.prior_.parameters()])
@@ -244,6 +245,23 @@ def test_auto_corrects_only_small_genotype_panels(fitted, panel):
             deepwas.ConstantPrior(panel_correction="simex").fit(cases["mismatch"])
     with pytest.raises(ValueError, match="panel_correction must be"):
         deepwas.ConstantPrior(panel_correction="yes").fit(stats)
+
+
+def test_auto_leaves_weak_signal_per_block_alone(panel):
+    """h2 0.001 on two regions of 200 people: N h2_B / n under 0.5, where thinned cores need no
+    correction; "simex" still corrects when asked."""
+    stats = panel_design._split_stats(panel, panel, 0.001, 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        auto = deepwas.ConstantPrior(random_state=0).fit(stats)
+        forced = deepwas.ConstantPrior(random_state=0, panel_correction="simex").fit(stats)
+    blocks = len(np.unique(stats.window_units))
+    assert auto.panel_correction_ == "none" and auto.panel_fits_ is None
+    assert auto.panel_signal_ == pytest.approx(N * auto.h2(stats) / (blocks * 200))
+    assert auto.panel_signal_ < 0.5
+    assert forced.panel_correction_ == "simex" and forced.panel_h2_[0] == pytest.approx(
+        auto.h2(stats), rel=1e-10)
+    assert forced.panel_signal_ == pytest.approx(auto.panel_signal_)
 
 
 def test_simex_tracks_the_fit_with_the_gwas_samples_own_ld():

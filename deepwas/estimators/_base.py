@@ -214,12 +214,13 @@ class FunctionalPrior(GeneticsMixin, PanelCorrectionMixin, BaseEstimator):
         :mod:`deepwas.estimators._panel_correction`): three fits instead of one. Only for the
         constant and GLM priors (exp link) with ``solver="deepwas"``, on thinned cores of a
         panel of known size (its genotypes, ``from_plink``, or its LD matrix with ``n_ref=``,
-        pseudo-people then drawn block by block). "auto": "simex" when it applies and the
-        panel has
-        fewer than a tenth of the GWAS's N people (no in-sample LD is that small), "none"
-        otherwise. The realistic design of docs "LD from a reference panel" chose it (200
-        people: h2 bias at h2 0.2 from +6 % to -2 %). With LD from the GWAS's own genotypes
-        under a tenth of N people (a simulation), pass "none".
+        pseudo-people then drawn block by block). "auto": "simex" when it applies, the panel
+        has fewer than a tenth of the GWAS's N people (no in-sample LD is that small) and the
+        panel fit's signal per LD block, ``N h2_B / n``, averages 0.5 or more (below, as in a
+        real genome's typical block, thinned cores are unbiased without it and the
+        extrapolation over-corrects; ``panel_signal_``); "none" otherwise. The realistic
+        design of docs "LD from a reference panel" chose it. With LD from the GWAS's own
+        genotypes under a tenth of N people (a simulation), pass "none".
     verbose : int, default=0
         0: silent; 1: skorch's epoch table and a progress bar.
     random_state : int, RandomState or None, default=None
@@ -314,6 +315,9 @@ class FunctionalPrior(GeneticsMixin, PanelCorrectionMixin, BaseEstimator):
     panel_h2_ : ndarray or None
         h2 (``sum f`` over the training variants) of each fit in ``panel_fits_``, then of
         the extrapolated prior.
+    panel_signal_ : float
+        ``N h2_B / n`` of the fit on the panel's LD, averaged over the LD blocks, where a
+        correction could apply (what "auto" decides on); NaN otherwise.
 
     Examples
     --------

@@ -84,7 +84,8 @@ def _panel_fields(est):
                 panel_fits=None if fits is None else np.asarray(fits).tolist(),
                 panel_seeds=[int(x) for x in getattr(est, "panel_seeds_", [])],
                 panel_people=getattr(est, "panel_people_", None),
-                panel_h2=None if h2 is None else np.asarray(h2).tolist())
+                panel_h2=None if h2 is None else np.asarray(h2).tolist(),
+                panel_signal=float(getattr(est, "panel_signal_", float("nan"))))
 
 
 def _finite_or_null(obj):
@@ -187,4 +188,5 @@ def load_model(directory):
     est.panel_seeds_ = [int(x) for x in fit.get("panel_seeds", [])]
     est.panel_people_ = fit.get("panel_people")
     est.panel_h2_ = None if h2 is None else np.array(h2, dtype=np.float64)
+    est.panel_signal_ = _float(fit.get("panel_signal"))
     return est, cfg
