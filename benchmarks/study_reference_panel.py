@@ -96,16 +96,24 @@ def panel(seed=12345):
                 regions=regions, bed=bed)
 
 
-def msprime_panel(n_ref=200, n_gwas=10_000, loci=12, seed=1):
-    """The realistic design: P (the GWAS's LD, ``n_gwas`` people) and Q (a panel of ``n_ref``
-    others) from :func:`deepwas.datasets.simulated_loci`."""
-    P, Q = simulated_loci(loci, n_gwas=n_gwas, n_ref=n_ref, random_state=seed)
+def msprime_panel(n_ref=200, n_gwas=10_000, loci=12, seed=1, panels=1):
+    """The realistic design: P (the GWAS's LD, ``n_gwas`` people) and ``panels`` disjoint panels
+    of ``n_ref`` others (``Qs``; ``Q`` the first) from :func:`deepwas.datasets.simulated_loci`.
+
+    With several panels only the variants polymorphic in every panel are kept (each panel
+    must know them), which leaves out a few of the rarest."""
+    P, pool = simulated_loci(loci, n_gwas=n_gwas, n_ref=n_ref * panels, random_state=seed)
+    Qs = [pool.people(np.arange(k * n_ref, (k + 1) * n_ref)) for k in range(panels)]
+    if panels > 1:
+        keep = np.flatnonzero(~np.any([Q.monomorphic for Q in Qs], axis=0))
+        P, Qs = P.subset(keep), [Q.subset(keep) for Q in Qs]
+    Q = Qs[0]
     v = P.variants
     annot = (np.random.default_rng(seed + 1).random(len(v)) < 0.2).astype(float)
     p = P.mean / 2
     shape = (p * (1 - p)) ** 0.7 * (1.0 + 2.0 * annot)
-    return dict(full=P, P=P, Q=Q, v=v, annot=annot, shape=shape, regions=v["region"].to_numpy(),
-                bed=None)
+    return dict(full=P, P=P, Q=Q, Qs=Qs, v=v, annot=annot, shape=shape,
+                regions=v["region"].to_numpy(), bed=None)
 
 
 def enrichment(f, a):
@@ -119,16 +127,18 @@ def draw(D, design, h2, rng):
     return beta_hat_from_genotypes(D["P"], beta, (1.0 - h2) / N, D["regions"], rng), f
 
 
-def ld_source(D, design):
+def ld_source(D, design, panel=0):
     """The genotypes whose LD the model gets: the GWAS sample's own in the in-sample designs,
-    the panel's otherwise."""
-    return D["P"] if design.endswith("in-sample") else D["Q"]
+    the panel's (panel number ``panel`` where the design has several) otherwise."""
+    if design.endswith("in-sample"):
+        return D["P"]
+    return D["Qs"][panel] if "Qs" in D else D["Q"]
 
 
-def base_stats(D, design, h2, kw, bed_path):
+def base_stats(D, design, h2, kw, bed_path, panel=0):
     """SummaryStats of a design (LD and windows only; beta-hat set per replicate)."""
     v = D["v"]
-    source = ld_source(D, design)
+    source = ld_source(D, design, panel)
     blocks = {"in-sample": bed_path, "split": "auto", "split-fixed": "none",
               "split-regions": bed_path, "realistic": "auto",
               "realistic-fixed": "none", "realistic-in-sample": "auto"}[design]
@@ -148,7 +158,7 @@ def one_replicate(D, design, h2, rep, stats_of):
     bh, f_true = draw(D, design, h2, rng)
     rows = []
     for name, kw in ESTIMATORS.items():
-        stats = stats_of(name)
+        stats = stats_of(name, rep)
         if stats is None:            # thinned cores in a fixed-window design
             continue
         stats = stats.with_beta_hat(bh)
@@ -178,13 +188,16 @@ def one_replicate(D, design, h2, rep, stats_of):
 
 def summarise(df):
     out = []
-    for (design, n_ref, h2_true, model), g in df.groupby(["design", "n_ref", "h2_true", "model"],
-                                                         sort=False):
+    # runs before --panels had one panel per cell
+    df = df.assign(panels=df["panels"].fillna(1).astype(int) if "panels" in df else 1)
+    for (design, n_ref, panels, h2_true, model), g in df.groupby(
+            ["design", "n_ref", "panels", "h2_true", "model"], sort=False):
         h2_err = g["h2"] - g["h2_true"]
         e_err = g["enrichment"] - g["enrichment_true"]
         cover = (h2_err.abs() <= 1.96 * g["h2_se"]).mean()
         e_cover = (e_err.abs() <= 1.96 * g["enrichment_se"]).mean()
-        out.append(dict(design=design, n_ref=n_ref, h2_true=h2_true, model=model, reps=len(g),
+        out.append(dict(design=design, n_ref=n_ref, panels=panels, h2_true=h2_true, model=model,
+                        reps=len(g),
                         h2_bias=h2_err.mean() / h2_true, h2_rmse=np.sqrt((h2_err ** 2).mean()),
                         h2_cover=cover, h2_se_sd=g["h2_se"].mean() / g["h2"].std(),
                         enr_true=g["enrichment_true"].mean(),
@@ -194,7 +207,7 @@ def summarise(df):
                         max_h2_se=g["h2_se"].max(), seconds=g["seconds"].mean()))
     out = pd.DataFrame(out)
     order = {d: i for i, d in enumerate(DESIGNS)}
-    return out.sort_values(["design", "n_ref", "h2_true"], kind="stable",
+    return out.sort_values(["design", "n_ref", "panels", "h2_true"], kind="stable",
                            key=lambda c: c.map(order) if c.name == "design" else c)
 
 
@@ -210,7 +223,8 @@ def report(rows, rst=None):
                  "     - h2 bias / RMSE", "     - h2 95 % CI coverage / mean SE : SD",
                  "     - enrichment bias / RMSE", "     - enrichment coverage / SE : SD"]
         for _, r in table.iterrows():
-            lines += [f"   * - {r.design}, {r.n_ref:g}, {r.h2_true:g} ({r.reps})",
+            panels = f" x {r.panels} panels" if r.panels > 1 else ""
+            lines += [f"   * - {r.design}, {r.n_ref:g}{panels}, {r.h2_true:g} ({r.reps})",
                       f"     - {r.model}",
                       f"     - {r.h2_bias:+.1%} / {r.h2_rmse:.4f}",
                       f"     - {r.h2_cover:.0%} / {r.h2_se_sd:.2f}",
@@ -228,8 +242,13 @@ def main():
                     "(to add replicates to an earlier run's CSV)")
     ap.add_argument("--h2", default="0.05,0.2")
     ap.add_argument("--designs", default=",".join(DESIGNS))
-    ap.add_argument("--estimators", default=",".join(ESTIMATORS))
+    ap.add_argument("--estimators", default=";".join(ESTIMATORS),
+                    help="labels separated by ';' (labels hold commas)")
     ap.add_argument("--n-ref", type=int, default=200, help="panel size of the realistic design")
+    ap.add_argument("--panels", type=int, default=1,
+                    help="disjoint panels of --n-ref people in the realistic designs, replicate "
+                         "r using panel r mod PANELS (one panel: every replicate shares its "
+                         "error, so a cell's mean carries it)")
     ap.add_argument("--core-size", type=int, default=None,
                     help="ld_core_size of the thinned estimator (default: from the panel size)")
     ap.add_argument("--out", default=None, help="CSV of every replicate")
@@ -244,7 +263,10 @@ def main():
     if args.core_size is not None:
         ESTIMATORS["thinned (default)"] = dict(ESTIMATORS["thinned (default)"],
                                                ld_core_size=args.core_size)
-    keep = args.estimators.split(",")
+    keep = args.estimators.split(";")
+    unknown = set(keep) - set(ESTIMATORS)
+    if unknown:
+        ap.error(f"unknown estimators {sorted(unknown)}; known: {'; '.join(ESTIMATORS)}")
     for name in list(ESTIMATORS):
         if name not in keep:
             del ESTIMATORS[name]
@@ -253,10 +275,10 @@ def main():
     if any(not d.startswith("realistic") for d in designs):
         panels["1000G"] = panel()
     if any(d.startswith("realistic") for d in designs):
-        panels["msprime"] = msprime_panel(n_ref=args.n_ref)
+        panels["msprime"] = msprime_panel(n_ref=args.n_ref, panels=args.panels)
     for name, D in panels.items():
         print(f"{name}: {len(D['v'])} variants, {D['P'].n_ref} people for the GWAS's LD, "
-              f"{D['Q'].n_ref} in the panel, true enrichment "
+              f"{D['Q'].n_ref} in each of {len(D.get('Qs', [0]))} panels, true enrichment "
               f"{enrichment(D['shape'], D['annot']):.3f}", flush=True)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -267,18 +289,23 @@ def main():
             D = panels["msprime" if design.startswith("realistic") else "1000G"]
             for h2 in [float(x) for x in args.h2.split(",")]:
                 cache = {}
+                n_panels = len(D.get("Qs", [None])) if design.startswith("realistic") else 1
 
-                def stats_of(name, design=design, h2=h2, cache=cache, D=D):
+                def stats_of(name, rep, design=design, h2=h2, cache=cache, D=D):
+                    # replicate rep gets panel rep mod n_panels; only its stats are kept
                     kw = ESTIMATORS[name]
-                    key = tuple(sorted((k, x) for k, x in kw.items() if k.startswith("ld_")))
+                    key = (rep % n_panels,) + tuple(sorted((k, x) for k, x in kw.items()
+                                                           if k.startswith("ld_")))
                     if key not in cache:
-                        cache[key] = base_stats(D, design, h2, kw, bed_path)
+                        for old in [k for k in cache if k[0] != key[0]]:
+                            del cache[old]
+                        cache[key] = base_stats(D, design, h2, kw, bed_path, key[0])
                     return cache[key]
 
                 ld_people = ld_source(D, design).n_ref
                 for rep in range(args.first_rep, args.first_rep + args.reps):
                     t0 = time.perf_counter()
-                    rows += [dict(r, n_ref=ld_people)
+                    rows += [dict(r, n_ref=ld_people, panels=n_panels, panel=rep % n_panels)
                              for r in one_replicate(D, design, h2, rep, stats_of)]
                     print(f"  {design}, h2 {h2:g}, replicate {rep}: "
                           f"{time.perf_counter() - t0:.0f} s", flush=True)

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from .ld import StandardisedRowsLD, _hash_arrays
+from .ld import LDSource, StandardisedRowsLD, _hash_arrays
 
 __all__ = ["PseudoPanelLD", "BlockPseudoPanelLD", "supports_pseudo_panel"]
 
@@ -152,6 +152,6 @@ class BlockPseudoPanelLD(StandardisedRowsLD):
         return out
 
     def subset(self, keep):
-        from .ld import _SubsetLD
-
-        return _SubsetLD(self, np.asarray(keep, dtype=np.int64))
+        # the generic restriction, not StandardisedRowsLD's: that one subsets genotype rows,
+        # which this source does not hold (its rows are drawn per block of the whole source)
+        return LDSource.subset(self, keep)

@@ -107,10 +107,14 @@ def _pseudo_seeds(random_state):
     return [int(s) for s in np.random.SeedSequence([base, 5137]).generate_state(N_PSEUDO)]
 
 
-def weights(n_fits, lam):
-    """Weights of the fits (own panel first) whose weighted parameters are the extrapolation."""
-    w = np.full(n_fits, -1.0 / (lam * (n_fits - 1)))
-    w[0] = 1.0 + 1.0 / lam
+def weights(n_fits):
+    """Weights of the fits (own panel first) whose weighted parameters are the extrapolation.
+
+    The pseudo-panels have the panel's own size (``lam = 1``): the weights are
+    ``1 + 1/lam = 2`` for the panel's fit and ``-1 / (lam (n_fits - 1))`` for each other.
+    """
+    w = np.full(n_fits, -1.0 / (n_fits - 1))
+    w[0] = 2.0
     return w
 
 
@@ -146,7 +150,7 @@ def panel_corrected(est, stats, fitted):
         h2.append(_h2(sub, None, stats))
     fits = np.array(fits)
     prior = copy.deepcopy(fitted["prior_"])
-    set_parameters(prior, weights(len(fits), 1.0) @ fits)
+    set_parameters(prior, weights(len(fits)) @ fits)
     out.update(prior_=prior, panel_fits_=fits, panel_seeds_=seeds, panel_people_=people)
     out["panel_h2_"] = np.array(h2 + [_h2(est, out, stats)])
     log.info("panel correction (SIMEX, %s): h2 %.4g on the panel's LD, %s on pseudo-panels of "
@@ -187,7 +191,7 @@ class PanelCorrectionMixin:
         if fits is None:
             return [(1.0, self, stats)]
         out = []
-        for j, (w, x) in enumerate(zip(weights(len(fits), 1.0), fits)):
+        for j, (w, x) in enumerate(zip(weights(len(fits)), fits)):
             est = copy.copy(self)
             est.prior_ = copy.deepcopy(self.prior_)
             set_parameters(est.prior_, x)
