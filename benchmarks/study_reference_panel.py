@@ -289,7 +289,8 @@ def main():
             D = panels["msprime" if design.startswith("realistic") else "1000G"]
             for h2 in [float(x) for x in args.h2.split(",")]:
                 cache = {}
-                n_panels = len(D.get("Qs", [None])) if design.startswith("realistic") else 1
+                # in-sample designs read the GWAS sample's own LD, whatever the panels
+                n_panels = 1 if design.endswith("in-sample") else len(D.get("Qs", [None]))
 
                 def stats_of(name, rep, design=design, h2=h2, cache=cache, D=D):
                     # replicate rep gets panel rep mod n_panels; only its stats are kept
