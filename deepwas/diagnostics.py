@@ -164,9 +164,10 @@ def diagnostics_summary(diag, regularisation=None):
                 f"max {z.max():.3g}; {flagged} above {Z_TAIL_THRESHOLD:g}")
     panel = diag["panel_size"].iat[0] if n and "panel_size" in diag else None
     if panel is not None and pd.notna(panel):
-        text += (f"; LD panel of {int(panel):,} people, expected panel-noise inflation "
-                 f"{diag['flank_noise'].median():.1%} of the signal from flanks and "
-                 f"{diag['panel_noise'].median():.2g} of the noise term within windows "
+        # panel_noise is a ratio to sigma^2 / N, not a share: printed as a multiple
+        text += (f"; LD panel of {int(panel):,} people, expected panel noise "
+                 f"{diag['flank_noise'].median():.1%} of the model signal from flanks and "
+                 f"{diag['panel_noise'].median():.2g}x the noise term within windows "
                  "(median window)")
     small = int(diag["small_panel"].sum())
     if small:

@@ -232,3 +232,27 @@ def test_a_gloo_group_deepwas_initialised_is_destroyed_at_exit(monkeypatch, tmp_
     finally:
         if dist.is_initialized():
             dist.destroy_process_group()
+
+
+@pytest.mark.parametrize("barrier_fails", [False, True])
+def test_own_gloo_group_waits_for_every_process_before_its_destroy(monkeypatch, barrier_fails):
+    """At exit, a rank that destroyed its gloo group while another still worked aborted
+    (SIGABRT, 4 of 25 two-process CLI fits), so the exit handler waits at a barrier first;
+    a barrier that fails (a process died) must not keep the group from being destroyed."""
+    import torch.distributed as dist
+
+    from deepwas.distributed import _destroy_own_group
+
+    calls = []
+
+    def barrier():
+        calls.append("barrier")
+        if barrier_fails:
+            raise RuntimeError("Connection closed by peer")
+
+    monkeypatch.setattr(dist, "is_initialized", lambda: True)
+    monkeypatch.setattr(dist, "get_backend", lambda *a: "gloo")
+    monkeypatch.setattr(dist, "barrier", barrier)
+    monkeypatch.setattr(dist, "destroy_process_group", lambda *a: calls.append("destroy"))
+    _destroy_own_group()
+    assert calls == ["barrier", "destroy"]
