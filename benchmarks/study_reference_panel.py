@@ -135,6 +135,12 @@ def ld_source(D, design, panel=0):
     return D["Qs"][panel] if "Qs" in D else D["Q"]
 
 
+def panel_count(design, D):
+    """How many panels a design's replicates cycle through (replicate r uses panel r mod it):
+    in-sample designs read the GWAS sample's own LD, whatever the panels."""
+    return 1 if design.endswith("in-sample") else len(D.get("Qs", [None]))
+
+
 def base_stats(D, design, h2, kw, bed_path, panel=0):
     """SummaryStats of a design (LD and windows only; beta-hat set per replicate)."""
     v = D["v"]
@@ -196,12 +202,17 @@ def summarise(df):
         e_err = g["enrichment"] - g["enrichment_true"]
         cover = (h2_err.abs() <= 1.96 * g["h2_se"]).mean()
         e_cover = (e_err.abs() <= 1.96 * g["enrichment_se"]).mean()
+        e_true = g["enrichment_true"].mean()
+        # the SE of a relative bias: the replicates' SD over sqrt(reps), relative to the truth
+        # (with one panel per cell it misses that panel's shared error)
         out.append(dict(design=design, n_ref=n_ref, panels=panels, h2_true=h2_true, model=model,
                         reps=len(g),
-                        h2_bias=h2_err.mean() / h2_true, h2_rmse=np.sqrt((h2_err ** 2).mean()),
+                        h2_bias=h2_err.mean() / h2_true,
+                        h2_bias_se=h2_err.std() / np.sqrt(len(g)) / h2_true,
+                        h2_rmse=np.sqrt((h2_err ** 2).mean()),
                         h2_cover=cover, h2_se_sd=g["h2_se"].mean() / g["h2"].std(),
-                        enr_true=g["enrichment_true"].mean(),
-                        enr_bias=e_err.mean() / g["enrichment_true"].mean(),
+                        enr_true=e_true, enr_bias=e_err.mean() / e_true,
+                        enr_bias_se=e_err.std() / np.sqrt(len(g)) / e_true,
                         enr_rmse=np.sqrt((e_err ** 2).mean()), enr_cover=e_cover,
                         enr_se_sd=g["enrichment_se"].mean() / g["enrichment"].std(),
                         max_h2_se=g["h2_se"].max(), seconds=g["seconds"].mean()))
@@ -209,6 +220,10 @@ def summarise(df):
     order = {d: i for i, d in enumerate(DESIGNS)}
     return out.sort_values(["design", "n_ref", "panels", "h2_true"], kind="stable",
                            key=lambda c: c.map(order) if c.name == "design" else c)
+
+
+def _pct(x):
+    return "-" if pd.isna(x) else f"{x:.1%}"
 
 
 def report(rows, rst=None):
@@ -220,15 +235,15 @@ def report(rows, rst=None):
     if rst:
         lines = [".. list-table::", "   :header-rows: 1", "",
                  "   * - design, panel size, true h2 (replicates)", "     - estimator",
-                 "     - h2 bias / RMSE", "     - h2 95 % CI coverage / mean SE : SD",
-                 "     - enrichment bias / RMSE", "     - enrichment coverage / SE : SD"]
+                 "     - h2 bias (SE) / RMSE", "     - h2 95 % CI coverage / mean SE : SD",
+                 "     - enrichment bias (SE) / RMSE", "     - enrichment coverage / SE : SD"]
         for _, r in table.iterrows():
             panels = f" x {r.panels} panels" if r.panels > 1 else ""
             lines += [f"   * - {r.design}, {r.n_ref:g}{panels}, {r.h2_true:g} ({r.reps})",
                       f"     - {r.model}",
-                      f"     - {r.h2_bias:+.1%} / {r.h2_rmse:.4f}",
+                      f"     - {r.h2_bias:+.1%} ({_pct(r.h2_bias_se)}) / {r.h2_rmse:.4f}",
                       f"     - {r.h2_cover:.0%} / {r.h2_se_sd:.2f}",
-                      f"     - {r.enr_bias:+.1%} / {r.enr_rmse:.3f}",
+                      f"     - {r.enr_bias:+.1%} ({_pct(r.enr_bias_se)}) / {r.enr_rmse:.3f}",
                       f"     - {r.enr_cover:.0%} / {r.enr_se_sd:.2f}"]
         with open(rst, "w") as fh:
             fh.write("\n".join(lines) + "\n")
@@ -289,8 +304,7 @@ def main():
             D = panels["msprime" if design.startswith("realistic") else "1000G"]
             for h2 in [float(x) for x in args.h2.split(",")]:
                 cache = {}
-                # in-sample designs read the GWAS sample's own LD, whatever the panels
-                n_panels = 1 if design.endswith("in-sample") else len(D.get("Qs", [None]))
+                n_panels = panel_count(design, D)
 
                 def stats_of(name, rep, design=design, h2=h2, cache=cache, D=D):
                     # replicate rep gets panel rep mod n_panels; only its stats are kept
