@@ -181,8 +181,9 @@ def diagnostics_summary(diag, regularisation=None):
                  "out low): cut the LD at blocks (ld_blocks='detect' or a BED file)")
     if _panel_noisy(diag, regularisation):
         text += ("; the panel is small for this signal: its noise within windows is a sizeable "
-                 "part of the noise term, and h2 comes out low (a larger panel, or LD score "
-                 "regression, solver='ldsr', is less affected)")
+                 "part of the noise term, and h2 comes out low (cut the LD at blocks, "
+                 "ld_blocks='auto', whose thinned cores do not carry this noise; or a larger "
+                 "panel, or LD score regression, solver='ldsr')")
     if flagged:
         text += (": beta-hat is not consistent with this LD (it looks like LD from another "
                  "sample, e.g. a reference panel)")
