@@ -1,5 +1,6 @@
 """GLM links, partitioned heritability (S-LDSC's .results), the block jackknife and its
 bad-input rules."""
+import copy
 import math
 import warnings
 
@@ -248,3 +249,35 @@ def test_a_prior_without_features_reports_the_total_h2(geno22):
     assert list(tab["Category"]) == ["base"] and tab["Enrichment"].iat[0] == 1.0
     assert tab.attrs["h2"] == pytest.approx(est.h2(stats), rel=1e-10)
     assert 0 < tab.attrs["h2_std_error"] < tab.attrs["h2"]
+
+
+def test_an_annotation_at_the_links_bound_gets_no_standard_error(fitted):
+    """An unpenalised fit (LD score regression's GLM) can run to where one side of a binary
+    annotation has f ~ 0: there every leave-out fit sits at the bound too, so the jackknife
+    gave SE ~0 and Enrichment_p ~1e-5 (the reference-panel study: 4.94 +- 0.00002, truth
+    2.1). Such rows get NaN SEs and p, with a warning; the other rows keep theirs."""
+    stats, est, A = fitted
+    bound = copy.deepcopy(est)
+    with torch.no_grad():
+        w = bound.prior_.network.pred_weight
+        w[0] = 40.0                       # f of annotation A e^40 / sd times the rest's
+    tab = pd.DataFrame(A, columns=["A", "B"])
+    with pytest.warns(UserWarning, match="'A' carries 100.0000% of h2.*NaN"):
+        res = bound.partitioned_h2(stats, tab, n_blocks=len(stats))
+    a, b = res.iloc[0], res.iloc[1]
+    assert a["Enrichment"] == pytest.approx(1 / a["Prop._SNPs"], rel=1e-6)
+    assert np.isnan(a["Enrichment_std_error"]) and np.isnan(a["Enrichment_p"])
+    assert np.isnan(a["Prop._h2_std_error"]) and np.isnan(a["Coefficient_std_error"])
+    assert b["Enrichment_std_error"] > 0 and res.attrs["h2_std_error"] > 0
+    # the complement at the bound: the annotation carries ~0 of h2
+    with torch.no_grad():
+        w[0] = -40.0
+    with pytest.warns(UserWarning, match="'A' carries 0.0000% of h2"):
+        res = bound.partitioned_h2(stats, tab, n_blocks=len(stats))
+    assert np.isnan(res["Enrichment_std_error"][0])
+    # the fitted GLM itself (enrichment ~2.3) is far from the bound: no warning, real SEs
+    with warnings.catch_warnings(record=True) as seen:
+        warnings.simplefilter("always")
+        assert est.partitioned_h2(stats, tab, n_blocks=len(stats))[
+            "Enrichment_std_error"].gt(0).all()
+    assert not [w for w in seen if "of h2 in the fitted prior" in str(w.message)]
