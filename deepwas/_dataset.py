@@ -98,8 +98,9 @@ class Constructors:
             likelihood on small interleaved cores of each LD block, the whole block as their
             extended set (needs LD blocks and the panel's size); "mismatch" a mismatch
             variance beside a truncated R_II; "none" the exact likelihood on the windows as
-            they are, right only when the LD is the GWAS sample's own (in-sample). "auto"
-            takes "thinned" when the LD is cut at blocks (``ld_blocks``) of a panel of known
+            they are, right only when the LD is the GWAS sample's own (in-sample), and then
+            the most accurate (thinned cores' composite likelihood had 2.3x its enrichment
+            RMSE in-sample). "auto" takes "thinned" when the LD is cut at blocks (``ld_blocks``) of a panel of known
             size (or ``ld_core_size`` is given), "mismatch" otherwise: the choice of the
             reference-panel study (docs "LD from a reference panel": h2 -43 % with
             "mismatch", +0 % with "thinned", 200-person panel, 20 replicates).
