@@ -100,10 +100,11 @@ class Constructors:
             variance beside a truncated R_II; "none" the exact likelihood on the windows as
             they are, right only when the LD is the GWAS sample's own (in-sample), and then
             the most accurate (thinned cores' composite likelihood had 2.3x its enrichment
-            RMSE in-sample). "auto" takes "thinned" when the LD is cut at blocks (``ld_blocks``) of a panel of known
-            size (or ``ld_core_size`` is given), "mismatch" otherwise: the choice of the
-            reference-panel study (docs "LD from a reference panel": h2 -43 % with
-            "mismatch", +0 % with "thinned", 200-person panel, 20 replicates).
+            RMSE in-sample). "auto" takes "thinned" when the LD is cut at blocks
+            (``ld_blocks``) of a panel of known size (or ``ld_core_size`` is given),
+            "mismatch" otherwise: the choice of the reference-panel study (docs "LD from a
+            reference panel": h2 -43 % with "mismatch", +0 % with "thinned", 200-person
+            panel, 20 replicates).
         ld_share : "auto" or float in (0, 1], default "auto"
             Share of trace(R_II) the kept eigenvectors reach ("truncate", "mismatch"):
             "auto" is 0.98, or 0.95 when the LD comes from a genotype panel smaller than a

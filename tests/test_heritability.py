@@ -260,7 +260,7 @@ def test_an_annotation_at_the_links_bound_gets_no_standard_error(fitted):
     bound = copy.deepcopy(est)
     with torch.no_grad():
         w = bound.prior_.network.pred_weight
-        w[0] = 40.0                       # f of annotation A e^40 / sd times the rest's
+        w[0] = 40.0                 # log f of A's variants 40 / sd(A) above the rest's
     tab = pd.DataFrame(A, columns=["A", "B"])
     with pytest.warns(UserWarning, match="'A' carries 100.0000% of h2.*NaN"):
         res = bound.partitioned_h2(stats, tab, n_blocks=len(stats))
