@@ -220,10 +220,11 @@ def partitioned_h2(est, stats, annotations=None, n_blocks=200, jackknife="auto")
         with np.errstate(invalid="ignore"):
             cov = jackknife_cov(full, np.array(vals))
     se = np.sqrt(np.maximum(np.diag(cov), 0.0))
-    bound = _at_bound(S, full)
+    prop = S.split(full)[1]
+    bound = _at_bound(S, prop)
     for c in np.flatnonzero(bound):
         warnings.warn(
-            f"annotation {names[c]!r} carries {S.split(full)[1][c]:.4%} of h2 in the fitted "
+            f"annotation {names[c]!r} carries {prop[c]:.4%} of h2 in the fitted "
             "prior: the fit ran to the bound where the annotation's variants, or the rest, "
             f"have no h2 (under {BOUND_ENRICHMENT:g} of the other side's per variant). The "
             "jackknife cannot measure an estimate's uncertainty there, so its standard "
@@ -234,9 +235,9 @@ def partitioned_h2(est, stats, annotations=None, n_blocks=200, jackknife="auto")
     return _table(S, full, se, names, n_used, jackknife, missing, unit, derived, bound)
 
 
-def _at_bound(S, full):
-    """Which annotations the fitted f puts at the bound (:data:`BOUND_ENRICHMENT`)."""
-    _, prop, _, _, _ = S.split(full)
+def _at_bound(S, prop):
+    """Which annotations the fitted f puts at the bound (:data:`BOUND_ENRICHMENT`), from
+    their shares of h2 ``prop``."""
     A = S.A
     unit = (A.min(0) >= 0) & (A.max(0) <= 1) & (S.Mc > 0) & (S.Mc < S.M)
     with np.errstate(divide="ignore", invalid="ignore"):
@@ -298,9 +299,9 @@ def _without_dropped(est, annotations):
 
 def _table(S, full, se, names, n_used, jackknife, missing, unit, derived, bound):
     h2, prop, diff, tau, tstar = S.split(full)
+    h2_se, *per_annotation = S.split(se)
     # rows at the link's bound (_at_bound): their jackknife SEs are ~0, not an uncertainty
-    h2_se, prop_se, diff_se, tau_se, tstar_se = (
-        x if np.ndim(x) == 0 else np.where(bound, np.nan, x) for x in S.split(se))
+    prop_se, diff_se, tau_se, tstar_se = (np.where(bound, np.nan, x) for x in per_annotation)
     with np.errstate(divide="ignore", invalid="ignore"):
         psnp = S.Mc / S.M
         enr = np.where(S.Mc != 0, prop / psnp, np.nan)
