@@ -250,7 +250,7 @@ class WindowNet(NeuralNet):
         n = self._acc_count
         batches = self.history[-1, "batches"][-n:]
         mine = [b["rank"] == self.group.rank for b in batches]
-        losses = [b.get("train_loss", 0.0) for b in batches[:-1]] + [float(step["loss"])]
+        losses = [b.get("train_loss", 0.0) for b in batches[:-1]] + [float(step["loss"].detach())]
         values = [v if m else 0.0 for v, m in zip(losses, mine)] + \
             [float(b.get("prior_evaluations", 0)) for b in batches]
         summed = self.reducer.finish(self._learnable(), values)
