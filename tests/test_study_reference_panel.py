@@ -11,13 +11,18 @@ import pytest
 HERE = os.path.dirname(os.path.abspath(__file__))
 
 
-@pytest.fixture(scope="module")
-def study():
-    path = os.path.join(HERE, "..", "benchmarks", "study_reference_panel.py")
-    spec = importlib.util.spec_from_file_location("study_reference_panel", path)
+def _benchmark(name):
+    """The module ``benchmarks/<name>.py`` (benchmarks are scripts, not a package)."""
+    path = os.path.join(HERE, "..", "benchmarks", name + ".py")
+    spec = importlib.util.spec_from_file_location(name, path)
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+@pytest.fixture(scope="module")
+def study():
+    return _benchmark("study_reference_panel")
 
 
 def test_disjoint_panels_know_every_variant(study):
@@ -59,12 +64,7 @@ def test_summary_bias_and_its_se(study):
 def test_sldsc_runner_writes_the_panel_it_was_given(tmp_path):
     """S-LDSC computes its LD scores from these PLINK files: they must hold the panel's own
     genotypes, variant for variant (an allele or a transpose wrong would give ldsc other LD)."""
-    import sys
-    sys.path.insert(0, os.path.join(HERE, "..", "benchmarks"))
-    try:
-        from sldsc_runner import write_plink
-    finally:
-        sys.path.pop(0)
+    write_plink = _benchmark("sldsc_runner").write_plink
     from deepwas.ld import GenotypeLD, read_plink_reference
     rng = np.random.default_rng(3)
     dos = rng.integers(0, 3, size=(7, 40)).astype(np.int8)   # 7 variants, 40 people
