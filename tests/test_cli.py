@@ -510,3 +510,24 @@ def test_fit_says_which_sigma2_it_used(workflow, tmp_path, capsys, caplog):
     assert "h2 0.3: pass --sigma2 1-h2" in caplog.text and "at most 0.7" in caplog.text
     fit_help = " ".join(_subparsers(build_parser())["fit"].format_help().split())
     assert "default 1.0, right only for a trait with little SNP heritability" in fit_help
+
+
+def test_ld_in_sample_flag_and_the_simulation_note(workflow, tmp_path):
+    """--ld-in-sample gives the exact likelihood under "auto"; a simulation drawn per LD block
+    says to fit with it, one drawn in fixed blocks says to turn the panel correction off."""
+    from deepwas.cli._data import load_stats
+    from deepwas.cli._parser import build_parser
+
+    meta = json.loads((workflow["tmp"] / "sim.json").read_text())
+    assert "--ld-in-sample" in meta["note"] and meta["ld_in_sample"]
+    parser = build_parser()
+    for flag, expected in (([], "mismatch"), (["--ld-in-sample"], "none")):
+        args = parser.parse_args(["precompute", *workflow["data"], *flag])
+        stats = load_stats(args)
+        assert stats.ld_model.regularisation == expected
+        assert stats.ld_in_sample == bool(flag)
+    sim = tmp_path / "fixed.tsv"
+    assert main(["simulate", "--bfile", *demo_bfiles([22]), "--h2", "0.1", "--block-bp",
+                 "500000", "--out", str(sim)]) == 0
+    note = json.loads((tmp_path / "fixed.json").read_text())["note"]
+    assert "--panel-correction none" in note and "--ld-in-sample" not in note

@@ -18,6 +18,19 @@ from ._reports import write_table
 __all__ = ["register", "cmd_simulate"]
 
 
+def _fit_note(args):
+    """How to fit the simulated statistics: drawn block by block through the panel's LD
+    blocks, they are in-sample for a fit on the same genotypes and blocks (the exact
+    likelihood, the most accurate then); drawn in other blocks or through whole chromosomes
+    they are not, and only the panel correction must stay off."""
+    head = "fit with --sigma2 %g (= 1 - h2) and, on this panel's genotypes, " % (1.0 - args.h2)
+    if args.gwas_ld == "blocks" and args.block_bp is None:
+        return head + ("the same --ld-blocks and --ld-in-sample (beta-hat were drawn block by "
+                       "block through its LD: the exact likelihood, no panel noise to correct)")
+    return head + ("--panel-correction none (beta-hat were drawn through its LD, in other "
+                   "blocks than the fit's: no panel noise to correct)")
+
+
 def cmd_simulate(args):
     for prefix in args.bfile:
         pre = prefix[:-4] if prefix.endswith(".bed") else prefix
@@ -51,10 +64,7 @@ def cmd_simulate(args):
     meta = dict(truth=args.truth, h2=args.h2, sigma2=1.0 - args.h2, n=args.n, seed=args.seed,
                 gwas_ld=args.gwas_ld, block_bp=args.block_bp,
                 n_variants=len(out), tracks=args.tracks or [], chain=args.chain,
-                ld_in_sample=True,
-                note="fit with --sigma2 %g (= 1 - h2) and, on this panel's genotypes, "
-                     "--panel-correction none (beta-hat were drawn through its LD: no panel "
-                     "noise to correct)" % (1.0 - args.h2))
+                ld_in_sample=True, note=_fit_note(args))
     base = paths[0][:-3] if paths[0].endswith(".gz") else paths[0]
     meta_path = (base[:-4] if base.endswith(".tsv") else base) + ".json"
     with open(meta_path, "w") as fh:
