@@ -5,9 +5,10 @@ LD scores ``l_m = sum_{m' in E} R2[m, m']``. When the LD comes from a reference 
 ``n_ref`` people (``stats.ld.panel_size``), ``R2`` is ldsc's unbiased ``r^2 - (1 - r^2) /
 (n_ref - 2)``: between unlinked variants a panel's r^2 averages about ``1 / n_ref``, which
 summed over a window's flanks inflates every LD score and deflates h2 (docs "LD from a
-reference panel"). In-sample LD (``ld_regularisation="none"``) keeps its r^2 as is: the
-statistics carry the sample's own LD, noise included (a simulation drawn through a
-489-person panel: h2 0.0221 with the panel's r^2, 0.0278 with the correction, truth 0.02).
+reference panel"). In-sample LD (declared, ``ld_in_sample=True``, or
+``ld_regularisation="none"``) keeps its r^2 as is: the statistics carry the sample's own LD,
+noise included (a simulation drawn through a 489-person panel: h2 0.0221 with the panel's
+r^2, 0.0278 with the correction, truth 0.02).
 Model: ``E[N beta_hat_m^2] = N (R2 f)_m + sigma^2``.
 Loss of a window (weighted least squares, LDSC's weights with a ballpark h2)::
 
