@@ -140,8 +140,8 @@ class Constructors:
             it, so the package never assumes it. Then ``ld_regularisation="auto"`` takes the
             exact likelihood ("none"), ``panel_correction="auto"`` corrects nothing and LD
             score regression keeps the sample's own r^2. In-sample the exact likelihood is the
-            most accurate model (docs "LD from a reference panel", realistic design, 20
-            replicates: enrichment RMSE 0.19 / 0.35 at h2 0.2 / 0.05 against thinned cores'
+            most accurate model (docs "LD from a reference panel", realistic design, 20-40
+            replicates: enrichment RMSE 0.19 / 0.33 at h2 0.2 / 0.05 against thinned cores'
             0.44 / 0.68); with a panel's LD it runs away (h2 at its bound), so declare only
             what is true.
 
