@@ -194,6 +194,13 @@ def one_replicate(D, design, h2, rep, stats_of):
         if "ldsc_args" in kw:        # S-LDSC, an external program on the panel's genotypes
             rows.append(_sldsc_row(D, design, h2, rep, bh, f_true, name, kw))
             continue
+        label = f"{name} {kw['ld_core_size']}" if "ld_core_size" in kw else name
+        if design.endswith("in-sample"):
+            label = IN_SAMPLE_LABELS.get(label, label)
+        # in-sample, thinned cores with and without the panel correction are one fit (it
+        # corrects nothing there) under one label: fitted once, not written twice
+        if any(r["model"] == label for r in rows):
+            continue
         stats = stats_of(name, rep)
         if stats is None:            # thinned cores in a fixed-window design
             continue
@@ -208,9 +215,6 @@ def one_replicate(D, design, h2, rep, stats_of):
             est = deepwas.GLMPrior(random_state=rep, **est_kw).fit(stats)
             tab = est.partitioned_h2(stats)
         a = tab.loc[tab["Category"] == "A"].iloc[0] if "Category" in tab else tab.iloc[0]
-        label = f"{name} {kw['ld_core_size']}" if "ld_core_size" in kw else name
-        if design.endswith("in-sample"):
-            label = IN_SAMPLE_LABELS.get(label, label)
         rows.append(dict(design=design, h2_true=h2, rep=rep, model=label,
                          h2=tab.attrs["h2"], h2_se=tab.attrs["h2_std_error"],
                          enrichment=float(a["Enrichment"]),
