@@ -142,7 +142,8 @@ def partitioned_h2(est, stats, annotations=None, n_blocks=200, jackknife="auto")
         Jackknife blocks (S-LDSC's 200): contiguous runs of windows; with fewer windows (one
         LDGM block is one window), blocks of contiguous variants that split windows, for the
         pseudo-jackknife (warned; :func:`deepwas.jackknife.plan_blocks`), or one block per
-        window for "refit".
+        window for "refit" and for LD score regression (``solver="ldsr"``, whose chi^2 terms
+        inside a window are too dependent to split: docs "Standard errors").
     jackknife : {"auto", "pseudo", "refit", "none"}, default="auto"
         "pseudo": graphREML's one-Newton-step pseudo-jackknife (a block whose step raises its
         own leave-out loss is refitted instead, docs "Heritability, enrichment, ...");
@@ -211,7 +212,9 @@ def partitioned_h2(est, stats, annotations=None, n_blocks=200, jackknife="auto")
     cov = np.full((full.size, full.size), np.nan)
     n_used, unit = 0, None
     if jackknife != "none":
-        labels, n_used, unit = plan_blocks(stats, n_blocks, jackknife)
+        # LD score regression's per-variant terms inside a window are not independent
+        labels, n_used, unit = plan_blocks(stats, n_blocks, jackknife,
+                                           split_windows=est.solver != "ldsr")
         prior, loo, set_params = _leave_outs(est, stats, labels, n_used, jackknife, unit)
         vals = []
         for x in loo:

@@ -142,6 +142,30 @@ def test_one_window_gets_standard_errors(data):
         est.partitioned_h2(st, A, n_blocks=20, jackknife="refit")
 
 
+def test_ldsr_jackknife_leaves_out_whole_windows(data):
+    """LD score regression's per-variant terms (chi^2) follow their shared LD, so its
+    jackknife never splits windows: with fewer windows than blocks one block per window
+    (blocks of variants gave SEs about a third of the spread, docs "Standard errors"), and
+    one window has no jackknife (an error naming the way out, not a too-small SE)."""
+    st = data["flanked"]
+    assert 2 <= len(st) < 40
+    A = pd.DataFrame({"SNP": st.variants["snp"], "A": st.get_features().pred[:, 0]})
+    est = deepwas.GLMPrior(alpha=0.0, solver="ldsr", random_state=0).fit(st)
+    with pytest.warns(UserWarning, match="one block per window"):
+        tab = est.partitioned_h2(st, A, n_blocks=40)
+    assert tab.attrs["jackknife_unit"] == "windows" and tab.attrs["n_blocks"] == len(st)
+    assert 0 < tab.attrs["h2_std_error"] < np.inf
+    # the likelihood's pseudo-jackknife still splits windows here
+    with pytest.warns(UserWarning, match="blocks of contiguous variants"):
+        assert data["est"].partitioned_h2(st, A, n_blocks=40).attrs["jackknife_unit"] == \
+            "variants"
+    one = data["one"]
+    est1 = deepwas.GLMPrior(alpha=0.0, solver="ldsr", random_state=0).fit(one)
+    with pytest.raises(ValueError, match="leaves out whole windows.*jackknife='none'"):
+        est1.partitioned_h2(one, n_blocks=20)
+    assert np.isfinite(est1.partitioned_h2(one, jackknife="none").attrs["h2"])
+
+
 def test_newton_leave_outs_guard_a_block_that_leaves_the_rest_singular():
     """Ordinary blocks: the exact leave-out Newton step. A block carrying almost all the
     curvature of one parameter: the step with (n-1)/n of the full curvature, not a jump."""
