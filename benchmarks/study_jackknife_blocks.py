@@ -39,7 +39,7 @@ def jackknife(est, stats, A, unit, n_blocks):
     blocks of ``unit``."""
     from deepwas import heritability, jackknife as jk
 
-    def plan(st, n, method="pseudo"):
+    def plan(st, n, method="pseudo", split_windows=True):
         if unit == "windows":
             labels, k = jk.jackknife_blocks(len(st), n)
             return labels, k, "windows"
