@@ -9,11 +9,13 @@ windows than 200 blocks: blocks of variants that split windows) and, with ``--wh
 from a pseudo-jackknife over whole windows on the same fit. Prints SE : SD and coverage.
 
 Measured (2026-12-05, OMP_NUM_THREADS=1, docs "LD from a reference panel"): 36 loci, seed 1,
-16 replicates: SE : SD 1.03, coverage 94 %; 12 loci, seed 2, 12 replicates: 0.87, 92 %; the
-study's own 12 loci (``--loci 12 --seed 1 --study-draws --whole-windows``), first 14
-replicates: 0.85 (79 %) with blocks of variants, 1.06 (86 %) with whole windows.
+16 replicates (0-7 and 15-22: ``--reps 8`` and ``--reps 8 --first-rep 15``): SE : SD 1.03, coverage 94 %; 12 loci, seed 2, 15 replicates: 0.89, 93 %; the
+study's own 12 loci (``--loci 12 --seed 1 --study-draws --whole-windows``), first 20
+replicates: 0.76 (75 %) with blocks of variants, 0.97 (80 %) with whole windows.
 
-    OMP_NUM_THREADS=1 python benchmarks/study_jackknife_loci.py --loci 36 --reps 16
+    OMP_NUM_THREADS=1 python benchmarks/study_jackknife_loci.py --loci 36 --reps 8 [--out a.csv]
+
+(220 s a replicate with 36 loci, 100 s with 12 and ``--whole-windows``.)
 """
 from __future__ import annotations
 
