@@ -8,10 +8,11 @@ replicate: h2, A's enrichment and their SEs from ``partitioned_h2``'s default pl
 windows than 200 blocks: blocks of variants that split windows) and, with ``--whole-windows``,
 from a pseudo-jackknife over whole windows on the same fit. Prints SE : SD and coverage.
 
-Measured (2026-12-05, OMP_NUM_THREADS=1, docs "LD from a reference panel"): 36 loci, seed 1,
-16 replicates (0-7 and 15-22: ``--reps 8`` and ``--reps 8 --first-rep 15``): SE : SD 1.03, coverage 94 %; 12 loci, seed 2, 15 replicates: 0.89, 93 %; the
-study's own 12 loci (``--loci 12 --seed 1 --study-draws --whole-windows``), first 20
-replicates: 0.76 (75 %) with blocks of variants, 0.97 (80 %) with whole windows.
+Measured (2026-12-05, OMP_NUM_THREADS=1, docs "LD from a reference panel"): 36 loci, seed 1, 16
+replicates (0-7 and 15-22: ``--reps 8`` and ``--reps 8 --first-rep 15``): SE : SD 1.03,
+coverage 94 %; 12 loci, seed 2, 15 replicates: 0.89, 93 %; the study's own 12 loci (``--loci 12
+--seed 1 --study-draws --whole-windows``), first 20 replicates: 0.76 (75 %) with blocks of
+variants, 0.97 (80 %) with whole windows.
 
     OMP_NUM_THREADS=1 python benchmarks/study_jackknife_loci.py --loci 36 --reps 8 [--out a.csv]
 
