@@ -9,7 +9,6 @@ import os
 import warnings
 
 import numpy as np
-import pandas as pd
 import pytest
 import torch
 from sklearn.base import clone

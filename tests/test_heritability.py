@@ -10,7 +10,7 @@ import pytest
 import torch
 
 import deepwas
-from deepwas.heritability import RESULTS_COLUMNS, partitioned_h2
+from deepwas.heritability import RESULTS_COLUMNS
 from deepwas.jackknife import jackknife_blocks, jackknife_cov, leave_out_priors
 from deepwas.priors import build_prior
 from deepwas.priors.glm import inverse_log_link, log_link

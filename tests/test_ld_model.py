@@ -4,17 +4,15 @@ Oracle: the window likelihood written densely from its definition in deepwas.ld_
 the kept eigenbasis of R_II, y = lam^{-1/2} U^T beta_I ~ N(0, G^T F G + s (I + kappa/lam)).
 """
 import math
-import warnings
 
 import numpy as np
 import pandas as pd
 import pytest
 
-import deepwas
 from deepwas import ConstantPrior, SummaryStats, marginal_loglik
-from deepwas.ld_model import LDModel, kept_count, resolve_share
+from deepwas.ld_model import kept_count, resolve_share
 
-from conftest import bfile, simulate_beta_hat
+from conftest import simulate_beta_hat
 
 N = 100_000
 

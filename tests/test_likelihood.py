@@ -114,7 +114,6 @@ def test_window_size_one_is_gaussian_ldsr_form(sim22):
                                      window_bp=1, flank_bp=20_000, ld_regularisation="none")
     assert len(stats) == len(sel)  # one core variant per window
     nll = -marginal_loglik(stats, f[sel], per_window=True)
-    s = SIGMA2 / N_GWAS
     v = stats.variants
     expected = []
     for core, ext in stats.windows:

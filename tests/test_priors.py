@@ -1,7 +1,4 @@
 """Prior modules: features -> log f, no LD involved."""
-import math
-
-import numpy as np
 import pytest
 import torch
 

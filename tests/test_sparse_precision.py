@@ -91,7 +91,7 @@ def test_gain_gradient_posterior_match_dense(block_P, missing):
     n_b = block_P.shape[0]
     W = np.sort(rng.choice(n_b, int(round(n_b * (1 - missing))), replace=False))
     R = np.linalg.inv(block_P.toarray())[np.ix_(W, W)]
-    n, s = 100_000, 1e-5
+    s = 1e-5
     f = rng.exponential(0.05 / n_b, len(W))
     beta = np.linalg.cholesky(R) @ rng.normal(size=len(W)) * np.sqrt(s + 2e-6)
     wf = precision_factors(block_P, W, beta, len(W))
