@@ -34,30 +34,21 @@ import study_reference_panel as S  # noqa: E402
 
 import deepwas  # noqa: E402
 from deepwas import heritability, jackknife as jk  # noqa: E402
-from deepwas.datasets import simulated_loci  # noqa: E402
 
 H2 = 0.05
 DESIGN = "realistic-in-sample"
 
 
-def design(loci, seed):
-    """The study's msprime design with ``loci`` loci of msprime seed ``seed``."""
-    P, _ = simulated_loci(loci, n_gwas=10_000, n_ref=200, random_state=seed)
-    v = P.variants
-    annot = (np.random.default_rng(2).random(len(v)) < 0.2).astype(float)   # the study's draw
-    p = P.mean / 2
-    return dict(full=P, P=P, Q=P, v=v, annot=annot, regions=v["region"].to_numpy(), bed=None,
-                shape=(p * (1 - p)) ** 0.7 * (1.0 + 2.0 * annot))
-
-
 def whole_windows(stats, n_blocks, method="pseudo", split_windows=True):
-    labels, n = jk.jackknife_blocks(len(stats), n_blocks, stats.window_units)
-    return labels, n, "windows"
+    """``plan_blocks`` as LD score regression's jackknife takes it: never splitting windows."""
+    return jk.plan_blocks(stats, n_blocks, method, split_windows=False)
 
 
-def summary(st, est, plan):
+def summary(st, est, plan=None):
+    """h2, its SE, A's enrichment and its SE from ``partitioned_h2``, its block plan forced
+    to ``plan`` when one is given."""
     saved = heritability.plan_blocks
-    heritability.plan_blocks = plan
+    heritability.plan_blocks = plan or saved
     try:
         t = est.partitioned_h2(st)
     finally:
@@ -79,7 +70,8 @@ def main():
                     help="also the pseudo-jackknife over whole windows, same fits")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
-    D = design(args.loci, args.seed)
+    # the study's annotation draw (seed 2) whatever the loci's seed
+    D = S.msprime_panel(loci=args.loci, seed=args.seed, annot_seed=2)
     base = S.base_stats(D, DESIGN, H2, S.ESTIMATORS["exact"], None)
     print(f"{len(D['v'])} variants, {len(base.windows)} windows", flush=True)
     rows = []
@@ -92,7 +84,7 @@ def main():
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             est = deepwas.GLMPrior(random_state=rep).fit(st)
-            h2, se, enr, enr_se = summary(st, est, heritability.plan_blocks)
+            h2, se, enr, enr_se = summary(st, est)
             row = dict(loci=args.loci, seed=args.seed, rep=rep, h2=h2, h2_se=se,
                        enrichment=enr, enrichment_se=enr_se,
                        enrichment_true=S.enrichment(f, D["annot"]))

@@ -120,9 +120,10 @@ def panel(seed=12345):
                 regions=regions, bed=bed)
 
 
-def msprime_panel(n_ref=200, n_gwas=10_000, loci=12, seed=1, panels=1):
+def msprime_panel(n_ref=200, n_gwas=10_000, loci=12, seed=1, panels=1, annot_seed=None):
     """The realistic design: P (the GWAS's LD, ``n_gwas`` people) and ``panels`` disjoint panels
     of ``n_ref`` others (``Qs``; ``Q`` the first) from :func:`deepwas.datasets.simulated_loci`.
+    The annotation is drawn with seed ``annot_seed`` (default ``seed + 1``).
 
     With several panels only the variants polymorphic in every panel are kept (each panel
     must know them), which leaves out a few of the rarest."""
@@ -133,7 +134,8 @@ def msprime_panel(n_ref=200, n_gwas=10_000, loci=12, seed=1, panels=1):
         P, Qs = P.subset(keep), [Q.subset(keep) for Q in Qs]
     Q = Qs[0]
     v = P.variants
-    annot = (np.random.default_rng(seed + 1).random(len(v)) < 0.2).astype(float)
+    annot_seed = seed + 1 if annot_seed is None else annot_seed
+    annot = (np.random.default_rng(annot_seed).random(len(v)) < 0.2).astype(float)
     p = P.mean / 2
     shape = (p * (1 - p)) ** 0.7 * (1.0 + 2.0 * annot)
     return dict(full=P, P=P, Q=Q, Qs=Qs, v=v, annot=annot, shape=shape,
