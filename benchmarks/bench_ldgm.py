@@ -171,7 +171,7 @@ def make_genome(k, blocks, folder, n, h2, seed, population="EUR", extra=None):
     all_f = np.concatenate(f_all)
     in_a1 = annot["annotA"].to_numpy() > 0
     truth = dict(h2=h2, enrichment_A=float(all_f[in_a1].sum() / all_f.sum()
-                                            / in_a1.mean()))
+                                           / in_a1.mean()))
     with open(os.path.join(folder, "truth.json"), "w") as fh:
         json.dump(truth, fh)
     return truth

@@ -153,14 +153,16 @@ def run_case(algo, n, repeats):
             gain.backward()
             times.append(time.perf_counter() - t0)
         # NLL = -(null + gain); the null part is theta-free and evaluated in float64
-        out.update(loss=-(null_loglik(wf, s) + float(gain)), grad=(-ft.grad.double()).numpy().tolist())
+        out.update(loss=-(null_loglik(wf, s) + float(gain)),
+                   grad=(-ft.grad.double()).numpy().tolist())
     out["time_s"] = min(times)
     out["peak_mb"] = _maxrss_mb() - base
     return out
 
 
 def main():
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(description=__doc__,
+                                 formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--sizes", default=",".join(map(str, SIZES)), help="core sizes |(i)|")
     ap.add_argument("--algos", default=",".join(ALGOS))
     ap.add_argument("--repeats", type=int, default=2)
@@ -220,7 +222,8 @@ def main():
                 a, b = np.asarray(r["grad"]), np.asarray(truth["grad"])
                 cos = float(a @ b / (np.linalg.norm(a) * np.linalg.norm(b)))
             print(f"{n:>6} {3 * n:>7} {algo:>12} {r['time_s']:>9.3f} {ratio:>8.1f}{mark} "
-                  f"{r['peak_mb']:>9.0f} {err:>13.2e} {cos:>9.6f} {r.get('precompute_s', float('nan')):>10.2f}")
+                  f"{r['peak_mb']:>9.0f} {err:>13.2e} {cos:>9.6f} "
+                  f"{r.get('precompute_s', float('nan')):>10.2f}")
     if skipped:
         print("\n~ reference time extrapolated from its slope; errors there are against exact64")
     print("\nscaling exponent (slope of log time vs log |(i)|, over the sizes run):")

@@ -9,5 +9,6 @@ from .config import config_context, get_config, set_config
 from ._version import __version__
 
 __all__ = ["SummaryStats", "marginal_loglik", "__version__", "FunctionalPrior", "ConstantPrior",
-           "GLMPrior", "TransformerPrior", "likelihood_increase_percent", "save_model", "load_model",
-           "simulate", "datasets", "utils", "cv", "set_config", "get_config", "config_context"]
+           "GLMPrior", "TransformerPrior", "likelihood_increase_percent", "save_model",
+           "load_model", "simulate", "datasets", "utils", "cv", "set_config", "get_config",
+           "config_context"]

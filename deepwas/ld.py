@@ -163,7 +163,8 @@ def check_ld_matrix(R, *, name="LD matrix", atol=1e-6):
     if R.ndim != 2 or R.shape[0] != R.shape[1]:
         raise ValueError(f"{name} must be square, got shape {R.shape}")
     if not np.all(np.isfinite(R)):
-        raise ValueError(f"{name} contains NaN or inf entries ({int((~np.isfinite(R)).sum())} of them)")
+        raise ValueError(f"{name} contains NaN or inf entries "
+                         f"({int((~np.isfinite(R)).sum())} of them)")
     asym = np.max(np.abs(R - R.T)) if R.size else 0.0
     if asym > atol:
         raise ValueError(f"{name} is not symmetric (max |R - R^T| = {asym:.3g})")
@@ -205,7 +206,8 @@ class DenseLD(LDSource):
             variants = pd.DataFrame({"chrom": ["1"] * len(R), "pos": np.arange(len(R))})
         self.variants = variants.reset_index(drop=True)
         if len(self.variants) != len(R):
-            raise ValueError(f"LD matrix has {len(R)} rows but there are {len(self.variants)} variants")
+            raise ValueError(f"LD matrix has {len(R)} rows but there are "
+                             f"{len(self.variants)} variants")
 
     def block(self, rows, cols):
         return self.R[np.ix_(rows, cols)]
@@ -376,7 +378,8 @@ def read_plink_reference(bfile_prefixes):
             if iids is None:
                 iids = np.asarray(bed.iid)
             elif len(bed.iid) != len(iids) or np.any(np.asarray(bed.iid) != iids):
-                raise ValueError(f"{prefix}.fam lists different people than {bfile_prefixes[0]}.fam")
+                raise ValueError(f"{prefix}.fam lists different people than "
+                                 f"{bfile_prefixes[0]}.fam")
             g = bed.read(dtype="int8", order="C")  # (N, M), missing -> -127
             tables.append(pd.DataFrame({
                 "chrom": normalise_chrom(bed.chromosome),

@@ -59,8 +59,8 @@ import numpy as np
 from .windows import DEFAULT_EIG_RTOL, WindowFactors, orthogonal_columns
 
 __all__ = ["LDModel", "is_small_panel", "LD_REGULARISATIONS", "EXACT_REGULARISATIONS",
-           "DEFAULT_SHARE", "SMALL_PANEL_SHARE", "DIAGNOSTIC_SHARE", "resolve_share", "thinned_core_size",
-           "kept_count"]
+           "DEFAULT_SHARE", "SMALL_PANEL_SHARE", "DIAGNOSTIC_SHARE", "resolve_share",
+           "thinned_core_size", "kept_count"]
 
 LD_REGULARISATIONS = ("none", "truncate", "mismatch", "thinned")
 #: the models that keep every eigenvalue of R_II (exact likelihood on each window)

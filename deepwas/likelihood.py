@@ -133,7 +133,8 @@ def _precision_gain(wt, k, f_ext, s, mismatch, info):
 
 def _check_f(f, n):
     if f.ndim != 1 or f.shape[0] != n:
-        raise ValueError(f"f must have shape ({n},) (one value per stats.variants row), got {tuple(f.shape)}")
+        raise ValueError(f"f must have shape ({n},) (one value per stats.variants row), "
+                         f"got {tuple(f.shape)}")
     if not bool(torch.isfinite(f).all()):
         raise ValueError("f contains NaN or inf values")
     if bool((f < 0).any()):

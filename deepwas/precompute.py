@@ -82,7 +82,8 @@ def check_cache_dir(path):
 def _part_store(store, ws):
     """A store holding only windows ``ws`` (global ids): their LD rows, statistics, keys."""
     rows = np.unique(np.concatenate([store.windows[w][1] for w in ws]))
-    local = [(np.searchsorted(rows, store.windows[w][0]), np.searchsorted(rows, store.windows[w][1]))
+    local = [(np.searchsorted(rows, store.windows[w][0]),
+              np.searchsorted(rows, store.windows[w][1]))
              for w in ws]
     part = WindowStore.__new__(WindowStore)
     part.__setstate__(store.__getstate__())

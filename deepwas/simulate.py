@@ -91,7 +91,8 @@ def synthetic_features(variants, *, n_tracks=4, width=16, n_pred=2, track_bp=20_
         pred[:, 1:] = rng.standard_normal((n, n_pred - 1))
     return Features(func=func, pred=pred,
                     func_names=[f"synthetic_track{j}" for j in range(n_tracks)],
-                    pred_names=(["synthetic_coding"] + [f"synthetic_pred{j}" for j in range(1, n_pred)])[:n_pred])
+                    pred_names=(["synthetic_coding"]
+                                + [f"synthetic_pred{j}" for j in range(1, n_pred)])[:n_pred])
 
 
 def _standardise(a, axis):
@@ -163,10 +164,11 @@ def true_log_f(truth, features, freq, *, alpha=0.7, log_f_sd=1.0, sparsity=0.1,
             torch.nn.init.normal_(net.out.weight)
             net.eval()
             fz = torch.as_tensor(_standardise(func.astype(np.float64), (0, 2)), dtype=torch.float32)
-            pz = None if pred is None else torch.as_tensor(_standardise(pred.astype(np.float64), 0),
-                                                             dtype=torch.float32)
+            pz = None if pred is None else torch.as_tensor(
+                _standardise(pred.astype(np.float64), 0), dtype=torch.float32)
             with torch.no_grad():
-                h = np.concatenate([net(fz[i:i + 4096], None if pz is None else pz[i:i + 4096]).numpy()
+                h = np.concatenate([net(fz[i:i + 4096],
+                                        None if pz is None else pz[i:i + 4096]).numpy()
                                     for i in range(0, n, 4096)]).astype(np.float64)
     else:  # threshold
         if func is not None:

@@ -51,7 +51,8 @@ class SummaryStats(Constructors):
     n : float
         GWAS sample size N.
     sigma2 : float
-        Residual variance of the standardised phenotype (1 - h2 when the phenotype has unit variance).
+        Residual variance of the standardised phenotype (1 - h2 when the phenotype has unit
+        variance).
     drop_counts : dict
         Variants dropped or repaired while building the data, by reason.
     """
@@ -60,8 +61,8 @@ class SummaryStats(Constructors):
         # ``_data``: the Dataset all slices share; ``_selected``: this slice's windows
         self._data = _data
         self._selected = np.asarray(_selected, dtype=np.int64)
-        union = np.unique(np.concatenate(
-            [_data.windows[w][1] for w in self._selected])) if len(self._selected) else np.array([], dtype=np.int64)
+        union = (np.unique(np.concatenate([_data.windows[w][1] for w in self._selected]))
+                 if len(self._selected) else np.array([], dtype=np.int64))
         self._rows = union
         self._windows = None     # local (core, extended) indices, built on first use
         self._table = None       # the variant table of this selection, built on first use
@@ -190,7 +191,8 @@ class SummaryStats(Constructors):
             elif arr.size == 0 or np.issubdtype(arr.dtype, np.integer):
                 sel = self._selected[arr.astype(np.int64).ravel()]
             else:
-                raise IndexError(f"cannot index windows with {type(idx).__name__} of dtype {arr.dtype}")
+                raise IndexError(f"cannot index windows with {type(idx).__name__} "
+                                 f"of dtype {arr.dtype}")
         return SummaryStats(self._data, sel)
 
     def __repr__(self):

@@ -37,7 +37,8 @@ class WindowTensors:
     __slots__ = ("G", "y", "d", "q", "logdet_R", "rank", "n_core")
 
     def __init__(self, G, y, q, logdet_R, rank, n_core, d=None):
-        self.G, self.y, self.q, self.logdet_R, self.rank, self.n_core = G, y, q, logdet_R, rank, n_core
+        self.G, self.y, self.q, self.logdet_R, self.rank, self.n_core = (G, y, q, logdet_R, rank,
+                                                                         n_core)
         self.d = d
 
 

@@ -144,7 +144,8 @@ def make_windows(chrom, pos, window_bp=1_000_000, flank_bp=1_000_000, natural=No
     starts = np.flatnonzero(np.r_[True, chrom[1:] != chrom[:-1]])
     ends = np.r_[starts[1:], len(chrom)]
     if len(set(chrom[starts])) != len(starts):
-        raise ValueError("variants of a chromosome must be contiguous (sort by chromosome, position)")
+        raise ValueError("variants of a chromosome must be contiguous "
+                         "(sort by chromosome, position)")
     for a, b in zip(starts, ends):
         p = pos[a:b]
         if np.any(np.diff(p) < 0):

@@ -82,9 +82,9 @@ fig.tight_layout()
 # (the genome, UK Biobank LD, ten epochs on a GPU), so read the bars as a demonstration of
 # the experiment rather than as its result: the ordering can change with the seed. Here:
 for name in models:
-    d, l = results[name, "deepwas"], results[name, "ldsr"]
+    d, ld = results[name, "deepwas"], results[name, "ldsr"]
     print(f"{name:>11}: held-out log-likelihood, DeepWAS fit minus LDSR fit: "
-          f"{(d - l) * test.n:+.1f} nats")
+          f"{(d - ld) * test.n:+.1f} nats")
 # %%
 # For a larger run of the same comparison, cross-validated over all 22 regions, use
 # ``deepwas demo`` (see :doc:`/getting_started`).

@@ -79,7 +79,7 @@ for label, (kw, est_kw) in fits.items():
     h2[label] = est.h2(stats)
     print(f"{label:>30}: {len(stats.windows)} windows, h2 = {h2[label]:.4g}"
           + ("  [warned: h2 at its bound]" if any("bound" in str(w.message)
-                                                 for w in caught) else ""))
+                                                  for w in caught) else ""))
     if "solver" not in est_kw and label not in ("blocks, exact", "blocks, thinned, uncorrected"):
         diagnostics[label] = stats.ld_diagnostics(warn=False)
 

@@ -19,9 +19,9 @@ a real S-LDSC run.
 # -----------------------------------------
 # Six shipped 1000 Genomes regions (SNPs with MAF >= 1 %, every fourth one). Annotation ``A``
 # covers about a fifth of the SNPs in runs of 100 kb and carries per-SNP heritability three
-# times the rest; ``B`` is a continuous annotation, uniform on [0, 2], with no effect. The GWAS (N = 200,000,
-# :math:`h^2 = 0.05`) is drawn exactly through the genotypes: :math:`\\beta \\sim N(0, f)`,
-# :math:`\\hat\\beta = R\\beta + N(0, \\sigma^2 R / N)`.
+# times the rest; ``B`` is a continuous annotation, uniform on [0, 2], with no effect. The GWAS
+# (N = 200,000, :math:`h^2 = 0.05`) is drawn exactly through the genotypes:
+# :math:`\\beta \\sim N(0, f)`, :math:`\\hat\\beta = R\\beta + N(0, \\sigma^2 R / N)`.
 import os
 import tempfile
 

@@ -23,7 +23,8 @@ def ref22():
 
 @pytest.fixture(scope="session")
 def geno22(ref22):
-    """Standardised genotypes X (M x N_ref, rows mean 0 / variance 1), positions, LD R = X X^T / N."""
+    """Standardised genotypes X (M x N_ref, rows mean 0 / variance 1), positions,
+    LD R = X X^T / N."""
     X = ref22.standardised(np.arange(len(ref22)))
     R = X @ X.T / X.shape[1]
     return X, ref22.variants, R

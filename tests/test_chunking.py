@@ -7,7 +7,7 @@ import torch
 from deepwas.estimators import GLMPrior, TransformerPrior
 from deepwas.fitting import _chunking, _features
 from deepwas.fitting._chunking import (activation_bytes_per_variant, chunked_backward,
-                                          resolve_chunk_size)
+                                       resolve_chunk_size)
 from deepwas.distributed import ProcessGroup
 from deepwas.fitting._full_batch import _window_losses, mean_loss
 from deepwas.priors import build_prior
@@ -133,8 +133,9 @@ def test_lbfgs_gradient_and_fit_identical_when_chunked(small):
 # the transformer without validation windows: with them its part, trained 2 epochs on this
 # small set, is dropped for the GLM and the AdamW parameters compared would not matter
 @pytest.mark.parametrize("cls,extra", [(GLMPrior, dict(optimizer="adamw")),
-                                       (TransformerPrior, dict(model_params=dict(MICRO, dropout=0.0),
-                                                               validation=None))],
+                                       (TransformerPrior,
+                                        dict(model_params=dict(MICRO, dropout=0.0),
+                                             validation=None))],
                          ids=["glm", "transformer"])
 def test_adamw_fit_identical_when_chunked(small, cls, extra, float64_network):
     a = cls(**FAST, **extra).fit(small)
@@ -143,7 +144,8 @@ def test_adamw_fit_identical_when_chunked(small, cls, extra, float64_network):
     diff = float((_params(a) - _params(b)).abs().max())
     print(cls.__name__, "AdamW fit, chunked vs one pass: max abs parameter diff", diff)
     assert diff <= 1e-6
-    assert float((_params(a) - _params(cls(**dict(FAST, lr=0.02), **extra).fit(small))).abs().max()) > 1e-4
+    assert float((_params(a) - _params(cls(**dict(FAST, lr=0.02), **extra).fit(small)))
+                 .abs().max()) > 1e-4
 
 
 def test_graph_and_features_bounded_by_the_chunk(small, monkeypatch):

@@ -67,7 +67,7 @@ def workflow(tmp_path_factory):
 
     tmp = tmp_path_factory.mktemp("cli")
     tracks, _ = write_demo_tracks(str(tmp / "tracks"), {"15": (19_000_000, 22_000_000),
-                                                       "22": (17_500_000, 22_000_000)},
+                                                        "22": (17_500_000, 22_000_000)},
                                   n_tracks=2, random_state=1)
     bfiles = demo_bfiles([15, 22])
     feat = ["--tracks", *tracks, "--chain", HG19_TO_HG38_CHAIN, "--width", "8",
@@ -225,7 +225,7 @@ def test_columns_option_names_unrecognised_columns(workflow, tmp_path, capsys):
     ss = pd.read_csv(workflow["ss"], sep="\t")
     renamed = tmp_path / "renamed.tsv"
     ss.rename(columns={"SNP": "variant_rs", "A1": "eff_allele"}).to_csv(renamed, sep="\t",
-                                                                          index=False)
+                                                                        index=False)
     data = ["precompute", "--bfile", *workflow["bfiles"], "--sumstats", str(renamed),
             "--sigma2", "0.97", "--keep-ambiguous", "--no-progress"]
     _error([*data, "--out", str(tmp_path / "a.json")], capsys, "--columns SNP=<name>")

@@ -50,7 +50,7 @@ def test_score_test_table_log_and_python(small, tmp_path, capsys):  # noqa: F811
 
 
 def test_h2_marks_model_derived_rows_and_points_to_score_test(small, tmp_path,  # noqa: F811
-                                                               capsys):
+                                                              capsys):
     prefix = str(tmp_path / "h2")
     assert main(["h2", "--model", small["model"], *small["data"], "--annot", small["annot"],
                  "--jackknife", "none", "--out", prefix]) == 0

@@ -39,5 +39,6 @@ def test_estimator_trains_on_cuda(stats):
     st, _ = stats
     est = ConstantPrior(device="cuda", max_epochs=1, accumulate=2, warmup_steps=1,
                         init_windows=2, random_state=0).fit(st)
-    assert next(est.prior_.parameters()).device.type == "cpu"  # the fitted prior is moved to the CPU
+    # the fitted prior is moved to the CPU
+    assert next(est.prior_.parameters()).device.type == "cpu"
     assert np.isfinite(est.score(st))

@@ -17,7 +17,7 @@ from deepwas.config import config_context
 from deepwas.distributed import SINGLE, ProcessGroup, process_group
 from deepwas.estimators import FunctionalPrior
 from deepwas.fitting._sharding import (Sharding, StepReducer, balance, split_run,
-                                          window_costs)
+                                       window_costs)
 from deepwas.estimators._window_sampling import ContiguousSampler, PrefetchingSampler
 
 import distributed_fits as df

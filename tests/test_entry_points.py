@@ -29,7 +29,8 @@ FAST = dict(max_epochs=1, init_windows=2, accumulate=2, warmup_steps=1, lr=0.01)
 @pytest.fixture(scope="module")
 def small():
     sim, _ = sd.simulated("glm", chroms=(1, 2, 3, 4), thin=8)
-    keep = np.concatenate([np.flatnonzero(sim.groups == c)[[0, 4, 8]] for c in ("1", "2", "3", "4")])
+    keep = np.concatenate([np.flatnonzero(sim.groups == c)[[0, 4, 8]]
+                           for c in ("1", "2", "3", "4")])
     stats = sim[keep]
     return stats, stats[np.flatnonzero(stats.groups != "4")]
 
@@ -47,7 +48,8 @@ def ref_frame(ref22):
 # --- 1. a bare string is one chromosome ----------------------------------------------------
 def test_validation_string_is_one_chromosome():
     sim, _ = sd.simulated("glm", chroms=(2, 22), thin=8)
-    stats = sim[np.r_[np.flatnonzero(sim.groups == "2")[:3], np.flatnonzero(sim.groups == "22")[:3]]]
+    stats = sim[np.r_[np.flatnonzero(sim.groups == "2")[:3],
+                      np.flatnonzero(sim.groups == "22")[:3]]]
     for label in ("22", "chr22", ["22"]):
         est = ConstantPrior(**FAST, validation=label, random_state=0).fit(stats)
         assert est.valid_chromosomes_ == ["22"] and est.train_chromosomes_ == ["2"]
@@ -180,7 +182,8 @@ def test_warmup_learning_rate_sequence(small):
     # 9 windows = optimizer steps of 4, 4 and 1 windows per epoch; the 5 warm-up steps are
     # capped at half an epoch's 3 steps (rounded up: 2), so step t has lr min(1, (t+1)/2)
     W = 2
-    per_epoch = lambda t0: [min(1, (t0 + 1) / W)] * 4 + [min(1, (t0 + 2) / W)] * 4 + [min(1, (t0 + 3) / W)]  # noqa: E731
+    per_epoch = lambda t0: ([min(1, (t0 + 1) / W)] * 4 + [min(1, (t0 + 2) / W)] * 4  # noqa: E731
+                            + [min(1, (t0 + 3) / W)])
     want = 0.1 * np.array(per_epoch(0) + per_epoch(3) + per_epoch(6) + per_epoch(9))
     np.testing.assert_allclose(lrs, want, rtol=1e-12)
     assert est.n_steps_ == 12 and est.warmup_steps_ == W
@@ -219,7 +222,8 @@ def test_cache_files_respect_the_umask(small, tmp_path):
 
 
 def test_import_deepwas_exposes_datasets():
-    code = "import deepwas; print(callable(deepwas.datasets.load_demo), callable(deepwas.load_model))"
+    code = ("import deepwas; print(callable(deepwas.datasets.load_demo), "
+            "callable(deepwas.load_model))")
     r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert r.returncode == 0 and r.stdout.split() == ["True", "True"], r.stderr
 

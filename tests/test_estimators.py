@@ -39,7 +39,8 @@ def small():
     """12 windows (3 on each of chromosomes 1-4), every 8th SNP: the contract-check data, with
     the package's default LD model (mismatch)."""
     sim, f = sd.simulated("glm", chroms=(1, 2, 3, 4), thin=8, ld_regularisation="mismatch")
-    keep = np.concatenate([np.flatnonzero(sim.groups == c)[[0, 4, 8]] for c in ("1", "2", "3", "4")])
+    keep = np.concatenate([np.flatnonzero(sim.groups == c)[[0, 4, 8]]
+                           for c in ("1", "2", "3", "4")])
     stats = sim[keep]
     train, test = sd.split_by_chrom(stats, ["4"])
     return stats, train, test
@@ -200,9 +201,10 @@ def test_standardisation_uses_training_windows_only(small):
     core = np.concatenate([c for c, _ in train.windows])
     feats = train.get_features(core)
     np.testing.assert_allclose(est.pred_mean_, feats.pred.astype(np.float64).mean(0), rtol=1e-6)
-    np.testing.assert_allclose(est.func_mean_, feats.func.astype(np.float64).mean((0, 2)), rtol=1e-5,
-                               atol=1e-7)
-    np.testing.assert_allclose(est.func_scale_, feats.func.astype(np.float64).std((0, 2)), rtol=1e-5)
+    np.testing.assert_allclose(est.func_mean_, feats.func.astype(np.float64).mean((0, 2)),
+                               rtol=1e-5, atol=1e-7)
+    np.testing.assert_allclose(est.func_scale_, feats.func.astype(np.float64).std((0, 2)),
+                               rtol=1e-5)
     # the held-out chromosome's features play no part: same fit with them shifted
     v = stats.variants
     shifted = stats.get_features()
@@ -235,15 +237,16 @@ def test_predict_f_accepts_tables_and_features(small):
         est.predict_f(np.zeros(3))
     # the constant prior needs no features at all
     c = ConstantPrior(**FAST).fit(train)
-    np.testing.assert_allclose(c.predict_f(v[["chrom", "pos", "freq"]]), c.predict_f(test), rtol=1e-6)
+    np.testing.assert_allclose(c.predict_f(v[["chrom", "pos", "freq"]]), c.predict_f(test),
+                               rtol=1e-6)
 
 
 # ------------------------------------------------------------------------------ training loop
 def test_validation_checkpoint_restores_best_epoch(small, tmp_path):
     stats, train, test = small
-    est = GLMPrior(optimizer="adamw", max_epochs=8, init_windows=2, accumulate=2, warmup_steps=1, lr=0.2,
-                   validation=["3"], patience=2, checkpoint_dir=str(tmp_path), dtype="float64",
-                   random_state=0).fit(train)
+    est = GLMPrior(optimizer="adamw", max_epochs=8, init_windows=2, accumulate=2, warmup_steps=1,
+                   lr=0.2, validation=["3"], patience=2, checkpoint_dir=str(tmp_path),
+                   dtype="float64", random_state=0).fit(train)
     assert est.valid_chromosomes_ == ["3"] and "3" not in est.train_chromosomes_
     valid_loss = np.array(est.history_[:, "valid_loss"])
     # each fit checkpoints into a folder of its own under checkpoint_dir
@@ -271,8 +274,8 @@ def test_validation_checkpoint_restores_best_epoch(small, tmp_path):
 def test_warmup_accumulation_and_clipping(small):
     stats, train, _ = small
     n_train = len(train)
-    est = ConstantPrior(optimizer="adamw", max_epochs=2, init_windows=2, accumulate=4, warmup_steps=3, lr=0.01,
-                        random_state=0).fit(train)
+    est = ConstantPrior(optimizer="adamw", max_epochs=2, init_windows=2, accumulate=4,
+                        warmup_steps=3, lr=0.01, random_state=0).fit(train)
     steps_per_epoch = math.ceil(n_train / 4)
     assert est.n_steps_ == 2 * steps_per_epoch
     lrs = [b["event_lr"] for e in est.history_ for b in e["batches"]]
@@ -331,7 +334,8 @@ def test_learn_alpha_and_float64(small):
 
 def test_iterative_linalg_trains(small):
     stats, train, test = small
-    est = ConstantPrior(**FAST, optimizer="adamw", linalg="iterative", random_state=0).fit(train[:4])
+    est = ConstantPrior(**FAST, optimizer="adamw", linalg="iterative",
+                        random_state=0).fit(train[:4])
     assert np.isfinite(est.score(test))
     # solver diagnostics are in the batch history, one entry per training window
     batches = [b for epoch in est.history_ for b in epoch["batches"] if "cg_iterations" in b]
@@ -420,6 +424,7 @@ def test_transformer_size_default_and_files_saved_before_it(small, tmp_path):
 
     stats, train, test = small
     est = TransformerPrior(max_epochs=1, validation=None, random_state=0).fit(train)
+
     def numel(prior):
         return sum(p.numel() for p in prior.network.flexible.parameters())
 

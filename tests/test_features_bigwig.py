@@ -26,7 +26,8 @@ def _variants(chrom, pos):
 @pytest.fixture(scope="module")
 def bedgraph_dense():
     """Base-resolution array of chr17 from the bedGraph text, 0 where no interval (0-based)."""
-    bg = pd.read_csv(BW / "single_chrom.bedGraph", sep="\t", header=None, names=["c", "s", "e", "v"])
+    bg = pd.read_csv(BW / "single_chrom.bedGraph", sep="\t", header=None,
+                     names=["c", "s", "e", "v"])
     dense = np.zeros(bg["e"].max() + 1000, dtype=np.float64)
     for s, e, v in zip(bg["s"], bg["e"], bg["v"]):
         dense[s:e] = v
@@ -51,7 +52,8 @@ def test_one_based_positions_and_windows_match_pybigwig(bedgraph_dense):
 
 
 def test_tiny_track_exact_values_nan_and_chrom_names(caplog):
-    # intervals on '1': [0,1)=0.1 [1,2)=0.2 [2,3)=0.3 [100,150)=1.4 [150,151)=1.5; on '10' [200,300)=2
+    # intervals on '1': [0,1)=0.1 [1,2)=0.2 [2,3)=0.3 [100,150)=1.4 [150,151)=1.5;
+    # on '10' [200,300)=2
     tr = BigWigTracks([TINY], width=5)
     v = _variants(["chr1", "1", "10", "1"], [3, 151, 250, 1])
     f = tr.get(v).func[:, 0]
@@ -98,12 +100,14 @@ def test_liftover_before_reading():
             hg19.append(p)
     assert len(hg19) > 20
     hg19 = np.array(hg19[:40])
-    lifted = BigWigTracks([VALID], width=9, liftover_chain=HG19_TO_HG38_CHAIN).get(_variants("17", hg19))
+    lifted = BigWigTracks([VALID], width=9,
+                          liftover_chain=HG19_TO_HG38_CHAIN).get(_variants("17", hg19))
     hg38 = np.array([lo.convert_coordinate("chr17", int(p) - 1)[0][1] + 1 for p in hg19])
     direct = BigWigTracks([VALID], width=9).get(_variants("17", hg38))
     np.testing.assert_array_equal(lifted.func, direct.func)
     # unmapped (unknown chromosome) -> zeros under the default policy
-    z = BigWigTracks([VALID], width=9, liftover_chain=HG19_TO_HG38_CHAIN).get(_variants("99", [1000]))
+    z = BigWigTracks([VALID], width=9,
+                     liftover_chain=HG19_TO_HG38_CHAIN).get(_variants("99", [1000]))
     assert np.all(z.func == 0)
 
 

@@ -143,7 +143,8 @@ def test_policies(bim, lifted):
     bad = np.flatnonzero(~lifted["mapped"].to_numpy())
     pos = bim["pos"].to_numpy()
     for i in bad:  # the nearest mapped SNP on the same chromosome, found by brute force
-        same = np.flatnonzero((bim["chrom"].to_numpy() == bim["chrom"][i]) & lifted["mapped"].to_numpy())
+        same = np.flatnonzero((bim["chrom"].to_numpy() == bim["chrom"][i])
+                              & lifted["mapped"].to_numpy())
         j = same[np.argmin(np.abs(pos[same] - pos[i]))]
         assert near["pos"][i] == lifted["pos"][j] and near["imputed"][i]
     assert not near.loc[lifted["mapped"].to_numpy(), "imputed"].any()

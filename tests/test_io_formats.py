@@ -237,7 +237,7 @@ VCF_HEAD = """##fileformat=VCFv4.2
 ##SAMPLE=<ID=ieu-a-2,TotalVariants=40,TotalControls=12000.0,StudyType=Continuous>
 ##contig=<ID=22,length=51304566,assembly=HG19/GRCh37>
 #CHROM	POS	ID	REF	ALT	QUAL	FILTER	INFO	FORMAT	ieu-a-2
-"""
+"""  # noqa: E501
 
 
 def test_gwas_vcf(truth, tmp_path):

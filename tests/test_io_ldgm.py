@@ -10,6 +10,7 @@ import deepwas
 from deepwas.io import harmonise
 from deepwas.io.ldgm import LDGMSource
 
+
 def _precision(n, rng, density=0.05):
     """A sparse symmetric positive definite precision matrix whose inverse is near a
     correlation matrix (diagonal near, not exactly, 1)."""
@@ -24,7 +25,7 @@ def write_ldgm(folder, name, chrom, start, P, variants, pop="EUR", meta=True):
     snplist and (optionally) a metadata.csv row."""
     i, j = np.nonzero(np.triu(P))
     pd.DataFrame({"i": i, "j": j, "v": P[i, j]}).to_csv(folder / f"{name}.{pop}.edgelist",
-                                                       header=False, index=False)
+                                                        header=False, index=False)
     variants.to_csv(folder / f"{name}.snplist", index=False)
     if meta:
         row = pd.DataFrame([{"chrom": chrom, "chromStart": start, "chromEnd": start + 10 ** 6,

@@ -57,7 +57,7 @@ def test_fwrite_file_with_missing_beta_or_se_counts_them_as_bad_z_or_se(tmp_path
 
 def test_empty_allele_or_position_in_a_tab_file(tmp_path):
     df = _table(10)[["SNP", "CHR", "BP", "A1", "A2", "Z", "N"]].astype({"A1": object,
-                                                                          "BP": object})
+                                                                        "BP": object})
     df.loc[3, "A1"] = np.nan
     df.loc[4, "SNP"] = ""
     df.loc[4, "BP"] = np.nan          # no identifier and no position: cannot be matched

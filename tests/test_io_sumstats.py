@@ -56,8 +56,8 @@ def _write(path, text, gz=False):
 
 def test_ldsc_format_case_insensitive_and_gzip_by_content(tmp_path):
     # gzip detected from the bytes, not the name; headers in mixed case
-    p = _write(tmp_path / "x.sumstats", "snp\ta1\tA2\tz\tN\nrs1\ta\tg\t1.5\t1000\nrs2\tC\tT\t-2\t900\n",
-               gz=True)
+    p = _write(tmp_path / "x.sumstats",
+               "snp\ta1\tA2\tz\tN\nrs1\ta\tg\t1.5\t1000\nrs2\tC\tT\t-2\t900\n", gz=True)
     df = read_sumstats(p)
     assert df.attrs["format"] == "ldsc"
     assert df["A1"].tolist() == ["A", "C"] and df["Z"].tolist() == [1.5, -2.0]

@@ -91,7 +91,8 @@ def test_long_range_ld_region_excluded_by_default(ref, tmp_path):
         UKBBLD(tmp_path, window_bp=STEP)  # every variant is in the MHC
     kept = UKBBLD(tmp_path, window_bp=STEP, exclude_long_range=False)
     assert len(kept) == len(ref)
-    assert in_long_range_ld(["6", "chr8", "11", "6"], [25_500_000, 9_000_000, 57_000_000, 33_499_999]
+    assert in_long_range_ld(["6", "chr8", "11", "6"],
+                            [25_500_000, 9_000_000, 57_000_000, 33_499_999]
                             ).tolist() == [True, True, False, True]
 
 

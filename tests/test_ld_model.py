@@ -54,7 +54,7 @@ def _stats(window_data, **kw):
 def test_window_likelihood_matches_dense_oracle(window_data, model, share, kappa):
     _, _, R, f, beta_hat = window_data
     kw = dict(ld_regularisation=model) if model == "none" else dict(ld_regularisation=model,
-                                                                     ld_share=share)
+                                                                    ld_share=share)
     st = _stats(window_data, **kw)
     got = -marginal_loglik(st, f, per_window=True, mismatch=kappa)
     rows = st.variants["row"].to_numpy()

@@ -133,7 +133,8 @@ def test_gradcheck_on_real_window(geno22):
     stats = simulated_stats(geno22, sel, f0, 0.9, 50_000, rng, window_bp=20_000, flank_bp=10_000)
     assert len(stats) > 1
     f = torch.tensor(f0, dtype=torch.float64, requires_grad=True)
-    assert torch.autograd.gradcheck(lambda t: marginal_loglik(stats, t), (f,), eps=1e-9, atol=1e-6, rtol=1e-5)
+    assert torch.autograd.gradcheck(lambda t: marginal_loglik(stats, t), (f,), eps=1e-9, atol=1e-6,
+                                    rtol=1e-5)
     assert torch.autograd.gradcheck(
         lambda t: marginal_loglik(stats, t, relative_to_null=True, per_window=True), (f,),
         eps=1e-9, atol=1e-6, rtol=1e-5)

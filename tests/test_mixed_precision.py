@@ -13,8 +13,8 @@ import distributed_fits as df
 
 # residual=False: the dtypes seen are AdamW's alone (a residual transformer first fits its GLM
 # part by float64 L-BFGS, which bf16 does not touch)
-KW = dict(model="transformer", model_params=dict(df.MICRO, residual=False), max_epochs=2, init_windows=2,
-          accumulate=3, warmup_steps=1, lr=0.01, random_state=0)
+KW = dict(model="transformer", model_params=dict(df.MICRO, residual=False), max_epochs=2,
+          init_windows=2, accumulate=3, warmup_steps=1, lr=0.01, random_state=0)
 
 
 def _fit(stats, monkeypatch, **extra):

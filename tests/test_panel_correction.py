@@ -82,7 +82,7 @@ def test_block_pseudo_panel_of_a_matrix_draws_as_the_genotypes_do(panel):
     assert np.array_equal(BlockPseudoPanelLD(dense, blocks, 200, seed=5).block(b, a),
                           pseudo.block(b, a))
     assert pseudo.window_key(a[:5], a) != BlockPseudoPanelLD(dense, blocks, 200,
-                                                            seed=6).window_key(a[:5], a)
+                                                             seed=6).window_key(a[:5], a)
     sub = pseudo.subset(a)
     assert np.array_equal(sub.block(np.arange(20), np.arange(400)), pseudo.block(a[:20], a))
 

@@ -108,7 +108,8 @@ def test_transformer_odd_width_and_errors():
 
 
 def test_paper_preset_size():
-    """The paper-sized network: dim 1536, 2 layers, 256 -> 32 positions (165 tracks, 9 predictors)."""
+    """The paper-sized network: dim 1536, 2 layers, 256 -> 32 positions (165 tracks,
+    9 predictors)."""
     net = build_network("transformer", 165, 256, 9, size="paper").flexible   # the GLM part: 175
     n = count_parameters(net)
     assert TRANSFORMER_PRESETS["paper"]["dim"] == 1536 and net.length == 32

@@ -173,7 +173,7 @@ def test_interrupted_transfer_resumes_with_a_range_request(server, tmp_path):
 
 
 def test_a_resumed_transfer_without_content_length_is_checked_against_its_range(server,
-                                                                              tmp_path):
+                                                                                tmp_path):
     body = os.urandom(300_000)
     m = manifest([entry(server, "big.bin", body)])      # no checksum to catch a short file
     server.drop["/big.bin"] = [100_000, 50_000]          # 2nd: no length, only Content-Range
@@ -378,7 +378,7 @@ def test_unpack_takes_matching_regular_files_flat_and_nothing_outside(tmp_path):
         tar.addfile(link)
     out = tmp_path / "out" / "ldgm"
     assert sorted(unpack(path, out, "*.EUR.edgelist")) == ["b1.EUR.edgelist", "b2.EUR.edgelist",
-                                                            "evil.EUR.edgelist"]
+                                                           "evil.EUR.edgelist"]
     assert sorted(os.listdir(out)) == ["b1.EUR.edgelist", "b2.EUR.edgelist", "evil.EUR.edgelist"]
     assert not os.path.exists(tmp_path / "out" / "evil.EUR.edgelist")
     with pytest.raises(ValueError, match="holds no file matching"):

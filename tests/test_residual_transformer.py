@@ -22,7 +22,8 @@ MICRO = dict(dim=8, depth=1, heads=2, pooled_len=4)
 @pytest.fixture(scope="module")
 def small():
     sim, _ = sd.simulated("glm", chroms=(1, 2, 3, 4), thin=8)
-    keep = np.concatenate([np.flatnonzero(sim.groups == c)[[0, 4, 8]] for c in ("1", "2", "3", "4")])
+    keep = np.concatenate([np.flatnonzero(sim.groups == c)[[0, 4, 8]]
+                           for c in ("1", "2", "3", "4")])
     return sim[keep]
 
 
@@ -49,7 +50,8 @@ def test_residual_prior_at_initialisation_is_its_glm():
     eta = (-12.0 + func.numpy().mean(2) @ glm.network.func_weight.detach().numpy()
            + pred.numpy() @ glm.network.pred_weight.detach().numpy())
     sp = lambda x: np.logaddexp(0.0, x)  # noqa: E731
-    oracle = float(glm.alpha) * np.log(freq.numpy() * (1 - freq.numpy())) + (-30 + sp(eta + 30) - sp(eta))
+    oracle = (float(glm.alpha) * np.log(freq.numpy() * (1 - freq.numpy()))
+              + (-30 + sp(eta + 30) - sp(eta)))
     # torch's softplus returns x itself above x = 20 (an error below exp(-20) ~ 2e-9)
     np.testing.assert_allclose(got.numpy(), oracle, rtol=0, atol=3e-9)
     # switched off, the transformer is not evaluated and not trainable
@@ -100,8 +102,8 @@ def test_budget_is_reported(small):
 
 def _heldout(truth, seed, tmp_path_factory):
     """The demo on chromosomes 1-8 (31,365 variants, its tracks, N 300,000): the GLM and the
-    residual transformer with the demo's settings trained on 1-6 and scored on 7-8: per model the held-out
-    score (nats per person), the RMSE of log f and the estimator."""
+    residual transformer with the demo's settings trained on 1-6 and scored on 7-8: per model the
+    held-out score (nats per person), the RMSE of log f and the estimator."""
     import deepwas
     from deepwas.datasets import load_demo
     from deepwas.datasets._demo_run import DemoSettings

@@ -10,7 +10,8 @@ from deepwas.io import harmonise
 from deepwas.io.sumstats import SumstatsError
 
 
-def test_mismatch_message_names_the_shipped_chain_of_each_direction(ref19, ref38, ss19):
+def test_mismatch_message_names_the_shipped_chain_of_each_direction(ref19, ref38,  # noqa: F811
+                                                                    ss19):  # noqa: F811
     with pytest.raises(SumstatsError) as e:
         harmonise(ref38, ss19)
     assert f"chain='{HG19_TO_HG38_CHAIN}'" in str(e.value)
@@ -36,7 +37,7 @@ def test_mismatch_message_names_the_shipped_chain_of_each_direction(ref19, ref38
     np.testing.assert_allclose(got, same.loc[got.index], rtol=1e-12)
 
 
-def test_lifting_to_hg38_and_back_returns_the_original_positions(ref19):
+def test_lifting_to_hg38_and_back_returns_the_original_positions(ref19):  # noqa: F811
     """2,590 of the 2,608 chr22 SNPs (99.3 %) come back; the other 18 lie in the 22q11.21
     low-copy repeats, whose hg38 copies the reverse chain sends to a paralogous hg19 copy (on
     all 22 demo regions: 82,393 of 82,448, 99.93 %)."""

@@ -20,7 +20,8 @@ S = 0.7 / N_GWAS  # sigma^2 / N with h^2 = 0.3
 
 
 def _window(ref22, n_core, n_ext, ratio, seed):
-    """Real-LD window factors with beta_hat ~ N(R beta, s R), beta ~ N(0, f_true), f_true/s ~ ratio."""
+    """Real-LD window factors with beta_hat ~ N(R beta, s R), beta ~ N(0, f_true),
+    f_true/s ~ ratio."""
     rng = np.random.default_rng(seed)
     ext = np.flatnonzero(~ref22.monomorphic)[:n_ext]
     X = ref22.standardised(ext) / math.sqrt(ref22.n_ref)  # R_EE = X X^T

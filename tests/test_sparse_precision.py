@@ -157,9 +157,9 @@ def test_from_ldgm_takes_the_sparse_path_with_graphreml_numbers(ldgm_stats):
 @pytest.fixture(scope="module")
 def six_blocks(ldgm_block, tmp_path_factory):
     """Six LDGM blocks on disk, each a 400-index principal submatrix of the real block's
-    precision (real sparsity; scaled so that its inverse has a unit diagonal), with statistics drawn exactly from R_b = P_b^-1
-    (h2 0.3 over 2,400 variants, N 50,000) and a binary annotation with 4x the variance on a
-    quarter of the variants; the same LD as dense arrays."""
+    precision (real sparsity; scaled so that its inverse has a unit diagonal), with statistics
+    drawn exactly from R_b = P_b^-1 (h2 0.3 over 2,400 variants, N 50,000) and a binary
+    annotation with 4x the variance on a quarter of the variants; the same LD as dense arrays."""
     from test_io_ldgm import _snplist, write_ldgm
 
     rng = np.random.default_rng(7)

@@ -54,7 +54,8 @@ def test_make_windows_tiles_and_flanks():
 def test_unsorted_input_is_sorted_consistently(small):
     st = build(small, window_bp=200_000, flank_bp=50_000)
     perm = np.random.default_rng(0).permutation(len(small["beta_hat"]))
-    shuffled = {k: (v[perm] if isinstance(v, np.ndarray) and v.ndim == 1 else v) for k, v in small.items()}
+    shuffled = {k: (v[perm] if isinstance(v, np.ndarray) and v.ndim == 1 else v)
+                for k, v in small.items()}
     shuffled["ld"] = small["ld"][np.ix_(perm, perm)]
     st2 = build(shuffled, window_bp=200_000, flank_bp=50_000)
     pd.testing.assert_frame_equal(st.variants, st2.variants)
@@ -128,7 +129,7 @@ def test_factor_memory_is_m_by_r(small):
         assert wf.G.shape == (len(e), wf.rank) and wf.rank <= min(len(c), 488)
 
 
-# --- on-disk cache ---------------------------------------------------------------------------------
+# --- on-disk cache --------------------------------------------------------------------------------
 def test_disk_cache_reuse_invalidation_and_repair(small, tmp_path, caplog):
     kw = dict(window_bp=300_000, flank_bp=50_000, cache_dir=tmp_path)
     st = build(small, **kw).precompute()
@@ -163,7 +164,7 @@ def test_disk_cache_reuse_invalidation_and_repair(small, tmp_path, caplog):
     assert "rebuilding" in caplog.text
 
 
-# --- allele alignment --------------------------------------------------------------------------------
+# --- allele alignment -----------------------------------------------------------------------------
 def test_align_alleles_cases():
     a1 = ["A", "G", "T", "A", "C", "A", "AT"]
     a2 = ["G", "A", "C", "T", "G", "C", "A"]
@@ -243,7 +244,7 @@ def test_from_plink_monomorphic_and_missing_genotypes(tmp_path):
     assert np.allclose(np.diag(R_II), 1.0)
 
 
-# --- bad input: one test per row ---------------------------------------------------------------------
+# --- bad input: one test per row ------------------------------------------------------------------
 @pytest.mark.parametrize("change,msg", [
     (dict(beta_hat="nan"), "NaN or inf"),
     (dict(beta_hat="inf"), "NaN or inf"),

@@ -59,7 +59,8 @@ def test_shared_evaluation_gives_the_per_window_gradient(sim, chunk):
     module.end_group()
     got = _grad(prior)
     assert n_union < sum(fetch.size(k) for k in ks)
-    np.testing.assert_allclose(got.numpy(), ref.numpy(), rtol=1e-10, atol=1e-10 * float(ref.abs().max()))
+    np.testing.assert_allclose(got.numpy(), ref.numpy(), rtol=1e-10,
+                               atol=1e-10 * float(ref.abs().max()))
 
 
 def test_evaluations_per_epoch_at_three_times_the_core():

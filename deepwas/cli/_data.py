@@ -17,8 +17,8 @@ SHIPPED_CHAINS = (f"the package ships hg19 -> hg38 ({HG19_TO_HG38_CHAIN}) and hg
                   f"({HG38_TO_HG19_CHAIN})")
 
 __all__ = ["UserError", "add_data_args", "add_ld_blocks_arg", "ld_blocks_arg", "check_file",
-           "feature_provider", "feature_spec", "column_map", "read_sumstats_args", "load_stats", "split_chroms", "model_features",
-           "lift_once", "join"]
+           "feature_provider", "feature_spec", "column_map", "read_sumstats_args", "load_stats",
+           "split_chroms", "model_features", "lift_once", "join"]
 
 
 class UserError(Exception):
@@ -299,6 +299,4 @@ def model_features(args, cfg):
                         "(pass --tracks in the training order)")
     chain = args.chain if args.chain is not None else spec.get("chain")
     return feature_provider(tracks, chain, spec["width"], spec["bin_size"],
-                             spec["freq_predictors"])
-
-
+                            spec["freq_predictors"])

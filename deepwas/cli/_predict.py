@@ -52,5 +52,3 @@ def cmd_predict(args):
     print(f"prior variances of {len(out)} variants (sum f = {f.sum():.4g}); wrote "
           + " and ".join(paths) + f"; {words}")
     return 0
-
-

@@ -77,5 +77,3 @@ def write_report(tab, summary, out):
         json.dump(summary, fh, indent=1)
     tab.to_csv(tsv, sep="\t", index=False, float_format="%.6g")
     return js, tsv
-
-

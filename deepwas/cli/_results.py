@@ -22,8 +22,8 @@ from ._common import add_command, positive_int
 from ._data import UserError, add_data_args, load_stats, model_features
 from ._predict import cmd_predict, predicted_f
 
-__all__ = ["register", "cmd_predict_any", "cmd_posterior", "cmd_h2", "write_polyfun", "polyfun_table",
-           "posterior_weights"]
+__all__ = ["register", "cmd_predict_any", "cmd_posterior", "cmd_h2", "write_polyfun",
+           "polyfun_table", "posterior_weights"]
 
 log = logging.getLogger("deepwas.cli")
 

@@ -41,7 +41,7 @@ def cmd_simulate(args):
     if args.n <= 0:
         raise UserError(f"--n must be positive, got {args.n}")
     feats = feature_provider(args.tracks, args.chain, args.width, args.bin_size,
-                              not args.no_freq_predictors) if args.tracks else None
+                             not args.no_freq_predictors) if args.tracks else None
     source = read_plink_reference(args.bfile)
     ref = source.variants
     table = pd.DataFrame({"SNP": ref["snp"], "A1": ref["a1"], "A2": ref["a2"], "Z": 0.0,

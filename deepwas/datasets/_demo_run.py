@@ -103,11 +103,11 @@ def run_demo(settings=None, *, cache_dir=None, out_dir=None, progress=True, plot
 
     from sklearn.model_selection import GroupKFold
 
-
     s = settings or DemoSettings()
     n_chrom = len(set(str(c) for c in s.chromosomes))
     if not 2 <= s.folds <= n_chrom:
-        raise ValueError(f"folds must lie in [2, {n_chrom}] (the number of chromosomes), got {s.folds}")
+        raise ValueError(f"folds must lie in [2, {n_chrom}] (the number of chromosomes), "
+                         f"got {s.folds}")
     t_start = time.perf_counter()
     demo = load_demo(n=s.n, h2=s.h2, truth=s.truth, random_state=s.seed,
                      chromosomes=list(s.chromosomes), cache_dir=cache_dir, progress=progress)
@@ -117,7 +117,8 @@ def run_demo(settings=None, *, cache_dir=None, out_dir=None, progress=True, plot
     n_groups = len(set(groups))
     printer(f"data: {stats}; {len(demo.track_names)} hg38 bigWig tracks "
             f"({', '.join(demo.track_names)}), {demo.width} bins x {demo.bin_size} bp per variant, "
-            f"+ freq, maf; truth={s.truth!r}, h2={demo.h2:.3g}, N={s.n:g}; loaded in {t_load:.1f} s")
+            f"+ freq, maf; truth={s.truth!r}, h2={demo.h2:.3g}, N={s.n:g}; "
+            f"loaded in {t_load:.1f} s")
 
     splits = list(GroupKFold(n_splits=s.folds).split(np.zeros(len(stats)), groups=groups))
     rows_all = stats.variants["row"].to_numpy()
@@ -140,7 +141,8 @@ def run_demo(settings=None, *, cache_dir=None, out_dir=None, progress=True, plot
     for (model, solver), k in tasks:
         train_idx, test_idx = splits[k]
         if bar is not None:
-            bar.set_postfix_str(f"{MODEL_LABEL[model]}-{SOLVER_LABEL[solver]}, fold {k + 1}/{len(splits)}")
+            bar.set_postfix_str(f"{MODEL_LABEL[model]}-{SOLVER_LABEL[solver]}, "
+                                f"fold {k + 1}/{len(splits)}")
         tr, te = stats[train_idx], stats[test_idx]
         est = FunctionalPrior(**s.estimator_params(model, solver))
         t0 = time.perf_counter()
@@ -191,7 +193,8 @@ def run_demo(settings=None, *, cache_dir=None, out_dir=None, progress=True, plot
     for line in format_table(res).splitlines():
         printer(line)
     if cut_short:
-        printer(f"note: {len(cut_short)} of {len(tasks)} fits ({', '.join(sorted(set(cut_short)))}) "
+        printer(f"note: {len(cut_short)} of {len(tasks)} fits "
+                f"({', '.join(sorted(set(cut_short)))}) "
                 "ran out of epochs with the training loss still falling")
     for text, fits in dropped.items():     # freq and maf are one column on this panel
         printer(f"note ({len(fits)} {'/'.join(sorted(set(fits)))} fits): {text}")

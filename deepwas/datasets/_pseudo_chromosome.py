@@ -103,7 +103,6 @@ def simulated_loci(loci=12, *, n_gwas=10_000, n_ref=200, locus_bp=1_000_000, gap
     import msprime  # optional: pip install msprime
     import pandas as pd
 
-
     dos, pos, region = [], [], []
     offset = 0
     seed = int(random_state)

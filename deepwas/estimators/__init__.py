@@ -47,5 +47,5 @@ from ._persistence import MODEL_FORMAT, load_model, save_model
 from .presets import ConstantPrior, GLMPrior, TransformerPrior
 
 __all__ = ["FunctionalPrior", "ConstantPrior", "GLMPrior", "TransformerPrior",
-           "likelihood_increase_percent", "DEFAULT_LR", "TRANSFORMER_LR", "save_model", "load_model",
-           "MODEL_FORMAT"]
+           "likelihood_increase_percent", "DEFAULT_LR", "TRANSFORMER_LR", "save_model",
+           "load_model", "MODEL_FORMAT"]

@@ -11,7 +11,7 @@ from sklearn.base import BaseEstimator
 from sklearn.utils.validation import check_is_fitted
 
 from ..fitting._features import (check_feature_sizes, check_stats, is_stats, predict_f_chunked,
-                                  prediction_inputs)
+                                 prediction_inputs)
 from ..likelihood import likelihood_increase_percent  # noqa: F401  (public here too)
 from ._fitting import DEFAULT_LR, fit_prior
 from ._genetics import GeneticsMixin
@@ -121,9 +121,9 @@ class FunctionalPrior(GeneticsMixin, PanelCorrectionMixin, BaseEstimator):
     max_epochs : "auto" or int, default="auto"
         AdamW passes over the training windows. "auto": enough for ``min_steps`` optimizer
         steps, at least 10 (the paper's; 50 when early stopping on validation windows ends
-        the fit, where the budget is only a safeguard) and at most 1,000; ``max_epochs_`` is the number
-        planned. Training stops earlier once the loss has stopped falling; ending at
-        ``max_epochs`` while it still falls raises a ``ConvergenceWarning``.
+        the fit, where the budget is only a safeguard) and at most 1,000; ``max_epochs_`` is
+        the number planned. Training stops earlier once the loss has stopped falling; ending
+        at ``max_epochs`` while it still falls raises a ``ConvergenceWarning``.
     min_steps : int, default=200
         AdamW optimizer steps taken before the plateau check may stop training.
     n_iter_no_change : int, default=5
@@ -384,7 +384,8 @@ class FunctionalPrior(GeneticsMixin, PanelCorrectionMixin, BaseEstimator):
 
     def _uses_randomness(self):
         """Whether a fit draws random numbers (so ``random_state`` changes its result)."""
-        fraction = self.validation is not None and not isinstance(self.validation, (str, list, tuple))
+        fraction = (self.validation is not None
+                    and not isinstance(self.validation, (str, list, tuple)))
         return (self._model_name() not in ("constant", "glm") or fraction
                 or self._resolved_optimizer() == "adamw")
 

@@ -75,6 +75,7 @@ def _resolve_sigma2(est, stats, out):
                       f"sigma2={sigma2:g}", RuntimeWarning, stacklevel=3)
     return sigma2
 
+
 def fit_prior(est, stats):
     """Everything ``est.fit(stats)`` learns, as a dict of fitted attributes.
 
@@ -413,7 +414,7 @@ def _train_adamw(est, prior, objective, fetch, train_ids, valid_ids, seed, devic
                             if len(valid_ids) and group.is_main else None)
     patience = resolve_patience(est.patience, len(valid_ids))
     net, acc, warm, epochs = build_net(est, prior, objective, train_ids, valid_ids, lr, seed,
-                                  device, checkpoint, chunk, resumer, group, costs, patience)
+                                       device, checkpoint, chunk, resumer, group, costs, patience)
     net.module.fetch = fetch
     try:
         state = None if resumer is None else group.on_main(resumer.load)
@@ -451,6 +452,6 @@ def _train_adamw(est, prior, objective, fetch, train_ids, valid_ids, seed, devic
     return dict(prior=net.module_.prior, history_=net.history, n_iter_=len(net.history),
                 n_steps_=int(getattr(net, "n_optimizer_steps_", 0)), converged_=bool(converged),
                 stopped_on_=stopped_on,
-                lr_=lr, accumulate_=acc, warmup_steps_=warm, max_epochs_=epochs, checkpoint_path_=checkpoint
-                if folder is not None else None,
+                lr_=lr, accumulate_=acc, warmup_steps_=warm, max_epochs_=epochs,
+                checkpoint_path_=checkpoint if folder is not None else None,
                 resumed_step_=None if state is None else int(state["n_optimizer_steps"]))

@@ -46,8 +46,10 @@ class Interval:
         kind = numbers.Integral if self.integer else numbers.Real
         if isinstance(v, bool) or not isinstance(v, kind) or v != v:
             return False
-        lo_ok = self.lo is None or (v >= self.lo if self.closed in ("both", "left") else v > self.lo)
-        hi_ok = self.hi is None or (v <= self.hi if self.closed in ("both", "right") else v < self.hi)
+        lo_ok = self.lo is None or (v >= self.lo if self.closed in ("both", "left")
+                                    else v > self.lo)
+        hi_ok = self.hi is None or (v <= self.hi if self.closed in ("both", "right")
+                                    else v < self.hi)
         return lo_ok and hi_ok
 
     def __str__(self):

@@ -150,7 +150,8 @@ def load_model(directory):
             and not any(k.startswith("network.linear.") for k in state):
         model_params["residual"] = False     # saved before the transformer had a GLM part
     prior = build_prior(params["model"], fit["n_func"], fit["width"], fit["n_pred"],
-                        alpha=params.get("alpha", 0.7), learn_alpha=params.get("learn_alpha", False),
+                        alpha=params.get("alpha", 0.7),
+                        learn_alpha=params.get("learn_alpha", False),
                         log_f_bounds=tuple(fit.get("log_f_bounds", (-30.0, 0.0))),
                         **model_params)
     try:

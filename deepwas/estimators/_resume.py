@@ -54,7 +54,7 @@ def _plain(v):
         return {str(k): _plain(x) for k, x in v.items()}
     if isinstance(v, torch.nn.Module):
         return {"module": repr(v), "state": _digest(*[t.detach().cpu().numpy()
-                                                     for t in v.state_dict().values()])}
+                                                      for t in v.state_dict().values()])}
     return repr(v)
 
 

@@ -178,7 +178,8 @@ class WindowNet(NeuralNet):
             for key in self.DIAGNOSTIC_KEYS:
                 if key in info:
                     value = info[key]
-                    self.history.record_batch(key, value if isinstance(value, str) else float(value))
+                    self.history.record_batch(key, value if isinstance(value, str)
+                                              else float(value))
         return {"loss": loss, "y_pred": y_pred}
 
     def train_step(self, batch, **fit_params):
@@ -341,7 +342,8 @@ def build_net(est, prior, window_loss, train_ids, valid_ids, lr, seed, device, c
         owners = balance([costs[int(k)] for k in valid_ids], group.world_size)
         valid_owner = {int(k): int(r) for k, r in zip(valid_ids, owners)}
     net = WindowNet(
-        module=WindowModule(prior, chunk_size, getattr(est, "mixed_precision", None)), criterion=torch.nn.Identity,
+        module=WindowModule(prior, chunk_size, getattr(est, "mixed_precision", None)),
+        criterion=torch.nn.Identity,
         optimizer=torch.optim.AdamW, lr=lr,
         optimizer__weight_decay=float(est.weight_decay), optimizer__param_groups=NO_DECAY,
         max_epochs=epochs, batch_size=1,

@@ -69,26 +69,31 @@ class ArrayFeatures(FeatureProvider):
         if self.func is not None and self.func.ndim == 2:  # one position per track
             self.func = self.func[:, :, None]
         if self.func is not None and self.func.ndim != 3:
-            raise ValueError(f"func features must have shape (M, d_func, width), got {self.func.shape}")
+            raise ValueError(f"func features must have shape (M, d_func, width), "
+                             f"got {self.func.shape}")
         if self.pred is not None and self.pred.ndim == 1:
             self.pred = self.pred[:, None]
         if self.pred is not None and self.pred.ndim != 2:
             raise ValueError(f"pred features must have shape (M, d_pred), got {self.pred.shape}")
         if self.func is not None and self.pred is not None and len(self.func) != len(self.pred):
             raise ValueError(
-                f"func ({len(self.func)} rows) and pred ({len(self.pred)} rows) features disagree in length")
+                f"func ({len(self.func)} rows) and pred ({len(self.pred)} rows) "
+                "features disagree in length")
         for name, a in (("func", self.func), ("pred", self.pred)):
             if a is not None and not np.all(np.isfinite(a)):
                 raise ValueError(f"{name} features contain NaN or inf")
         self.d_func = 0 if self.func is None else self.func.shape[1]
         self.width = 0 if self.func is None else self.func.shape[2]
         self.d_pred = 0 if self.pred is None else self.pred.shape[1]
-        self.func_names = list(func_names) if func_names is not None else [f"track{i}" for i in range(self.d_func)]
-        self.pred_names = list(pred_names) if pred_names is not None else [f"pred{i}" for i in range(self.d_pred)]
+        self.func_names = (list(func_names) if func_names is not None
+                           else [f"track{i}" for i in range(self.d_func)])
+        self.pred_names = (list(pred_names) if pred_names is not None
+                           else [f"pred{i}" for i in range(self.d_pred)])
 
     @property
     def n_rows(self):
-        return len(self.func) if self.func is not None else (len(self.pred) if self.pred is not None else 0)
+        return len(self.func) if self.func is not None else (
+            len(self.pred) if self.pred is not None else 0)
 
     def get(self, variants):
         rows = np.asarray(variants["row"], dtype=np.int64)

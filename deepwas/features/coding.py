@@ -86,7 +86,8 @@ class CodingScores(FeatureProvider):
         self.pred_names = list(columns)
         self.d_pred = len(cols)
         self.d_func, self.width, self.func_names = 0, 0, []
-        scores = np.column_stack([_score(tab[c]) for c in cols]) if cols else np.zeros((len(tab), 0))
+        scores = (np.column_stack([_score(tab[c]) for c in cols]) if cols
+                  else np.zeros((len(tab), 0)))
         self._scores = np.nan_to_num(scores, nan=0.0).astype(np.float32)
         self._by_allele = {}
         if has_pos:

@@ -252,6 +252,6 @@ def apply_liftover_policy(result, policy="drop", source_chrom=None, source_pos=N
     n_imp = int(out["imputed"].sum())
     if n_imp or (~keep).any():
         log.debug("liftover policy 'nearest': %d unmapped variants placed at the nearest "
-                    "mapped variant's position, %d dropped (no mapped variant on their "
-                    "chromosome)", n_imp, int((~keep).sum()))
+                  "mapped variant's position, %d dropped (no mapped variant on their "
+                  "chromosome)", n_imp, int((~keep).sum()))
     return out.loc[keep]

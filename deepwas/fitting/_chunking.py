@@ -22,7 +22,8 @@ import torch
 
 __all__ = ["chunked_forward", "chunked_backward", "activation_bytes_per_variant", "rng_state",
            "set_rng_state",
-           "resolve_chunk_size", "SharedEvaluation", "AUTO_CHUNK_BYTES", "AUTO_CHUNK_DEVICE_FRACTION"]
+           "resolve_chunk_size", "SharedEvaluation", "AUTO_CHUNK_BYTES",
+           "AUTO_CHUNK_DEVICE_FRACTION"]
 
 #: memory budget of one chunk's activations and features with ``chunk_size="auto"`` on CPU
 AUTO_CHUNK_BYTES = 1 << 30

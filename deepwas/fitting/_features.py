@@ -216,7 +216,6 @@ def prediction_inputs(X, features, freq, uses_features):
     """
     import pandas as pd
 
-
     none = lambda idx: None  # noqa: E731
     if is_stats(X):
         v = X.variants
@@ -262,4 +261,5 @@ def check_feature_sizes(get, n, sizes):
     if sizes[2]:
         got = None if f.pred is None else f.pred.shape[1]
         if got != sizes[2]:
-            raise ValueError(f"features have {got} scalar predictors, the prior was fitted on {sizes[2]}")
+            raise ValueError(f"features have {got} scalar predictors, "
+                             f"the prior was fitted on {sizes[2]}")

@@ -53,18 +53,18 @@ def unbiased_r2(r2, n_ref):
     return r2
 
 
-def local_ld_score(l, half_width=LOCAL_HALF_WIDTH):
+def local_ld_score(l, half_width=LOCAL_HALF_WIDTH):  # noqa: E741
     """Median of the LD scores ``l`` (a core's, in its order) over each variant and its
     ``half_width`` neighbours on either side (fewer at the core's ends)."""
-    l = np.asarray(l, dtype=np.float64)
-    if len(l) == 0:
-        return l.copy()
-    pad = np.pad(l, half_width, constant_values=np.nan)
+    scores = np.asarray(l, dtype=np.float64)
+    if len(scores) == 0:
+        return scores.copy()
+    pad = np.pad(scores, half_width, constant_values=np.nan)
     views = np.lib.stride_tricks.sliding_window_view(pad, 2 * half_width + 1)
     return np.nanmedian(views, axis=1)
 
 
-def ldsr_weights(l, l_local, N, h2, M):
+def ldsr_weights(l, l_local, N, h2, M):  # noqa: E741
     """LDSC's regression weights ``1 / (l (N h2 lt / M + 1)^2)``, LD scores floored at 1, with
     the heteroscedasticity factor taken at the local LD score ``lt`` (module docstring). Works
     on numpy arrays and torch tensors alike."""
@@ -107,11 +107,12 @@ class LDSRBlocks:
             R2 = R_EI.T.astype(np.float32)
             np.square(R2, out=R2)
             unbiased_r2(R2, None if in_sample else self.stats.ld.panel_size)
-            l = R2.sum(1, dtype=np.float64)
+            ld_scores = R2.sum(1, dtype=np.float64)
             chi2 = self.stats.n * self._beta[core] ** 2
             hit = (torch.as_tensor(R2, device=self.device),
-                   torch.as_tensor(l, dtype=torch.float32, device=self.device),
-                   torch.as_tensor(local_ld_score(l), dtype=torch.float32, device=self.device),
+                   torch.as_tensor(ld_scores, dtype=torch.float32, device=self.device),
+                   torch.as_tensor(local_ld_score(ld_scores), dtype=torch.float32,
+                                   device=self.device),
                    torch.as_tensor(chi2, dtype=torch.float32, device=self.device))
             POOL.put(key, self._part, hit)
             self._keys.add(key)

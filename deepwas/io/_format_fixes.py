@@ -19,7 +19,7 @@ def _refuse_allele12_guess(header, shown, columns):
     Allele2, METAL and most meta-analysis tools Allele1. Guessing could flip every sign."""
     low = {h.lower() for h in header}
     if {"allele1", "allele2"} <= low and not (columns and {"A1", "A2"} <= {k.upper() for k in
-                                                                         columns}):
+                                                                           columns}):
         msg = ("the header has Allele1 and Allele2 but nothing that tells whose effect BETA "
                "is: saige (SAIGE: effect allele Allele2) or metal (METAL and most "
                f"meta-analysis tools: effect allele Allele1). The header is: {shown}. Say which "

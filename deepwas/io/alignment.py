@@ -26,7 +26,8 @@ AMBIGUOUS_PAIRS = {("A", "T"), ("T", "A"), ("C", "G"), ("G", "C")}
 
 
 def _complement(alleles):
-    return pd.Series(alleles, dtype=object).astype(str).str.translate(_COMPLEMENT).to_numpy(dtype=object)
+    return (pd.Series(alleles, dtype=object).astype(str).str.translate(_COMPLEMENT)
+            .to_numpy(dtype=object))
 
 
 def _single_base(alleles):
@@ -52,7 +53,8 @@ def align_alleles(a1, a2, ref_a1, ref_a2, keep_ambiguous=False):
     counts : dict
         ``flipped``, ``strand_flipped``, ``ambiguous``, ``allele_mismatch``.
     """
-    up = lambda x: pd.Series(x, dtype=object).astype(str).str.upper().to_numpy(dtype=object)  # noqa: E731
+    up = lambda x: (pd.Series(x, dtype=object).astype(str).str.upper()  # noqa: E731
+                    .to_numpy(dtype=object))
     a1, a2, r1, r2 = up(a1), up(a2), up(ref_a1), up(ref_a2)
     same = (a1 == r1) & (a2 == r2)
     swap = (a1 == r2) & (a2 == r1)

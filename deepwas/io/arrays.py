@@ -62,7 +62,8 @@ def table_from_arrays(beta_hat, chrom, pos, ld, *, freq=None, snp=None, a1=None,
         freq = np.full(M, np.nan)
     table = pd.DataFrame({
         "chrom": chrom, "pos": pos,
-        "snp": np.asarray(snp, dtype=object) if snp is not None else np.array([f"{c}:{p}" for c, p in zip(chrom, pos)], dtype=object),
+        "snp": (np.asarray(snp, dtype=object) if snp is not None
+                else np.array([f"{c}:{p}" for c, p in zip(chrom, pos)], dtype=object)),
         "a1": np.asarray(a1, dtype=object) if a1 is not None else np.full(M, "N", dtype=object),
         "a2": np.asarray(a2, dtype=object) if a2 is not None else np.full(M, "N", dtype=object),
         "freq": freq, "beta_hat": beta_hat,

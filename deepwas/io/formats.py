@@ -128,7 +128,7 @@ _fmt(name="plink2", title="PLINK 2 --glm (.glm.linear, .glm.logistic, .glm.logis
               "FREQ": ["A1_FREQ"], "N": ["OBS_CT"], "SE": ["SE", "LOG(OR)_SE"],
               "LOG10P": ["LOG10_P", "NEG_LOG10_P"]},
      required=("A1", "REF"), any_of=(("ALT", "ALT1"), ("OBS_CT", "#CHROM", "TEST", "A1_FREQ",
-                                                     "LOG(OR)_SE", "T_STAT", "Z_STAT")),
+                                                       "LOG(OR)_SE", "T_STAT", "Z_STAT")),
      test_column="TEST",
      example="#CHROM POS ID REF ALT PROVISIONAL_REF? A1 OMITTED A1_FREQ TEST OBS_CT BETA SE "
              "L95 U95 T_STAT P ERRCODE")

@@ -58,7 +58,7 @@ def read_ldgm_metadata(path, population="EUR", chromosomes=None):
         keep = set(normalise_chrom(list(chromosomes)))
         out = out[out["chrom"].isin(keep)]
     order = sorted(range(len(out)), key=lambda k: (chrom_sort_key(out["chrom"].iat[k]),
-                                                    out["chromStart"].iat[k]))
+                                                   out["chromStart"].iat[k]))
     return out.iloc[order].reset_index(drop=True)
 
 
@@ -137,7 +137,7 @@ def _blocks_from(paths, population, chromosomes):
     if chromosomes is not None:
         out = out[out["chrom"].isin(set(normalise_chrom(list(chromosomes))))]
     order = sorted(range(len(out)), key=lambda k: (chrom_sort_key(out["chrom"].iat[k]),
-                                                    out["chromStart"].iat[k]))
+                                                   out["chromStart"].iat[k]))
     return out.iloc[order].reset_index(drop=True)
 
 

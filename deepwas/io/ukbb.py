@@ -192,7 +192,8 @@ class UKBBLD(LDSource):
             if not os.path.exists(prefix + ".npz"):
                 skipped.append(os.path.basename(prefix))
                 continue
-            files.append((normalise_chrom([m.group(1)])[0], int(m.group(2)), int(m.group(3)), prefix))
+            files.append((normalise_chrom([m.group(1)])[0], int(m.group(2)), int(m.group(3)),
+                          prefix))
         if skipped:
             log.warning("UKBBLD: %d LD windows have no .npz and are skipped: %s",
                         len(skipped), ", ".join(skipped))
@@ -217,7 +218,8 @@ class UKBBLD(LDSource):
         if self.exclude_long_range:
             keep = ~in_long_range_ld(allv["chrom"], allv["pos"])
             if (~keep).any():
-                log.info("UKBBLD: excluded %d file rows in long-range LD regions", int((~keep).sum()))
+                log.info("UKBBLD: excluded %d file rows in long-range LD regions",
+                         int((~keep).sum()))
         allv = allv.loc[keep]
         if allv.empty:
             raise ValueError(f"{self.ld_dir}: no variants left (all in long-range LD regions "
@@ -241,7 +243,8 @@ class UKBBLD(LDSource):
             self._file_local.append(sub["local"].to_numpy(dtype=np.int64)[order])
 
         # Owner: nearest file centre among the files holding the variant.
-        allv["dist"] = np.abs(allv["pos"].to_numpy() - self.files["centre"].to_numpy()[allv["file"]])
+        allv["dist"] = np.abs(allv["pos"].to_numpy()
+                              - self.files["centre"].to_numpy()[allv["file"]])
         first = allv.sort_values(["g", "dist", "file"], kind="stable").drop_duplicates("g")
         self.owner = np.empty(len(self.variants), dtype=np.int64)
         self.owner[first["g"].to_numpy()] = first["file"].to_numpy()

@@ -29,9 +29,9 @@ def build_network(model, d_func=0, width=0, d_pred=0, **params):
         Feature sizes.
     **params
         Passed to the network's constructor. For the transformer, ``size`` names a preset of
-        :data:`TRANSFORMER_PRESETS` ("tiny", "small", "paper"; default :data:`DEFAULT_SIZE`) whose values
-        explicit keywords override; other models ignore ``size`` (so one ``model_params``
-        can serve a grid search over models). ``residual`` (default True) makes the
+        :data:`TRANSFORMER_PRESETS` ("tiny", "small", "paper"; default :data:`DEFAULT_SIZE`)
+        whose values explicit keywords override; other models ignore ``size`` (so one
+        ``model_params`` can serve a grid search over models). ``residual`` (default True) makes the
         transformer a :class:`ResidualNet`: a GLM plus the transformer, whose output starts
         at 0 (``residual=False``: the transformer alone).
     """
@@ -42,7 +42,8 @@ def build_network(model, d_func=0, width=0, d_pred=0, **params):
         params.pop("size", None)
         residual = params.pop("residual", True)
         if size not in TRANSFORMER_PRESETS:
-            raise ValueError(f"unknown transformer size {size!r}; expected one of {sorted(TRANSFORMER_PRESETS)}")
+            raise ValueError(f"unknown transformer size {size!r}; "
+                             f"expected one of {sorted(TRANSFORMER_PRESETS)}")
         params = {**TRANSFORMER_PRESETS[size], **params}
         if residual:
             return ResidualNet(GLMNet(d_func, width, d_pred),
@@ -67,7 +68,8 @@ def build_prior(model, d_func=0, width=0, d_pred=0, *, alpha=0.7, learn_alpha=Fa
     frequency term.
     """
     import torch.nn as nn
-    net = model if isinstance(model, nn.Module) else build_network(model, d_func, width, d_pred, **params)
+    net = (model if isinstance(model, nn.Module)
+           else build_network(model, d_func, width, d_pred, **params))
     if getattr(net, "link", "exp") == "identity":
         # S-LDSC's linear model: f = sum_c tau_c a_c, no frequency term
         if learn_alpha:

@@ -199,4 +199,5 @@ class PriorModule(nn.Module):
         return e
 
     def extra_repr(self):
-        return f"log_f_bounds=({self.lo}, {self.hi}), d_func={self.d_func}, width={self.width}, d_pred={self.d_pred}"
+        return (f"log_f_bounds=({self.lo}, {self.hi}), d_func={self.d_func}, width={self.width}, "
+                f"d_pred={self.d_pred}")

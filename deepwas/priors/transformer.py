@@ -79,7 +79,8 @@ class _AttentionPool(nn.Module):
 
 
 def _tower_channels(start, end, n):
-    """n channel counts growing geometrically from start to end (Enformer's exponential_linspace)."""
+    """n channel counts growing geometrically from start to end (Enformer's
+    exponential_linspace)."""
     if n <= 0:
         return []
     if n == 1:

@@ -11,6 +11,7 @@ import numpy as np
 
 __all__ = ["supernodes", "selinv_diag"]
 
+
 @numba.njit(cache=True, nogil=True)
 def supernodes(n, Lp, Li):
     """Fundamental supernodes: runs of columns where column j's rows below the diagonal
@@ -29,6 +30,7 @@ def supernodes(n, Lp, Li):
     starts.append(n)
     return np.array(starts, dtype=np.int64)
 
+
 @numba.njit(cache=True, nogil=True)
 def unit_lower_inverse(L):
     t = L.shape[0]
@@ -40,6 +42,7 @@ def unit_lower_inverse(L):
                 acc += L[i, k] * X[k, c]
             X[i, c] = -acc
     return X
+
 
 @numba.njit(cache=True, nogil=True)
 def selinv_diag(n, Lp, Li, Lx, D, starts):

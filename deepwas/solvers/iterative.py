@@ -63,7 +63,8 @@ def _probes(r, cfg, like):
 
 
 class _ScaledWindow:
-    """The Jacobi-scaled window matrix ``Ct = c C c`` with ``C = I + G^T diag(d) G``, ``c = diag(C)^-1/2``.
+    """The Jacobi-scaled window matrix ``Ct = c C c`` with ``C = I + G^T diag(d) G``,
+    ``c = diag(C)^-1/2``.
 
     ``log|C| = -2 sum(log c) + log|Ct|`` and ``C^-1 = c Ct^-1 c``, so everything stochastic or
     iterative is done on ``Ct``.  With G's columns orthogonal (as :func:`deepwas.windows.

@@ -70,14 +70,16 @@ def check_params(est):
 
 
 def check_fit_predict_score(est, train, test):
-    """``fit`` returns self; ``predict_f`` gives finite positive f per variant; ``score`` is finite."""
+    """``fit`` returns self; ``predict_f`` gives finite positive f per variant; ``score`` is
+    finite."""
     out = est.fit(train)
     assert out is est, "fit did not return self"
     for attr in ("prior_", "sigma2_", "history_", "n_iter_", "lr_"):
         assert hasattr(est, attr), f"fit did not set {attr}"
     f = est.predict_f(test)
     assert f.shape == (test.n_variants,), f"predict_f returned shape {f.shape}"
-    assert np.all(np.isfinite(f)) and np.all(f > 0), "predict_f returned non-finite or non-positive f"
+    assert np.all(np.isfinite(f)) and np.all(f > 0), (
+        "predict_f returned non-finite or non-positive f")
     assert np.isfinite(est.score(test)), "score is not finite"
 
 
