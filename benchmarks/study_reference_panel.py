@@ -222,7 +222,9 @@ def one_replicate(D, design, h2, rep, stats_of):
                          enrichment=float(a["Enrichment"]),
                          enrichment_se=float(a["Enrichment_std_error"]),
                          enrichment_true=enrichment(f_true, D["annot"]),
-                         n_windows=len(stats.windows), seconds=time.perf_counter() - t0))
+                         n_windows=len(stats.windows),
+                         jackknife_unit=tab.attrs["jackknife_unit"],
+                         seconds=time.perf_counter() - t0))
     return rows
 
 
@@ -249,8 +251,11 @@ def summarise(df):
         e_true = g["enrichment_true"].mean()
         # the SE of a relative bias: the replicates' SD over sqrt(reps), relative to the truth
         # (with one panel per cell it misses that panel's shared error)
+        # SEs from blocks of variants that split the windows (fixed windows, and the
+        # likelihood's rows in designs cut at LD blocks before whole blocks became its units)
+        split = "jackknife_unit" in g and bool((g["jackknife_unit"] == "variants").any())
         out.append(dict(design=design, n_ref=n_ref, panels=panels, h2_true=h2_true, model=model,
-                        reps=len(g),
+                        reps=len(g), split=split,
                         h2_bias=h2_err.mean() / h2_true,
                         h2_bias_se=h2_err.std() / np.sqrt(len(g)) / h2_true,
                         h2_rmse=np.sqrt((h2_err ** 2).mean()),
@@ -283,12 +288,19 @@ def report(rows, rst=None):
                  "     - enrichment bias (SE) / RMSE", "     - enrichment coverage / SE : SD"]
         for _, r in table.iterrows():
             panels = f" x {r.panels} panels" if r.panels > 1 else ""
+            mark = " [v]" if r.split else ""
             lines += [f"   * - {r.design}, {r.n_ref:g}{panels}, {r.h2_true:g} ({r.reps})",
                       f"     - {r.model}",
                       f"     - {r.h2_bias:+.1%} ({_pct(r.h2_bias_se)}) / {r.h2_rmse:.4f}",
-                      f"     - {r.h2_cover:.0%} / {r.h2_se_sd:.2f}",
+                      f"     - {r.h2_cover:.0%} / {r.h2_se_sd:.2f}{mark}",
                       f"     - {r.enr_bias:+.1%} ({_pct(r.enr_bias_se)}) / {r.enr_rmse:.3f}",
-                      f"     - {r.enr_cover:.0%} / {r.enr_se_sd:.2f}"]
+                      f"     - {r.enr_cover:.0%} / {r.enr_se_sd:.2f}{mark}"]
+        if table["split"].any():
+            lines += ["", "[v]: standard errors from blocks of contiguous variants that split "
+                      "the windows (``attrs['jackknife_unit'] == 'variants'``): what the "
+                      "package does with fixed windows, and did in the designs cut at LD "
+                      "blocks before whole LD blocks became the jackknife's units (rows not "
+                      "rerun since)."]
         with open(rst, "w") as fh:
             fh.write("\n".join(lines) + "\n")
     return table
