@@ -4,19 +4,21 @@ The reference-panel study's ``realistic-in-sample`` design (``study_reference_pa
 msprime loci end to end, beta-hat drawn through 10,000 people's LD, the model gets that LD
 declared in-sample, blocks detected, so the default is the exact likelihood; GLM on the 20 %
 annotation A, h2 0.05, N = 100,000) with ``--loci`` loci of msprime seed ``--seed``. Per
-replicate: h2, A's enrichment and their SEs from ``partitioned_h2``'s default plan (with fewer
-windows than 200 blocks: blocks of variants that split windows) and, with ``--whole-windows``,
-from a pseudo-jackknife over whole windows on the same fit. Prints SE : SD and coverage.
+replicate: h2, A's enrichment and their SEs from ``partitioned_h2``'s default plan (one block
+per LD block, the data being cut at 10 or more: ``jackknife.plan_blocks``) and, with
+``--variant-blocks``, from the plan before that (200 blocks of variants that split the LD
+blocks) on the same fit. Prints SE : SD and coverage.
 
-Measured (2026-12-05, OMP_NUM_THREADS=1, docs "LD from a reference panel"): 36 loci, seed 1, 16
-replicates (0-7 and 15-22: ``--reps 8`` and ``--reps 8 --first-rep 15``): SE : SD 1.03,
-coverage 94 %; 12 loci, seed 2, 15 replicates: 0.89, 93 %; the study's own 12 loci (``--loci 12
---seed 1 --study-draws --whole-windows``), first 20 replicates: 0.76 (75 %) with blocks of
-variants, 0.97 (80 %) with whole windows.
+Measured (2026-12-05, OMP_NUM_THREADS=1, docs "Standard errors"), SE : SD (coverage) with 200
+blocks of variants -> one block per LD block, the same fits: the study's own 12 loci
+(``--loci 12 --seed 1 --study-draws``), first 20 replicates, 0.76 (75 %) -> 0.97 (80 %); 12
+loci of seed 2, 15 replicates, 0.89 (93 %) -> 1.11 (100 %); 36 loci of seed 1, blocks of
+variants, 16 replicates (0-7 and 15-22), 1.03 (94 %), and whole blocks 13 % larger on
+replicates 0-3.
 
     OMP_NUM_THREADS=1 python benchmarks/study_jackknife_loci.py --loci 36 --reps 8 [--out a.csv]
 
-(220 s a replicate with 36 loci, 100 s with 12 and ``--whole-windows``.)
+(220 s a replicate with 36 loci, 75-100 s with 12 and ``--variant-blocks``.)
 """
 from __future__ import annotations
 
@@ -39,9 +41,11 @@ H2 = 0.05
 DESIGN = "realistic-in-sample"
 
 
-def whole_windows(stats, n_blocks, method="pseudo", split_windows=True):
-    """``plan_blocks`` as LD score regression's jackknife takes it: never splitting windows."""
-    return jk.plan_blocks(stats, n_blocks, method, split_windows=False)
+def variant_blocks(stats, n_blocks, method="pseudo", split_windows=True):
+    """``plan_blocks`` as it was before LD blocks became whole jackknife units: ``n_blocks``
+    blocks of contiguous variants that split the windows."""
+    labels, n = jk.variant_blocks(stats, n_blocks)
+    return labels, n, "variants"
 
 
 def summary(st, est, plan=None):
@@ -66,8 +70,9 @@ def main():
     ap.add_argument("--first-rep", type=int, default=0)
     ap.add_argument("--study-draws", action="store_true",
                     help="draw replicate r as study_reference_panel.py does (its 12 loci)")
-    ap.add_argument("--whole-windows", action="store_true",
-                    help="also the pseudo-jackknife over whole windows, same fits")
+    ap.add_argument("--variant-blocks", action="store_true",
+                    help="also the pseudo-jackknife over 200 blocks of variants that split the "
+                         "LD blocks (the plan before whole LD blocks), same fits")
     ap.add_argument("--out", default=None)
     args = ap.parse_args()
     # the study's annotation draw (seed 2) whatever the loci's seed
@@ -88,9 +93,9 @@ def main():
             row = dict(loci=args.loci, seed=args.seed, rep=rep, h2=h2, h2_se=se,
                        enrichment=enr, enrichment_se=enr_se,
                        enrichment_true=S.enrichment(f, D["annot"]))
-            if args.whole_windows:
-                _, row["h2_se_windows"], _, row["enrichment_se_windows"] = \
-                    summary(st, est, whole_windows)
+            if args.variant_blocks:
+                _, row["h2_se_variants"], _, row["enrichment_se_variants"] = \
+                    summary(st, est, variant_blocks)
         row["seconds"] = time.perf_counter() - t0
         rows.append(row)
         print(row, flush=True)
@@ -98,7 +103,7 @@ def main():
             pd.DataFrame(rows).to_csv(args.out, index=False)
     df = pd.DataFrame(rows)
     sd = df["h2"].std()
-    for col in [c for c in ("h2_se", "h2_se_windows") if c in df]:
+    for col in [c for c in ("h2_se", "h2_se_variants") if c in df]:
         cover = (np.abs(df["h2"] - H2) <= 1.96 * df[col]).mean()
         print(f"{col}: mean SE {df[col].mean():.5f}, SD {sd:.5f}, SE:SD {df[col].mean() / sd:.2f}, "
               f"coverage {cover:.0%} ({len(df)} replicates)")

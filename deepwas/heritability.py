@@ -3,8 +3,8 @@
 For annotations ``a_mc`` over the ``M`` variants (core variants of the windows that the
 annotations cover) and the fitted prior variances ``f_m`` (S-LDSC, Finucane et al. 2015)::
 
-    h2     = sum_m f_m                 h2_c = sum_m a_mc f_m        M_c = sum_m a_mc
-    Prop._SNPs = M_c / M               Prop._h2 = h2_c / h2         Enrichment = Prop._h2 / Prop._SNPs
+    h2     = sum_m f_m               h2_c = sum_m a_mc f_m      M_c = sum_m a_mc
+    Prop._SNPs = M_c / M             Prop._h2 = h2_c / h2       Enrichment = Prop._h2 / Prop._SNPs
     diff_c = h2_c / M_c - (h2 - h2_c) / (M - M_c)          (Enrichment_p: two-sided t, df = blocks)
     Coefficient tau = least squares of f on the annotations (plus an all-ones column when none
                       is constant): with the identity link and the annotations as features,
@@ -142,8 +142,9 @@ def partitioned_h2(est, stats, annotations=None, n_blocks=200, jackknife="auto")
         Jackknife blocks (S-LDSC's 200): contiguous runs of windows; with fewer windows (one
         LDGM block is one window), blocks of contiguous variants that split windows, for the
         pseudo-jackknife (warned; :func:`deepwas.jackknife.plan_blocks`), or one block per
-        window for "refit" and for LD score regression (``solver="ldsr"``, whose chi^2 terms
-        inside a window are too dependent to split: docs "Standard errors").
+        window for "refit", for LD score regression (``solver="ldsr"``, whose chi^2 terms
+        inside a window are too dependent to split) and for data cut at ten or more LD blocks
+        (``ld_blocks=``: the blocks share no LD; docs "Standard errors").
     jackknife : {"auto", "pseudo", "refit", "none"}, default="auto"
         "pseudo": graphREML's one-Newton-step pseudo-jackknife (a block whose step raises its
         own leave-out loss is refitted instead, docs "Heritability, enrichment, ...");
@@ -166,7 +167,8 @@ def partitioned_h2(est, stats, annotations=None, n_blocks=200, jackknife="auto")
 
     check_is_fitted(est, "prior_")
     if jackknife not in ("auto",) + JACKKNIFE_METHODS:
-        raise ValueError(f"jackknife must be 'auto' or one of {JACKKNIFE_METHODS}, got {jackknife!r}")
+        raise ValueError(f"jackknife must be 'auto' or one of {JACKKNIFE_METHODS}, "
+                         f"got {jackknife!r}")
     if jackknife == "auto":
         jackknife = "pseudo" if est._model_name() in ("constant", "glm") else "none"
     core = np.unique(np.concatenate([c for c, _ in stats.windows]))
@@ -281,8 +283,8 @@ def _model_features(est, stats, rows, A, tol=1e-8):
     M = len(rows)
     with np.errstate(divide="ignore", invalid="ignore"):
         cov = sap / M - np.outer(A.mean(0), sp / M)
-        corr = np.abs(cov) / np.outer(A.std(0), np.sqrt(np.maximum(spp / M - (sp / M) ** 2,
-                                                                     0.0)))
+        sd = np.sqrt(np.maximum(spp / M - (sp / M) ** 2, 0.0))
+        corr = np.abs(cov) / np.outer(A.std(0), sd)
     return out | (np.nan_to_num(corr, nan=0.0).max(1, initial=0.0) > 1 - tol)
 
 

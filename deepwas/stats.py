@@ -279,6 +279,15 @@ class SummaryStats(Constructors):
         return window_units(self.windows)
 
     @property
+    def windows_are_ld_blocks(self):
+        """True when the data were cut at LD blocks (``ld_blocks=``, :mod:`deepwas.ld_blocks`):
+        every unit of :attr:`window_units` is then one approximately independent LD block
+        (one window whose core is its extended set, or the thinned cores of one block), and
+        no LD joins two of them, so a jackknife can leave one out whole
+        (:func:`deepwas.jackknife.plan_blocks`)."""
+        return self._data.ld_blocks is not None
+
+    @property
     def window_ids(self):
         """Indices of the selected windows in the full data set."""
         return self._selected.copy()

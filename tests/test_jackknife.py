@@ -166,6 +166,42 @@ def test_ldsr_jackknife_leaves_out_whole_windows(data):
     assert np.isfinite(est1.partitioned_h2(one, jackknife="none").attrs["h2"])
 
 
+def test_ld_blocks_are_whole_jackknife_units(data, geno22):
+    """Data cut at LD blocks share no LD between blocks: the pseudo-jackknife leaves out whole
+    blocks (one block per LD block, not blocks of variants that split them) once there are
+    MIN_WHOLE_LD_BLOCKS of them; with fewer it still splits them (few whole blocks give
+    almost no SE)."""
+    from deepwas.jackknife import MIN_WHOLE_LD_BLOCKS
+
+    X, variants, R = geno22
+    pos = variants["pos"].to_numpy()[SEL]
+
+    def cut(n):
+        edges = [p[[0, -1]] for p in np.array_split(pos, n)]
+        blocks = pd.DataFrame({"chrom": "22", "start": [a - 1 for a, _ in edges],
+                               "end": [b for _, b in edges]})
+        return deepwas.SummaryStats.from_arrays(
+            data["beta_hat"], 50_000, variants["chrom"][SEL], pos, data["R"], sigma2=0.95,
+            snp=variants["snp"].to_numpy()[SEL], features=data["no_flank"].get_features().pred,
+            ld_regularisation="none", ld_blocks=blocks)
+
+    many, few = cut(MIN_WHOLE_LD_BLOCKS + 2), cut(MIN_WHOLE_LD_BLOCKS - 1)
+    assert many.windows_are_ld_blocks and len(many) == MIN_WHOLE_LD_BLOCKS + 2
+    assert all(np.array_equal(c, e) for c, e in many.windows)
+    assert not data["no_flank"].windows_are_ld_blocks          # fixed windows: not blocks
+    with pytest.warns(UserWarning, match="one block per window"):
+        labels, n, unit = plan_blocks(many, 200)
+    assert (n, unit) == (len(many), "windows") and np.array_equal(labels, np.arange(len(many)))
+    with pytest.warns(UserWarning, match="blocks of contiguous variants"):
+        assert plan_blocks(few, 200)[1:] == (200, "variants")
+    A = pd.DataFrame({"SNP": many.variants["snp"], "A": many.get_features().pred[:, 0]})
+    est = deepwas.GLMPrior(random_state=0).fit(many)
+    with pytest.warns(UserWarning, match="one block per window"):
+        tab = est.partitioned_h2(many, A)
+    assert tab.attrs["jackknife_unit"] == "windows" and tab.attrs["n_blocks"] == len(many)
+    assert 0 < tab.attrs["h2_std_error"] < tab.attrs["h2"]
+
+
 def test_newton_leave_outs_guard_a_block_that_leaves_the_rest_singular():
     """Ordinary blocks: the exact leave-out Newton step. A block carrying almost all the
     curvature of one parameter: the step with (n-1)/n of the full curvature, not a jump."""
