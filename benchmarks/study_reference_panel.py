@@ -297,10 +297,9 @@ def report(rows, rst=None):
                       f"     - {r.enr_cover:.0%} / {r.enr_se_sd:.2f}{mark}"]
         if table["split"].any():
             lines += ["", "[v]: standard errors from blocks of contiguous variants that split "
-                      "the windows (``attrs['jackknife_unit'] == 'variants'``): what the "
-                      "package does with fixed windows, and did in the designs cut at LD "
-                      "blocks before whole LD blocks became the jackknife's units (rows not "
-                      "rerun since)."]
+                      "the windows (``attrs['jackknife_unit'] == 'variants'``), as the "
+                      "package's jackknife takes them with fixed windows; in data cut at LD "
+                      "blocks it leaves out whole blocks (docs 'Standard errors')."]
         with open(rst, "w") as fh:
             fh.write("\n".join(lines) + "\n")
     return table
