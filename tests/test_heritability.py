@@ -7,6 +7,7 @@ import warnings
 import numpy as np
 import pandas as pd
 import pytest
+import scipy.stats as sps
 import torch
 
 import deepwas
@@ -152,6 +153,11 @@ def test_jackknife_ses_and_p_values(fitted):
     np.testing.assert_allclose(res["Coefficient_z-score"],
                                res["Coefficient"] / res["Coefficient_std_error"])
     assert 0 <= res["Enrichment_p"][1] <= 1 and res["Enrichment_p"][0] < res["Enrichment_p"][1]
+    # the h2 interval: the t quantile of n_blocks - 1 degrees of freedom, not the normal's
+    lo, hi = res.attrs["h2_ci95"]
+    q = sps.t.ppf(0.975, len(stats) - 1)
+    assert q > 2.0 and (hi - lo) / 2 == pytest.approx(q * res.attrs["h2_std_error"], rel=1e-12)
+    assert (lo + hi) / 2 == pytest.approx(res.attrs["h2"], rel=1e-12)
 
 
 def test_bad_annotations(fitted):
@@ -164,6 +170,7 @@ def test_bad_annotations(fitted):
     text = " ".join(str(w.message) for w in rec)
     assert "do not cover 50 of" in text and "'zero' is 0 on every" in text and "constant" in text
     assert res.attrs["n_variants_not_annotated"] == 50 and res.attrs["n_variants"] == len(v) - 50
+    assert np.isnan(res.attrs["h2_ci95"]).all()               # no jackknife, no interval
     f = est.predict_f(stats)[50:]
     # not zero-filled: sums over the covered variants only
     assert res.attrs["h2"] == pytest.approx(f.sum())
