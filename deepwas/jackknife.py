@@ -165,7 +165,7 @@ def plan_blocks(stats, n_blocks, method="pseudo", split_windows=True):
     grouped = len(stats) > 0 and n_units < len(stats)
     # independent LD blocks are the natural jackknife unit; with few of them, splitting them
     # into blocks of variants still gives an SE where whole blocks give almost none
-    blocks = getattr(stats, "windows_are_ld_blocks", False) and n_units >= MIN_WHOLE_LD_BLOCKS
+    blocks = stats.windows_are_ld_blocks and n_units >= MIN_WHOLE_LD_BLOCKS
     if not split_windows and n_units < 2:
         raise ValueError(
             "LD score regression's jackknife leaves out whole windows (blocks of variants "

@@ -215,7 +215,7 @@ def gwas_blocks(stats, gwas_ld="blocks", block_bp=None):
     windows = stats.windows
     # thinned cores (ld_regularisation="thinned"): the extended set of each is its LD block
     thinned = stats.ld_model.regularisation == "thinned"
-    if block_bp is None and getattr(stats._data, "ld_blocks", None) is not None \
+    if block_bp is None and stats.windows_are_ld_blocks \
             and (thinned or all(np.array_equal(core, ext) for core, ext in windows)):
         label = np.full(len(v), -1, dtype=np.int64)
         units = stats.window_units          # one per window unless thinned

@@ -173,7 +173,7 @@ def test_ld_blocks_are_whole_jackknife_units(data, geno22):
     almost no SE)."""
     from deepwas.jackknife import MIN_WHOLE_LD_BLOCKS
 
-    X, variants, R = geno22
+    _, variants, _ = geno22
     pos = variants["pos"].to_numpy()[SEL]
 
     def cut(n):
