@@ -156,8 +156,11 @@ def partitioned_h2(est, stats, annotations=None, n_blocks=200, jackknife="auto")
     -------
     pandas.DataFrame
         :data:`RESULTS_COLUMNS` (S-LDSC's ``.results``) plus ``tau_star``,
-        ``tau_star_std_error`` and ``model_derived`` (the annotation is not a model feature:
-        its p-value is not a test of the data, module docstring); an annotation the fit
+        ``tau_star_std_error``, ``model_derived`` (the annotation is not a model feature:
+        its p-value is not a test of the data, module docstring) and
+        ``Enrichment_ci95_lower`` / ``_upper`` (Enrichment +- the t quantile of ``n_blocks -
+        1`` degrees of freedom times its SE: with a dozen jackknife blocks +-1.96 SE is
+        short; NaN without a jackknife); an annotation the fit
         puts at the link's bound (:data:`BOUND_ENRICHMENT`) has NaN standard errors and
         p-value, with a warning; ``attrs`` hold ``h2``,
         ``h2_std_error``, ``h2_ci95`` (h2 +- the t quantile of ``n_blocks - 1`` degrees of
@@ -322,15 +325,18 @@ def _table(S, full, se, names, n_used, jackknife, missing, unit, derived, bound)
         enr_se = np.where(const & (S.Mc != 0), 0.0, enr_se)
         prop_se = np.where(const & (S.Mc != 0), 0.0, prop_se)
         z = tau / tau_se
+    # a jackknife over n blocks has n - 1 degrees of freedom: with a dozen LD blocks the normal
+    # quantile's interval is short (docs "Standard errors": 85 % against 92.5 % coverage)
+    q = float(sps.t.ppf(0.975, n_used - 1)) if n_used >= 2 else np.nan
+    enr_half = q * enr_se
     df = pd.DataFrame({"Category": names, "Prop._SNPs": psnp, "Prop._h2": prop,
                        "Prop._h2_std_error": prop_se, "Enrichment": enr,
                        "Enrichment_std_error": enr_se, "Enrichment_p": p, "Coefficient": tau,
                        "Coefficient_std_error": tau_se, "Coefficient_z-score": z,
                        "tau_star": tstar, "tau_star_std_error": tstar_se,
-                       "model_derived": derived})
-    # a jackknife over n blocks has n - 1 degrees of freedom: with a dozen LD blocks the normal
-    # quantile's interval is short (docs "Standard errors": 85 % against 92.5 % coverage)
-    half = float(sps.t.ppf(0.975, n_used - 1)) * float(h2_se) if n_used >= 2 else np.nan
+                       "model_derived": derived, "Enrichment_ci95_lower": enr - enr_half,
+                       "Enrichment_ci95_upper": enr + enr_half})
+    half = q * float(h2_se)
     df.attrs.update(h2=float(h2), h2_std_error=float(h2_se), n_blocks=int(n_used),
                     h2_ci95=(float(h2) - half, float(h2) + half),
                     jackknife=jackknife, jackknife_unit=unit, n_variants=int(S.M),

@@ -99,7 +99,8 @@ def test_h2_results_log_and_plot(small, tmp_path, capsys):
     prefix = str(tmp_path / "h2" / "toy")
     assert main(["h2", "--model", small["model"], *small["data"], "--annot", small["annot"],
                  "--out", prefix]) == 0
-    err = capsys.readouterr().err
+    printed = capsys.readouterr()
+    err = printed.err
     assert "'ZERO' is 0 on every variant" in err and "jackknife blocks of contiguous" in err
     res = pd.read_csv(prefix + ".results", sep="\t")
     assert list(res.columns[:10]) == ["Category", "Prop._SNPs", "Prop._h2",
@@ -115,6 +116,13 @@ def test_h2_results_log_and_plot(small, tmp_path, capsys):
         assert word in log, word
     h2 = float(log.split("Total Observed scale h2: ")[1].split()[0])
     assert 0 < h2 < 0.2
+    # the interval printed is the table's (t quantile), in the .log and on stdout
+    lo, hi = (float(x) for x in log.split("95 % interval of h2: [")[1].split("]")[0].split(","))
+    assert lo < h2 < hi and "degrees of freedom" in log
+    assert f"95 % interval [{lo:.4g}, {hi:.4g}]" in printed.out
+    half = a.loc["A", "Enrichment_ci95_upper"] - a.loc["A", "Enrichment"]
+    assert half > 1.96 * a.loc["A", "Enrichment_std_error"]
+    assert a.loc["A", "Enrichment"] - a.loc["A", "Enrichment_ci95_lower"] == pytest.approx(half)
     png = open(prefix + ".enrichment.png", "rb").read()
     assert png[:8] == b"\x89PNG\r\n\x1a\n"
 

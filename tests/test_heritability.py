@@ -158,6 +158,14 @@ def test_jackknife_ses_and_p_values(fitted):
     q = sps.t.ppf(0.975, len(stats) - 1)
     assert q > 2.0 and (hi - lo) / 2 == pytest.approx(q * res.attrs["h2_std_error"], rel=1e-12)
     assert (lo + hi) / 2 == pytest.approx(res.attrs["h2"], rel=1e-12)
+    # the enrichment's interval likewise (also where M_c < 0: its SE stays positive)
+    for tab in (res, neg):
+        half = q * tab["Enrichment_std_error"]
+        assert (half > 0).all()
+        np.testing.assert_allclose(tab["Enrichment_ci95_upper"], tab["Enrichment"] + half,
+                                   rtol=1e-12)
+        np.testing.assert_allclose(tab["Enrichment_ci95_lower"], tab["Enrichment"] - half,
+                                   rtol=1e-12)
 
 
 def test_bad_annotations(fitted):
@@ -171,6 +179,7 @@ def test_bad_annotations(fitted):
     assert "do not cover 50 of" in text and "'zero' is 0 on every" in text and "constant" in text
     assert res.attrs["n_variants_not_annotated"] == 50 and res.attrs["n_variants"] == len(v) - 50
     assert np.isnan(res.attrs["h2_ci95"]).all()               # no jackknife, no interval
+    assert res[["Enrichment_ci95_lower", "Enrichment_ci95_upper"]].isna().all(axis=None)
     f = est.predict_f(stats)[50:]
     # not zero-filled: sums over the covered variants only
     assert res.attrs["h2"] == pytest.approx(f.sum())

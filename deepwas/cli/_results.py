@@ -148,7 +148,7 @@ def _fmt(x):
 
 
 def plot_enrichment(table, path):
-    """Enrichment +- SE per annotation (matplotlib Agg); returns the path."""
+    """Enrichment and its 95 % interval per annotation (matplotlib Agg); returns the path."""
     import matplotlib
 
     matplotlib.use("Agg", force=False)
@@ -157,20 +157,27 @@ def plot_enrichment(table, path):
     k = len(table)
     fig, ax = plt.subplots(figsize=(max(4.0, 0.6 * k + 2.0), 3.6))
     x = np.arange(k)
-    # |SE|: a continuous annotation with a negative sum has Prop._SNPs < 0 and so, as in
-    # S-LDSC, a negative Enrichment_std_error
-    se = np.abs(table["Enrichment_std_error"].to_numpy(dtype=np.float64))
-    ax.errorbar(x, table["Enrichment"], yerr=1.96 * np.nan_to_num(se, nan=0.0, posinf=0.0),
-                fmt="o", capsize=3)
+    enr = table["Enrichment"].to_numpy(dtype=np.float64)
+    half = table["Enrichment_ci95_upper"].to_numpy(dtype=np.float64) - enr
+    ax.errorbar(x, enr, yerr=np.nan_to_num(half, nan=0.0, posinf=0.0), fmt="o", capsize=3)
     ax.axhline(1.0, color="grey", lw=0.8, ls="--")
     ax.set_xticks(x)
     ax.set_xticklabels(table["Category"], rotation=45, ha="right")
-    ax.set_ylabel("enrichment (+- 1.96 SE)")
+    ax.set_ylabel("enrichment (95 % interval)")
     ax.set_title(f"h2 = {_fmt(table.attrs['h2'])} (SE {_fmt(table.attrs['h2_std_error'])})")
     fig.tight_layout()
     fig.savefig(path, dpi=100)
     plt.close(fig)
     return path
+
+
+def _interval(attrs):
+    """``[lo, hi]`` of ``attrs["h2_ci95"]`` with its quantile's degrees of freedom, or a
+    sentence saying why there is none."""
+    lo, hi = attrs["h2_ci95"]
+    if not (np.isfinite(lo) and np.isfinite(hi)):
+        return "none (no jackknife)"
+    return f"[{_fmt(lo)}, {_fmt(hi)}] (t, {attrs['n_blocks'] - 1} degrees of freedom)"
 
 
 def cmd_h2(args):
@@ -198,7 +205,8 @@ def cmd_h2(args):
     d = os.path.dirname(os.path.abspath(args.out))
     os.makedirs(d, exist_ok=True)
     res = args.out + ".results"
-    tab[RESULTS_COLUMNS + ["tau_star", "tau_star_std_error", "model_derived"]].to_csv(
+    tab[RESULTS_COLUMNS + ["tau_star", "tau_star_std_error", "model_derived",
+                           "Enrichment_ci95_lower", "Enrichment_ci95_upper"]].to_csv(
         res, sep="\t", index=False, float_format="%.6g", na_rep="NA")
     a = tab.attrs
     lines = [
@@ -216,6 +224,7 @@ def cmd_h2(args):
                                              "contiguous variants"}[a["jackknife_unit"]]),
     ] + [f"warning: {t}" for t in notes] + [
         f"Total Observed scale h2: {_fmt(a['h2'])} ({_fmt(a['h2_std_error'])})",
+        f"95 % interval of h2: {_interval(a)}",
         f"wrote {res}",
     ]
     png = args.out + ".enrichment.png"
@@ -223,8 +232,9 @@ def cmd_h2(args):
     lines.append(f"wrote {png}")
     with open(args.out + ".log", "w") as fh:
         fh.write("\n".join(lines) + "\n")
-    print(f"Total h2: {_fmt(a['h2'])} ({_fmt(a['h2_std_error'])}) over {a['n_variants']} "
-          f"variants; wrote {res}, {args.out}.log and {png}")
+    print(f"Total h2: {_fmt(a['h2'])} ({_fmt(a['h2_std_error'])}; 95 % interval "
+          f"{_interval(a)}) over {a['n_variants']} variants; wrote {res}, {args.out}.log and "
+          f"{png}")
     return 0
 
 
