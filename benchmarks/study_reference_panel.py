@@ -65,6 +65,7 @@ import warnings
 
 import numpy as np
 import pandas as pd
+from scipy import stats as sps
 
 import deepwas
 from deepwas.datasets import pseudo_chromosome, simulated_loci
@@ -96,6 +97,8 @@ IN_SAMPLE_LABELS = {"exact": "exact (default)", "thinned (default)": "thinned",
                     "thinned, uncorrected": "thinned"}
 #: the S-LDSC runner of this run (--ldsc), None without
 SLDSC_RUN = None
+#: ldsc's jackknife blocks (its --n-blocks default, which the runner keeps)
+SLDSC_BLOCKS = 200
 
 
 def panel(seed=12345):
@@ -224,6 +227,7 @@ def one_replicate(D, design, h2, rep, stats_of):
                          enrichment_true=enrichment(f_true, D["annot"]),
                          n_windows=len(stats.windows),
                          jackknife_unit=tab.attrs["jackknife_unit"],
+                         n_blocks=tab.attrs["n_blocks"],
                          seconds=time.perf_counter() - t0))
     return rows
 
@@ -235,7 +239,7 @@ def _sldsc_row(D, design, h2, rep, bh, f_true, name, kw):
                         kw["ldsc_args"], kw.get("ldsc_maf_bins", 0))
     return dict(design=design, h2_true=h2, rep=rep, model=name, **fit,
                 enrichment_true=enrichment(f_true, D["annot"]), n_windows=0,
-                seconds=time.perf_counter() - t0)
+                n_blocks=SLDSC_BLOCKS, seconds=time.perf_counter() - t0)
 
 
 def summarise(df):
@@ -248,6 +252,12 @@ def summarise(df):
         e_err = g["enrichment"] - g["enrichment_true"]
         cover = (h2_err.abs() <= 1.96 * g["h2_se"]).mean()
         e_cover = (e_err.abs() <= 1.96 * g["enrichment_se"]).mean()
+        # the intervals the package reports (attrs["h2_ci95"], Enrichment_ci95_*): +-t SE
+        # with n_blocks - 1 degrees of freedom; NaN for rows without a recorded n_blocks
+        q = sps.t.ppf(0.975, g["n_blocks"] - 1) if "n_blocks" in g else np.nan
+        known = bool(np.isfinite(q).all())
+        cover_t = (h2_err.abs() <= q * g["h2_se"]).mean() if known else np.nan
+        e_cover_t = (e_err.abs() <= q * g["enrichment_se"]).mean() if known else np.nan
         e_true = g["enrichment_true"].mean()
         # the SE of a relative bias: the replicates' SD over sqrt(reps), relative to the truth
         # (with one panel per cell it misses that panel's shared error)
@@ -259,10 +269,12 @@ def summarise(df):
                         h2_bias=h2_err.mean() / h2_true,
                         h2_bias_se=h2_err.std() / np.sqrt(len(g)) / h2_true,
                         h2_rmse=np.sqrt((h2_err ** 2).mean()),
-                        h2_cover=cover, h2_se_sd=g["h2_se"].mean() / g["h2"].std(),
+                        h2_cover=cover, h2_cover_t=cover_t,
+                        h2_se_sd=g["h2_se"].mean() / g["h2"].std(),
                         enr_true=e_true, enr_bias=e_err.mean() / e_true,
                         enr_bias_se=e_err.std() / np.sqrt(len(g)) / e_true,
                         enr_rmse=np.sqrt((e_err ** 2).mean()), enr_cover=e_cover,
+                        enr_cover_t=e_cover_t,
                         enr_se_sd=g["enrichment_se"].mean() / g["enrichment"].std(),
                         max_h2_se=g["h2_se"].max(), seconds=g["seconds"].mean()))
     out = pd.DataFrame(out)
@@ -275,6 +287,10 @@ def _pct(x):
     return "-" if pd.isna(x) else f"{x:.1%}"
 
 
+def _pct0(x):
+    return "-" if pd.isna(x) else f"{x:.0%}"
+
+
 def report(rows, rst=None):
     """Print the summary table (and write it as an rst list-table)."""
     table = summarise(rows)
@@ -284,17 +300,25 @@ def report(rows, rst=None):
     if rst:
         lines = [".. list-table::", "   :header-rows: 1", "",
                  "   * - design, panel size, true h2 (replicates)", "     - estimator",
-                 "     - h2 bias (SE) / RMSE", "     - h2 95 % CI coverage / mean SE : SD",
-                 "     - enrichment bias (SE) / RMSE", "     - enrichment coverage / SE : SD"]
+                 "     - h2 bias (SE) / RMSE",
+                 "     - h2 95 % CI coverage, +-1.96 SE (+-t SE) / mean SE : SD",
+                 "     - enrichment bias (SE) / RMSE",
+                 "     - enrichment coverage, +-1.96 SE (+-t SE) / SE : SD"]
         for _, r in table.iterrows():
             panels = f" x {r.panels} panels" if r.panels > 1 else ""
             mark = " [v]" if r.split else ""
             lines += [f"   * - {r.design}, {r.n_ref:g}{panels}, {r.h2_true:g} ({r.reps})",
                       f"     - {r.model}",
                       f"     - {r.h2_bias:+.1%} ({_pct(r.h2_bias_se)}) / {r.h2_rmse:.4f}",
-                      f"     - {r.h2_cover:.0%} / {r.h2_se_sd:.2f}{mark}",
+                      f"     - {r.h2_cover:.0%} ({_pct0(r.h2_cover_t)}) / "
+                      f"{r.h2_se_sd:.2f}{mark}",
                       f"     - {r.enr_bias:+.1%} ({_pct(r.enr_bias_se)}) / {r.enr_rmse:.3f}",
-                      f"     - {r.enr_cover:.0%} / {r.enr_se_sd:.2f}{mark}"]
+                      f"     - {r.enr_cover:.0%} ({_pct0(r.enr_cover_t)}) / "
+                      f"{r.enr_se_sd:.2f}{mark}"]
+        lines += ["", "Coverage: the share of replicates whose interval holds the truth; "
+                  "in parentheses with the t quantile of ``n_blocks - 1`` degrees of freedom "
+                  "(the intervals ``partitioned_h2`` reports, ``attrs['h2_ci95']`` and "
+                  "``Enrichment_ci95_*``; ``n_blocks`` the jackknife's blocks, S-LDSC's 200)."]
         if table["split"].any():
             lines += ["", "[v]: standard errors from blocks of contiguous variants that split "
                       "the windows (``attrs['jackknife_unit'] == 'variants'``), as the "

@@ -61,6 +61,22 @@ def test_summary_bias_and_its_se(study):
     assert one["enr_bias_se"] == pytest.approx((enr[:4] - 2).std(ddof=1) / 2 / 2.0)
 
 
+def test_coverage_of_the_reported_t_interval(study):
+    """Coverage is counted for +-1.96 SE and for the package's own interval, +-t SE with
+    n_blocks - 1 degrees of freedom (2.776 for 5 blocks); unknown without n_blocks."""
+    z = np.array([0.5, 1.5, 2.0, 2.5, 3.0, -2.2, -0.1, 2.9])      # error / SE
+    rows = pd.DataFrame(dict(design="realistic", n_ref=200, h2_true=0.05, model="m",
+                             rep=range(8), h2=0.05 + 0.001 * z, h2_se=0.001,
+                             enrichment=2.0 - 0.1 * z, enrichment_se=0.1,
+                             enrichment_true=2.0, seconds=1.0, panels=1, n_blocks=5))
+    one = study.summarise(rows).iloc[0]
+    assert one["h2_cover"] == pytest.approx(3 / 8) and one["enr_cover"] == pytest.approx(3 / 8)
+    assert one["h2_cover_t"] == pytest.approx(6 / 8)
+    assert one["enr_cover_t"] == pytest.approx(6 / 8)
+    older = study.summarise(rows.drop(columns="n_blocks")).iloc[0]
+    assert np.isnan(older["h2_cover_t"]) and older["h2_cover"] == one["h2_cover"]
+
+
 def test_sldsc_runner_writes_the_panel_it_was_given(tmp_path):
     """S-LDSC computes its LD scores from these PLINK files: they must hold the panel's own
     genotypes, variant for variant (an allele or a transpose wrong would give ldsc other LD)."""
