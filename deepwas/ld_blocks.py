@@ -204,8 +204,14 @@ def choose_cuts(cost, pos, min_bp, max_bp):
     A block is a run of consecutive variants; its span is the distance between its first and
     last variant. ``max_bp`` is a hard limit (a one-variant block always meets it); a block
     spanning less than ``min_bp`` is allowed only where the variants leave no other choice
-    (it carries a penalty larger than any sum of costs) and as the last block of a
-    chromosome. Linear in the number of variants (two sliding-window minima).
+    (it carries a penalty larger than any sum of costs), at a chromosome's ends as anywhere:
+    the cross-LD of the gaps near an end is low only because one side holds few variants.
+    While the last block was exempt, the programme cut a chromosome's last variant off into a
+    block of its own wherever that sum fell below the cut reward (the 13th "block" of the
+    reference-panel study's 12 loci); alone in its window it had an LD score of 1 for a true
+    15, about 2,000 times the median LD score regression weight at h2 0.2, and biased LDSR's
+    enrichment of a 20 % annotation by -18 % (300 replicates in-sample; -1 % without it).
+    Linear in the number of variants (two sliding-window minima).
 
     Parameters
     ----------
@@ -246,7 +252,7 @@ def choose_cuts(cost, pos, min_bp, max_bp):
         if long_ok:
             options.append((best[long_ok[0]], long_ok[0]))
         if short:
-            options.append((best[short[0]] + (0.0 if k == M else short_penalty), short[0]))
+            options.append((best[short[0]] + short_penalty, short[0]))
         value, j = min(options)
         best[k] = value + (cost[k - 1] if k < M else 0.0)
         prev[k] = j

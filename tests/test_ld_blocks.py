@@ -16,8 +16,8 @@ from deepwas.ld_blocks import (choose_cuts, cross_ld_profile, detect_ld_blocks, 
 
 def _brute_force(cost, pos, min_bp, max_bp):
     """Least-cost cut set by enumeration, with choose_cuts' rules: every block spans at most
-    max_bp; blocks spanning less than min_bp only as the last block (or when nothing else is
-    possible, then as few as possible)."""
+    max_bp; blocks spanning less than min_bp only when nothing else is possible, then as few
+    as possible, the last block of a chromosome as any other."""
     M = len(pos)
     best = None
     for k in range(M):
@@ -26,7 +26,7 @@ def _brute_force(cost, pos, min_bp, max_bp):
             spans = [pos[b - 1] - pos[a] for a, b in zip(edges[:-1], edges[1:])]
             if max(spans) > max_bp:
                 continue
-            short = sum(s < min_bp for s in spans[:-1])
+            short = sum(s < min_bp for s in spans)
             key = (short, sum(cost[c] for c in cuts))
             if best is None or key < best[0]:
                 best = (key, list(cuts))
@@ -45,8 +45,21 @@ def test_cut_programme_matches_brute_force(seed):
     edges = np.r_[0, cuts + 1, M]
     spans = [pos[b - 1] - pos[a] for a, b in zip(edges[:-1], edges[1:])]
     assert max(spans) <= max_bp
-    assert sum(s < min_bp for s in spans[:-1]) == short
+    assert sum(s < min_bp for s in spans) == short
     assert cost[cuts].sum() == pytest.approx(value, abs=1e-12)
+
+
+def test_no_short_block_at_a_chromosome_end():
+    """The cross-LD of the last gaps is low only because one side holds few variants: a
+    rewarded cut there must not leave the last variant in a block of its own."""
+    pos = np.arange(30) * 10_000
+    cost = np.ones(29)
+    cost[-1] = cost[0] = -5.0                  # both end gaps look like the best cuts
+    cuts = choose_cuts(cost, pos, 50_000, 200_000)
+    edges = np.r_[0, cuts + 1, 30]
+    spans = pos[edges[1:] - 1] - pos[edges[:-1]]
+    assert spans.min() >= 50_000 and spans.max() <= 200_000
+    assert 0 not in cuts and 28 not in cuts
 
 
 def test_cross_ld_profile_is_the_sum_over_pairs_across_each_gap(geno22):
@@ -78,6 +91,11 @@ def test_detection_cuts_every_unlinked_region_edge(half_panel):
     first = v.groupby("region", sort=False)["pos"].min().to_numpy()[1:]
     for a, b in zip(last, first):           # one cut in each 100 kb gap between regions
         assert np.sum((ends >= a) & (ends < b)) == 1
+    # and no more: every block spans 200 kb at least, the last as the others
+    pos = v["pos"].to_numpy()
+    edges = np.r_[0, np.cumsum(blocks["n_variants"].to_numpy())]
+    assert edges[-1] == len(pos)
+    assert (pos[edges[1:] - 1] - pos[edges[:-1]]).min() >= 200_000
     spans = (blocks["end"] - blocks["start"]).to_numpy()
     assert spans.max() <= 3_000_000 + 100_000
     assert blocks["n_variants"].sum() == len(v)

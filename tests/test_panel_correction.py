@@ -124,8 +124,11 @@ def test_with_pseudo_panel_keeps_windows_and_refuses_matrices(fitted, panel):
 
 def test_an_ld_matrix_of_known_panel_size_is_corrected_too(fitted):
     """The same data as an LD matrix with n_ref (from_arrays): corrected through block-wise
-    pseudo-panels, h2 0.1790 against 0.1792 through the genotypes (different draws of the
-    pseudo-people; uncorrected both 0.1955)."""
+    pseudo-panels. The pseudo-people are other draws than through the genotypes, so the
+    two corrections agree within the pseudo-panels' scatter, not exactly: h2 0.1851 against
+    0.1785 (uncorrected both 0.1948; the four pseudo-panel fits 0.195-0.242, SD 0.020; over
+    random_state 0-3 the corrected h2 ranged 0.167-0.199 through the genotypes and
+    0.176-0.197 through the matrix)."""
     est, stats = fitted
     v = stats.variants
     R = stats.ld.block(np.arange(len(v)), np.arange(len(v)))
@@ -139,7 +142,10 @@ def test_an_ld_matrix_of_known_panel_size_is_corrected_too(fitted):
         e = deepwas.GLMPrior(random_state=0).fit(dense)
     assert e.panel_correction_ == "simex"
     assert e.panel_h2_[0] == pytest.approx(est.panel_h2_[0], rel=1e-6)
-    assert e.h2(dense) == pytest.approx(est.h2(stats), rel=0.01)
+    # the difference of two 2-panel extrapolations has about the SD of one pseudo-panel fit
+    scatter = np.std(np.r_[e.panel_h2_[1:-1], est.panel_h2_[1:-1]], ddof=1)
+    assert abs(e.h2(dense) - est.h2(stats)) < 3 * scatter
+    assert abs(e.h2(dense) - e.panel_h2_[0]) > 0.002          # it did move h2
 
 
 def test_prior_is_the_extrapolation_of_its_fits(fitted):
