@@ -294,12 +294,8 @@ def summarise(df):
                            key=lambda c: c.map(order) if c.name == "design" else c)
 
 
-def _pct(x):
-    return "-" if pd.isna(x) else f"{x:.1%}"
-
-
-def _pct0(x):
-    return "-" if pd.isna(x) else f"{x:.0%}"
+def _pct(x, digits=1):
+    return "-" if pd.isna(x) else f"{x:.{digits}%}"
 
 
 def report(rows, rst=None):
@@ -322,10 +318,10 @@ def report(rows, rst=None):
             lines += [f"   * - {r.design}, {r.n_ref:g}{panels}, {r.h2_true:g} ({r.reps})",
                       f"     - {r.model}{lone}",
                       f"     - {r.h2_bias:+.1%} ({_pct(r.h2_bias_se)}) / {r.h2_rmse:.4f}",
-                      f"     - {r.h2_cover:.0%} ({_pct0(r.h2_cover_t)}) / "
+                      f"     - {r.h2_cover:.0%} ({_pct(r.h2_cover_t, 0)}) / "
                       f"{r.h2_se_sd:.2f}{mark}",
                       f"     - {r.enr_bias:+.1%} ({_pct(r.enr_bias_se)}) / {r.enr_rmse:.3f}",
-                      f"     - {r.enr_cover:.0%} ({_pct0(r.enr_cover_t)}) / "
+                      f"     - {r.enr_cover:.0%} ({_pct(r.enr_cover_t, 0)}) / "
                       f"{r.enr_se_sd:.2f}{mark}"]
         lines += ["", "Coverage: the share of replicates whose interval holds the truth; "
                   "in parentheses with the t quantile of ``n_blocks - 1`` degrees of freedom "
