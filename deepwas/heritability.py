@@ -326,7 +326,7 @@ def _table(S, full, se, names, n_used, jackknife, missing, unit, derived, bound)
         prop_se = np.where(const & (S.Mc != 0), 0.0, prop_se)
         z = tau / tau_se
     # a jackknife over n blocks has n - 1 degrees of freedom: with a dozen LD blocks the normal
-    # quantile's interval is short (docs "Standard errors": 85 % against 92.5 % coverage)
+    # quantile's interval is short (docs "Standard errors": 85 % against 95 % coverage)
     q = float(sps.t.ppf(0.975, n_used - 1)) if n_used >= 2 else np.nan
     enr_half = q * enr_se
     df = pd.DataFrame({"Category": names, "Prop._SNPs": psnp, "Prop._h2": prop,
