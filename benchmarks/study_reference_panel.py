@@ -103,8 +103,6 @@ ESTIMATORS = {"thinned (default)": dict(ld_regularisation="thinned"),
 #: and the default ("auto") is the exact likelihood; thinned cores there correct nothing
 IN_SAMPLE_LABELS = {"exact": "exact (default)", "thinned (default)": "thinned",
                     "thinned, uncorrected": "thinned"}
-#: the S-LDSC runner of this run (--ldsc), None without
-SLDSC_RUN = None
 #: ldsc's jackknife blocks (its --n-blocks default, which the runner keeps)
 SLDSC_BLOCKS = 200
 
@@ -197,7 +195,9 @@ def base_stats(D, design, h2, kw, bed_path, panel=0):
         **{k: x for k, x in kw.items() if k.startswith("ld_")})
 
 
-def one_replicate(D, design, h2, rep, stats_of):
+def one_replicate(D, design, h2, rep, stats_of, sldsc=None):
+    """Rows of every estimator on one replicate; ``sldsc`` runs the S-LDSC rows (an
+    :class:`sldsc_runner.SLDSC`, only with ``--ldsc``)."""
     # the in-sample reference of the realistic design draws the realistic design's statistics
     paired = "realistic" if design == "realistic-in-sample" else design
     rng = np.random.default_rng([rep, DESIGNS.index(paired), int(h2 * 1000)])
@@ -205,7 +205,7 @@ def one_replicate(D, design, h2, rep, stats_of):
     rows = []
     for name, kw in ESTIMATORS.items():
         if "ldsc_args" in kw:        # S-LDSC, an external program on the panel's genotypes
-            rows.append(_sldsc_row(D, design, h2, rep, bh, f_true, name, kw))
+            rows.append(_sldsc_row(sldsc, D, design, h2, rep, bh, f_true, name, kw))
             continue
         label = f"{name} {kw['ld_core_size']}" if "ld_core_size" in kw else name
         if design.endswith("in-sample"):
@@ -240,11 +240,11 @@ def one_replicate(D, design, h2, rep, stats_of):
     return rows
 
 
-def _sldsc_row(D, design, h2, rep, bh, f_true, name, kw):
+def _sldsc_row(sldsc, D, design, h2, rep, bh, f_true, name, kw):
     panel = rep % panel_count(design, D)
     t0 = time.perf_counter()
-    fit = SLDSC_RUN.fit((design, panel), ld_source(D, design, panel), D["annot"], bh, N,
-                        kw["ldsc_args"], kw.get("ldsc_maf_bins", 0))
+    fit = sldsc.fit((design, panel), ld_source(D, design, panel), D["annot"], bh, N,
+                    kw["ldsc_args"], kw.get("ldsc_maf_bins", 0))
     return dict(design=design, h2_true=h2, rep=rep, model=name, **fit,
                 enrichment_true=enrichment(f_true, D["annot"]), n_windows=0,
                 n_blocks=SLDSC_BLOCKS, lone_end_block=False,
@@ -342,7 +342,6 @@ def report(rows, rst=None):
 
 
 def main():
-    global SLDSC_RUN
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--reps", type=int, default=20)
     ap.add_argument("--first-rep", type=int, default=0, help="seed of the first replicate "
@@ -399,10 +398,11 @@ def main():
               f"{enrichment(D['shape'], D['annot']):.3f}", flush=True)
     rows = []
     with tempfile.TemporaryDirectory() as tmp:
+        sldsc = None
         if any(k.startswith("S-LDSC") for k in ESTIMATORS):
             from sldsc_runner import SLDSC
             os.makedirs(os.path.join(tmp, "ldsc"))
-            SLDSC_RUN = SLDSC(args.ldsc, os.path.join(tmp, "ldsc"))
+            sldsc = SLDSC(args.ldsc, os.path.join(tmp, "ldsc"))
         bed_path = os.path.join(tmp, "regions.bed")
         if "1000G" in panels:
             panels["1000G"]["bed"].to_csv(bed_path, sep="\t", header=False, index=False)
@@ -427,7 +427,7 @@ def main():
                 for rep in range(args.first_rep, args.first_rep + args.reps):
                     t0 = time.perf_counter()
                     rows += [dict(r, n_ref=ld_people, panels=n_panels, panel=rep % n_panels)
-                             for r in one_replicate(D, design, h2, rep, stats_of)]
+                             for r in one_replicate(D, design, h2, rep, stats_of, sldsc)]
                     print(f"  {design}, h2 {h2:g}, replicate {rep}: "
                           f"{time.perf_counter() - t0:.0f} s", flush=True)
                     if args.out:
