@@ -20,7 +20,8 @@ from .features.base import as_provider, take_rows
 from .io.harmonise import check_sample_size
 from .precompute import precompute_windows
 from .ld import StandardisedRowsLD
-from .pseudo_panel import BlockPseudoPanelLD, PseudoPanelLD, supports_pseudo_panel
+from .pseudo_panel import (PSEUDO_DRAWS, BlockPseudoPanelLD, BootstrapPanelLD, PseudoPanelLD,
+                           supports_pseudo_panel)
 from .utils.validation import check_sigma2
 from .windows import window_units
 
@@ -102,20 +103,26 @@ class SummaryStats(Constructors):
                              d.sigma2 if sigma2 is None else check_sigma2(sigma2),
                              d.ld_in_sample if ld_in_sample is None else ld_in_sample)
 
-    def with_pseudo_panel(self, seed, n_people=None):
+    def with_pseudo_panel(self, seed, n_people=None, draw="gaussian"):
         """The same statistics and windows with the LD of a pseudo-panel drawn from the panel.
 
-        ``n_people`` Gaussian pseudo-people drawn from the reference panel's own LD
-        (:class:`~deepwas.pseudo_panel.PseudoPanelLD`): LD as noisy around the panel's as the
-        panel's is around the population's, the second point of the panel correction
-        (``FunctionalPrior(panel_correction=...)``).
+        LD as noisy around the panel's as the panel's is around the population's
+        (:mod:`deepwas.pseudo_panel`), the second point of the panel correction
+        (``FunctionalPrior(panel_correction=...)``): Gaussian pseudo-people drawn from the
+        panel's LD (:class:`~deepwas.pseudo_panel.PseudoPanelLD`), or the panel's own people
+        drawn with replacement (:class:`~deepwas.pseudo_panel.BootstrapPanelLD`).
 
         Parameters
         ----------
         seed : int
-            Draws the pseudo-people; the same seed gives the same LD on any slice.
+            Draws the pseudo-panel; the same seed gives the same LD on any slice.
         n_people : int, optional
-            Default: the panel's size.
+            People to draw: the panel size whose noise the pseudo-panel adds. Default: the
+            panel's size.
+        draw : {"gaussian", "bootstrap"}, default "gaussian"
+            "gaussian" (what the panel correction uses); "bootstrap" needs the panel's
+            genotypes and reproduces the noise of strongly linked pairs, which Gaussian
+            pseudo-people under-state about twofold (docs "LD from a reference panel").
 
         Returns
         -------
@@ -127,15 +134,27 @@ class SummaryStats(Constructors):
         TypeError
             When the LD is neither a panel's genotypes nor a matrix of a panel of known size
             cut into thinned cores (pseudo-people of a matrix are drawn block by block,
-            :class:`~deepwas.pseudo_panel.BlockPseudoPanelLD`).
+            :class:`~deepwas.pseudo_panel.BlockPseudoPanelLD`), or a bootstrap is asked of a
+            matrix.
+        ValueError
+            For an unknown ``draw``.
         """
         d = self._data
         if not supports_pseudo_panel(d.ld):
             raise TypeError("pseudo-panels need the reference panel's genotypes (from_plink) "
                             f"or its size (n_ref=); this LD is a {type(d.ld).__name__} of a "
                             "panel of unknown size")
+        if draw not in PSEUDO_DRAWS:
+            raise ValueError(f"draw must be one of {PSEUDO_DRAWS}, got {draw!r}")
         people = d.ld.panel_size if n_people is None else n_people
-        if isinstance(d.ld, StandardisedRowsLD):
+        genotypes = isinstance(d.ld, StandardisedRowsLD)
+        if draw == "bootstrap" and not genotypes:
+            raise TypeError("a bootstrap pseudo-panel draws the panel's people; this LD is a "
+                            f"{type(d.ld).__name__} without them (draw='gaussian' draws "
+                            "pseudo-people from its LD)")
+        if draw == "bootstrap":
+            ld = BootstrapPanelLD(d.ld, people, seed, rows=self._rows)
+        elif genotypes:
             ld = PseudoPanelLD(d.ld, people, seed, rows=self._rows)
         elif self.ld_model.regularisation == "thinned":
             # an LD matrix: pseudo-people drawn block by block (a block = a unit's extended set)
