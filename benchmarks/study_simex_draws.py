@@ -13,13 +13,17 @@ annotation, and prints h2 and the enrichment of the annotation for:
 * ``uncorrected`` -- the fit on the panel's LD (thinned cores, ``panel_correction="none"``);
 * ``gaussian`` -- the package's correction (the same seeds as ``panel_correction="auto"``);
 * ``bootstrap`` -- the same extrapolation with bootstrap pseudo-panels;
-* ``in-sample`` -- the exact likelihood on the GWAS sample's own LD (the paired reference).
+* ``in-sample`` -- the exact likelihood on the GWAS sample's own LD (the paired reference);
+* ``thinned in-sample`` -- with ``--thinned-in-sample``: thinned cores on the GWAS sample's
+  own LD (declared in-sample, so uncorrected), the panel fits' own reference (about 70 s more
+  a replicate).
 
 Point estimates only (no jackknife). About a minute a replicate on one core.
 
 Usage::
 
     python benchmarks/study_simex_draws.py --n-ref 150 --reps 25 [--first-rep 0] [--out rows.csv]
+        [--thinned-in-sample]
     python benchmarks/study_simex_draws.py --from-csv rows.csv [more.csv ...]
 """
 from __future__ import annotations
@@ -41,10 +45,15 @@ from deepwas.jackknife import flat_parameters, set_parameters
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import study_reference_panel as study  # noqa: E402
 
-KINDS = ("uncorrected", "gaussian", "bootstrap", "in-sample")
+KINDS = ("uncorrected", "gaussian", "bootstrap", "in-sample", "thinned in-sample")
 
 
-def one_replicate(D, panel_stats, in_sample, h2, rep):
+def _point(est, stats, annot):
+    f = est.predict_f(stats)
+    return f.sum(), study.enrichment(f, annot)
+
+
+def one_replicate(D, panel_stats, in_sample, h2, rep, thinned_in_sample=None):
     rng = np.random.default_rng([rep, study.DESIGNS.index("realistic"), int(h2 * 1000)])
     bh, f_true = study.draw(D, "realistic", h2, rng)
     stats = panel_stats.with_beta_hat(bh)
@@ -60,14 +69,16 @@ def one_replicate(D, panel_stats, in_sample, h2, rep):
             # the correction's linear extrapolation in the noise variance (1/n -> 2/n -> 0)
             theta[kind] = 2 * theta["uncorrected"] - np.mean(pseudo, axis=0)
         exact = deepwas.GLMPrior(random_state=rep).fit(in_sample.with_beta_hat(bh))
+        row["h2 in-sample"], row["enrichment in-sample"] = _point(exact, in_sample, D["annot"])
+        if thinned_in_sample is not None:
+            thinned = thinned_in_sample.with_beta_hat(bh)
+            row["h2 thinned in-sample"], row["enrichment thinned in-sample"] = _point(
+                deepwas.GLMPrior(random_state=rep).fit(thinned), thinned, D["annot"])
     for kind, x in theta.items():
         est = copy.copy(fit)
         est.prior_ = copy.deepcopy(fit.prior_)
         set_parameters(est.prior_, x)
-        f = est.predict_f(stats)
-        row[f"h2 {kind}"], row[f"enrichment {kind}"] = f.sum(), study.enrichment(f, D["annot"])
-    f = exact.predict_f(in_sample)
-    row["h2 in-sample"], row["enrichment in-sample"] = f.sum(), study.enrichment(f, D["annot"])
+        row[f"h2 {kind}"], row[f"enrichment {kind}"] = _point(est, stats, D["annot"])
     return row
 
 
@@ -75,14 +86,17 @@ def report(rows):
     se = lambda x: x.std(ddof=1) / np.sqrt(len(x)) * 100   # noqa: E731
     for n_ref, d in rows.groupby("n_ref"):
         print(f"{int(n_ref)} people x 20 panels, h2 {d['h2_true'].iat[0]:g}, {len(d)} replicates: "
-              "bias % of the truth (SE) / RMSE; paired: minus in-sample, same replicates")
+              "bias % of the truth (SE) / RMSE; paired: minus in-sample (and thinned "
+              "in-sample), same replicates")
         for q, truth in (("h2", d["h2_true"]), ("enrichment", d["enrichment_true"])):
-            for kind in KINDS:
-                x, ref = d[f"{q} {kind}"], d[f"{q} in-sample"]
-                rel, paired = x / truth - 1, (x - ref) / truth
-                rmse = np.sqrt(((x - truth) ** 2).mean())
-                print(f"  {q:10s} {kind:11s} {rel.mean() * 100:+6.1f} ({se(rel):.1f}) / "
-                      f"{rmse:.4g}   paired {paired.mean() * 100:+6.1f} ({se(paired):.1f})")
+            refs = [k for k in ("in-sample", "thinned in-sample") if f"{q} {k}" in d]
+            for kind in [k for k in KINDS if f"{q} {k}" in d]:
+                x = d[f"{q} {kind}"]
+                rel, rmse = x / truth - 1, np.sqrt(((x - truth) ** 2).mean())
+                paired = [(x - d[f"{q} {r}"]) / truth for r in refs]
+                print(f"  {q:10s} {kind:17s} {rel.mean() * 100:+6.1f} ({se(rel):.1f}) / "
+                      f"{rmse:.4g}   paired " + ", ".join(
+                          f"{p.mean() * 100:+6.1f} ({se(p):.1f})" for p in paired))
             diff = (d[f"{q} bootstrap"] - d[f"{q} gaussian"]) / truth
             print(f"  {q:10s} bootstrap minus gaussian {diff.mean() * 100:+.2f} ({se(diff):.2f})")
 
@@ -94,6 +108,7 @@ def main():
     ap.add_argument("--reps", type=int, default=20)
     ap.add_argument("--first-rep", type=int, default=0)
     ap.add_argument("--out", default=None)
+    ap.add_argument("--thinned-in-sample", action="store_true")
     ap.add_argument("--from-csv", nargs="+")
     args = ap.parse_args()
     if args.from_csv:
@@ -102,6 +117,9 @@ def main():
     D = study.msprime_panel(n_ref=args.n_ref, panels=20)
     in_sample = study.base_stats(D, "realistic-in-sample", args.h2,
                                  dict(ld_regularisation="none"), None)
+    thinned = (study.base_stats(D, "realistic-in-sample", args.h2,
+                                dict(ld_regularisation="thinned"), None)
+               if args.thinned_in_sample else None)
     rows, cached = [], (None, None)
     for rep in range(args.first_rep, args.first_rep + args.reps):
         t0 = time.perf_counter()
@@ -109,7 +127,7 @@ def main():
             cached = (rep % 20, study.base_stats(D, "realistic", args.h2,
                                                  dict(ld_regularisation="thinned"), None,
                                                  rep % 20))
-        rows.append(dict(one_replicate(D, cached[1], in_sample, args.h2, rep),
+        rows.append(dict(one_replicate(D, cached[1], in_sample, args.h2, rep, thinned),
                          n_ref=args.n_ref))
         print(f"  replicate {rep}: {time.perf_counter() - t0:.0f} s", flush=True)
         if args.out:
