@@ -10,8 +10,9 @@ variant's frequency in the panel), and three pseudo-panels against the panel:
 
 * ``gaussian`` -- Gaussian pseudo-people ``Z = X W`` (:class:`deepwas.pseudo_panel.PseudoPanelLD`,
   what the correction uses);
-* ``bootstrap`` -- the panel's people drawn with replacement (variants left without
-  variation dropped from the comparison; the share is printed);
+* ``bootstrap`` -- the panel's people drawn with replacement
+  (:class:`deepwas.pseudo_panel.BootstrapPanelLD`; variants left without variation dropped
+  from the comparison, the share printed);
 * ``reweighted`` -- every person weighted by an Exp(1) draw (the Bayesian bootstrap).
 
 Each entry is ``n`` times the mean squared deviation: 1 for a Gaussian-like correlation noise
@@ -29,18 +30,7 @@ import argparse
 import numpy as np
 
 from deepwas.datasets import pseudo_chromosome
-from deepwas.pseudo_panel import PseudoPanelLD
-
-
-def _corr(x, w=None):
-    """Correlations of the rows of ``x`` over its columns (weights ``w``); rows without
-    variation get NaN."""
-    w = np.ones(x.shape[1]) if w is None else w / w.mean()
-    z = (x - (x @ w / len(w))[:, None]) * np.sqrt(w)
-    s = np.sqrt((z * z).mean(axis=1))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        z = z / s[:, None]
-    return z @ z.T / x.shape[1]
+from deepwas.pseudo_panel import BootstrapPanelLD, PseudoPanelLD, weighted_standardised
 
 
 def main():
@@ -82,12 +72,13 @@ def main():
             sets = (linked, cross & ~rare_pair, cross & rare_pair)
             scale = 1.0 / (1.0 / n - 1.0 / full.n_ref)
             rows["panel"].append([((Rq - Rt)[s] ** 2).mean() * scale for s in sets] + [0.0])
-            Xg = PseudoPanelLD(Q, n, seed=k).standardised(v)
-            draws = {"gaussian": Xg @ Xg.T / n,
-                     "bootstrap": _corr(Xq[:, rng.integers(0, n, n)]),
-                     "reweighted": _corr(Xq, rng.exponential(1.0, n))}
-            for kind, Rp in draws.items():
-                kept = np.isfinite(np.diag(Rp))
+            w = rng.exponential(1.0, n)
+            draws = {"gaussian": PseudoPanelLD(Q, n, seed=k).standardised(v),
+                     "bootstrap": BootstrapPanelLD(Q, n, seed=k).standardised(v),
+                     "reweighted": weighted_standardised(Xq, w / w.mean())}
+            for kind, Z in draws.items():
+                Rp = Z @ Z.T / n
+                kept = np.diag(Rp) > 0.5
                 both = np.outer(kept, kept)
                 rows[kind].append([n * ((Rp - Rq)[s & both] ** 2).mean() for s in sets]
                                   + [1 - kept.mean()])

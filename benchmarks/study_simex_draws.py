@@ -4,7 +4,7 @@ The panel correction (SIMEX, docs "LD from a reference panel") refits the prior 
 pseudo-panels and extrapolates ``2 theta_panel - mean(theta_pseudo)``. Its pseudo-panels are
 Gaussian pseudo-people drawn from the panel's LD, which under-state the noise of strongly
 linked pairs about twofold (``benchmarks/study_pseudo_panel_noise.py``); a bootstrap of the
-panel's people reproduces it (:class:`deepwas.pseudo_panel.BootstrapPanelLD`). This script
+panel's people comes closer (:class:`deepwas.pseudo_panel.BootstrapPanelLD`). This script
 fits both on the realistic design of ``study_reference_panel.py`` (msprime loci, beta-hat
 drawn through the LD of 10,000 people, 20 disjoint panels of ``--n-ref`` people, replicate r
 on panel r mod 20, the same draws as that study's cells), with the GLM prior on the
@@ -39,7 +39,7 @@ import numpy as np
 import pandas as pd
 
 import deepwas
-from deepwas.estimators._panel_correction import _pseudo_seeds
+from deepwas.estimators._panel_correction import _pseudo_seeds, weights
 from deepwas.jackknife import flat_parameters, set_parameters
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -63,11 +63,12 @@ def one_replicate(D, panel_stats, in_sample, h2, rep, thinned_in_sample=None):
         fit = deepwas.GLMPrior(random_state=rep, panel_correction="none").fit(stats)
         theta = {"uncorrected": flat_parameters(fit.prior_)}
         for kind in ("gaussian", "bootstrap"):
-            pseudo = [flat_parameters(deepwas.GLMPrior(random_state=rep, panel_correction="none")
-                                      .fit(stats.with_pseudo_panel(s, None, kind)).prior_)
-                      for s in _pseudo_seeds(rep)]
-            # the correction's linear extrapolation in the noise variance (1/n -> 2/n -> 0)
-            theta[kind] = 2 * theta["uncorrected"] - np.mean(pseudo, axis=0)
+            fits = [theta["uncorrected"]] + [
+                flat_parameters(deepwas.GLMPrior(random_state=rep, panel_correction="none")
+                                .fit(stats.with_pseudo_panel(s, None, kind)).prior_)
+                for s in _pseudo_seeds(rep)]
+            # the correction's own extrapolation in the noise variance (1/n -> 2/n -> 0)
+            theta[kind] = weights(len(fits)) @ np.array(fits)
         exact = deepwas.GLMPrior(random_state=rep).fit(in_sample.with_beta_hat(bh))
         row["h2 in-sample"], row["enrichment in-sample"] = _point(exact, in_sample, D["annot"])
         if thinned_in_sample is not None:

@@ -4,14 +4,16 @@ population's.
 Two kinds. **Gaussian** (:class:`PseudoPanelLD`, and :class:`BlockPseudoPanelLD` for an LD
 matrix), what the panel correction uses, and **bootstrap** (:class:`BootstrapPanelLD`, for a
 panel's genotypes): the panel's own people drawn with replacement. The bootstrap keeps the
-genotypes' higher moments, so it reproduces the noise of correlations between variants in
-strong LD, which for 0/1/2 genotypes is about twice what Gaussian pseudo-people with the same
-LD give (``benchmarks/study_pseudo_panel_noise.py``, shipped 1000 Genomes genotypes, pairs
-with ``|r| > 0.3``, ``n`` times the mean squared deviation: a real panel of 150 / 244 of the
-489 people 0.97 / 1.26 against the 489, a bootstrap 1.05 / 1.24 against the panel, Gaussian
-pseudo-people 0.57 / 0.54; unlinked pairs about 1 for all three). A variant whose carriers all
-miss a resample has no variation there and a zero row (0.1 % of the variants of a 150-person
-panel there). Docs "LD from a reference panel" say what each does to the correction.
+genotypes' higher moments, so it comes closer to the noise of correlations between variants
+in strong LD, which for 0/1/2 genotypes is about twice what Gaussian pseudo-people with the
+same LD give (``benchmarks/study_pseudo_panel_noise.py``, shipped 1000 Genomes genotypes,
+pairs with ``|r| > 0.3``, ``n`` times the mean squared deviation: a real panel of 150 / 244 of
+the 489 people 1.03 / 1.03 against the 489, a bootstrap 0.78 / 0.94 against the panel,
+Gaussian pseudo-people 0.54 / 0.55; unlinked pairs of common variants about 1 for all three).
+It cannot redraw a rare variant's carriers: unlinked pairs with a variant under 5 % get
+0.72 / 0.84, and a variant none of whose carriers is drawn has no variation there, a zero
+row (2.1 % / 1.3 % of the variants). Docs "LD from a reference panel" say what each does to
+the correction.
 
 **Gaussian.** A panel of ``n`` people estimates the GWAS population's LD ``R`` as
 ``R_hat = X X^T / n`` with sampling noise of order ``1 / n`` per entry. ``n'`` pseudo-people
@@ -42,7 +44,7 @@ import numpy as np
 from .ld import LDSource, StandardisedRowsLD, _hash_arrays
 
 __all__ = ["BootstrapPanelLD", "PseudoPanelLD", "BlockPseudoPanelLD", "PSEUDO_DRAWS",
-           "supports_pseudo_panel"]
+           "supports_pseudo_panel", "weighted_standardised"]
 
 #: kinds of pseudo-panel (:meth:`deepwas.SummaryStats.with_pseudo_panel`)
 PSEUDO_DRAWS = ("gaussian", "bootstrap")
@@ -66,6 +68,15 @@ def _restandardised(z):
     scale = np.sqrt((z * z).mean(axis=1, keepdims=True))
     # a variant without variation in the panel stays without it (a zero row)
     return z / np.where(scale > 0, scale, 1.0)
+
+
+def weighted_standardised(x, weights):
+    """Rows of ``x`` (variants x people) centred and scaled with people's ``weights`` (mean 1),
+    times ``sqrt(weights)``: ``Z Z^T / n`` is then the weighted correlation. A row without
+    weighted variation (e.g. a variant none of whose carriers has weight) is a zero row."""
+    z = (x - (x @ weights / len(weights))[:, None]) * np.sqrt(weights)
+    scale = np.sqrt((z * z).mean(axis=1, keepdims=True))
+    return z / np.where(scale > 1e-12, scale, np.inf)
 
 
 class BootstrapPanelLD(StandardisedRowsLD):
@@ -93,7 +104,8 @@ class BootstrapPanelLD(StandardisedRowsLD):
         if not isinstance(panel, StandardisedRowsLD):
             raise TypeError(f"a bootstrap pseudo-panel draws the panel's people; "
                             f"{type(panel).__name__} holds none (read the panel with "
-                            "SummaryStats.from_plink)")
+                            "SummaryStats.from_plink, or draw Gaussian pseudo-people from its "
+                            "LD: draw='gaussian')")
         self.panel, self.seed = panel, int(seed)
         self.n_people = _check_people(n_people)
         self.n_ref = panel.n_ref
@@ -114,13 +126,10 @@ class BootstrapPanelLD(StandardisedRowsLD):
         return self.n_people
 
     def standardised(self, rows):
-        x = self.panel.standardised(self.rows[np.asarray(rows, dtype=np.int64)])
-        w = self.weights
-        # weighted centring and scaling: X X^T / n_ref is the correlation over the people drawn
-        z = (x - (x @ w / len(w))[:, None]) * np.sqrt(w)
-        scale = np.sqrt((z * z).mean(axis=1, keepdims=True))
-        # a variant none of whose carriers was drawn has no variation: a zero row
-        return z / np.where(scale > 1e-12, scale, np.inf)
+        # X X^T / n_ref is the correlation over the people drawn; a variant none of whose
+        # carriers was drawn has no variation there: a zero row
+        return weighted_standardised(
+            self.panel.standardised(self.rows[np.asarray(rows, dtype=np.int64)]), self.weights)
 
     def subset(self, keep):
         return BootstrapPanelLD(self.panel, self.n_people, self.seed,

@@ -121,8 +121,9 @@ class SummaryStats(Constructors):
             panel's size.
         draw : {"gaussian", "bootstrap"}, default "gaussian"
             "gaussian" (what the panel correction uses); "bootstrap" needs the panel's
-            genotypes and reproduces the noise of strongly linked pairs, which Gaussian
-            pseudo-people under-state about twofold (docs "LD from a reference panel").
+            genotypes and comes closer to the noise of strongly linked pairs, which Gaussian
+            pseudo-people under-state about twofold, but under-states rare variants' (docs
+            "LD from a reference panel").
 
         Returns
         -------
@@ -147,14 +148,9 @@ class SummaryStats(Constructors):
         if draw not in PSEUDO_DRAWS:
             raise ValueError(f"draw must be one of {PSEUDO_DRAWS}, got {draw!r}")
         people = d.ld.panel_size if n_people is None else n_people
-        genotypes = isinstance(d.ld, StandardisedRowsLD)
-        if draw == "bootstrap" and not genotypes:
-            raise TypeError("a bootstrap pseudo-panel draws the panel's people; this LD is a "
-                            f"{type(d.ld).__name__} without them (draw='gaussian' draws "
-                            "pseudo-people from its LD)")
-        if draw == "bootstrap":
+        if draw == "bootstrap":     # raises for a matrix, which has no people to draw
             ld = BootstrapPanelLD(d.ld, people, seed, rows=self._rows)
-        elif genotypes:
+        elif isinstance(d.ld, StandardisedRowsLD):
             ld = PseudoPanelLD(d.ld, people, seed, rows=self._rows)
         elif self.ld_model.regularisation == "thinned":
             # an LD matrix: pseudo-people drawn block by block (a block = a unit's extended set)
