@@ -36,7 +36,8 @@ import torch
 
 from ..memory_pool import POOL
 
-__all__ = ["LDSRBlocks", "ldsr_regression", "ldsr_weights", "local_ld_score", "unbiased_r2"]
+__all__ = ["LDSRBlocks", "ld_score_regression", "ldsr_regression", "ldsr_weights",
+           "local_ld_score", "unbiased_r2"]
 
 #: core variants on each side of a variant in the median of ``local_ld_score``
 LOCAL_HALF_WIDTH = 5
@@ -149,8 +150,13 @@ def ldsr_regression(blocks, windows, M, n_iter=2):
         ls.append(l.cpu().numpy().astype(np.float64))
         lts.append(l_local.cpu().numpy().astype(np.float64))
         chis.append(chi2.cpu().numpy().astype(np.float64))
-    l, l_local, chi2 = np.concatenate(ls), np.concatenate(lts), np.concatenate(chis)
-    N = float(blocks.stats.n)
+    return ld_score_regression(np.concatenate(ls), np.concatenate(lts), np.concatenate(chis),
+                               float(blocks.stats.n), M, n_iter)
+
+
+def ld_score_regression(l, l_local, chi2, N, M, n_iter=2):  # noqa: E741
+    """:func:`ldsr_regression` on arrays: LD scores ``l``, local LD scores ``l_local`` and
+    ``chi2 = N beta_hat^2`` of the same variants."""
     h2 = 0.1
     intercept = 1.0
     for _ in range(max(1, n_iter)):
