@@ -24,14 +24,19 @@ draws, at no loss of exactness:
   (the differences are printed: up to 2e-3 of the enrichment, the estimator's loss being
   float32; the run stops at 1e-2).
 
-Designs: ``in-sample`` (the GWAS's own LD, declared), and a panel of ``--n-ref`` other people
-with the defaults, over ``--panels`` disjoint panels (``--draws`` draws each). Each row of the
+Designs (``--designs``): ``in-sample`` (the GWAS's own LD, declared; ``--draws`` times
+``--panels`` draws), and ``panel``: a panel of ``--n-ref`` other people with the defaults, over
+``--panels`` disjoint panels (``--draws`` draws each). Each row of the
 summary gives the bias of h2 and of the enrichment relative to the truth with its SE (over
 the panels' means, which vary from panel to panel), the SD over draws, and the RMSE.
 
 usage: OMP_NUM_THREADS=2 python benchmarks/study_ldsr_enrichment.py [--n-ref 150,200,500]
        [--panels 20] [--draws 100] [--h2 0.05,0.2] [--check 2] [--out rows.csv]
-       python benchmarks/study_ldsr_enrichment.py --from-csv rows.csv
+       python benchmarks/study_ldsr_enrichment.py --from-csv rows.csv [--rst table.rst]
+
+The docs' table (docs/ldsr_enrichment_table.rst) is ``--from-csv
+benchmarks/results_ldsr_enrichment.csv.gz``: the panel rows of ``--n-ref 150,200,500``, the
+in-sample rows of ``--n-ref 200 --designs in-sample`` (2026-12-06).
 """
 from __future__ import annotations
 
@@ -129,24 +134,26 @@ def check_against_estimator(design, stats, bh, sigma2):
     return abs(h2 - tab.attrs["h2"]), abs(e - float(a["Enrichment"])) / abs(e)
 
 
-def run(n_refs, panels, draws, h2s, check, out=None):
+def run(n_refs, panels, draws, h2s, check, out=None, designs=("in-sample", "panel")):
     rows = []
     for n_ref in n_refs:
         t0 = time.perf_counter()
         D = msprime_panel(n_ref=n_ref, panels=panels)
         annot = D["annot"]
-        cells = [("in-sample", 0)] + [("panel", j) for j in range(panels)]
+        # the in-sample cell gets as many draws as the panel cell has in all
+        cells = ([("in-sample", 0, draws * panels)] if "in-sample" in designs else []) + (
+            [("panel", j, draws) for j in range(panels)] if "panel" in designs else [])
         for h2 in h2s:
             f = D["shape"] * h2 / D["shape"].sum()
             draws_of = LocusDraws(D["P"], D["regions"], f, (1.0 - h2) / N)
             truth = enrichment(f, annot)
-            for design_name, j in cells:
+            for design_name, j, n_draws in cells:
                 design = "realistic-in-sample" if design_name == "in-sample" else "realistic"
                 stats = base_stats(D, design, h2, {}, None, panel=j)
                 problem = LDSRDesign(stats, annot)
                 rng = np.random.default_rng([n_ref, j, int(h2 * 1000),
                                              int(design_name == "in-sample")])
-                for d in range(draws):
+                for d in range(n_draws):
                     bh = draws_of.draw(rng)
                     if j == 0 and d < check:
                         dh, de = check_against_estimator(problem, stats, bh, 1.0 - h2)
@@ -189,11 +196,33 @@ def summarise(df):
     return pd.DataFrame(out)
 
 
-def report(df):
+def report(df, rst=None):
     s = summarise(df)
     with pd.option_context("display.width", 200, "display.max_columns", 30):
         print(s.round(3).to_string(index=False))
+    if rst:
+        with open(rst, "w") as fh:
+            fh.write(rst_table(s))
     return s
+
+
+def rst_table(s):
+    """The summary as the docs' list-table."""
+    head = ["LD the model gets", "true h2 (draws)", "h2 bias (SE)", "enrichment bias (SE)",
+            "SD of a panel's mean enrichment error", "enrichment RMSE (truth about 2.14)"]
+    lines = [".. list-table::", "   :header-rows: 1", ""]
+    lines += [("   * - " if i == 0 else "     - ") + h for i, h in enumerate(head)]
+    for r in s.sort_values(["design", "n_ref", "h2"]).itertuples():
+        who = ("the GWAS sample's own (in-sample)" if r.design == "in-sample"
+               else f"a panel of {r.n_ref} ({r.panels} panels)")
+        cells = [who, f"{r.h2:g} ({r.draws:,})",
+                 f"{r.h2_bias_pct:+.1f}% ({r.h2_se_pct:.1f}%)",
+                 f"{r.enrichment_bias_pct:+.1f}% ({r.enrichment_se_pct:.1f}%)",
+                 "(one LD)" if np.isnan(r.enrichment_panel_sd_pct)
+                 else f"{r.enrichment_panel_sd_pct:.1f}%",
+                 f"{r.enrichment_rmse:.2f}"]
+        lines += [("   * - " if i == 0 else "     - ") + c for i, c in enumerate(cells)]
+    return "\n".join(lines) + "\n"
 
 
 def main():
@@ -205,14 +234,18 @@ def main():
     ap.add_argument("--check", type=int, default=2,
                     help="draws of each cell's first panel also fitted by the estimator")
     ap.add_argument("--out", default=None)
+    ap.add_argument("--designs", default="in-sample,panel")
     ap.add_argument("--from-csv", nargs="+", default=None)
+    ap.add_argument("--rst", default=None, help="write the summary as a list-table here")
     args = ap.parse_args()
     if args.from_csv:
-        report(pd.concat([pd.read_csv(p) for p in args.from_csv], ignore_index=True))
+        report(pd.concat([pd.read_csv(p) for p in args.from_csv], ignore_index=True),
+               args.rst)
         return
     df = run([int(x) for x in args.n_ref.split(",")], args.panels, args.draws,
-             [float(x) for x in args.h2.split(",")], args.check, args.out)
-    report(df)
+             [float(x) for x in args.h2.split(",")], args.check, args.out,
+             args.designs.split(","))
+    report(df, args.rst)
 
 
 if __name__ == "__main__":
