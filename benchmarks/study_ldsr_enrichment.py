@@ -26,17 +26,21 @@ draws, at no loss of exactness:
 
 Designs (``--designs``): ``in-sample`` (the GWAS's own LD, declared; ``--draws`` times
 ``--panels`` draws), and ``panel``: a panel of ``--n-ref`` other people with the defaults, over
-``--panels`` disjoint panels (``--draws`` draws each). Each row of the
-summary gives the bias of h2 and of the enrichment relative to the truth with its SE (over
-the panels' means, which vary from panel to panel), the SD over draws, and the RMSE.
+``--panels`` disjoint panels (``--draws`` draws each); ``--variants`` adds :data:`VARIANTS`
+to the panel cells. Each row of the summary gives the bias of h2 and of the enrichment
+relative to the truth with its SE (over the panels' means, which vary from panel to panel),
+the SD over draws, and the RMSE.
 
 usage: OMP_NUM_THREADS=2 python benchmarks/study_ldsr_enrichment.py [--n-ref 150,200,500]
-       [--panels 20] [--draws 100] [--h2 0.05,0.2] [--check 2] [--out rows.csv]
+       [--panels 20] [--draws 100] [--h2 0.05,0.2] [--check 2] [--designs in-sample,panel]
+       [--variants] [--out rows.csv]
        python benchmarks/study_ldsr_enrichment.py --from-csv rows.csv [--rst table.rst]
 
 The docs' table (docs/ldsr_enrichment_table.rst) is ``--from-csv
 benchmarks/results_ldsr_enrichment.csv.gz``: the panel rows of ``--n-ref 150,200,500``, the
-in-sample rows of ``--n-ref 200 --designs in-sample`` (2026-12-06).
+in-sample rows of ``--n-ref 200 --designs in-sample``, the variants' rows of ``--n-ref 150``
+and ``--n-ref 200`` with ``--variants --designs panel`` (2026-12-06; about 6 minutes a panel
+size and both h2 on one core, with or without the variants).
 """
 from __future__ import annotations
 
@@ -49,7 +53,8 @@ import pandas as pd
 from scipy.optimize import nnls
 
 import deepwas
-from deepwas.fitting._ldsr import LDSRBlocks, ld_score_regression, ldsr_weights
+from deepwas.fitting._ldsr import (LDSRBlocks, ld_score_regression, ldsr_weights,
+                                   local_ld_score)
 
 from study_reference_panel import N, base_stats, enrichment, msprime_panel
 
@@ -57,42 +62,75 @@ from study_reference_panel import N, base_stats, enrichment, msprime_panel
 ALPHA = 0.7
 
 
+#: what ``--variants`` adds to the panel cells, beside the estimator itself: the partitioned LD
+#: scores, or the LD scores of the weights, from the population's LD (the GWAS's 10,000
+#: people) on the panel's windows instead of the panel's; or the local LD score in both
+#: factors of the weights (weights that do not follow a variant's own noise)
+VARIANTS = ("population LD scores", "population weights", "local weights")
+
+
 class LDSRDesign:
     """The least squares problem of ``GLMPrior(solver="ldsr")`` on one SummaryStats: the
-    core variants' partitioned LD scores, the weights' LD scores and the annotation sums."""
+    core variants' partitioned LD scores, the weights' LD scores and the annotation sums;
+    with ``population`` (genotypes, one row per variant of ``stats``) also those of its LD on
+    the same windows, for :data:`VARIANTS`."""
 
-    def __init__(self, stats, annot):
+    def __init__(self, stats, annot, population=None):
         freq = stats.variants["freq"].to_numpy(dtype=np.float64)
         pq = (freq * (1.0 - freq)) ** ALPHA
+        self.g = np.stack([(1.0 - annot) * pq, annot * pq], axis=1)
         blocks = LDSRBlocks(stats)
-        cores, la, ln, ls, lts = [], [], [], [], []
+        cores, xs, ls, lts = [], [], [], []
         try:
             for k in range(len(stats.windows)):
                 core, ext = stats.windows[k]
                 R2, l, lt, _ = blocks.get(k)
-                R2 = R2.cpu().numpy().astype(np.float64)
                 cores.append(core)
-                la.append(R2 @ (annot * pq)[ext])
-                ln.append(R2 @ ((1.0 - annot) * pq)[ext])
+                xs.append(R2.cpu().numpy().astype(np.float64) @ self.g[ext])
                 ls.append(l.cpu().numpy().astype(np.float64))
                 lts.append(lt.cpu().numpy().astype(np.float64))
         finally:
             blocks.free()
         self.core = np.concatenate(cores)
-        self.X = N * np.stack([np.concatenate(ln), np.concatenate(la)], axis=1)
-        self.l, self.lt = np.concatenate(ls), np.concatenate(lts)
-        self.sums = np.array([((1.0 - annot) * pq).sum(), (annot * pq).sum()])
+        self.pieces = {"panel": (N * np.concatenate(xs), np.concatenate(ls),
+                                 np.concatenate(lts))}
+        if population is not None:
+            self.pieces["population"] = self._population_pieces(stats, population)
+        self.sums = self.g.sum(axis=0)
         self.share_a = float(annot.mean())
         self.stats = stats
         self.M = float(len(stats.variants))
 
-    def fit(self, beta_hat, sigma2):
-        """(h2, enrichment of A) of the estimator on ``beta_hat``."""
+    def _population_pieces(self, stats, population):
+        xs, ls, lts = [], [], []
+        block = (None, None)
+        for core, ext in stats.windows:
+            if block[0] is None or not np.array_equal(block[0], ext):   # windows share blocks
+                Z = population.standardised(ext)
+                block = (ext, (Z @ Z.T / Z.shape[1]) ** 2)
+            pos = np.searchsorted(ext, core)      # ext is sorted and holds the core
+            R2 = block[1][pos]
+            xs.append(R2 @ self.g[ext])
+            l = R2.sum(axis=1)  # noqa: E741
+            ls.append(l)
+            lts.append(local_ld_score(l))
+        return N * np.concatenate(xs), np.concatenate(ls), np.concatenate(lts)
+
+    def fit(self, beta_hat, sigma2, variant="estimator"):
+        """(h2, enrichment of A) of the estimator on ``beta_hat``, or of one of
+        :data:`VARIANTS`."""
+        X, l, lt = self.pieces["panel"]
+        if variant == "population LD scores":
+            X = self.pieces["population"][0]
+        elif variant == "population weights":
+            _, l, lt = self.pieces["population"]
         chi2 = N * beta_hat[self.core] ** 2
-        h2_ballpark, _ = ld_score_regression(self.l, self.lt, chi2, N, self.M)
-        w = ldsr_weights(self.l, self.lt, N, float(np.clip(h2_ballpark, 1e-3, 1.0)), self.M)
+        h2_ballpark, _ = ld_score_regression(l, lt, chi2, N, self.M)
+        h2_ballpark = float(np.clip(h2_ballpark, 1e-3, 1.0))
+        w = (ldsr_weights(lt, lt, N, h2_ballpark, self.M) if variant == "local weights"
+             else ldsr_weights(l, lt, N, h2_ballpark, self.M))
         sw = np.sqrt(w)
-        tau, _ = nnls(self.X * sw[:, None], (chi2 - sigma2) * sw)
+        tau, _ = nnls(X * sw[:, None], (chi2 - sigma2) * sw)
         parts = tau * self.sums
         h2 = parts.sum()
         return float(h2), float(parts[1] / h2 / self.share_a) if h2 > 0 else float("nan")
@@ -134,7 +172,8 @@ def check_against_estimator(design, stats, bh, sigma2):
     return abs(h2 - tab.attrs["h2"]), abs(e - float(a["Enrichment"])) / abs(e)
 
 
-def run(n_refs, panels, draws, h2s, check, out=None, designs=("in-sample", "panel")):
+def run(n_refs, panels, draws, h2s, check, out=None, designs=("in-sample", "panel"),
+        variants=False):
     rows = []
     for n_ref in n_refs:
         t0 = time.perf_counter()
@@ -150,7 +189,8 @@ def run(n_refs, panels, draws, h2s, check, out=None, designs=("in-sample", "pane
             for design_name, j, n_draws in cells:
                 design = "realistic-in-sample" if design_name == "in-sample" else "realistic"
                 stats = base_stats(D, design, h2, {}, None, panel=j)
-                problem = LDSRDesign(stats, annot)
+                extra = VARIANTS if variants and design_name == "panel" else ()
+                problem = LDSRDesign(stats, annot, population=D["P"] if extra else None)
                 rng = np.random.default_rng([n_ref, j, int(h2 * 1000),
                                              int(design_name == "in-sample")])
                 for d in range(n_draws):
@@ -161,10 +201,11 @@ def run(n_refs, panels, draws, h2s, check, out=None, designs=("in-sample", "pane
                               f"|h2 diff| {dh:.2e}, enrichment rel. diff {de:.2e}", flush=True)
                         if de > 1e-2:
                             raise RuntimeError("the closed form is not the estimator")
-                    h2_hat, e_hat = problem.fit(bh, 1.0 - h2)
-                    rows.append(dict(design=design_name, n_ref=n_ref, panel=j, h2_true=h2,
-                                     draw=d, h2=h2_hat, enrichment=e_hat,
-                                     enrichment_true=truth))
+                    for variant in ("estimator",) + extra:
+                        h2_hat, e_hat = problem.fit(bh, 1.0 - h2, variant)
+                        rows.append(dict(design=design_name, n_ref=n_ref, panel=j,
+                                         h2_true=h2, variant=variant, draw=d, h2=h2_hat,
+                                         enrichment=e_hat, enrichment_true=truth))
             print(f"n_ref {n_ref}, h2 {h2}: done at {time.perf_counter() - t0:.0f} s",
                   flush=True)
         if out:
@@ -174,11 +215,14 @@ def run(n_refs, panels, draws, h2s, check, out=None, designs=("in-sample", "pane
 
 def summarise(df):
     out = []
-    for (design, n_ref, h2), g in df.groupby(["design", "n_ref", "h2_true"], sort=False):
+    df = df.assign(variant=df["variant"].fillna("estimator") if "variant" in df
+                   else "estimator")
+    for (design, n_ref, h2, variant), g in df.groupby(["design", "n_ref", "h2_true", "variant"],
+                                                      sort=False):
         rel_h2 = g["h2"] / h2 - 1.0
         rel_e = g["enrichment"] / g["enrichment_true"] - 1.0
-        row = dict(design=design, n_ref=int(n_ref), h2=h2, panels=g["panel"].nunique(),
-                   draws=len(g))
+        row = dict(design=design, variant=variant, n_ref=int(n_ref), h2=h2,
+                   panels=g["panel"].nunique(), draws=len(g))
         for name, rel, est, true in (("h2", rel_h2, g["h2"], h2),
                                      ("enrichment", rel_e, g["enrichment"],
                                       g["enrichment_true"])):
@@ -208,15 +252,18 @@ def report(df, rst=None):
 
 def rst_table(s):
     """The summary as the docs' list-table."""
-    head = ["LD the model gets", "true h2 (draws)", "h2 bias (SE)", "enrichment bias (SE)",
+    head = ["LD the model gets", "true h2 (draws)", "h2 bias (SE)", "h2 RMSE",
+            "enrichment bias (SE)",
             "SD of a panel's mean enrichment error", "enrichment RMSE (truth about 2.14)"]
     lines = [".. list-table::", "   :header-rows: 1", ""]
     lines += [("   * - " if i == 0 else "     - ") + h for i, h in enumerate(head)]
-    for r in s.sort_values(["design", "n_ref", "h2"]).itertuples():
+    for r in s.sort_values(["design", "n_ref", "h2"], kind="stable").itertuples():
         who = ("the GWAS sample's own (in-sample)" if r.design == "in-sample"
                else f"a panel of {r.n_ref} ({r.panels} panels)")
+        if r.variant != "estimator":
+            who += f", {r.variant}"
         cells = [who, f"{r.h2:g} ({r.draws:,})",
-                 f"{r.h2_bias_pct:+.1f}% ({r.h2_se_pct:.1f}%)",
+                 f"{r.h2_bias_pct:+.1f}% ({r.h2_se_pct:.1f}%)", f"{r.h2_rmse:.4f}",
                  f"{r.enrichment_bias_pct:+.1f}% ({r.enrichment_se_pct:.1f}%)",
                  "(one LD)" if np.isnan(r.enrichment_panel_sd_pct)
                  else f"{r.enrichment_panel_sd_pct:.1f}%",
@@ -235,6 +282,8 @@ def main():
                     help="draws of each cell's first panel also fitted by the estimator")
     ap.add_argument("--out", default=None)
     ap.add_argument("--designs", default="in-sample,panel")
+    ap.add_argument("--variants", action="store_true",
+                    help="also fit VARIANTS on the panel cells (the attenuation's sources)")
     ap.add_argument("--from-csv", nargs="+", default=None)
     ap.add_argument("--rst", default=None, help="write the summary as a list-table here")
     args = ap.parse_args()
@@ -244,7 +293,7 @@ def main():
         return
     df = run([int(x) for x in args.n_ref.split(",")], args.panels, args.draws,
              [float(x) for x in args.h2.split(",")], args.check, args.out,
-             args.designs.split(","))
+             args.designs.split(","), args.variants)
     report(df, args.rst)
 
 

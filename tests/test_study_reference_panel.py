@@ -126,6 +126,11 @@ def test_ldsr_closed_form_is_the_estimator(study, ldsr_study, three_loci):
         dh, de = ldsr_study.check_against_estimator(problem, stats, bh, 1 - h2)
         print(design, dh, de)
         assert dh < 1e-4 and de < 5e-3
+    # its population pieces (--variants) on in-sample windows are the estimator's own
+    stats = study.base_stats(D, "realistic-in-sample", h2, {}, None)
+    problem = ldsr_study.LDSRDesign(stats, D["annot"], population=D["P"])
+    for own, pop in zip(problem.pieces["panel"], problem.pieces["population"]):
+        np.testing.assert_allclose(pop, own, rtol=1e-5, atol=1e-3)
 
 
 def test_ldsr_enrichment_unbiased_in_sample(study, ldsr_study, three_loci):
