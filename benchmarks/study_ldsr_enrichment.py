@@ -53,6 +53,8 @@ import pandas as pd
 from scipy.optimize import nnls
 
 import deepwas
+from deepwas.estimators._panel_correction import _pseudo_seeds
+from deepwas.estimators._panel_correction import weights as simex_weights
 from deepwas.fitting._ldsr import (LDSRBlocks, ld_score_regression, ldsr_weights,
                                    local_ld_score)
 
@@ -64,9 +66,11 @@ ALPHA = 0.7
 
 #: what ``--variants`` adds to the panel cells, beside the estimator itself: the partitioned LD
 #: scores, or the LD scores of the weights, from the population's LD (the GWAS's 10,000
-#: people) on the panel's windows instead of the panel's; or the local LD score in both
-#: factors of the weights (weights that do not follow a variant's own noise)
-VARIANTS = ("population LD scores", "population weights", "local weights")
+#: people) on the panel's windows instead of the panel's; the local LD score in both factors
+#: of the weights (weights that do not follow a variant's own noise); and the estimator with
+#: ``panel_correction="simex"`` (its two pseudo-panels, seeded by ``random_state=0``, and the
+#: linear extrapolation of its parameters, the two log coefficients)
+VARIANTS = ("population LD scores", "population weights", "local weights", "SIMEX")
 
 
 class LDSRDesign:
@@ -116,9 +120,23 @@ class LDSRDesign:
             lts.append(local_ld_score(l))
         return N * np.concatenate(xs), np.concatenate(ls), np.concatenate(lts)
 
-    def fit(self, beta_hat, sigma2, variant="estimator"):
+    def fit(self, beta_hat, sigma2, variant="estimator", pseudo=()):
         """(h2, enrichment of A) of the estimator on ``beta_hat``, or of one of
-        :data:`VARIANTS`."""
+        :data:`VARIANTS` ("SIMEX": ``pseudo`` holds the pseudo-panels' LDSRDesigns)."""
+        if variant == "SIMEX":
+            logs = np.log(np.maximum([d.coefficients(beta_hat, sigma2) for d in (self,) + pseudo],
+                                     1e-300))
+            return self._summary(np.exp(simex_weights(len(logs)) @ logs))
+        return self._summary(self.coefficients(beta_hat, sigma2, variant))
+
+    def _summary(self, tau):
+        parts = tau * self.sums
+        h2 = parts.sum()
+        return float(h2), float(parts[1] / h2 / self.share_a) if h2 > 0 else float("nan")
+
+    def coefficients(self, beta_hat, sigma2, variant="estimator"):
+        """The non-negative coefficients of the two partitioned LD scores (``f / pq^0.7`` of
+        the variants outside and inside A)."""
         X, l, lt = self.pieces["panel"]
         if variant == "population LD scores":
             X = self.pieces["population"][0]
@@ -131,9 +149,7 @@ class LDSRDesign:
              else ldsr_weights(l, lt, N, h2_ballpark, self.M))
         sw = np.sqrt(w)
         tau, _ = nnls(X * sw[:, None], (chi2 - sigma2) * sw)
-        parts = tau * self.sums
-        h2 = parts.sum()
-        return float(h2), float(parts[1] / h2 / self.share_a) if h2 > 0 else float("nan")
+        return tau
 
 
 class LocusDraws:
@@ -157,19 +173,27 @@ class LocusDraws:
         return out
 
 
-def check_against_estimator(design, stats, bh, sigma2):
+def check_against_estimator(design, stats, bh, sigma2, pseudo=()):
     """|closed form - GLMPrior(solver="ldsr")| in h2 and enrichment (relative) on one draw, the
-    estimator run to a tight tolerance."""
+    estimator run to a tight tolerance; with ``pseudo`` (the pseudo-panels' designs), of the
+    estimator with ``panel_correction="simex"`` against the "SIMEX" variant."""
     st = stats.with_beta_hat(bh)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # a tight tolerance: the closed form is the optimum of the estimator's loss
-        est = deepwas.GLMPrior(solver="ldsr", random_state=0, tol=1e-10,
-                               max_iter=5000).fit(st)
+        est = deepwas.GLMPrior(solver="ldsr", random_state=0, tol=1e-10, max_iter=5000,
+                               panel_correction="simex" if pseudo else "none").fit(st)
         tab = est.partitioned_h2(st, jackknife="none")
     a = tab.loc[tab["Category"] == "A"].iloc[0]
-    h2, e = design.fit(bh, sigma2)
+    h2, e = design.fit(bh, sigma2, "SIMEX" if pseudo else "estimator", pseudo)
     return abs(h2 - tab.attrs["h2"]), abs(e - float(a["Enrichment"])) / abs(e)
+
+
+def pseudo_designs(stats, annot):
+    """The LDSRDesigns of the pseudo-panels ``panel_correction="simex"`` fits with
+    ``random_state=0``."""
+    return tuple(LDSRDesign(stats.with_pseudo_panel(seed, stats.ld.panel_size), annot)
+                 for seed in _pseudo_seeds(0))
 
 
 def run(n_refs, panels, draws, h2s, check, out=None, designs=("in-sample", "panel"),
@@ -191,18 +215,21 @@ def run(n_refs, panels, draws, h2s, check, out=None, designs=("in-sample", "pane
                 stats = base_stats(D, design, h2, {}, None, panel=j)
                 extra = VARIANTS if variants and design_name == "panel" else ()
                 problem = LDSRDesign(stats, annot, population=D["P"] if extra else None)
+                pseudo = pseudo_designs(stats, annot) if extra else ()
                 rng = np.random.default_rng([n_ref, j, int(h2 * 1000),
                                              int(design_name == "in-sample")])
                 for d in range(n_draws):
                     bh = draws_of.draw(rng)
                     if j == 0 and d < check:
-                        dh, de = check_against_estimator(problem, stats, bh, 1.0 - h2)
-                        print(f"  check n_ref {n_ref} {design_name} h2 {h2} draw {d}: "
-                              f"|h2 diff| {dh:.2e}, enrichment rel. diff {de:.2e}", flush=True)
-                        if de > 1e-2:
-                            raise RuntimeError("the closed form is not the estimator")
+                        for ps in ((), pseudo) if pseudo else ((),):
+                            dh, de = check_against_estimator(problem, stats, bh, 1.0 - h2, ps)
+                            print(f"  check n_ref {n_ref} {design_name} h2 {h2} draw {d}"
+                                  f"{' SIMEX' if ps else ''}: |h2 diff| {dh:.2e}, "
+                                  f"enrichment rel. diff {de:.2e}", flush=True)
+                            if de > 1e-2:
+                                raise RuntimeError("the closed form is not the estimator")
                     for variant in ("estimator",) + extra:
-                        h2_hat, e_hat = problem.fit(bh, 1.0 - h2, variant)
+                        h2_hat, e_hat = problem.fit(bh, 1.0 - h2, variant, pseudo)
                         rows.append(dict(design=design_name, n_ref=n_ref, panel=j,
                                          h2_true=h2, variant=variant, draw=d, h2=h2_hat,
                                          enrichment=e_hat, enrichment_true=truth))

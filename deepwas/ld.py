@@ -48,6 +48,13 @@ class LDSource:
     variants: pd.DataFrame
     #: people the LD was computed from, when known (a genotype panel); None otherwise
     panel_size = None
+
+    @property
+    def noise_panel_sizes(self):
+        """The panel sizes whose sampling noise this LD carries: ``(n,)`` for a panel of ``n``
+        people, ``()`` when unknown; a pseudo-panel drawn from a panel adds its own size
+        (:mod:`deepwas.pseudo_panel`). LD score regression corrects its r^2 for each."""
+        return () if self.panel_size is None else (int(self.panel_size),)
     #: attributes that cache loaded data: emptied when the source is pickled (sent to a
     #: precompute worker), which then reads only what its windows need
     _TRANSIENT = ()
@@ -126,6 +133,10 @@ class _SubsetLD(LDSource):
     @property
     def panel_size(self):
         return self.parent.panel_size
+
+    @property
+    def noise_panel_sizes(self):
+        return self.parent.noise_panel_sizes
 
     def block(self, rows, cols):
         return self.parent.block(self.keep[rows], self.keep[cols])

@@ -125,6 +125,11 @@ class BootstrapPanelLD(StandardisedRowsLD):
         """People drawn (``n_people``): the panel size whose noise the draw adds."""
         return self.n_people
 
+    @property
+    def noise_panel_sizes(self):
+        """The draw's noise on top of the panel's: ``(n_people,) + panel's``."""
+        return (self.n_people,) + tuple(self.panel.noise_panel_sizes)
+
     def standardised(self, rows):
         # X X^T / n_ref is the correlation over the people drawn; a variant none of whose
         # carriers was drawn has no variation there: a zero row
@@ -173,6 +178,11 @@ class PseudoPanelLD(StandardisedRowsLD):
         return PseudoPanelLD(self.panel, self.n_ref, self.seed,
                              rows=self.rows[np.asarray(keep, dtype=np.int64)])
 
+    @property
+    def noise_panel_sizes(self):
+        """The pseudo-people's noise on top of the panel's: ``(n_people,) + panel's``."""
+        return (self.n_ref,) + tuple(self.panel.noise_panel_sizes)
+
 
 class BlockPseudoPanelLD(StandardisedRowsLD):
     """Pseudo-panel of an LD matrix cut at blocks: ``n_people`` Gaussian pseudo-people drawn
@@ -201,6 +211,11 @@ class BlockPseudoPanelLD(StandardisedRowsLD):
         state = dict(self.__dict__)
         state["_last"], state["_last_key"] = (None, None, None), (None, None)
         return state
+
+    @property
+    def noise_panel_sizes(self):
+        """The pseudo-people's noise on top of the matrix's panel: ``(n_people,) + its``."""
+        return (self.n_ref,) + tuple(self.source.noise_panel_sizes)
 
     def window_key(self, core, ext):
         # a window's pseudo-LD depends on the whole LD of each block it reads, on the block

@@ -107,7 +107,11 @@ class LDSRBlocks:
             # float64, where the float64 temporaries took 0.58 s of a demo window's 0.6 s
             R2 = R_EI.T.astype(np.float32)
             np.square(R2, out=R2)
-            unbiased_r2(R2, None if in_sample else self.stats.ld.panel_size)
+            # a pseudo-panel's r^2 carries its own noise on top of its panel's: corrected for
+            # each layer (the corrections commute), or the refits of the panel correction
+            # read LD scores inflated by about m / n (a block of m variants): h2 -25 %
+            for n_ref in () if in_sample else self.stats.ld.noise_panel_sizes:
+                unbiased_r2(R2, n_ref)
             ld_scores = R2.sum(1, dtype=np.float64)
             chi2 = self.stats.n * self._beta[core] ** 2
             hit = (torch.as_tensor(R2, device=self.device),
