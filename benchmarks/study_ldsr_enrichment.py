@@ -53,7 +53,7 @@ import pandas as pd
 from scipy.optimize import nnls
 
 import deepwas
-from deepwas.estimators._panel_correction import _pseudo_seeds
+from deepwas.estimators._panel_correction import _pseudo_seeds, extrapolation_agrees
 from deepwas.estimators._panel_correction import weights as simex_weights
 from deepwas.fitting._ldsr import (LDSRBlocks, ld_score_regression, ldsr_weights,
                                    local_ld_score)
@@ -124,9 +124,13 @@ class LDSRDesign:
         """(h2, enrichment of A) of the estimator on ``beta_hat``, or of one of
         :data:`VARIANTS` ("SIMEX": ``pseudo`` holds the pseudo-panels' LDSRDesigns)."""
         if variant == "SIMEX":
-            logs = np.log(np.maximum([d.coefficients(beta_hat, sigma2) for d in (self,) + pseudo],
-                                     1e-300))
-            return self._summary(np.exp(simex_weights(len(logs)) @ logs))
+            taus = [d.coefficients(beta_hat, sigma2) for d in (self,) + pseudo]
+            logs = np.log(np.maximum(taus, 1e-300))
+            h2, e = self._summary(np.exp(simex_weights(len(logs)) @ logs))
+            # as the estimator: a fit at a bound leaves the fit on the panel's LD
+            if not extrapolation_agrees([self._summary(t)[0] for t in taus], h2):
+                return self._summary(taus[0])
+            return h2, e
         return self._summary(self.coefficients(beta_hat, sigma2, variant))
 
     def _summary(self, tau):

@@ -416,3 +416,21 @@ def test_ldsr_is_corrected_when_asked(fitted):
     assert simex.panel_h2_[0] == pytest.approx(auto.h2(stats), rel=1e-6)
     # the pseudo-panels' h2 sit near the panel's (+-15 %), not a quarter below it
     assert np.all(np.abs(simex.panel_h2_[1:3] / simex.panel_h2_[0] - 1) < 0.15)
+
+
+def test_an_extrapolation_from_a_fit_at_a_bound_is_refused(fitted, monkeypatch):
+    """A fit whose coefficient ran to a bound sends the parameter extrapolation far off (LD
+    score regression, 0.2-0.5 % of its fits: h2 of 1e145 for fits of 0.2): the prior's
+    extrapolated h2 must stay within a factor 2 of the fits' h2 extrapolated, else the fit on
+    the panel's LD is kept, with a warning."""
+    from deepwas.estimators import _panel_correction as pc
+
+    assert pc.extrapolation_agrees([0.20, 0.21, 0.22], 0.19)
+    assert not pc.extrapolation_agrees([0.20, 0.21, 0.22], 1e145)
+    assert not pc.extrapolation_agrees([0.02, 0.05, 0.06], 0.01)   # linear h2 below 0
+    _, stats = fitted
+    monkeypatch.setattr(pc, "extrapolation_agrees", lambda fits, h2: False)
+    with pytest.warns(UserWarning, match="panel correction not applied"):
+        est = deepwas.ConstantPrior(random_state=0, panel_correction="simex").fit(stats)
+    assert est.panel_correction_ == "none" and est.panel_fits_ is None
+    assert len(est.panel_h2_) == 3 and est.panel_h2_[0] == pytest.approx(est.h2(stats))
