@@ -48,6 +48,9 @@ class LDSource:
     variants: pd.DataFrame
     #: people the LD was computed from, when known (a genotype panel); None otherwise
     panel_size = None
+    #: attributes that cache loaded data: emptied when the source is pickled (sent to a
+    #: precompute worker), which then reads only what its windows need
+    _TRANSIENT = ()
 
     @property
     def noise_panel_sizes(self):
@@ -55,9 +58,6 @@ class LDSource:
         people, ``()`` when unknown; a pseudo-panel drawn from a panel adds its own size
         (:mod:`deepwas.pseudo_panel`). LD score regression corrects its r^2 for each."""
         return () if self.panel_size is None else (int(self.panel_size),)
-    #: attributes that cache loaded data: emptied when the source is pickled (sent to a
-    #: precompute worker), which then reads only what its windows need
-    _TRANSIENT = ()
 
     def __getstate__(self):
         state = dict(self.__dict__)

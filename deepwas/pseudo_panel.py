@@ -79,7 +79,16 @@ def weighted_standardised(x, weights):
     return z / np.where(scale > 1e-12, scale, np.inf)
 
 
-class BootstrapPanelLD(StandardisedRowsLD):
+class _DrawnLD(StandardisedRowsLD):
+    """LD drawn from another source (``self.panel``): it carries its own noise, of a panel of
+    ``panel_size`` people, on top of that source's."""
+
+    @property
+    def noise_panel_sizes(self):
+        return (int(self.panel_size),) + tuple(self.panel.noise_panel_sizes)
+
+
+class BootstrapPanelLD(_DrawnLD):
     """LD of a genotype panel's own people drawn with replacement (module docstring).
 
     Parameters
@@ -125,11 +134,6 @@ class BootstrapPanelLD(StandardisedRowsLD):
         """People drawn (``n_people``): the panel size whose noise the draw adds."""
         return self.n_people
 
-    @property
-    def noise_panel_sizes(self):
-        """The draw's noise on top of the panel's: ``(n_people,) + panel's``."""
-        return (self.n_people,) + tuple(self.panel.noise_panel_sizes)
-
     def standardised(self, rows):
         # X X^T / n_ref is the correlation over the people drawn; a variant none of whose
         # carriers was drawn has no variation there: a zero row
@@ -141,7 +145,7 @@ class BootstrapPanelLD(StandardisedRowsLD):
                                 rows=self.rows[np.asarray(keep, dtype=np.int64)])
 
 
-class PseudoPanelLD(StandardisedRowsLD):
+class PseudoPanelLD(_DrawnLD):
     """LD of ``n_people`` Gaussian pseudo-people drawn from a genotype panel's LD.
 
     Parameters
@@ -178,13 +182,8 @@ class PseudoPanelLD(StandardisedRowsLD):
         return PseudoPanelLD(self.panel, self.n_ref, self.seed,
                              rows=self.rows[np.asarray(keep, dtype=np.int64)])
 
-    @property
-    def noise_panel_sizes(self):
-        """The pseudo-people's noise on top of the panel's: ``(n_people,) + panel's``."""
-        return (self.n_ref,) + tuple(self.panel.noise_panel_sizes)
 
-
-class BlockPseudoPanelLD(StandardisedRowsLD):
+class BlockPseudoPanelLD(_DrawnLD):
     """Pseudo-panel of an LD matrix cut at blocks: ``n_people`` Gaussian pseudo-people drawn
     from each block's LD, blocks independent (module docstring).
 
@@ -213,9 +212,9 @@ class BlockPseudoPanelLD(StandardisedRowsLD):
         return state
 
     @property
-    def noise_panel_sizes(self):
-        """The pseudo-people's noise on top of the matrix's panel: ``(n_people,) + its``."""
-        return (self.n_ref,) + tuple(self.source.noise_panel_sizes)
+    def panel(self):
+        """The LD matrix the pseudo-people are drawn from (``source``)."""
+        return self.source
 
     def window_key(self, core, ext):
         # a window's pseudo-LD depends on the whole LD of each block it reads, on the block

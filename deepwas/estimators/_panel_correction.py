@@ -71,8 +71,6 @@ def _link(est):
 def _why_not(est, stats):
     """Why SIMEX cannot correct this fit (a sentence), or None when it can."""
     name = est._model_name()
-    if est.solver not in ("deepwas", "ldsr"):
-        return f"solver={est.solver!r}"
     if name not in ("constant", "glm") or _link(est) != "exp":
         return ("the prior's log f is not linear in its parameters (only the constant and the "
                 "GLM prior with the exp link are extrapolated)")
