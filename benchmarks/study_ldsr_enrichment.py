@@ -181,7 +181,7 @@ def check_against_estimator(design, stats, bh, sigma2, pseudo=()):
     """|closed form - GLMPrior(solver="ldsr")| in h2 and enrichment (relative) on one draw, the
     estimator run to a tight tolerance; with ``pseudo`` (the pseudo-panels' designs), of the
     estimator with ``panel_correction="simex"`` against the "SIMEX" variant."""
-    st = stats.with_beta_hat(bh)
+    st = stats.with_beta_hat(bh, sigma2=sigma2)
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         # a tight tolerance: the closed form is the optimum of the estimator's loss
@@ -210,20 +210,23 @@ def run(n_refs, panels, draws, h2s, check, out=None, designs=("in-sample", "pane
         # the in-sample cell gets as many draws as the panel cell has in all
         cells = ([("in-sample", 0, draws * panels)] if "in-sample" in designs else []) + (
             [("panel", j, draws) for j in range(panels)] if "panel" in designs else [])
+        # the LD, its LD scores and the pseudo-panels do not depend on h2: built once a cell
+        truths, draws_of = {}, {}
         for h2 in h2s:
             f = D["shape"] * h2 / D["shape"].sum()
-            draws_of = LocusDraws(D["P"], D["regions"], f, (1.0 - h2) / N)
-            truth = enrichment(f, annot)
-            for design_name, j, n_draws in cells:
-                design = "realistic-in-sample" if design_name == "in-sample" else "realistic"
-                stats = base_stats(D, design, h2, {}, None, panel=j)
-                extra = VARIANTS if variants and design_name == "panel" else ()
-                problem = LDSRDesign(stats, annot, population=D["P"] if extra else None)
-                pseudo = pseudo_designs(stats, annot) if extra else ()
+            draws_of[h2] = LocusDraws(D["P"], D["regions"], f, (1.0 - h2) / N)
+            truths[h2] = enrichment(f, annot)
+        for design_name, j, n_draws in cells:
+            design = "realistic-in-sample" if design_name == "in-sample" else "realistic"
+            stats = base_stats(D, design, h2s[0], {}, None, panel=j)
+            extra = VARIANTS if variants and design_name == "panel" else ()
+            problem = LDSRDesign(stats, annot, population=D["P"] if extra else None)
+            pseudo = pseudo_designs(stats, annot) if extra else ()
+            for h2 in h2s:
                 rng = np.random.default_rng([n_ref, j, int(h2 * 1000),
                                              int(design_name == "in-sample")])
                 for d in range(n_draws):
-                    bh = draws_of.draw(rng)
+                    bh = draws_of[h2].draw(rng)
                     if j == 0 and d < check:
                         for ps in ((), pseudo) if pseudo else ((),):
                             dh, de = check_against_estimator(problem, stats, bh, 1.0 - h2, ps)
@@ -236,9 +239,9 @@ def run(n_refs, panels, draws, h2s, check, out=None, designs=("in-sample", "pane
                         h2_hat, e_hat = problem.fit(bh, 1.0 - h2, variant, pseudo)
                         rows.append(dict(design=design_name, n_ref=n_ref, panel=j,
                                          h2_true=h2, variant=variant, draw=d, h2=h2_hat,
-                                         enrichment=e_hat, enrichment_true=truth))
-            print(f"n_ref {n_ref}, h2 {h2}: done at {time.perf_counter() - t0:.0f} s",
-                  flush=True)
+                                         enrichment=e_hat, enrichment_true=truths[h2]))
+            print(f"n_ref {n_ref}, {design_name} {j}: done at "
+                  f"{time.perf_counter() - t0:.0f} s", flush=True)
         if out:
             pd.DataFrame(rows).to_csv(out, index=False)
     return pd.DataFrame(rows)
