@@ -102,7 +102,10 @@ ESTIMATORS = {"thinned (default)": dict(ld_regularisation="thinned"),
 #: run only when named in --estimators, never by default: the panel correction forced at any
 #: signal, for the docs' rows "thinned, SIMEX at any signal" (h2 0.005)
 ON_REQUEST = {"thinned, SIMEX at any signal": dict(ld_regularisation="thinned",
-                                                   panel_correction="simex")}
+                                                   panel_correction="simex"),
+              # LD score regression with the panel correction (opt-in for LDSR; "auto" leaves
+              # it alone): its jackknife's coverage and SE : SD decide whether "auto" takes it
+              "LDSR, SIMEX": dict(solver="ldsr", panel_correction="simex")}
 #: labels in the in-sample designs, where the LD is declared in-sample (``ld_in_sample=True``)
 #: and the default ("auto") is the exact likelihood; thinned cores there correct nothing
 IN_SAMPLE_LABELS = {"exact": "exact (default)", "thinned (default)": "thinned",

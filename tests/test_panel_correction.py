@@ -418,6 +418,24 @@ def test_ldsr_is_corrected_when_asked(fitted):
     assert np.all(np.abs(simex.panel_h2_[1:3] / simex.panel_h2_[0] - 1) < 0.15)
 
 
+def test_ldsr_correction_reads_any_windows_but_not_in_sample_ld(fitted, panel):
+    """LD score regression reads the panel's r^2, whatever regularises the likelihood: its
+    correction runs on fixed windows (the "mismatch" model there) as on thinned cores, and is
+    refused where ``ld_regularisation="none"`` declares the LD the sample's own."""
+    _, stats = fitted
+    bh = stats.variants["beta_hat"].to_numpy()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        fixed = panel_design._split_stats(panel, panel, 0.2, 0, ld_blocks="none")
+        assert fixed.ld_model.regularisation == "mismatch"
+        est = deepwas.ConstantPrior(random_state=0, solver="ldsr",
+                                    panel_correction="simex").fit(fixed.with_beta_hat(bh))
+        assert est.panel_correction_ == "simex" and est.panel_fits_.shape[0] == 3
+        exact = panel_design._split_stats(panel, panel, 0.2, 0, ld_regularisation="none")
+        with pytest.raises(ValueError, match="sample's own"):
+            deepwas.ConstantPrior(solver="ldsr", panel_correction="simex").fit(exact)
+
+
 def test_an_extrapolation_from_a_fit_at_a_bound_is_refused(fitted, monkeypatch):
     """A fit whose coefficient ran to a bound sends the parameter extrapolation far off (LD
     score regression, 0.2-0.5 % of its fits: h2 of 1e145 for fits of 0.2): the prior's

@@ -74,9 +74,16 @@ def _why_not(est, stats):
     if name not in ("constant", "glm") or _link(est) != "exp":
         return ("the prior's log f is not linear in its parameters (only the constant and the "
                 "GLM prior with the exp link are extrapolated)")
-    if stats.ld_model.regularisation != "thinned":
-        return (f"ld_regularisation={stats.ld_model.regularisation!r} (the correction was "
-                "measured for thinned cores)")
+    regularisation = stats.ld_model.regularisation
+    if est.solver == "ldsr":
+        # LD score regression reads the panel's r^2, not the likelihood's regularised LD: any
+        # windows do, but "none" declares the LD the sample's own (its r^2 kept uncorrected)
+        if regularisation == "none":
+            return ("ld_regularisation='none' takes the LD as the GWAS sample's own, whose "
+                    "r^2 LD score regression keeps uncorrected")
+    elif regularisation != "thinned":
+        return (f"ld_regularisation={regularisation!r} (the correction was measured for "
+                "thinned cores)")
     if not supports_pseudo_panel(stats.ld):
         return (f"the LD ({type(stats.ld).__name__}) is of a panel of unknown size (pass "
                 "n_ref=)")
