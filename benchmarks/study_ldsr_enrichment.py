@@ -27,13 +27,13 @@ draws, at no loss of exactness:
 Designs (``--designs``): ``in-sample`` (the GWAS's own LD, declared; ``--draws`` times
 ``--panels`` draws), and ``panel``: a panel of ``--n-ref`` other people with the defaults, over
 ``--panels`` disjoint panels (``--draws`` draws each); ``--variants`` adds :data:`VARIANTS`
-to the panel cells. Each row of the summary gives the bias of h2 and of the enrichment
-relative to the truth with its SE (over the panels' means, which vary from panel to panel),
-the SD over draws, and the RMSE.
+to the panel cells (``--variants SIMEX``: only those named). Each row of the summary gives
+the bias of h2 and of the enrichment relative to the truth with its SE (over the panels'
+means, which vary from panel to panel), the SD over draws, and the RMSE.
 
 usage: OMP_NUM_THREADS=2 python benchmarks/study_ldsr_enrichment.py [--n-ref 150,200,500]
        [--panels 20] [--draws 100] [--h2 0.05,0.2] [--check 2] [--designs in-sample,panel]
-       [--variants] [--out rows.csv]
+       [--variants [SIMEX,...]] [--out rows.csv]
        python benchmarks/study_ldsr_enrichment.py --from-csv rows.csv [--rst table.rst]
 
 The docs' table (docs/ldsr_enrichment_table.rst) is ``--from-csv
@@ -201,7 +201,7 @@ def pseudo_designs(stats, annot):
 
 
 def run(n_refs, panels, draws, h2s, check, out=None, designs=("in-sample", "panel"),
-        variants=False):
+        variants=()):
     rows = []
     for n_ref in n_refs:
         t0 = time.perf_counter()
@@ -219,9 +219,10 @@ def run(n_refs, panels, draws, h2s, check, out=None, designs=("in-sample", "pane
         for design_name, j, n_draws in cells:
             design = "realistic-in-sample" if design_name == "in-sample" else "realistic"
             stats = base_stats(D, design, h2s[0], {}, None, panel=j)
-            extra = VARIANTS if variants and design_name == "panel" else ()
-            problem = LDSRDesign(stats, annot, population=D["P"] if extra else None)
-            pseudo = pseudo_designs(stats, annot) if extra else ()
+            extra = tuple(variants) if design_name == "panel" else ()
+            population = any(v.startswith("population") for v in extra)
+            problem = LDSRDesign(stats, annot, population=D["P"] if population else None)
+            pseudo = pseudo_designs(stats, annot) if "SIMEX" in extra else ()
             for h2 in h2s:
                 rng = np.random.default_rng([n_ref, j, int(h2 * 1000),
                                              int(design_name == "in-sample")])
@@ -316,8 +317,9 @@ def main():
                     help="draws of each cell's first panel also fitted by the estimator")
     ap.add_argument("--out", default=None)
     ap.add_argument("--designs", default="in-sample,panel")
-    ap.add_argument("--variants", action="store_true",
-                    help="also fit VARIANTS on the panel cells (the attenuation's sources)")
+    ap.add_argument("--variants", nargs="?", const=",".join(VARIANTS), default="",
+                    help="also fit these VARIANTS (names separated by ','; all when none is "
+                    "named) on the panel cells: the attenuation's sources and SIMEX")
     ap.add_argument("--from-csv", nargs="+", default=None)
     ap.add_argument("--rst", default=None, help="write the summary as a list-table here")
     args = ap.parse_args()
@@ -325,9 +327,13 @@ def main():
         report(pd.concat([pd.read_csv(p) for p in args.from_csv], ignore_index=True),
                args.rst)
         return
+    variants = tuple(v for v in args.variants.split(",") if v)
+    unknown = set(variants) - set(VARIANTS)
+    if unknown:
+        ap.error(f"unknown variants {sorted(unknown)}; known: {', '.join(VARIANTS)}")
     df = run([int(x) for x in args.n_ref.split(",")], args.panels, args.draws,
              [float(x) for x in args.h2.split(",")], args.check, args.out,
-             args.designs.split(","), args.variants)
+             args.designs.split(","), variants)
     report(df, args.rst)
 
 

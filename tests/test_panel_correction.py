@@ -4,6 +4,7 @@ extrapolation of the prior fitted on them (docs "LD from a reference panel").
 Pseudo-panels are checked on the shipped 1000 Genomes genotypes (noise level, unit diagonal,
 determinism, slices); the extrapolation, its jackknife and its saving are checked against
 fits made here by hand; the bias it removes against a fit with the GWAS sample's own LD."""
+import copy
 import warnings
 
 import numpy as np
@@ -260,6 +261,36 @@ def test_jackknife_extrapolates_every_leave_out(fitted):
         warnings.simplefilter("ignore")
         naive = deepwas.heritability.partitioned_h2(_without_fits(est), stats)
     assert abs(naive.attrs["h2_std_error"] / se - 1) > 0.1
+
+
+def test_jackknife_refuses_leave_outs_whose_extrapolation_went_off(fitted):
+    """Every leave-one-block-out extrapolation must pass the rule the full fit passed: blocks
+    whose extrapolated h2 ran several times their fits' (LD score regression, 150 people,
+    h2 0.005: 4 of 12 blocks) made the SE 8-40 times the estimates' spread. Such a jackknife
+    gives NaN standard errors with a warning, not that number."""
+    from deepwas.estimators._panel_correction import weights
+
+    est, stats = fitted
+    est = copy.copy(est)
+    seen = []
+
+    def rule(h2_fits, h2):
+        seen.append((np.asarray(h2_fits), h2))
+        return len(seen) != 2                     # the second block's extrapolation is off
+
+    est.extrapolation_agrees = rule
+    with pytest.warns(UserWarning, match="in 1 of [0-9]+ leave-one-block-out"):
+        tab = est.partitioned_h2(stats)
+    assert np.isnan(tab.attrs["h2_std_error"])
+    assert tab.attrs["h2"] == pytest.approx(est.h2(stats), rel=1e-6)
+    assert len(seen) == tab.attrs["n_blocks"]
+    # the rule reads each block's three fits and that block's extrapolation
+    for h2_fits, h2 in seen:
+        assert h2_fits.shape == (3,) and h2 == pytest.approx(weights(3) @ h2_fits, rel=0.2)
+    est.extrapolation_agrees = lambda h2_fits, h2: True
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        assert np.isfinite(est.partitioned_h2(stats).attrs["h2_std_error"])
 
 
 def _h2_of(est, prior, stats):

@@ -220,6 +220,12 @@ def _h2(est, fitted, stats):
 class PanelCorrectionMixin:
     """The fits behind a panel-corrected prior, for its jackknife and score test."""
 
+    @staticmethod
+    def extrapolation_agrees(h2_fits, h2_extrapolated):
+        """The rule :func:`extrapolation_agrees` that the fit passed, for its jackknife's
+        leave-one-block-out extrapolations."""
+        return extrapolation_agrees(h2_fits, h2_extrapolated)
+
     def panel_components(self, stats):
         """The fits whose weighted parameters are this prior: ``[(weight, est, stats_j)]``.
 
