@@ -38,9 +38,11 @@ usage: OMP_NUM_THREADS=2 python benchmarks/study_ldsr_enrichment.py [--n-ref 150
 
 The docs' table (docs/ldsr_enrichment_table.rst) is ``--from-csv
 benchmarks/results_ldsr_enrichment.csv.gz``: the panel rows of ``--n-ref 150,200,500``, the
-in-sample rows of ``--n-ref 200 --designs in-sample``, the variants' rows of ``--n-ref 150``
-and ``--n-ref 200`` with ``--variants --designs panel`` (2026-12-06; about 6 minutes a panel
-size and both h2 on one core, with or without the variants).
+in-sample rows of ``--n-ref 200 --designs in-sample``, the variants' rows of ``--n-ref 150``,
+``--n-ref 200`` and ``--n-ref 500`` with ``--variants --designs panel``, and the weak signal's
+of ``--n-ref 150,200 --h2 0.005,0.01 --designs panel --variants SIMEX`` (2026-12-06; about 6
+minutes a panel size and both h2 on one core without the variants, 10 with them; the weak
+signal's SIMEX run took 17 a size sharing two cores with another run).
 """
 from __future__ import annotations
 

@@ -216,9 +216,11 @@ class FunctionalPrior(GeneticsMixin, PanelCorrectionMixin, BaseEstimator):
         genotypes, ``from_plink``, or its LD matrix with ``n_ref=``, pseudo-people then drawn
         block by block); with ``solver="ldsr"`` only when asked ("simex": it takes LD score
         regression's enrichment from 5-9 % low to within 2.1 % with 150 and 200 people, at an
-        enrichment RMSE 7-11 % larger; docs "LD from a reference panel"). An extrapolation
-        whose h2 is more than a factor 2 from the fits' h2 extrapolated (a fit at a bound of
-        its coefficients) is not applied: the fit on the panel's LD is kept, with a warning.
+        enrichment RMSE 7-11 % larger, and is worse with 500 people and at weak signal;
+        docs "LD from a reference panel"). An extrapolation whose h2 is more than a factor 2
+        from the fits' h2 extrapolated (a fit at a bound of its coefficients) is not applied:
+        the fit on the panel's LD is kept, with a warning; a jackknife leave-out that fails
+        the same rule makes ``partitioned_h2``'s SEs NaN, with a warning.
         "auto": "simex" when it
         applies to ``solver="deepwas"``, the panel
         has fewer than a tenth of the GWAS's N people (no in-sample LD is that small) and the
