@@ -13,6 +13,12 @@ annotation, and prints h2 and the enrichment of the annotation for:
 * ``uncorrected`` -- the fit on the panel's LD (thinned cores, ``panel_correction="none"``);
 * ``gaussian`` -- the package's correction (the same seeds as ``panel_correction="auto"``);
 * ``bootstrap`` -- the same extrapolation with bootstrap pseudo-panels;
+* ``quadratic`` -- with ``--kinds``: Gaussian pseudo-panels at two noise levels, the
+  correction's two of the panel's size (noise ``2/n``) and two of half its size (``3/n``),
+  and the quadratic through the three points extrapolated to no noise
+  (``3 theta_panel - 3 mean(theta_n) + mean(theta_n/2)``; Cook and Stefanski's extrapolant),
+  with ``linear3``, the least squares line through the same three points
+  (``(4 theta_panel + mean(theta_n) - 2 mean(theta_n/2)) / 3``);
 * ``in-sample`` -- the exact likelihood on the GWAS sample's own LD (the paired reference);
 * ``thinned in-sample`` -- with ``--thinned-in-sample``: thinned cores on the GWAS sample's
   own LD (declared in-sample, so uncorrected), the panel fits' own reference (about 70 s more
@@ -23,7 +29,7 @@ Point estimates only (no jackknife). About a minute a replicate on one core.
 Usage::
 
     python benchmarks/study_simex_draws.py --n-ref 150 --reps 25 [--first-rep 0] [--out rows.csv]
-        [--thinned-in-sample]
+        [--thinned-in-sample] [--kinds uncorrected,gaussian,quadratic]
     python benchmarks/study_simex_draws.py --from-csv rows.csv [more.csv ...]
 """
 from __future__ import annotations
@@ -45,7 +51,10 @@ from deepwas.jackknife import flat_parameters, set_parameters
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import study_reference_panel as study  # noqa: E402
 
-KINDS = ("uncorrected", "gaussian", "bootstrap", "in-sample", "thinned in-sample")
+KINDS = ("uncorrected", "gaussian", "bootstrap", "quadratic", "linear3", "in-sample",
+         "thinned in-sample")
+#: what runs without --kinds (the study as first run)
+DEFAULT_KINDS = "uncorrected,gaussian,bootstrap,in-sample"
 
 
 def _point(est, stats, annot):
@@ -53,7 +62,13 @@ def _point(est, stats, annot):
     return f.sum(), study.enrichment(f, annot)
 
 
-def one_replicate(D, panel_stats, in_sample, h2, rep, thinned_in_sample=None):
+def _half_panel_seeds(rep):
+    """Seeds of the half-size pseudo-panels, apart from the correction's own."""
+    return [int(s) for s in np.random.SeedSequence([rep, 5137, 2]).generate_state(2)]
+
+
+def one_replicate(D, panel_stats, in_sample, h2, rep, thinned_in_sample=None,
+                  kinds=DEFAULT_KINDS.split(",")):
     rng = np.random.default_rng([rep, study.DESIGNS.index("realistic"), int(h2 * 1000)])
     bh, f_true = study.draw(D, "realistic", h2, rng)
     stats = panel_stats.with_beta_hat(bh)
@@ -62,15 +77,28 @@ def one_replicate(D, panel_stats, in_sample, h2, rep, thinned_in_sample=None):
         warnings.simplefilter("ignore")
         fit = deepwas.GLMPrior(random_state=rep, panel_correction="none").fit(stats)
         theta = {"uncorrected": flat_parameters(fit.prior_)}
+
+        def refits(seeds, people=None, draw="gaussian"):
+            return np.array([flat_parameters(
+                deepwas.GLMPrior(random_state=rep, panel_correction="none")
+                .fit(stats.with_pseudo_panel(s, people, draw)).prior_) for s in seeds])
+
+        pseudo = {}
         for kind in ("gaussian", "bootstrap"):
-            fits = [theta["uncorrected"]] + [
-                flat_parameters(deepwas.GLMPrior(random_state=rep, panel_correction="none")
-                                .fit(stats.with_pseudo_panel(s, None, kind)).prior_)
-                for s in _pseudo_seeds(rep)]
-            # the correction's own extrapolation in the noise variance (1/n -> 2/n -> 0)
-            theta[kind] = weights(len(fits)) @ np.array(fits)
-        exact = deepwas.GLMPrior(random_state=rep).fit(in_sample.with_beta_hat(bh))
-        row["h2 in-sample"], row["enrichment in-sample"] = _point(exact, in_sample, D["annot"])
+            if kind in kinds or (kind == "gaussian" and "quadratic" in kinds):
+                pseudo[kind] = refits(_pseudo_seeds(rep), None, kind)
+                fits = np.vstack([theta["uncorrected"], pseudo[kind]])
+                # the correction's own extrapolation in the noise variance (1/n -> 2/n -> 0)
+                theta[kind] = weights(len(fits)) @ fits
+        if "quadratic" in kinds:
+            t0, t1 = theta["uncorrected"], pseudo["gaussian"].mean(0)
+            t2 = refits(_half_panel_seeds(rep), stats.ld.panel_size // 2).mean(0)
+            theta["quadratic"] = 3 * t0 - 3 * t1 + t2
+            theta["linear3"] = (4 * t0 + t1 - 2 * t2) / 3
+        if "in-sample" in kinds:
+            exact = deepwas.GLMPrior(random_state=rep).fit(in_sample.with_beta_hat(bh))
+            row["h2 in-sample"], row["enrichment in-sample"] = _point(exact, in_sample,
+                                                                      D["annot"])
         if thinned_in_sample is not None:
             thinned = thinned_in_sample.with_beta_hat(bh)
             row["h2 thinned in-sample"], row["enrichment thinned in-sample"] = _point(
@@ -98,8 +126,11 @@ def report(rows):
                 print(f"  {q:10s} {kind:17s} {rel.mean() * 100:+6.1f} ({se(rel):.1f}) / "
                       f"{rmse:.4g}   paired " + ", ".join(
                           f"{p.mean() * 100:+6.1f} ({se(p):.1f})" for p in paired))
-            diff = (d[f"{q} bootstrap"] - d[f"{q} gaussian"]) / truth
-            print(f"  {q:10s} bootstrap minus gaussian {diff.mean() * 100:+.2f} ({se(diff):.2f})")
+            for kind in ("bootstrap", "quadratic", "linear3"):
+                if f"{q} {kind}" in d and f"{q} gaussian" in d:
+                    diff = (d[f"{q} {kind}"] - d[f"{q} gaussian"]) / truth
+                    print(f"  {q:10s} {kind} minus gaussian {diff.mean() * 100:+.2f} "
+                          f"({se(diff):.2f})")
 
 
 def main():
@@ -110,14 +141,22 @@ def main():
     ap.add_argument("--first-rep", type=int, default=0)
     ap.add_argument("--out", default=None)
     ap.add_argument("--thinned-in-sample", action="store_true")
+    ap.add_argument("--kinds", default=DEFAULT_KINDS,
+                    help=f"of {', '.join(KINDS[:-1])} (separated by ','; 'quadratic' adds "
+                    "linear3; 'thinned in-sample' with --thinned-in-sample)")
     ap.add_argument("--from-csv", nargs="+")
     args = ap.parse_args()
     if args.from_csv:
         report(pd.concat([pd.read_csv(p) for p in args.from_csv]))
         return
     D = study.msprime_panel(n_ref=args.n_ref, panels=20)
-    in_sample = study.base_stats(D, "realistic-in-sample", args.h2,
-                                 dict(ld_regularisation="none"), None)
+    kinds = args.kinds.split(",")
+    unknown = set(kinds) - set(KINDS)
+    if unknown:
+        ap.error(f"unknown kinds {sorted(unknown)}")
+    in_sample = (study.base_stats(D, "realistic-in-sample", args.h2,
+                                  dict(ld_regularisation="none"), None)
+                 if "in-sample" in kinds else None)
     thinned = (study.base_stats(D, "realistic-in-sample", args.h2,
                                 dict(ld_regularisation="thinned"), None)
                if args.thinned_in_sample else None)
@@ -128,7 +167,7 @@ def main():
             cached = (rep % 20, study.base_stats(D, "realistic", args.h2,
                                                  dict(ld_regularisation="thinned"), None,
                                                  rep % 20))
-        rows.append(dict(one_replicate(D, cached[1], in_sample, args.h2, rep, thinned),
+        rows.append(dict(one_replicate(D, cached[1], in_sample, args.h2, rep, thinned, kinds),
                          n_ref=args.n_ref))
         print(f"  replicate {rep}: {time.perf_counter() - t0:.0f} s", flush=True)
         if args.out:

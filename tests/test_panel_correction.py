@@ -294,7 +294,6 @@ def test_jackknife_refuses_leave_outs_whose_extrapolation_went_off(fitted):
 
 
 def _h2_of(est, prior, stats):
-    import copy
     e = copy.copy(est)
     e.prior_ = prior
     return float(e.predict_f(stats).sum())

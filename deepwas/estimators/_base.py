@@ -212,9 +212,10 @@ class FunctionalPrior(GeneticsMixin, PanelCorrectionMixin, BaseEstimator):
         :meth:`SummaryStats.with_pseudo_panel`) and its parameters are extrapolated linearly
         in the noise variance to a noise-free panel (simulation-extrapolation,
         :mod:`deepwas.estimators._panel_correction`): three fits instead of one. Only for the
-        constant and GLM priors (exp link), on thinned cores of a panel of known size (its
-        genotypes, ``from_plink``, or its LD matrix with ``n_ref=``, pseudo-people then drawn
-        block by block); with ``solver="ldsr"`` only when asked ("simex": it takes LD score
+        constant and GLM priors (exp link), on thinned cores (LD score regression: any
+        windows but ``ld_regularisation="none"``) of a panel of known size (its genotypes,
+        ``from_plink``, or its LD matrix with ``n_ref=``, pseudo-people then drawn block by
+        block); with ``solver="ldsr"`` only when asked ("simex": it takes LD score
         regression's enrichment from 5-9 % low to within 2.1 % with 150 and 200 people, at an
         enrichment RMSE 7-11 % larger, and is worse with 500 people and at weak signal;
         docs "LD from a reference panel"). An extrapolation whose h2 is more than a factor 2
