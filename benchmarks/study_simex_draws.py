@@ -18,7 +18,9 @@ annotation, and prints h2 and the enrichment of the annotation for:
   and the quadratic through the three points extrapolated to no noise
   (``3 theta_panel - 3 mean(theta_n) + mean(theta_n/2)``; Cook and Stefanski's extrapolant),
   with ``linear3``, the least squares line through the same three points
-  (``(4 theta_panel + mean(theta_n) - 2 mean(theta_n/2)) / 3``);
+  (``(4 theta_panel + mean(theta_n) - 2 mean(theta_n/2)) / 3``); ``--draws`` pseudo-panels
+  at each level (default 2; more also give ``gaussian, all draws``, the correction's linear
+  extrapolation from all those of the panel's size);
 * ``in-sample`` -- the exact likelihood on the GWAS sample's own LD (the paired reference);
 * ``thinned in-sample`` -- with ``--thinned-in-sample``: thinned cores on the GWAS sample's
   own LD (declared in-sample, so uncorrected), the panel fits' own reference (about 70 s more
@@ -29,7 +31,7 @@ Point estimates only (no jackknife). About a minute a replicate on one core.
 Usage::
 
     python benchmarks/study_simex_draws.py --n-ref 150 --reps 25 [--first-rep 0] [--out rows.csv]
-        [--thinned-in-sample] [--kinds uncorrected,gaussian,quadratic]
+        [--thinned-in-sample] [--kinds uncorrected,gaussian,quadratic] [--draws 2]
     python benchmarks/study_simex_draws.py --from-csv rows.csv [more.csv ...]
 """
 from __future__ import annotations
@@ -51,8 +53,10 @@ from deepwas.jackknife import flat_parameters, set_parameters
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import study_reference_panel as study  # noqa: E402
 
-KINDS = ("uncorrected", "gaussian", "bootstrap", "quadratic", "linear3", "in-sample",
-         "thinned in-sample")
+KINDS = ("uncorrected", "gaussian", "gaussian, all draws", "bootstrap", "quadratic", "linear3",
+         "in-sample", "thinned in-sample")
+#: what --kinds names (the others come with one of them)
+SELECTABLE = ("uncorrected", "gaussian", "bootstrap", "quadratic", "in-sample")
 #: what runs without --kinds (the study as first run)
 DEFAULT_KINDS = "uncorrected,gaussian,bootstrap,in-sample"
 
@@ -62,13 +66,17 @@ def _point(est, stats, annot):
     return f.sum(), study.enrichment(f, annot)
 
 
-def _half_panel_seeds(rep):
-    """Seeds of the half-size pseudo-panels, apart from the correction's own."""
-    return [int(s) for s in np.random.SeedSequence([rep, 5137, 2]).generate_state(2)]
+def _level_seeds(rep, level, count):
+    """Seeds of ``count`` pseudo-panels at noise level ``level`` (1: the panel's size, the
+    correction's own two first; 2: half its size)."""
+    if level == 1:
+        extra = np.random.SeedSequence([rep, 5137, 1]).generate_state(max(count - 2, 0))
+        return (_pseudo_seeds(rep) + [int(s) for s in extra])[:count]
+    return [int(s) for s in np.random.SeedSequence([rep, 5137, 2]).generate_state(count)]
 
 
 def one_replicate(D, panel_stats, in_sample, h2, rep, thinned_in_sample=None,
-                  kinds=DEFAULT_KINDS.split(",")):
+                  kinds=DEFAULT_KINDS.split(","), draws=2):
     rng = np.random.default_rng([rep, study.DESIGNS.index("realistic"), int(h2 * 1000)])
     bh, f_true = study.draw(D, "realistic", h2, rng)
     stats = panel_stats.with_beta_hat(bh)
@@ -91,8 +99,14 @@ def one_replicate(D, panel_stats, in_sample, h2, rep, thinned_in_sample=None,
                 # the correction's own extrapolation in the noise variance (1/n -> 2/n -> 0)
                 theta[kind] = weights(len(fits)) @ fits
         if "quadratic" in kinds:
-            t0, t1 = theta["uncorrected"], pseudo["gaussian"].mean(0)
-            t2 = refits(_half_panel_seeds(rep), stats.ld.panel_size // 2).mean(0)
+            t0 = theta["uncorrected"]
+            more = _level_seeds(rep, 1, draws)[2:]
+            t1 = (np.vstack([pseudo["gaussian"], refits(more)]) if more
+                  else pseudo["gaussian"]).mean(0)
+            t2 = refits(_level_seeds(rep, 2, draws), stats.ld.panel_size // 2).mean(0)
+            if draws > 2:
+                # the correction's linear extrapolation with as many draws
+                theta["gaussian, all draws"] = 2 * t0 - t1
             theta["quadratic"] = 3 * t0 - 3 * t1 + t2
             theta["linear3"] = (4 * t0 + t1 - 2 * t2) / 3
         if "in-sample" in kinds:
@@ -126,7 +140,7 @@ def report(rows):
                 print(f"  {q:10s} {kind:17s} {rel.mean() * 100:+6.1f} ({se(rel):.1f}) / "
                       f"{rmse:.4g}   paired " + ", ".join(
                           f"{p.mean() * 100:+6.1f} ({se(p):.1f})" for p in paired))
-            for kind in ("bootstrap", "quadratic", "linear3"):
+            for kind in ("gaussian, all draws", "bootstrap", "quadratic", "linear3"):
                 if f"{q} {kind}" in d and f"{q} gaussian" in d:
                     diff = (d[f"{q} {kind}"] - d[f"{q} gaussian"]) / truth
                     print(f"  {q:10s} {kind} minus gaussian {diff.mean() * 100:+.2f} "
@@ -142,8 +156,11 @@ def main():
     ap.add_argument("--out", default=None)
     ap.add_argument("--thinned-in-sample", action="store_true")
     ap.add_argument("--kinds", default=DEFAULT_KINDS,
-                    help=f"of {', '.join(KINDS[:-1])} (separated by ','; 'quadratic' adds "
-                    "linear3; 'thinned in-sample' with --thinned-in-sample)")
+                    help=f"of {', '.join(SELECTABLE)} (separated by ','; 'quadratic' adds "
+                    "linear3; 'thinned in-sample' comes with --thinned-in-sample)")
+    ap.add_argument("--draws", type=int, default=2,
+                    help="pseudo-panels per noise level of 'quadratic' (the first two at the "
+                    "panel's size are the correction's; more add 'gaussian, all draws')")
     ap.add_argument("--from-csv", nargs="+")
     args = ap.parse_args()
     if args.from_csv:
@@ -151,7 +168,7 @@ def main():
         return
     D = study.msprime_panel(n_ref=args.n_ref, panels=20)
     kinds = args.kinds.split(",")
-    unknown = set(kinds) - set(KINDS)
+    unknown = set(kinds) - set(SELECTABLE)
     if unknown:
         ap.error(f"unknown kinds {sorted(unknown)}")
     in_sample = (study.base_stats(D, "realistic-in-sample", args.h2,
@@ -167,8 +184,8 @@ def main():
             cached = (rep % 20, study.base_stats(D, "realistic", args.h2,
                                                  dict(ld_regularisation="thinned"), None,
                                                  rep % 20))
-        rows.append(dict(one_replicate(D, cached[1], in_sample, args.h2, rep, thinned, kinds),
-                         n_ref=args.n_ref))
+        rows.append(dict(one_replicate(D, cached[1], in_sample, args.h2, rep, thinned, kinds,
+                                       args.draws), n_ref=args.n_ref))
         print(f"  replicate {rep}: {time.perf_counter() - t0:.0f} s", flush=True)
         if args.out:
             pd.DataFrame(rows).to_csv(args.out, index=False)
