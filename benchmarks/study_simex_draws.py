@@ -47,7 +47,7 @@ import numpy as np
 import pandas as pd
 
 import deepwas
-from deepwas.estimators._panel_correction import _pseudo_seeds, weights
+from deepwas.estimators._panel_correction import N_PSEUDO, _pseudo_seeds, weights
 from deepwas.jackknife import flat_parameters, set_parameters
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
@@ -70,7 +70,7 @@ def _level_seeds(rep, level, count):
     """Seeds of ``count`` pseudo-panels at noise level ``level`` (1: the panel's size, the
     correction's own two first; 2: half its size)."""
     if level == 1:
-        extra = np.random.SeedSequence([rep, 5137, 1]).generate_state(max(count - 2, 0))
+        extra = np.random.SeedSequence([rep, 5137, 1]).generate_state(max(count - N_PSEUDO, 0))
         return (_pseudo_seeds(rep) + [int(s) for s in extra])[:count]
     return [int(s) for s in np.random.SeedSequence([rep, 5137, 2]).generate_state(count)]
 
@@ -100,13 +100,13 @@ def one_replicate(D, panel_stats, in_sample, h2, rep, thinned_in_sample=None,
                 theta[kind] = weights(len(fits)) @ fits
         if "quadratic" in kinds:
             t0 = theta["uncorrected"]
-            more = _level_seeds(rep, 1, draws)[2:]
-            t1 = (np.vstack([pseudo["gaussian"], refits(more)]) if more
-                  else pseudo["gaussian"]).mean(0)
+            more = _level_seeds(rep, 1, draws)[N_PSEUDO:]
+            level1 = np.vstack([pseudo["gaussian"], refits(more)]) if more else pseudo["gaussian"]
+            t1 = level1.mean(0)
             t2 = refits(_level_seeds(rep, 2, draws), stats.ld.panel_size // 2).mean(0)
-            if draws > 2:
+            if more:
                 # the correction's linear extrapolation with as many draws
-                theta["gaussian, all draws"] = 2 * t0 - t1
+                theta["gaussian, all draws"] = weights(1 + len(level1)) @ np.vstack([t0, level1])
             theta["quadratic"] = 3 * t0 - 3 * t1 + t2
             theta["linear3"] = (4 * t0 + t1 - 2 * t2) / 3
         if "in-sample" in kinds:
@@ -171,6 +171,9 @@ def main():
     unknown = set(kinds) - set(SELECTABLE)
     if unknown:
         ap.error(f"unknown kinds {sorted(unknown)}")
+    if args.draws < N_PSEUDO:
+        ap.error(f"--draws must be at least {N_PSEUDO}: the correction's own pseudo-panels are "
+                 "the first at the panel's size")
     in_sample = (study.base_stats(D, "realistic-in-sample", args.h2,
                                   dict(ld_regularisation="none"), None)
                  if "in-sample" in kinds else None)
