@@ -112,7 +112,8 @@ def test_ldsr_closed_form_is_the_estimator(study, ldsr_study, three_loci):
     """The LD score regression study solves ``GLMPrior(solver="ldsr")``'s loss in closed
     form (weighted non-negative least squares on partitioned LD scores): the same h2 and
     enrichment, in-sample and with a 120-person panel (the estimator's loss is float32:
-    measured differences up to 2e-3 of the enrichment, 1e-5 of h2). It fails if the
+    measured differences up to 2e-3 of the enrichment and, with one BLAS thread, 1.1e-4 of
+    h2, 5e-4 of the truth; 1e-5 with two). It fails if the
     estimator's loss changes (weights, intercept, the panel's unbiased r^2) and the study's
     figures stop describing it."""
     D, h2 = three_loci, 0.2
@@ -125,7 +126,7 @@ def test_ldsr_closed_form_is_the_estimator(study, ldsr_study, three_loci):
         bh = draws.draw(rng)
         dh, de = ldsr_study.check_against_estimator(problem, stats, bh, 1 - h2)
         print(design, dh, de)
-        assert dh < 1e-4 and de < 5e-3
+        assert dh < 3e-4 and de < 5e-3
     # its population pieces (--variants) on in-sample windows are the estimator's own
     stats = study.base_stats(D, "realistic-in-sample", h2, {}, None)
     problem = ldsr_study.LDSRDesign(stats, D["annot"], population=D["P"])
