@@ -88,7 +88,7 @@ def resolve_share(share, panel_size, n):
 
 def thinned_core_size(panel_size):
     """Variants per core of ``ld_regularisation="thinned"`` for a panel of ``panel_size``
-    people: 20; a sixteenth of a panel of 320 people or more, at most 30 (30 from 480 people);
+    people: 20; a twentieth of a panel of 420 people or more, at most 25 (25 from 500 people);
     a fifth of a panel under 100 people (at least 10).
 
     The core size trades two biases (docs "LD from a reference panel", realistic design, 6-20
@@ -98,20 +98,23 @@ def thinned_core_size(panel_size):
     give 0 / +2 % (h2 0.05 / 0.2), 40 give 0 / +12 / +27 %; with 100 people cores of 10 give
     -24 / -12 / -17 %, 20 give +1 / +19 / +15 %. Large cores inflate h2 the more the stronger
     each block's signal; small ones lose it. 20 is right at the weak per-block signal of a
-    real genome (the h2 0.005 cells) for 100, 200 and 500 people alike. With 500 people and
-    the panel correction (20 panels, the same replicates, h2 0.005 / 0.05 / 0.2) cores of 30
-    keep h2 as close (+1.3 / +0.8 / +3.0 % against -2.4 / +1.1 / +3.3 % with 20; RMSE equal or
-    lower) and estimate the enrichment better (RMSE 1.29 / 0.63 / 0.44 against 1.33 / 0.66 /
-    0.51), in less time; 40 lower the enrichment's RMSE further at h2 0.2 (0.41) but raise
-    h2's RMSE (+12 %), 60 put h2 +7 % high. A larger panel estimates a larger core's LD as well,
-    hence the sixteenth (30 at 1000 Genomes' 489-503 Europeans), capped where it was
-    measured. Below 100 people nothing was measured; a fifth of the panel keeps the cores'
-    Wishart inflation ``n / (n - k - 1)`` at most what 100 people with cores of 20 have (1.27).
+    real genome (the h2 0.005 cells) for 100, 200 and 500 people alike.
+
+    With 500 people, the panel correction and 20 panels (paired replicates, 30 / 20 / 20 at
+    h2 0.005 / 0.05 / 0.2) larger cores estimate the enrichment better: its mean squared error
+    changes by -21 / +10 / -14 % with cores of 25 and by -24 / -9 / -25 % with 30 (the +10 %
+    within noise: t 1.0), while at the weak signal, where the correction is not applied, h2
+    moves up by 1.6 points with 25 (+2.5 % in all, squared error +3 %) and by 4.2 with 30
+    (+5.0 %, +14 %); 40 raise h2's squared error at strong signal, 60 put h2 7 % high. Hence
+    25, for panels of 500 people or more: a larger panel estimates a larger core's LD as
+    well, and the cap is where it was measured. Below 100 people nothing was measured; a
+    fifth of the panel keeps the cores' Wishart inflation ``n / (n - k - 1)`` at most what 100
+    people with cores of 20 have (1.27).
     """
     n = int(panel_size)
     if n < 100:
         return max(10, n // 5)
-    return int(min(30, max(20, n // 16)))
+    return int(min(25, max(20, n // 20)))
 
 
 def kept_count(lam, share):

@@ -118,9 +118,9 @@ def test_errors_and_core_size_rule(sim22):
     X, variants, R, f, beta_hat = sim22
     assert thinned_core_size(200) == 20 and thinned_core_size(100) == 20
     assert thinned_core_size(75) == 15 and thinned_core_size(50) == 10
-    assert thinned_core_size(20) == 10 and thinned_core_size(319) == 20
-    assert thinned_core_size(400) == 25 and thinned_core_size(489) == 30
-    assert thinned_core_size(503) == 30 and thinned_core_size(10_000) == 30
+    assert thinned_core_size(20) == 10 and thinned_core_size(419) == 20
+    assert thinned_core_size(460) == 23 and thinned_core_size(489) == 24
+    assert thinned_core_size(503) == 25 and thinned_core_size(10_000) == 25
     with pytest.raises(ValueError, match="needs LD blocks"):
         _stats(sim22, ld_blocks="none")
     with pytest.raises(ValueError, match="ld_core_size must be"):
