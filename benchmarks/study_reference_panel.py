@@ -42,7 +42,10 @@ labelled "mismatch (default)" and "thinned"; ``--from-csv`` reads them under the
 names (rows of the thinned default from before the panel correction were relabelled
 "thinned, uncorrected" in the CSV, and the in-sample designs' rows of thinned cores and the
 exact likelihood "thinned" and "exact (default)"; their LDSR rows were rerun with the
-declaration, which keeps the sample's own r^2).
+declaration, which keeps the sample's own r^2). Rows of panels of 420 people or more run
+before 2026-12-06, when the default's cores had 20 variants there (now 25 with 500 people and
+more), carry the core size in their label ("thinned (default) 20", "thinned, uncorrected 20",
+and "thinned 20" in-sample).
 
 Each row records the jackknife's ``n_blocks`` (the table's coverage in parentheses is that of
 ``+-t_{n_blocks-1} SE``, the interval the package reports; rows from before 2026-12-06 had it

@@ -100,10 +100,10 @@ def thinned_core_size(panel_size):
     each block's signal; small ones lose it. 20 is right at the weak per-block signal of a
     real genome (the h2 0.005 cells) for 100, 200 and 500 people alike.
 
-    With 500 people, the panel correction and 20 panels (paired replicates, 30 / 20 / 20 at
+    With 500 people, the panel correction and 20 panels (paired replicates, 30 / 40 / 50 at
     h2 0.005 / 0.05 / 0.2) larger cores estimate the enrichment better: its mean squared error
-    changes by -21 / +10 / -14 % with cores of 25 and by -24 / -9 / -25 % with 30 (the +10 %
-    within noise: t 1.0), while at the weak signal, where the correction is not applied, h2
+    falls by 21 / 5 / 10 % with cores of 25 and by 24 / 9 / 20 % with 30 (30 / 20 / 50
+    replicates), while at the weak signal, where the correction is not applied, h2
     moves up by 1.6 points with 25 (+2.5 % in all, squared error +3 %) and by 4.2 with 30
     (+5.0 %, +14 %); 40 raise h2's squared error at strong signal, 60 put h2 7 % high. Hence
     25, for panels of 500 people or more: a larger panel estimates a larger core's LD as
