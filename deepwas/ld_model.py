@@ -114,7 +114,7 @@ def thinned_core_size(panel_size):
     n = int(panel_size)
     if n < 100:
         return max(10, n // 5)
-    return int(min(25, max(20, n // 20)))
+    return min(25, max(20, n // 20))
 
 
 def kept_count(lam, share):
