@@ -95,6 +95,10 @@ class WindowStore:
         # prefetch thread and this one read the LD one at a time
         self._ld_lock = threading.RLock()
         self._warned_recompute = False
+        # content keys of the windows this store computed: a second computation of one is a
+        # recompute (a global count of evictions would also flag a new data set's first
+        # pass, as each pseudo-panel of the panel correction is: 46 warnings in a study)
+        self._computed = set()
 
     def __getstate__(self):
         # prefetches belong to this process; the content keys travel (a precompute worker
@@ -161,12 +165,13 @@ class WindowStore:
         if wf is not None:
             self.cache.hits["disk"] += 1
             return wf
-        if self.cache.hits["computed"] and POOL.evictions and not self._warned_recompute:
+        if key in self._computed and not self._warned_recompute:
             with self._ld_lock:     # the prefetch thread computes too: say it once, not twice
                 if not self._warned_recompute:
                     self._note_recompute(w)
         wf = self.compute(w)
         self.cache.hits["computed"] += 1
+        self._computed.add(key)
         self.cache.save(key, wf)
         return wf
 

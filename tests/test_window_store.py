@@ -39,6 +39,34 @@ def test_budget_bounds_memory_and_answers_stay_exact(many_windows):
     np.testing.assert_allclose(bounded, full, rtol=1e-12, atol=0)
 
 
+def test_only_a_recompute_is_called_one(many_windows, caplog):
+    """The note that dropped factors are recomputed comes once, on the pass that recomputes
+    them, and not on a new data set's first pass after evictions elsewhere (each of the
+    panel correction's pseudo-panels is a new data set: a study printed it 46 times)."""
+    import logging
+
+    stats, f = many_windows
+    POOL.clear()
+    budget = 3 * max(_window_bytes(stats))
+    POOL.clear()
+
+    def notes(data, passes):
+        caplog.clear()
+        with deepwas.config_context(factor_memory=budget, cache_dir=None), \
+                caplog.at_level(logging.INFO, logger="deepwas"):
+            for _ in range(passes):
+                deepwas.marginal_loglik(data, f)
+        return [r for r in caplog.records if "are recomputed" in r.getMessage()]
+
+    bh = stats.variants["beta_hat"].to_numpy()
+    first, second = stats.with_beta_hat(bh * 1.01), stats.with_beta_hat(bh * 1.02)
+    before = POOL.evictions
+    assert notes(first, 1) == [] and POOL.evictions > before   # evictions, no recompute
+    assert notes(second, 1) == []                  # a new data set's first pass after them
+    assert len(notes(second, 1)) == 1              # its recomputes
+    assert notes(second, 1) == []                  # said once
+
+
 def test_budget_smaller_than_one_window_names_it(many_windows):
     stats, _ = many_windows
     POOL.clear()
