@@ -2,8 +2,10 @@
 population's.
 
 Two kinds. **Gaussian** (:class:`PseudoPanelLD`, and :class:`BlockPseudoPanelLD` for an LD
-matrix), what the panel correction uses, and **bootstrap** (:class:`BootstrapPanelLD`, for a
-panel's genotypes): the panel's own people drawn with replacement. The bootstrap keeps the
+matrix), what the panel correction uses for an LD matrix and for LD score regression, and
+**bootstrap** (:class:`BootstrapPanelLD`, for a panel's genotypes, what it uses for the
+likelihood on them: ``FunctionalPrior(pseudo_panels="auto")``): the panel's own people drawn
+with replacement. The bootstrap keeps the
 genotypes' higher moments, so it comes closer to the noise of correlations between variants
 in strong LD, which for 0/1/2 genotypes is about twice what Gaussian pseudo-people with the
 same LD give (``benchmarks/study_pseudo_panel_noise.py``, shipped 1000 Genomes genotypes,

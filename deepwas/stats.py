@@ -108,9 +108,10 @@ class SummaryStats(Constructors):
 
         LD as noisy around the panel's as the panel's is around the population's
         (:mod:`deepwas.pseudo_panel`), the second point of the panel correction
-        (``FunctionalPrior(panel_correction=...)``): Gaussian pseudo-people drawn from the
-        panel's LD (:class:`~deepwas.pseudo_panel.PseudoPanelLD`), or the panel's own people
-        drawn with replacement (:class:`~deepwas.pseudo_panel.BootstrapPanelLD`).
+        (``FunctionalPrior(panel_correction=..., pseudo_panels=...)``): Gaussian pseudo-people
+        drawn from the panel's LD (:class:`~deepwas.pseudo_panel.PseudoPanelLD`), or the
+        panel's own people drawn with replacement
+        (:class:`~deepwas.pseudo_panel.BootstrapPanelLD`).
 
         Parameters
         ----------
@@ -120,10 +121,12 @@ class SummaryStats(Constructors):
             People to draw: the panel size whose noise the pseudo-panel adds. Default: the
             panel's size.
         draw : {"gaussian", "bootstrap"}, default "gaussian"
-            "gaussian" (what the panel correction uses); "bootstrap" needs the panel's
-            genotypes and comes closer to the noise of strongly linked pairs, which Gaussian
-            pseudo-people under-state about twofold, but under-states rare variants' (docs
-            "LD from a reference panel").
+            "bootstrap" needs the panel's genotypes and comes closer to the noise of strongly
+            linked pairs, which Gaussian pseudo-people under-state about twofold, but
+            under-states rare variants' (docs "LD from a reference panel"). The panel
+            correction draws a bootstrap from a genotype panel by default and Gaussian
+            pseudo-people from an LD matrix and for LD score regression
+            (``pseudo_panels="auto"``).
 
         Returns
         -------

@@ -72,6 +72,11 @@ def add_train_args(p):
                         "pseudo-panels and extrapolating (simex; constant and glm on thinned "
                         "cores of a panel of known size); auto: simex for a panel under a "
                         "tenth of N")
+    g.add_argument("--pseudo-panels", choices=("auto", "gaussian", "bootstrap"), default="auto",
+                   help="the panel correction's pseudo-panels: Gaussian pseudo-people from the "
+                        "panel's LD, or the panel's people drawn with replacement (bootstrap; "
+                        "needs its genotypes); auto: bootstrap for a genotype panel with "
+                        "--solver deepwas")
     g.add_argument("--sigma2-estimate", action="store_true",
                    help="estimate the residual variance by LD score regression")
     g.add_argument("--seed", type=int, default=0, metavar="N",
@@ -102,7 +107,7 @@ def estimator_from_args(args, verbose=0):
                   random_state=args.seed, verbose=int(verbose), chunk_size=args.chunk_size,
                   device=args.device, mixed_precision=args.mixed_precision,
                   checkpoint_dir=args.checkpoint_dir, checkpoint_every=args.checkpoint_every,
-                  panel_correction=args.panel_correction)
+                  panel_correction=args.panel_correction, pseudo_panels=args.pseudo_panels)
     if args.lr is not None:
         params["lr"] = args.lr
     if args.model == "transformer":

@@ -134,6 +134,7 @@ PARAMETER_CONSTRAINTS = {
     "dtype": [Options("float32", "float64")],
     "device": [Instance(str, torch.device, name="a device (str or torch.device)")],
     "panel_correction": [Options("auto", "simex", "none")],
+    "pseudo_panels": [Options("auto", "gaussian", "bootstrap")],
     "verbose": [Interval(0, None, integer=True), Instance(bool)],
     "random_state": [_NONE, Interval(0, None, integer=True),
                      Instance(np.random.RandomState, name="a numpy RandomState")],

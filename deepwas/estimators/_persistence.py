@@ -84,6 +84,7 @@ def _panel_fields(est):
                 panel_fits=None if fits is None else np.asarray(fits).tolist(),
                 panel_seeds=[int(x) for x in getattr(est, "panel_seeds_", [])],
                 panel_people=getattr(est, "panel_people_", None),
+                panel_draw=getattr(est, "panel_draw_", None),
                 panel_h2=None if h2 is None else np.asarray(h2).tolist(),
                 panel_signal=float(getattr(est, "panel_signal_", float("nan"))))
 
@@ -188,6 +189,8 @@ def load_model(directory):
                          f"the prior {size}")
     est.panel_seeds_ = [int(x) for x in fit.get("panel_seeds", [])]
     est.panel_people_ = fit.get("panel_people")
+    # files from before pseudo_panels: Gaussian pseudo-panels where there was a correction
+    est.panel_draw_ = fit.get("panel_draw", "gaussian" if est.panel_fits_ is not None else None)
     est.panel_h2_ = None if h2 is None else np.array(h2, dtype=np.float64)
     est.panel_signal_ = _float(fit.get("panel_signal"))
     return est, cfg
