@@ -32,14 +32,16 @@ block, its core size from the panel size unless ``--core-size`` gives one: what 
 "auto" takes in the designs cut at blocks; not run in the fixed-window designs, which have no
 blocks), "mismatch" (what "auto" takes with fixed windows; the default before this study),
 "truncate" and "none" (exact), and ``solver="ldsr"``; the default corrects the panel's noise
-(``panel_correction="auto"``: SIMEX over two pseudo-panels; "thinned, uncorrected" is it
-without). The in-sample designs declare their LD in-sample (``ld_in_sample=True``), as a
-user who has the GWAS sample's own LD does: there the default ("auto") is the exact
-likelihood, labelled "exact (default)", and the panel correction corrects nothing ("thinned"
-is thinned cores without it); h2, the enrichment of A and their SEs
-from ``partitioned_h2`` (default jackknife). Rows of runs before the thinned default were
-labelled "mismatch (default)" and "thinned"; ``--from-csv`` reads them under the current
-names (rows of the thinned default from before the panel correction were relabelled
+(``panel_correction="auto"``: SIMEX over two pseudo-panels, the panel's people drawn with
+replacement; "thinned, Gaussian SIMEX" draws Gaussian pseudo-people, the default until
+2026-12-06, whose rows in the cells the correction applies to were labelled "thinned
+(default)" then; "thinned, uncorrected" is it without). The in-sample designs declare their
+LD in-sample (``ld_in_sample=True``), as a user who has the GWAS sample's own LD does: there
+the default ("auto") is the exact likelihood, labelled "exact (default)", and the panel
+correction corrects nothing ("thinned" is thinned cores without it); h2, the enrichment of A
+and their SEs from ``partitioned_h2`` (default jackknife). Rows of runs before the thinned
+default were labelled "mismatch (default)" and "thinned"; ``--from-csv`` reads them under the
+current names (rows of the thinned default from before the panel correction were relabelled
 "thinned, uncorrected" in the CSV, and the in-sample designs' rows of thinned cores and the
 exact likelihood "thinned" and "exact (default)"; their LDSR rows were rerun with the
 declaration, which keeps the sample's own r^2). Rows of panels of 420 people or more run
@@ -108,7 +110,12 @@ ON_REQUEST = {"thinned, SIMEX at any signal": dict(ld_regularisation="thinned",
                                                    panel_correction="simex"),
               # LD score regression with the panel correction (opt-in for LDSR; "auto" leaves
               # it alone): its jackknife's coverage and SE : SD decide whether "auto" takes it
-              "LDSR, SIMEX": dict(solver="ldsr", panel_correction="simex")}
+              "LDSR, SIMEX": dict(solver="ldsr", panel_correction="simex"),
+              # the correction with Gaussian pseudo-panels, the default until 2026-12-06 (a
+              # genotype panel's default now draws its people with replacement; the rows run
+              # as "thinned, bootstrap SIMEX" before that became the default are its rows)
+              "thinned, Gaussian SIMEX": dict(ld_regularisation="thinned",
+                                              pseudo_panels="gaussian")}
 #: labels in the in-sample designs, where the LD is declared in-sample (``ld_in_sample=True``)
 #: and the default ("auto") is the exact likelihood; thinned cores there correct nothing
 IN_SAMPLE_LABELS = {"exact": "exact (default)", "thinned (default)": "thinned",
