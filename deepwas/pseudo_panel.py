@@ -46,16 +46,22 @@ import numpy as np
 from .ld import LDSource, StandardisedRowsLD, _hash_arrays
 
 __all__ = ["BootstrapPanelLD", "PseudoPanelLD", "BlockPseudoPanelLD", "PSEUDO_DRAWS",
-           "supports_pseudo_panel", "weighted_standardised"]
+           "holds_people", "supports_pseudo_panel", "weighted_standardised"]
 
 #: kinds of pseudo-panel (:meth:`deepwas.SummaryStats.with_pseudo_panel`)
 PSEUDO_DRAWS = ("gaussian", "bootstrap")
 
 
+def holds_people(source):
+    """Whether ``source`` holds people's (standardised) genotypes: what a bootstrap redraws
+    and Gaussian pseudo-people are drawn through; an LD matrix holds none."""
+    return isinstance(source, StandardisedRowsLD)
+
+
 def supports_pseudo_panel(source):
     """Whether pseudo-panels can be drawn from ``source``: it holds people's genotypes, or it
     is an LD matrix of a panel of known size (drawn block by block)."""
-    return isinstance(source, StandardisedRowsLD) or source.panel_size is not None
+    return holds_people(source) or source.panel_size is not None
 
 
 def _check_people(n_people):
@@ -112,7 +118,7 @@ class BootstrapPanelLD(_DrawnLD):
     """
 
     def __init__(self, panel, n_people, seed, rows=None):
-        if not isinstance(panel, StandardisedRowsLD):
+        if not holds_people(panel):
             raise TypeError(f"a bootstrap pseudo-panel draws the panel's people; "
                             f"{type(panel).__name__} holds none (read the panel with "
                             "SummaryStats.from_plink, or draw Gaussian pseudo-people from its "

@@ -19,9 +19,8 @@ from .diagnostics import ld_diagnostics
 from .features.base import as_provider, take_rows
 from .io.harmonise import check_sample_size
 from .precompute import precompute_windows
-from .ld import StandardisedRowsLD
 from .pseudo_panel import (PSEUDO_DRAWS, BlockPseudoPanelLD, BootstrapPanelLD, PseudoPanelLD,
-                           supports_pseudo_panel)
+                           holds_people, supports_pseudo_panel)
 from .utils.validation import check_sigma2
 from .windows import window_units
 
@@ -153,7 +152,7 @@ class SummaryStats(Constructors):
         people = d.ld.panel_size if n_people is None else n_people
         if draw == "bootstrap":     # raises for a matrix, which has no people to draw
             ld = BootstrapPanelLD(d.ld, people, seed, rows=self._rows)
-        elif isinstance(d.ld, StandardisedRowsLD):
+        elif holds_people(d.ld):
             ld = PseudoPanelLD(d.ld, people, seed, rows=self._rows)
         elif self.ld_model.regularisation == "thinned":
             # an LD matrix: pseudo-people drawn block by block (a block = a unit's extended set)

@@ -52,8 +52,7 @@ from sklearn.base import clone
 
 from ..jackknife import flat_parameters, set_parameters
 from ..ld_model import is_small_panel
-from ..ld import StandardisedRowsLD
-from ..pseudo_panel import supports_pseudo_panel
+from ..pseudo_panel import holds_people, supports_pseudo_panel
 
 __all__ = ["PANEL_CORRECTIONS", "N_PSEUDO", "MIN_BLOCK_SIGNAL", "resolve_panel_correction",
            "resolve_pseudo_draw", "panel_plan", "panel_corrected", "extrapolation_agrees",
@@ -131,7 +130,7 @@ def resolve_panel_correction(est, stats):
 def resolve_pseudo_draw(est, stats):
     """The kind of pseudo-panel ("gaussian" | "bootstrap") of ``est.pseudo_panels`` on
     ``stats``; "bootstrap" of an LD matrix (no people to draw) is a ``ValueError``."""
-    genotypes = isinstance(stats.ld, StandardisedRowsLD)
+    genotypes = holds_people(stats.ld)
     if est.pseudo_panels == "auto":
         # LD score regression's correction was measured with Gaussian pseudo-panels only
         return "bootstrap" if genotypes and est.solver == "deepwas" else "gaussian"
