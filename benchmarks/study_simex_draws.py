@@ -11,8 +11,12 @@ on panel r mod 20, the same draws as that study's cells), with the GLM prior on 
 annotation, and prints h2 and the enrichment of the annotation for:
 
 * ``uncorrected`` -- the fit on the panel's LD (thinned cores, ``panel_correction="none"``);
-* ``gaussian`` -- the package's correction (the same seeds as ``panel_correction="auto"``);
-* ``bootstrap`` -- the same extrapolation with bootstrap pseudo-panels;
+* ``gaussian`` -- the correction with Gaussian pseudo-panels (``pseudo_panels="gaussian"``,
+  the default until 2026-12-06; the same seeds as the estimator's);
+* ``bootstrap`` -- the same extrapolation with bootstrap pseudo-panels: the package's
+  correction of a genotype panel (``pseudo_panels="auto"``);
+* ``bootstrap, all draws`` -- with ``--draws`` above 2: the same extrapolation from that many
+  bootstrap pseudo-panels (the correction's two first);
 * ``quadratic`` -- with ``--kinds``: Gaussian pseudo-panels at two noise levels, the
   correction's two of the panel's size (noise ``2/n``) and two of half its size (``3/n``),
   and the quadratic through the three points extrapolated to no noise
@@ -53,8 +57,8 @@ from deepwas.jackknife import flat_parameters, set_parameters
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import study_reference_panel as study  # noqa: E402
 
-KINDS = ("uncorrected", "gaussian", "gaussian, all draws", "bootstrap", "quadratic", "linear3",
-         "in-sample", "thinned in-sample")
+KINDS = ("uncorrected", "gaussian", "gaussian, all draws", "bootstrap", "bootstrap, all draws",
+         "quadratic", "linear3", "in-sample", "thinned in-sample")
 #: what --kinds names (the others come with one of them)
 SELECTABLE = ("uncorrected", "gaussian", "bootstrap", "quadratic", "in-sample")
 #: what runs without --kinds (the study as first run)
@@ -98,9 +102,14 @@ def one_replicate(D, panel_stats, in_sample, h2, rep, thinned_in_sample=None,
                 fits = np.vstack([theta["uncorrected"], pseudo[kind]])
                 # the correction's own extrapolation in the noise variance (1/n -> 2/n -> 0)
                 theta[kind] = weights(len(fits)) @ fits
+        more = _level_seeds(rep, 1, draws)[N_PSEUDO:]
+        if "bootstrap" in kinds and more:
+            # the same extrapolation from all the draws at the panel's size
+            fits = np.vstack([theta["uncorrected"], pseudo["bootstrap"],
+                              refits(more, None, "bootstrap")])
+            theta["bootstrap, all draws"] = weights(len(fits)) @ fits
         if "quadratic" in kinds:
             t0 = theta["uncorrected"]
-            more = _level_seeds(rep, 1, draws)[N_PSEUDO:]
             level1 = np.vstack([pseudo["gaussian"], refits(more)]) if more else pseudo["gaussian"]
             t1 = level1.mean(0)
             t2 = refits(_level_seeds(rep, 2, draws), stats.ld.panel_size // 2).mean(0)
@@ -140,10 +149,12 @@ def report(rows):
                 print(f"  {q:10s} {kind:17s} {rel.mean() * 100:+6.1f} ({se(rel):.1f}) / "
                       f"{rmse:.4g}   paired " + ", ".join(
                           f"{p.mean() * 100:+6.1f} ({se(p):.1f})" for p in paired))
-            for kind in ("gaussian, all draws", "bootstrap", "quadratic", "linear3"):
-                if f"{q} {kind}" in d and f"{q} gaussian" in d:
-                    diff = (d[f"{q} {kind}"] - d[f"{q} gaussian"]) / truth
-                    print(f"  {q:10s} {kind} minus gaussian {diff.mean() * 100:+.2f} "
+            for kind, ref in (("gaussian, all draws", "gaussian"), ("bootstrap", "gaussian"),
+                              ("quadratic", "gaussian"), ("linear3", "gaussian"),
+                              ("bootstrap, all draws", "bootstrap")):
+                if f"{q} {kind}" in d and f"{q} {ref}" in d:
+                    diff = (d[f"{q} {kind}"] - d[f"{q} {ref}"]) / truth
+                    print(f"  {q:10s} {kind} minus {ref} {diff.mean() * 100:+.2f} "
                           f"({se(diff):.2f})")
 
 
@@ -160,7 +171,8 @@ def main():
                     "linear3; 'thinned in-sample' comes with --thinned-in-sample)")
     ap.add_argument("--draws", type=int, default=2,
                     help="pseudo-panels per noise level of 'quadratic' (the first two at the "
-                    "panel's size are the correction's; more add 'gaussian, all draws')")
+                    "panel's size are the correction's; more add 'gaussian, all draws', and "
+                    "with 'bootstrap' as many bootstrap draws, 'bootstrap, all draws')")
     ap.add_argument("--from-csv", nargs="+")
     args = ap.parse_args()
     if args.from_csv:

@@ -348,8 +348,6 @@ def test_auto_corrects_only_small_genotype_panels(fitted, panel):
         for name, data in cases.items():
             e = deepwas.ConstantPrior(random_state=0).fit(data)
             assert e.panel_correction_ == "none" and e.panel_fits_ is None, name
-        e = deepwas.GLMPrior(random_state=0, solver="ldsr").fit(stats)
-        assert e.panel_correction_ == "none"
         with pytest.raises(ValueError, match="not linear in its parameters"):
             deepwas.GLMPrior(model_params={"link": "softplus"},
                              panel_correction="simex").fit(stats)
@@ -448,23 +446,51 @@ def test_ldsr_ld_scores_of_a_pseudo_panel_are_the_panels(fitted):
     assert np.all(np.abs(rel) < 0.15) and abs(rel.mean()) < 0.1
 
 
-def test_ldsr_is_corrected_when_asked(fitted):
-    """``solver="ldsr"``: "auto" leaves it alone; "simex" refits on two pseudo-panels and
-    extrapolates, as for the likelihood (docs: LD score regression's enrichment from -8.8 % to
-    -0.5 % with 150 people at h2 0.2, at an enrichment RMSE 11 % larger)."""
+def test_ldsr_auto_corrects_panels_under_300_people(fitted, monkeypatch):
+    """``solver="ldsr"``: "auto" corrects a panel of 200 people at strong signal (docs: LD
+    score regression's enrichment from -8.8 % to -0.5 % with 150 people at h2 0.2, at an
+    enrichment RMSE 11 % larger), as "simex" does: two pseudo-panels and the extrapolation;
+    not a panel of ``LDSR_MAX_PANEL`` people or more (with 500 the correction only adds
+    spread); "none" leaves it alone."""
+    from deepwas.estimators import _panel_correction as pc
+
     _, stats = fitted
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")
         auto = deepwas.GLMPrior(random_state=0, solver="ldsr").fit(stats)
         simex = deepwas.GLMPrior(random_state=0, solver="ldsr",
                                  panel_correction="simex").fit(stats)
-    assert auto.panel_correction_ == "none" and auto.panel_fits_ is None
-    assert simex.panel_correction_ == "simex" and simex.panel_fits_.shape[0] == 3
+        plain = deepwas.GLMPrior(random_state=0, solver="ldsr",
+                                 panel_correction="none").fit(stats)
+    assert plain.panel_correction_ == "none" and plain.panel_fits_ is None
+    assert auto.panel_correction_ == "simex" and auto.panel_fits_.shape[0] == 3
+    assert auto.panel_signal_ >= pc.LDSR_MIN_BLOCK_SIGNAL
+    np.testing.assert_array_equal(auto.panel_fits_, simex.panel_fits_)
     # measured with Gaussian pseudo-panels only: "auto" keeps them for LD score regression
-    assert simex.panel_draw_ == "gaussian"
-    assert simex.panel_h2_[0] == pytest.approx(auto.h2(stats), rel=1e-6)
+    assert auto.panel_draw_ == "gaussian"
+    assert auto.panel_h2_[0] == pytest.approx(plain.h2(stats), rel=1e-6)
     # the pseudo-panels' h2 sit near the panel's (+-15 %), not a quarter below it
-    assert np.all(np.abs(simex.panel_h2_[1:3] / simex.panel_h2_[0] - 1) < 0.15)
+    assert np.all(np.abs(auto.panel_h2_[1:3] / auto.panel_h2_[0] - 1) < 0.15)
+    # the panel's 200 people against the bound: corrected under it, not at it
+    for bound, method in ((201, "simex"), (200, "none")):
+        monkeypatch.setattr(pc, "LDSR_MAX_PANEL", bound)
+        est = deepwas.GLMPrior(solver="ldsr")
+        assert pc.resolve_panel_correction(est, stats)[0] == method, bound
+    assert pc.resolve_panel_correction(deepwas.GLMPrior(), stats)[0] == "simex"
+
+
+def test_ldsr_auto_needs_a_stronger_signal_than_the_likelihood(panel):
+    """A signal per LD block of 0.56 (h2 0.003 on two regions of 200 people): the likelihood's
+    "auto" corrects (0.5 or more), LD score regression's does not (1 or more: at 0.56 a third
+    of its jackknife's leave-one-block-out extrapolations ran off, docs)."""
+    stats = panel_design._split_stats(panel, panel, 0.003, 0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ldsr = deepwas.ConstantPrior(random_state=0, solver="ldsr").fit(stats)
+        likelihood = deepwas.ConstantPrior(random_state=0).fit(stats)
+    assert 0.5 <= ldsr.panel_signal_ < 1.0
+    assert ldsr.panel_correction_ == "none" and ldsr.panel_fits_ is None
+    assert likelihood.panel_correction_ == "simex"
 
 
 def test_ldsr_correction_reads_any_windows_but_not_in_sample_ld(fitted, panel):

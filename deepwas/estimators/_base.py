@@ -215,20 +215,22 @@ class FunctionalPrior(GeneticsMixin, PanelCorrectionMixin, BaseEstimator):
         constant and GLM priors (exp link), on thinned cores (LD score regression: any
         windows but ``ld_regularisation="none"``) of a panel of known size (its genotypes,
         ``from_plink``, or its LD matrix with ``n_ref=``, pseudo-people then drawn block by
-        block); with ``solver="ldsr"`` only when asked ("simex": it takes LD score
-        regression's enrichment from 5-9 % low to within 2.1 % with 150 and 200 people, at an
-        enrichment RMSE 7-11 % larger, and is worse with 500 people and at weak signal;
-        docs "LD from a reference panel"). An extrapolation whose h2 is more than a factor 2
+        block). An extrapolation whose h2 is more than a factor 2
         from the fits' h2 extrapolated (a fit at a bound of its coefficients) is not applied:
         the fit on the panel's LD is kept, with a warning; a jackknife leave-out that fails
         the same rule makes ``partitioned_h2``'s SEs NaN, with a warning.
         "auto": "simex" when it
-        applies to ``solver="deepwas"``, the panel
+        applies, the panel
         has fewer than a tenth of the GWAS's N people (no in-sample LD is that small) and the
         panel fit's signal per LD block, ``N h2_B / n``, averages 0.5 or more (below, as in a
         real genome's typical block, thinned cores are unbiased without it and the
-        extrapolation over-corrects; ``panel_signal_``); "none" otherwise. The realistic
-        design of docs "LD from a reference panel" chose it. LD declared in-sample
+        extrapolation over-corrects; ``panel_signal_``); with ``solver="ldsr"`` only for a
+        panel under 300 people and a signal of 1 or more (it takes LD score regression's
+        enrichment from 5-9 % low to within 2.1 % with 150 and 200 people, at an enrichment
+        RMSE 7-11 % larger; with 500 people the attenuation is under 0.5 % and the
+        correction only adds spread; at weaker signal its jackknife's extrapolations run
+        off); "none" otherwise. The realistic design of docs "LD from a reference panel"
+        chose it. LD declared in-sample
         (``SummaryStats(..., ld_in_sample=True)``, and simulations drawn through the LD)
         gets "none".
     pseudo_panels : {"auto", "gaussian", "bootstrap"}, default="auto"

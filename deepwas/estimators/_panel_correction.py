@@ -25,21 +25,22 @@ their LD keeps the noise of strongly linked pairs, which Gaussian pseudo-people 
 and they took the remaining h2 bias with 150-200 people (-1.5 to -4.6 %) to within 1.2 %
 (docs).
 
-LD score regression (``solver="ldsr"``) is corrected only when asked
-(``panel_correction="simex"``): its r^2 are corrected for the panel's noise on average (ldsc's
-unbiased r^2), which leaves h2 within 3 % but attenuates an enrichment by 5-9 % with 150-200
-people (the noise of the LD scores as regressors). A pseudo-panel's r^2 must then be corrected
+LD score regression (``solver="ldsr"``) is corrected by "auto" only with a panel under
+:data:`LDSR_MAX_PANEL` people and a signal per block of :data:`LDSR_MIN_BLOCK_SIGNAL` or more:
+its r^2 are corrected for the panel's noise on average (ldsc's unbiased r^2), which leaves h2
+within 3 % but attenuates an enrichment by 5-9 % with 150-200 people (the noise of the LD
+scores as regressors), and under 0.5 % with 500. A pseudo-panel's r^2 must then be corrected
 for both layers of noise, its own and the panel's (``LDSource.noise_panel_sizes``): corrected
 for its own only, its LD scores are those of the panel's raw r^2, about ``m / n`` too large
 for a block of ``m`` variants, and the refits moved h2 by +30-60 %. So corrected, SIMEX takes
 the enrichment to within 2.1 % with 150 and 200 people (h2 +3 to +5 %, enrichment RMSE 7-11 %
 larger; ``benchmarks/study_ldsr_enrichment.py``). In 0.2-0.5 % of those fits a coefficient
 ends at its bound and the extrapolation of the parameters goes far off; such an extrapolation
-is refused (:func:`extrapolation_agrees`) and the fit on the panel's LD kept. It is not a
-default: with 500 people it is worse on every count (enrichment +1.7 % against -0.3 %, RMSE
-+3 %), at weak signal it over-corrects h2 (+7.1 % against +2.4 % at h2 0.005, 150 people), and
-there its jackknife's leave-one-block-out extrapolations ran off (SE 4.2 times the estimates'
-spread), which the jackknife now refuses (NaN SEs with a warning).
+is refused (:func:`extrapolation_agrees`) and the fit on the panel's LD kept. Hence the
+bounds of "auto": with 500 people it is worse on every count (enrichment +1.7 % against
+-0.3 %, RMSE +3 %), at weak signal it over-corrects h2 (+7.1 % against +2.4 % at h2 0.005,
+150 people), and there its jackknife's leave-one-block-out extrapolations ran off (SE 4.2
+times the estimates' spread), which the jackknife refuses (NaN SEs with a warning).
 """
 from __future__ import annotations
 
@@ -54,7 +55,8 @@ from ..jackknife import flat_parameters, set_parameters
 from ..ld_model import is_small_panel
 from ..pseudo_panel import holds_people, supports_pseudo_panel
 
-__all__ = ["PANEL_CORRECTIONS", "N_PSEUDO", "MIN_BLOCK_SIGNAL", "resolve_panel_correction",
+__all__ = ["PANEL_CORRECTIONS", "N_PSEUDO", "MIN_BLOCK_SIGNAL", "LDSR_MAX_PANEL",
+           "LDSR_MIN_BLOCK_SIGNAL", "resolve_panel_correction",
            "resolve_pseudo_draw", "panel_plan", "panel_corrected", "extrapolation_agrees",
            "block_signal", "PanelCorrectionMixin"]
 
@@ -67,6 +69,16 @@ PANEL_CORRECTIONS = ("auto", "simex", "none")
 #: -5 and -9 points of h2 at 200 and 150 people where the signal is 0.2-0.3 per block, a real
 #: genome's); at 0.8 and above it removes most of the bias
 MIN_BLOCK_SIGNAL = 0.5
+#: LD score regression: "auto" corrects panels under this many people, where its enrichment
+#: is attenuated beyond 5 % (-8.1 / -8.8 % with 150 people, -5.1 / -6.7 % with 200 at h2 0.05
+#: / 0.2, 2,000 draws a cell) and the correction takes it to within 2.1 %; with 500 people the
+#: attenuation is -0.3 / -0.4 % and the correction only adds spread (enrichment RMSE +3 %)
+LDSR_MAX_PANEL = 300
+#: ... and where the signal per LD block is at least this: at 0.56 (150 people, h2 0.01) a
+#: third of its jackknife's leave-one-block-out extrapolations ran off (h2 SE 2.2 times the
+#: estimates' spread) and it over-corrects h2 (+4.7 % against +1.7 %); from 2.1 (h2 0.05)
+#: its SE : SD was 0.78-1.08
+LDSR_MIN_BLOCK_SIGNAL = 1.0
 #: pseudo-panels a correction fits (their parameters are averaged): 2 measured no worse in
 #: SD than the uncorrected fit (module docstring)
 N_PSEUDO = 2
@@ -103,7 +115,9 @@ def resolve_panel_correction(est, stats):
     """``("simex" | "none", reason)`` for ``est.panel_correction`` on ``stats``.
 
     "auto" takes "simex" when it applies and the panel is small against the GWAS
-    (:func:`deepwas.ld_model.is_small_panel`); "simex" that cannot apply is a ``ValueError``.
+    (:func:`deepwas.ld_model.is_small_panel`; LD score regression: also under
+    :data:`LDSR_MAX_PANEL` people); "simex" that cannot apply is a ``ValueError``. The signal
+    bound is :func:`panel_corrected`'s (it needs the fit).
     """
     choice = est.panel_correction
     if choice == "none":
@@ -115,15 +129,16 @@ def resolve_panel_correction(est, stats):
         return "simex", "panel_correction='simex'"
     if why is not None:
         return "none", why
-    if est.solver == "ldsr":
-        return "none", ("LD score regression is corrected only when asked "
-                        "(panel_correction='simex': it trades spread for bias with 150-200 "
-                        "people, and with 500 or at weak signal it is worse; docs)")
     if stats.ld_in_sample:
         return "none", "beta-hat were drawn through this LD (ld_in_sample): it has no panel noise"
     if not is_small_panel(stats.ld.panel_size, stats.n):
         return "none", (f"the panel ({stats.ld.panel_size} people) is not small against the "
                         f"GWAS (N = {stats.n:g})")
+    if est.solver == "ldsr" and stats.ld.panel_size >= LDSR_MAX_PANEL:
+        return "none", (f"LD score regression's r^2 are corrected for the panel's noise on "
+                        f"average, which leaves its enrichment unbiased with a panel of "
+                        f"{stats.ld.panel_size} people (the correction would only add "
+                        f"spread from {LDSR_MAX_PANEL} people on; docs)")
     return "simex", f"a panel of {stats.ld.panel_size} people"
 
 
@@ -186,9 +201,10 @@ def panel_corrected(est, stats, fitted, plan):
         h2 = _h2(est, fitted, stats)
         signal = block_signal(h2, stats)
         out["panel_signal_"] = signal
-        if est.panel_correction == "auto" and signal < MIN_BLOCK_SIGNAL:
+        least = LDSR_MIN_BLOCK_SIGNAL if est.solver == "ldsr" else MIN_BLOCK_SIGNAL
+        if est.panel_correction == "auto" and signal < least:
             method, reason = "none", (f"weak signal per LD block (N h2_B / n = {signal:.2g} < "
-                                      f"{MIN_BLOCK_SIGNAL:g}), where the panel's errors cancel")
+                                      f"{least:g}), where the correction over-corrects")
             out["panel_correction_"] = method
     if method == "none":
         log.info("no panel correction: %s", reason)
