@@ -31,9 +31,11 @@ Every estimator goes through the public API with default settings except the one
 block, its core size from the panel size unless ``--core-size`` gives one: what the default
 "auto" takes in the designs cut at blocks; not run in the fixed-window designs, which have no
 blocks), "mismatch" (what "auto" takes with fixed windows; the default before this study),
-"truncate" and "none" (exact), and ``solver="ldsr"``; the default corrects the panel's noise
-(``panel_correction="auto"``: SIMEX over two pseudo-panels, the panel's people drawn with
-replacement; "thinned, Gaussian SIMEX" draws Gaussian pseudo-people, the default until
+"truncate" and "none" (exact), and ``solver="ldsr"`` ("LDSR"; since 2026-12-07 its default
+corrects the panel's noise too with panels of 150-299 people at a signal per block of 1 or
+more, and the former rows of those cells are "LDSR, uncorrected"); the default corrects the
+panel's noise (``panel_correction="auto"``: SIMEX over two pseudo-panels, the panel's people
+drawn with replacement; "thinned, Gaussian SIMEX" draws Gaussian pseudo-people, the default until
 2026-12-06, whose rows in the cells the correction applies to were labelled "thinned
 (default)" then; "thinned, uncorrected" is it without). The in-sample designs declare their
 LD in-sample (``ld_in_sample=True``), as a user who has the GWAS sample's own LD does: there
@@ -108,9 +110,12 @@ ESTIMATORS = {"thinned (default)": dict(ld_regularisation="thinned"),
 #: signal, for the docs' rows "thinned, SIMEX at any signal" (h2 0.005)
 ON_REQUEST = {"thinned, SIMEX at any signal": dict(ld_regularisation="thinned",
                                                    panel_correction="simex"),
-              # LD score regression with the panel correction (opt-in for LDSR; "auto" leaves
-              # it alone): its jackknife's coverage and SE : SD decide whether "auto" takes it
+              # LD score regression with the panel correction at any signal and panel size
+              # ("auto" takes it with 150-299 people at a signal per block of 1 or more)
               "LDSR, SIMEX": dict(solver="ldsr", panel_correction="simex"),
+              # LD score regression without it: the rows labelled "LDSR" before 2026-12-07
+              # in the cells "auto" now corrects
+              "LDSR, uncorrected": dict(solver="ldsr", panel_correction="none"),
               # the correction with Gaussian pseudo-panels, the default until 2026-12-06 (a
               # genotype panel's default now draws its people with replacement; the rows run
               # as "thinned, bootstrap SIMEX" before that became the default are its rows)

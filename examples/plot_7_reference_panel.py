@@ -63,7 +63,7 @@ sumstats = pd.DataFrame({"SNP": v["snp"], "A1": v["a1"], "A2": v["a2"], "Z": bh 
 # refits on pseudo-panels drawn from the panel's LD, extrapolated to a noise-free panel), the
 # same without the correction, the exact likelihood on whole blocks, and LD score regression
 # (ldsc's unbiased :math:`r^2` of a 200-person panel, and the same correction: LD score
-# regression's default for panels under 300 people).
+# regression's default for panels of 150-299 people).
 fits = {"fixed windows, mismatch": (dict(ld_blocks="none"), {}),
         "blocks, mismatch": (dict(ld_regularisation="mismatch"), {}),
         "blocks, thinned (default)": ({}, {}),

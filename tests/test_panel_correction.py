@@ -446,12 +446,13 @@ def test_ldsr_ld_scores_of_a_pseudo_panel_are_the_panels(fitted):
     assert np.all(np.abs(rel) < 0.15) and abs(rel.mean()) < 0.1
 
 
-def test_ldsr_auto_corrects_panels_under_300_people(fitted, monkeypatch):
+def test_ldsr_auto_corrects_panels_of_150_to_299_people(fitted, monkeypatch):
     """``solver="ldsr"``: "auto" corrects a panel of 200 people at strong signal (docs: LD
     score regression's enrichment from -8.8 % to -0.5 % with 150 people at h2 0.2, at an
     enrichment RMSE 11 % larger), as "simex" does: two pseudo-panels and the extrapolation;
     not a panel of ``LDSR_MAX_PANEL`` people or more (with 500 the correction only adds
-    spread); "none" leaves it alone."""
+    spread) nor under ``LDSR_MIN_PANEL`` (with 100 it over-corrects h2); "none" leaves it
+    alone."""
     from deepwas.estimators import _panel_correction as pc
 
     _, stats = fitted
@@ -471,11 +472,13 @@ def test_ldsr_auto_corrects_panels_under_300_people(fitted, monkeypatch):
     assert auto.panel_h2_[0] == pytest.approx(plain.h2(stats), rel=1e-6)
     # the pseudo-panels' h2 sit near the panel's (+-15 %), not a quarter below it
     assert np.all(np.abs(auto.panel_h2_[1:3] / auto.panel_h2_[0] - 1) < 0.15)
-    # the panel's 200 people against the bound: corrected under it, not at it
-    for bound, method in ((201, "simex"), (200, "none")):
-        monkeypatch.setattr(pc, "LDSR_MAX_PANEL", bound)
-        est = deepwas.GLMPrior(solver="ldsr")
-        assert pc.resolve_panel_correction(est, stats)[0] == method, bound
+    # the panel's 200 people against the bounds: corrected from the lower on, under the upper
+    for name, bound, method in (("LDSR_MAX_PANEL", 201, "simex"), ("LDSR_MAX_PANEL", 200, "none"),
+                                ("LDSR_MIN_PANEL", 200, "simex"), ("LDSR_MIN_PANEL", 201, "none")):
+        with monkeypatch.context() as m:
+            m.setattr(pc, name, bound)
+            est = deepwas.GLMPrior(solver="ldsr")
+            assert pc.resolve_panel_correction(est, stats)[0] == method, (name, bound)
     assert pc.resolve_panel_correction(deepwas.GLMPrior(), stats)[0] == "simex"
 
 

@@ -72,7 +72,7 @@ def add_train_args(p):
                         "pseudo-panels and extrapolating (simex; constant and glm on thinned "
                         "cores of a panel of known size); auto: simex for a panel under a "
                         "tenth of N where the signal per LD block is strong enough (LDSR: a "
-                        "panel under 300 people)")
+                        "panel of 150-299 people)")
     g.add_argument("--pseudo-panels", choices=("auto", "gaussian", "bootstrap"), default="auto",
                    help="the panel correction's pseudo-panels: Gaussian pseudo-people from the "
                         "panel's LD, or the panel's people drawn with replacement (bootstrap; "

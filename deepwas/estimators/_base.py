@@ -225,12 +225,12 @@ class FunctionalPrior(GeneticsMixin, PanelCorrectionMixin, BaseEstimator):
         panel fit's signal per LD block, ``N h2_B / n``, averages 0.5 or more (below, as in a
         real genome's typical block, thinned cores are unbiased without it and the
         extrapolation over-corrects; ``panel_signal_``); with ``solver="ldsr"`` only for a
-        panel under 300 people and a signal of 1 or more (it takes LD score regression's
+        panel of 150-299 people and a signal of 1 or more (it takes LD score regression's
         enrichment from 5-9 % low to within 2.1 % with 150 and 200 people, at an enrichment
         RMSE 7-11 % larger; with 500 people the attenuation is under 0.5 % and the
-        correction only adds spread; at weaker signal its jackknife's extrapolations run
-        off); "none" otherwise. The realistic design of docs "LD from a reference panel"
-        chose it. LD declared in-sample
+        correction only adds spread, with 100 it over-corrects h2 by 5 points, and at weaker
+        signal its jackknife's extrapolations run off); "none" otherwise. The realistic
+        design of docs "LD from a reference panel" chose it. LD declared in-sample
         (``SummaryStats(..., ld_in_sample=True)``, and simulations drawn through the LD)
         gets "none".
     pseudo_panels : {"auto", "gaussian", "bootstrap"}, default="auto"

@@ -25,22 +25,24 @@ their LD keeps the noise of strongly linked pairs, which Gaussian pseudo-people 
 and they took the remaining h2 bias with 150-200 people (-1.5 to -4.6 %) to within 1.2 %
 (docs).
 
-LD score regression (``solver="ldsr"``) is corrected by "auto" only with a panel under
-:data:`LDSR_MAX_PANEL` people and a signal per block of :data:`LDSR_MIN_BLOCK_SIGNAL` or more:
-its r^2 are corrected for the panel's noise on average (ldsc's unbiased r^2), which leaves h2
-within 3 % but attenuates an enrichment by 5-9 % with 150-200 people (the noise of the LD
-scores as regressors), and under 0.5 % with 500. A pseudo-panel's r^2 must then be corrected
-for both layers of noise, its own and the panel's (``LDSource.noise_panel_sizes``): corrected
-for its own only, its LD scores are those of the panel's raw r^2, about ``m / n`` too large
-for a block of ``m`` variants, and the refits moved h2 by +30-60 %. So corrected, SIMEX takes
-the enrichment to within 2.1 % with 150 and 200 people (h2 +3 to +5 %, enrichment RMSE 7-11 %
-larger; ``benchmarks/study_ldsr_enrichment.py``). In 0.2-0.5 % of those fits a coefficient
-ends at its bound and the extrapolation of the parameters goes far off; such an extrapolation
-is refused (:func:`extrapolation_agrees`) and the fit on the panel's LD kept. Hence the
-bounds of "auto": with 500 people it is worse on every count (enrichment +1.7 % against
--0.3 %, RMSE +3 %), at weak signal it over-corrects h2 (+7.1 % against +2.4 % at h2 0.005,
-150 people), and there its jackknife's leave-one-block-out extrapolations ran off (SE 4.2
-times the estimates' spread), which the jackknife refuses (NaN SEs with a warning).
+LD score regression (``solver="ldsr"``) is corrected by "auto" only with a panel of
+:data:`LDSR_MIN_PANEL` to :data:`LDSR_MAX_PANEL` people (150-299) and a signal per block of
+:data:`LDSR_MIN_BLOCK_SIGNAL` or more: its r^2 are corrected for the panel's noise on average
+(ldsc's unbiased r^2), which leaves h2 within 3 % but attenuates an enrichment by 5-9 % with
+150-200 people (the noise of the LD scores as regressors), and under 0.5 % with 500. A
+pseudo-panel's r^2 must then be corrected for both layers of noise, its own and the panel's
+(``LDSource.noise_panel_sizes``): corrected for its own only, its LD scores are those of the
+panel's raw r^2, about ``m / n`` too large for a block of ``m`` variants, and the refits moved
+h2 by +30-60 %. So corrected, SIMEX takes the enrichment to within 2.1 % with 150 and 200 people
+(h2 +3 to +5 %, enrichment RMSE 7-11 % larger; ``benchmarks/study_ldsr_enrichment.py``). In
+0.2-0.5 % of those fits a coefficient ends at its bound and the extrapolation of the parameters
+goes far off; such an extrapolation is refused (:func:`extrapolation_agrees`) and the fit on the
+panel's LD kept. Hence the bounds of "auto": with 500 people it is worse on every count
+(enrichment +1.7 % against -0.3 %, RMSE +3 %), with 100 it over-corrects h2 (+8.7 % / +9.2 %
+against +3.8 % / +3.7 % at h2 0.05 / 0.2, enrichment -4.1 % / -7.0 % against -9.7 % / -11.0 %),
+at weak signal it over-corrects h2 (+7.1 % against +2.4 % at h2 0.005, 150 people), and there
+its jackknife's leave-one-block-out extrapolations ran off (SE 4.2 times the estimates' spread),
+which the jackknife refuses (NaN SEs with a warning).
 """
 from __future__ import annotations
 
@@ -55,8 +57,8 @@ from ..jackknife import flat_parameters, set_parameters
 from ..ld_model import is_small_panel
 from ..pseudo_panel import holds_people, supports_pseudo_panel
 
-__all__ = ["PANEL_CORRECTIONS", "N_PSEUDO", "MIN_BLOCK_SIGNAL", "LDSR_MAX_PANEL",
-           "LDSR_MIN_BLOCK_SIGNAL", "resolve_panel_correction",
+__all__ = ["PANEL_CORRECTIONS", "N_PSEUDO", "MIN_BLOCK_SIGNAL", "LDSR_MIN_PANEL",
+           "LDSR_MAX_PANEL", "LDSR_MIN_BLOCK_SIGNAL", "resolve_panel_correction",
            "resolve_pseudo_draw", "panel_plan", "panel_corrected", "extrapolation_agrees",
            "block_signal", "PanelCorrectionMixin"]
 
@@ -69,10 +71,13 @@ PANEL_CORRECTIONS = ("auto", "simex", "none")
 #: -5 and -9 points of h2 at 200 and 150 people where the signal is 0.2-0.3 per block, a real
 #: genome's); at 0.8 and above it removes most of the bias
 MIN_BLOCK_SIGNAL = 0.5
-#: LD score regression: "auto" corrects panels under this many people, where its enrichment
-#: is attenuated beyond 5 % (-8.1 / -8.8 % with 150 people, -5.1 / -6.7 % with 200 at h2 0.05
-#: / 0.2, 2,000 draws a cell) and the correction takes it to within 2.1 %; with 500 people the
-#: attenuation is -0.3 / -0.4 % and the correction only adds spread (enrichment RMSE +3 %)
+#: LD score regression: "auto" corrects panels of at least LDSR_MIN_PANEL and under
+#: LDSR_MAX_PANEL people, where its enrichment is attenuated beyond 5 % (-8.1 / -8.8 % with 150
+#: people, -5.1 / -6.7 % with 200 at h2 0.05 / 0.2, 2,000 draws a cell) and the correction
+#: takes it to within 2.1 %, h2 to +3.4-4.5 %; with 500 people the attenuation is -0.3 /
+#: -0.4 % and the correction only adds spread (enrichment RMSE +3 %); with 100 it over-corrects
+#: h2 (+8.7 / +9.2 % against +3.8 / +3.7 %) and leaves the enrichment -4 / -7 %
+LDSR_MIN_PANEL = 150
 LDSR_MAX_PANEL = 300
 #: ... and where the signal per LD block is at least this: at 0.56 (150 people, h2 0.01) a
 #: third of its jackknife's leave-one-block-out extrapolations ran off (h2 SE 2.2 times the
@@ -115,9 +120,9 @@ def resolve_panel_correction(est, stats):
     """``("simex" | "none", reason)`` for ``est.panel_correction`` on ``stats``.
 
     "auto" takes "simex" when it applies and the panel is small against the GWAS
-    (:func:`deepwas.ld_model.is_small_panel`; LD score regression: also under
-    :data:`LDSR_MAX_PANEL` people); "simex" that cannot apply is a ``ValueError``. The signal
-    bound is :func:`panel_corrected`'s (it needs the fit).
+    (:func:`deepwas.ld_model.is_small_panel`; LD score regression: also of
+    :data:`LDSR_MIN_PANEL` to :data:`LDSR_MAX_PANEL` people); "simex" that cannot apply is a
+    ``ValueError``. The signal bound is :func:`panel_corrected`'s (it needs the fit).
     """
     choice = est.panel_correction
     if choice == "none":
@@ -139,6 +144,10 @@ def resolve_panel_correction(est, stats):
                         f"average, which leaves its enrichment unbiased with a panel of "
                         f"{stats.ld.panel_size} people (the correction would only add "
                         f"spread from {LDSR_MAX_PANEL} people on; docs)")
+    if est.solver == "ldsr" and stats.ld.panel_size < LDSR_MIN_PANEL:
+        return "none", (f"with a panel of {stats.ld.panel_size} people (under "
+                        f"{LDSR_MIN_PANEL}) the correction over-corrects LD score "
+                        "regression's h2 (docs)")
     return "simex", f"a panel of {stats.ld.panel_size} people"
 
 
