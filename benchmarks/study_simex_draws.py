@@ -15,6 +15,8 @@ annotation, and prints h2 and the enrichment of the annotation for:
   the default until 2026-12-06; the same seeds as the estimator's);
 * ``bootstrap`` -- the same extrapolation with bootstrap pseudo-panels: the package's
   correction of a genotype panel (``pseudo_panels="auto"``);
+* ``bootstrap, reciprocal`` -- the same fits, the annotation's coefficients extrapolated
+  as ``1 / c`` (:func:`reciprocal`);
 * ``bootstrap, all draws`` -- with ``--draws`` above 2: the same extrapolation from that many
   bootstrap pseudo-panels (the correction's two first);
 * ``quadratic`` -- with ``--kinds``: Gaussian pseudo-panels at two noise levels, the
@@ -58,7 +60,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import study_reference_panel as study  # noqa: E402
 
 KINDS = ("uncorrected", "gaussian", "gaussian, all draws", "bootstrap", "bootstrap, all draws",
-         "quadratic", "linear3", "in-sample", "thinned in-sample")
+         "bootstrap, reciprocal", "quadratic", "linear3", "in-sample", "thinned in-sample")
 #: what --kinds names (the others come with one of them)
 SELECTABLE = ("uncorrected", "gaussian", "bootstrap", "quadratic", "in-sample")
 #: what runs without --kinds (the study as first run)
@@ -77,6 +79,26 @@ def _level_seeds(rep, level, count):
         extra = np.random.SeedSequence([rep, 5137, 1]).generate_state(max(count - N_PSEUDO, 0))
         return (_pseudo_seeds(rep) + [int(s) for s in extra])[:count]
     return [int(s) for s in np.random.SeedSequence([rep, 5137, 2]).generate_state(count)]
+
+
+def reciprocal(prior, t1, t2):
+    """The extrapolation with the annotations' coefficients (the GLM's weights, not its
+    intercept) extrapolated as ``1 / c`` rather than ``c``: errors in a regressor attenuate its
+    slope by ``k / (k + v)`` at noise variance ``v``, so ``1 / c`` is linear in ``v`` (the
+    linear extrapolant is then short of the truth); from the panel's fit ``t1`` (``v = 1``) and
+    the pseudo-panels' mean ``t2`` (``v = 2``), ``1 / c_0 = 2 / c_1 - 1 / c_2``. Where that has
+    no solution of ``c_1``'s sign (``|c_2| <= |c_1| / 2``, or signs that differ) the coefficient
+    is extrapolated linearly; the other parameters always are."""
+    out = 2 * t1 - t2
+    i = 0
+    for name, p in prior.named_parameters():
+        if name.split(".")[-1] in ("func_weight", "pred_weight"):
+            for j in range(i, i + p.numel()):
+                inv = 2 / t1[j] - 1 / t2[j] if t1[j] * t2[j] > 0 else 0.0
+                if inv * t1[j] > 0:
+                    out[j] = 1 / inv
+        i += p.numel()
+    return out
 
 
 def one_replicate(D, panel_stats, in_sample, h2, rep, thinned_in_sample=None,
@@ -102,6 +124,9 @@ def one_replicate(D, panel_stats, in_sample, h2, rep, thinned_in_sample=None,
                 fits = np.vstack([theta["uncorrected"], pseudo[kind]])
                 # the correction's own extrapolation in the noise variance (1/n -> 2/n -> 0)
                 theta[kind] = weights(len(fits)) @ fits
+        if "bootstrap" in kinds:
+            theta["bootstrap, reciprocal"] = reciprocal(
+                fit.prior_, theta["uncorrected"], pseudo["bootstrap"].mean(0))
         more = _level_seeds(rep, 1, draws)[N_PSEUDO:]
         if "bootstrap" in kinds and more:
             # the same extrapolation from all the draws at the panel's size
@@ -151,7 +176,8 @@ def report(rows):
                           f"{p.mean() * 100:+6.1f} ({se(p):.1f})" for p in paired))
             for kind, ref in (("gaussian, all draws", "gaussian"), ("bootstrap", "gaussian"),
                               ("quadratic", "gaussian"), ("linear3", "gaussian"),
-                              ("bootstrap, all draws", "bootstrap")):
+                              ("bootstrap, all draws", "bootstrap"),
+                              ("bootstrap, reciprocal", "bootstrap")):
                 if f"{q} {kind}" in d and f"{q} {ref}" in d:
                     diff = (d[f"{q} {kind}"] - d[f"{q} {ref}"]) / truth
                     print(f"  {q:10s} {kind} minus {ref} {diff.mean() * 100:+.2f} "
