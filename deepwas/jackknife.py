@@ -446,6 +446,13 @@ REFIT_NEWTON_MAX_PARAMS = 64
 #: ... until no parameter moves by more than this (parameters are of order 1), or no step
 #: lowers the gradient's size any more ...
 REFIT_XTOL = 1e-6
+#: a step may raise the leave-out loss by this share of it, its rounding: LD score
+#: regression sums its loss in float32
+REFIT_LOSS_ROUNDING = 1e-6
+#: where no step lowers the gradient's size (its rounding) while it is above this share of
+#: the size of the block's own gradient at the fit (a gradient a thousandth of it), the
+#: iterations are not near the optimum and L-BFGS takes over
+REFIT_GTOL = 1e-6
 #: ... in at most this many iterations (one pass over the other blocks' windows each); a block
 #: that has not converged by then, or whose iterates leave the finite numbers, is refitted by
 #: L-BFGS instead
@@ -463,32 +470,36 @@ def _refit(prior, obj, labels, n_blocks, step):
         x0, g, H, gk, Hk = _curvature(prior, obj, labels, n_blocks, step, "windows")
         start = newton_leave_outs(x0, g, H, gk, Hk)
         pen = ridge_mask(prior) if obj.ridge else None
-        out = np.array([_solve_leave_out(prior, obj, labels, b, x0, start[b], H - Hk[b], H,
-                                         pen) for b in range(n_blocks)])
+        out = np.array([_solve_leave_out(prior, obj, labels, b, x0, g - gk[b], start[b],
+                                         H - Hk[b], H, pen) for b in range(n_blocks)])
     set_parameters(prior, x0)
     return out
 
 
-def _leave_out_gradient(prior, obj, ids, x, pen):
-    """Gradient of the summed loss of windows ``ids`` plus the fit's whole penalty, at ``x``."""
+def _leave_out_loss(prior, obj, ids, x, pen):
+    """Summed loss of windows ``ids`` plus the fit's whole penalty, and its gradient, at ``x``."""
     set_parameters(prior, x)
-    _, grad = _window_losses(prior, obj.objective, obj.fetch, ids, True)
-    g = grad * len(ids)         # _window_losses takes the mean over the windows
+    mean, grad = _window_losses(prior, obj.objective, obj.fetch, ids, True)
+    value, g = mean * len(ids), grad * len(ids)      # _window_losses takes the means
     if pen is not None:
+        value += 0.5 * obj.ridge * float(np.sum(x[pen] ** 2))
         g = g + obj.ridge * np.where(pen, x, 0.0)
-    return g
+    return value, g
 
 
-def _solve_leave_out(prior, obj, labels, b, x0, x, Hb, H, pen):
+def _solve_leave_out(prior, obj, labels, b, x0, g0, x, Hb, H, pen):
     """The optimum of the objective without block ``b``, from ``x`` (its Newton step from the
-    fitted ``x0``).
+    fitted ``x0``, where its gradient is ``g0``; from ``x0`` where the step made the gradient
+    larger, as a step into a barely identified direction can).
 
     BFGS iterations whose first Hessian is the leave-out objective's own at the fit
     (``Hb = H - H_b``; ``(n - 1) / n H`` where that is barely positive definite, as in
     :func:`newton_leave_outs`), each step halved until it lowers the gradient's size in that
-    Hessian's metric, until no parameter moves by more than :data:`REFIT_XTOL` or no step
-    lowers the gradient (its rounding reached). One Newton step is the optimum only while the
-    objective is quadratic over the step: an LD score regression GLM on 12 msprime loci (one
+    Hessian's metric without raising the loss beyond its rounding, until no parameter moves
+    by more than :data:`REFIT_XTOL` or no step lowers the gradient while it is under
+    :data:`REFIT_GTOL` of the block's own (its rounding reached). One Newton step is the
+    optimum only while the objective is quadratic over the step: an LD score regression GLM
+    on 12 msprime loci (one
     block each) has per-block Hessians with negative eigenvalues, and its steps fell short of
     the refitted optima by up to half (annotation weight 0.040 against 0.097), which made the
     enrichment's standard error 25-30 % short. These iterations reach the refits in 4-9
@@ -507,7 +518,10 @@ def _solve_leave_out(prior, obj, labels, b, x0, x, Hb, H, pen):
     # decrement), not by the loss: LD score regression's loss is summed in float32, whose
     # rounding (1e-7 of it) hides the last steps' gains while its gradient still shows them
     metric = np.linalg.pinv(Hb)
-    g = _leave_out_gradient(prior, obj, ids, x, pen)
+    value, g = _leave_out_loss(prior, obj, ids, x, pen)
+    if not float(g @ metric @ g) < float(g0 @ metric @ g0):
+        x = np.array(x0, dtype=np.float64)
+        value, g = _leave_out_loss(prior, obj, ids, x, pen)
     for _ in range(REFIT_MAX_ITER):
         dx = -np.linalg.lstsq(Hb, g, rcond=None)[0]
         size = float(g @ metric @ g)
@@ -515,16 +529,24 @@ def _solve_leave_out(prior, obj, labels, b, x0, x, Hb, H, pen):
             break
         t = 1.0
         while True:       # backtracking until the step lowers the decrement
-            new_g = _leave_out_gradient(prior, obj, ids, x + t * dx, pen)
+            new_value, new_g = _leave_out_loss(prior, obj, ids, x + t * dx, pen)
             new_size = float(new_g @ metric @ new_g)
-            if new_size < (1.0 - 1e-4 * t) * size or t < 1e-3:
+            # ... without raising the loss beyond its rounding: where every f -> 0 the
+            # gradient vanishes too, far from the optimum
+            rises = not new_value <= value + REFIT_LOSS_ROUNDING * abs(value)
+            if (new_size < (1.0 - 1e-4 * t) * size and not rises) or t < 1e-3:
                 break
             t *= 0.5
-        if not new_size < size:
-            return x      # no step lowers it: its rounding is reached
+        if not new_size < size or rises:
+            # no step lowers it: its rounding is reached, if it is small against the block's
+            # own gradient at the fit; if not, a poor start (the merit is only local) is
+            # left to L-BFGS
+            if size <= REFIT_GTOL * float(g0 @ metric @ g0):
+                return x
+            break
         step = t * dx
         x, y, Hs = x + step, new_g - g, Hb @ step
-        g = new_g
+        value, g = new_value, new_g
         if np.abs(step).max() <= REFIT_XTOL:
             return x
         if y @ step > 1e-12 * (step @ Hs):   # BFGS update, skipped where curvature is not positive

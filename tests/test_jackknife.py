@@ -333,3 +333,34 @@ def test_ldsr_auto_jackknife_solves_its_leave_outs_with_few_blocks(data, monkeyp
         assert est.partitioned_h2(st, n_blocks=40).attrs["jackknife"] == "refit"
     # the likelihood keeps the one-step pseudo-jackknife at any number of blocks
     assert data["est"].partitioned_h2(data["no_flank"]).attrs["jackknife"] == "pseudo"
+
+
+def test_refit_starts_from_the_fit_where_the_newton_step_went_far(data):
+    """A Newton step that made the leave-out gradient larger (a step into a barely identified
+    direction, as above) is not where "refit" starts: from a step spoiled by hand it reaches
+    the same optimum as from the unspoiled one; and steps never raise the loss."""
+    from deepwas.jackknife import _curvature, _solve_leave_out
+
+    st = data["flanked"]
+    est = deepwas.ConstantPrior(alpha=0.0, solver="ldsr", random_state=0).fit(st)
+    labels, n = jackknife_blocks(len(st), len(st))
+    prior, x0, newton, _ = leave_out_priors(est, st, labels, n, "pseudo")
+    obj = _Objective(est, st)
+    try:
+        _, g, H, gk, Hk = _curvature(prior, obj, labels, n, 1e-3, "windows")
+        solve = [_solve_leave_out(prior, obj, labels, 1, x0, g - gk[1], start, H - Hk[1], H,
+                                  None) for start in (newton[1], x0 + 3.0, x0 - 3.0)]
+        # a first Hessian far too flat: its full steps would leave for where every f -> 0
+        # and the gradient vanishes too (the loss far above its optimum), which the loss
+        # check refuses (measured without it: -144 and -138 for blocks 1 and 3)
+        flat = [_solve_leave_out(prior, obj, labels, b, x0, g - gk[b], x0, 1e-3 * (H - Hk[b]),
+                                 1e-3 * H, None) for b in (1, 3)]
+        good = [_solve_leave_out(prior, obj, labels, b, x0, g - gk[b], newton[b], H - Hk[b], H,
+                                 None) for b in (1, 3)]
+    finally:
+        obj.close()
+    np.testing.assert_allclose(solve[1], solve[0], atol=1e-5)
+    # from x0 - 3 (f / 20, where the gradient is small too) no step lowers the gradient's
+    # size at first: far above REFIT_GTOL of the block's own, L-BFGS takes over
+    np.testing.assert_allclose(solve[2], solve[0], atol=1e-5)
+    np.testing.assert_allclose(flat, good, atol=1e-5)
