@@ -358,21 +358,16 @@ def _checked_steps(prior, obj, labels, x0, H, out):
         return out
     pen = ridge_mask(prior) if obj.ridge else None
 
-    def penalty(x):          # the fit's ridge penalty: every leave-out objective keeps all of it
-        return 0.0 if pen is None else 0.5 * obj.ridge * float(np.sum(x[pen] ** 2))
-
     def data_loss(x, ids):   # summed training loss of windows ``ids`` at ``x``
-        set_parameters(prior, x)
-        mean, _ = _window_losses(prior, obj.objective, obj.fetch, ids, False)
-        return mean * len(ids)
+        return _summed_loss(prior, obj, ids, x, None, with_grad=False)[0]
 
     total = data_loss(x0, np.arange(len(labels)))
     out = out.copy()
     refits = 0
     for b in suspect:
         # the leave-out loss at x0 is the total less block b's share: a pass over b only
-        before = total - data_loss(x0, np.flatnonzero(labels == b)) + penalty(x0)
-        after = (data_loss(out[b], np.flatnonzero(labels != b)) + penalty(out[b])
+        before = total - data_loss(x0, np.flatnonzero(labels == b)) + _penalty(obj, pen, x0)
+        after = (data_loss(out[b], np.flatnonzero(labels != b)) + _penalty(obj, pen, out[b])
                  if np.all(np.isfinite(out[b])) else np.inf)
         if not after < before:
             out[b] = _refit_block(prior, obj, labels, b, x0)
@@ -425,18 +420,26 @@ def newton_leave_outs(x0, g, H, gk, Hk):
         size; the count is logged.
     """
     n = len(gk)
-    floor = 0.5 * (1.0 - 1.0 / n) * np.linalg.eigvalsh(H)[0]
     out, fallback = [], 0
     for b in range(n):
-        Hb = H - Hk[b]
-        if not (floor > 0 and np.linalg.eigvalsh(Hb)[0] > floor):
-            Hb = (1.0 - 1.0 / n) * H
-            fallback += 1
+        Hb, own = _leave_out_hessian(H, Hk[b], n)
+        fallback += not own
         out.append(x0 - np.linalg.lstsq(Hb, g - gk[b], rcond=None)[0])
     if fallback:
         log.info("jackknife: %d of %d blocks' Newton steps took the full-data curvature "
                  "(their own left the rest nearly singular)", fallback, n)
     return np.array(out)
+
+
+def _leave_out_hessian(H, Hk_b, n):
+    """``(H - Hk_b, True)``, or ``((n - 1) / n H, False)`` where ``H - Hk_b``'s smallest
+    curvature is below half of ``(n - 1) / n`` times the full data's (see
+    :func:`newton_leave_outs`)."""
+    floor = 0.5 * (1.0 - 1.0 / n) * np.linalg.eigvalsh(H)[0]
+    Hb = H - Hk_b
+    if floor > 0 and np.linalg.eigvalsh(Hb)[0] > floor:
+        return Hb, True
+    return (1.0 - 1.0 / n) * H, False
 
 
 #: "refit" solves each leave-out by quasi-Newton iterations from its Newton step when the prior
@@ -446,6 +449,10 @@ REFIT_NEWTON_MAX_PARAMS = 64
 #: ... until no parameter moves by more than this (parameters are of order 1), or no step
 #: lowers the gradient's size any more ...
 REFIT_XTOL = 1e-6
+#: ... in at most this many iterations (one pass over the other blocks' windows each); a block
+#: that has not converged by then, or whose iterates leave the finite numbers, is refitted by
+#: L-BFGS instead
+REFIT_MAX_ITER = 30
 #: a step may raise the leave-out loss by this share of it, its rounding: LD score
 #: regression sums its loss in float32
 REFIT_LOSS_ROUNDING = 1e-6
@@ -453,10 +460,6 @@ REFIT_LOSS_ROUNDING = 1e-6
 #: the size of the block's own gradient at the fit (a gradient a thousandth of it), the
 #: iterations are not near the optimum and L-BFGS takes over
 REFIT_GTOL = 1e-6
-#: ... in at most this many iterations (one pass over the other blocks' windows each); a block
-#: that has not converged by then, or whose iterates leave the finite numbers, is refitted by
-#: L-BFGS instead
-REFIT_MAX_ITER = 30
 
 
 def _refit(prior, obj, labels, n_blocks, step):
@@ -471,57 +474,62 @@ def _refit(prior, obj, labels, n_blocks, step):
         start = newton_leave_outs(x0, g, H, gk, Hk)
         pen = ridge_mask(prior) if obj.ridge else None
         out = np.array([_solve_leave_out(prior, obj, labels, b, x0, g - gk[b], start[b],
-                                         H - Hk[b], H, pen) for b in range(n_blocks)])
+                                         _leave_out_hessian(H, Hk[b], n_blocks)[0], pen)
+                        for b in range(n_blocks)])
     set_parameters(prior, x0)
     return out
 
 
-def _leave_out_loss(prior, obj, ids, x, pen):
-    """Summed loss of windows ``ids`` plus the fit's whole penalty, and its gradient, at ``x``."""
+def _penalty(obj, pen, x):
+    """The fit's ridge penalty at ``x`` (``pen``: its mask, None without one): every leave-out
+    objective keeps all of it."""
+    return 0.0 if pen is None else 0.5 * obj.ridge * float(np.sum(x[pen] ** 2))
+
+
+def _summed_loss(prior, obj, ids, x, pen, with_grad=True):
+    """Summed loss of windows ``ids`` plus the fit's whole penalty, and its gradient (None
+    without ``with_grad``), at ``x``."""
     set_parameters(prior, x)
-    mean, grad = _window_losses(prior, obj.objective, obj.fetch, ids, True)
-    value, g = mean * len(ids), grad * len(ids)      # _window_losses takes the means
+    mean, grad = _window_losses(prior, obj.objective, obj.fetch, ids, with_grad)
+    value = mean * len(ids) + _penalty(obj, pen, x)     # _window_losses takes the means
+    if grad is None:
+        return value, None
+    g = grad * len(ids)
     if pen is not None:
-        value += 0.5 * obj.ridge * float(np.sum(x[pen] ** 2))
         g = g + obj.ridge * np.where(pen, x, 0.0)
     return value, g
 
 
-def _solve_leave_out(prior, obj, labels, b, x0, g0, x, Hb, H, pen):
+def _solve_leave_out(prior, obj, labels, b, x0, g0, x, Hb, pen):
     """The optimum of the objective without block ``b``, from ``x`` (its Newton step from the
     fitted ``x0``, where its gradient is ``g0``; from ``x0`` where the step made the gradient
     larger, as a step into a barely identified direction can).
 
-    BFGS iterations whose first Hessian is the leave-out objective's own at the fit
-    (``Hb = H - H_b``; ``(n - 1) / n H`` where that is barely positive definite, as in
-    :func:`newton_leave_outs`), each step halved until it lowers the gradient's size in that
+    BFGS iterations whose first Hessian ``Hb`` is the leave-out objective's own at the fit
+    (:func:`_leave_out_hessian`), each step halved until it lowers the gradient's size in that
     Hessian's metric without raising the loss beyond its rounding, until no parameter moves
     by more than :data:`REFIT_XTOL` or no step lowers the gradient while it is under
     :data:`REFIT_GTOL` of the block's own (its rounding reached). One Newton step is the
     optimum only while the objective is quadratic over the step: an LD score regression GLM
-    on 12 msprime loci (one
-    block each) has per-block Hessians with negative eigenvalues, and its steps fell short of
-    the refitted optima by up to half (annotation weight 0.040 against 0.097), which made the
-    enrichment's standard error 25-30 % short. These iterations reach the refits in 4-9
-    passes a block; L-BFGS from the fit, whose gradient tolerance can hardly tell the
-    leave-out optimum from the fit, took about 50. A block that has not converged within
-    :data:`REFIT_MAX_ITER` iterations, or whose iterates leave the finite numbers, is
-    refitted by L-BFGS (:func:`_refit_block`).
+    on 12 msprime loci (one block each) has per-block Hessians with negative eigenvalues, and
+    its steps fell short of the refitted optima by up to half (annotation weight 0.040
+    against 0.097), which made the enrichment's standard error 25-30 % short. These
+    iterations reach the refits in 4-9 passes a block; L-BFGS from the fit, whose gradient
+    tolerance can hardly tell the leave-out optimum from the fit, took about 50. A block that
+    has not converged within :data:`REFIT_MAX_ITER` iterations, or whose iterates leave the
+    finite numbers, is refitted by L-BFGS (:func:`_refit_block`).
     """
-    n = int(labels.max()) + 1
-    floor = 0.5 * (1.0 - 1.0 / n) * np.linalg.eigvalsh(H)[0]
-    if not (floor > 0 and np.linalg.eigvalsh(Hb)[0] > floor):
-        Hb = (1.0 - 1.0 / n) * H
     ids = np.flatnonzero(labels != b)
     x = np.array(x, dtype=np.float64)
     # progress is measured by the gradient in the metric of the first Hessian (the Newton
     # decrement), not by the loss: LD score regression's loss is summed in float32, whose
     # rounding (1e-7 of it) hides the last steps' gains while its gradient still shows them
     metric = np.linalg.pinv(Hb)
-    value, g = _leave_out_loss(prior, obj, ids, x, pen)
-    if not float(g @ metric @ g) < float(g0 @ metric @ g0):
+    size0 = float(g0 @ metric @ g0)
+    value, g = _summed_loss(prior, obj, ids, x, pen)
+    if not float(g @ metric @ g) < size0:
         x = np.array(x0, dtype=np.float64)
-        value, g = _leave_out_loss(prior, obj, ids, x, pen)
+        value, g = _summed_loss(prior, obj, ids, x, pen)
     for _ in range(REFIT_MAX_ITER):
         dx = -np.linalg.lstsq(Hb, g, rcond=None)[0]
         size = float(g @ metric @ g)
@@ -529,7 +537,7 @@ def _solve_leave_out(prior, obj, labels, b, x0, g0, x, Hb, H, pen):
             break
         t = 1.0
         while True:       # backtracking until the step lowers the decrement
-            new_value, new_g = _leave_out_loss(prior, obj, ids, x + t * dx, pen)
+            new_value, new_g = _summed_loss(prior, obj, ids, x + t * dx, pen)
             new_size = float(new_g @ metric @ new_g)
             # ... without raising the loss beyond its rounding: where every f -> 0 the
             # gradient vanishes too, far from the optimum
@@ -541,7 +549,7 @@ def _solve_leave_out(prior, obj, labels, b, x0, g0, x, Hb, H, pen):
             # no step lowers it: its rounding is reached, if it is small against the block's
             # own gradient at the fit; if not, a poor start (the merit is only local) is
             # left to L-BFGS
-            if size <= REFIT_GTOL * float(g0 @ metric @ g0):
+            if size <= REFIT_GTOL * size0:
                 return x
             break
         step = t * dx
