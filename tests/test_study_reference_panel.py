@@ -77,6 +77,31 @@ def test_coverage_of_the_reported_t_interval(study):
     assert np.isnan(older["h2_cover_t"]) and older["h2_cover"] == one["h2_cover"]
 
 
+def test_replace_cells_keeps_places_and_pairing(study):
+    """A rerun cell's rows take the places of the shipped rows of the same replicates (in
+    replicate order, whatever order the rerun wrote them in); other cells and estimators are
+    untouched, unrecorded panels count one, a new cell is appended, a new column added."""
+    shipped = pd.DataFrame(dict(design="realistic", n_ref=200.0, h2_true=0.2,
+                                model=["a", "b", "a", "b", "a", "b"], rep=[0, 0, 1, 1, 2, 2],
+                                h2=[1.0, 2.0, 3.0, 4.0, 5.0, 6.0],
+                                panels=[np.nan] * 6))
+    rerun = pd.DataFrame(dict(design="realistic", n_ref=200, h2_true=0.2, model="a",
+                              rep=[2, 0, 1], h2=[50.0, 10.0, 30.0], panels=1,
+                              jackknife="refit"))
+    out = study.replace_cells(shipped, rerun)
+    assert out["h2"].tolist() == [10.0, 2.0, 30.0, 4.0, 50.0, 6.0]
+    assert out["rep"].tolist() == [0, 0, 1, 1, 2, 2]
+    assert out["jackknife"].tolist()[::2] == ["refit"] * 3
+    assert out["jackknife"].iloc[1::2].isna().all()
+    assert shipped["h2"].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]   # not in place
+    other = rerun.assign(h2_true=0.05)
+    assert len(study.replace_cells(shipped, other)) == 9
+    with pytest.raises(ValueError, match="replicates"):
+        study.replace_cells(shipped, rerun.iloc[:2])
+    with pytest.raises(ValueError, match="replicates"):
+        study.replace_cells(shipped, rerun.assign(rep=[2, 0, 3]))
+
+
 def test_sldsc_runner_writes_the_panel_it_was_given(tmp_path):
     """S-LDSC computes its LD scores from these PLINK files: they must hold the panel's own
     genotypes, variant for variant (an allele or a transpose wrong would give ldsc other LD)."""
