@@ -59,7 +59,8 @@ last variant off as a block of its own (the panels whose blocks numbered 13 for 
 ``realistic`` with 150, 200 and one panel of 500 people, and ``realistic-in-sample``), a
 variant that swamped LD score regression; the table marks their cells "[e]".
 ``jackknife`` is the method ``partitioned_h2`` took: LD score regression's default became
-"refit" (leave-outs solved) with fewer than 50 blocks on 2026-12-07; the "LDSR" rows of the
+"refit" (leave-outs solved) on 2026-12-07 (with fewer than 50 blocks that day, as the
+study's 12); the "LDSR" rows of the
 20-panel cells rerun then say "refit", the study's other LD score regression rows are from
 the one-step "pseudo" (filled in), and S-LDSC's have none.
 
@@ -305,6 +306,7 @@ def replace_cells(shipped, rerun):
     added (empty in the other rows). Raises ``ValueError`` for a cell whose replicates differ.
     """
     out = shipped.copy()
+    rerun = rerun.reset_index(drop=True)    # rows of several CSVs repeat their index
     for col in rerun.columns.difference(out.columns):
         # empty, of a dtype that can take the rerun's values (text, as "jackknife" is)
         numeric = pd.api.types.is_numeric_dtype(rerun[col])

@@ -86,9 +86,9 @@ print(stats)
 # Fit S-LDSC's model by LD score regression and by the likelihood
 # ---------------------------------------------------------------
 # ``jackknife="auto"`` is graphREML's one-Newton-step pseudo-jackknife for a GLM prior fitted by
-# the likelihood: one gradient and Hessian per block, no refit; for LD score regression with
-# fewer than 50 blocks each leave-out is solved from that step ("refit": one step falls short
-# where its loss is far from quadratic). The blocks must be nearly independent: here 6, one
+# the likelihood: one gradient and Hessian per block, no refit; for LD score regression each
+# leave-out is solved from that step ("refit": one step falls short where its loss is far
+# from quadratic). The blocks must be nearly independent: here 6, one
 # per region (4 windows each), where S-LDSC's 200 would split these 24 windows into blocks of
 # contiguous variants far shorter than the LD (docs: "Standard errors"). The flanks (5 Mb) take
 # in each whole region: with a panel of 489 people, the small spurious correlations between

@@ -38,7 +38,7 @@ def data(geno22):
 
     no_flank = stats(window_bp=200_000, flank_bp=0)
     est = deepwas.GLMPrior(alpha=0.0, random_state=0).fit(no_flank)
-    return dict(no_flank=no_flank, flanked=stats(window_bp=200_000, flank_bp=200_000),
+    return dict(no_flank=no_flank, flanked=stats(window_bp=200_000, flank_bp=200_000), stats=stats,
                 one=stats(window_bp=2_000_000, flank_bp=0), est=est,
                 R=R[np.ix_(SEL, SEL)], beta_hat=beta_hat)
 
@@ -308,13 +308,11 @@ def test_refit_falls_back_to_lbfgs_when_its_iterations_do_not_converge(data, mon
     np.testing.assert_allclose(solved, lbfgs, atol=2e-3 * np.abs(solved - x0).max())
 
 
-def test_ldsr_auto_jackknife_solves_its_leave_outs_with_few_blocks(data, monkeypatch):
-    """LD score regression's "auto" jackknife is "refit" with fewer than
-    LDSR_REFIT_MAX_BLOCKS blocks (one Newton step made its enrichment SEs 0.68 of their spread
-    on 12 loci, docs "Standard errors") and "pseudo" from there on; the likelihood's stays
-    "pseudo"."""
-    import deepwas.heritability as her
-
+def test_ldsr_auto_jackknife_solves_its_leave_outs(data, monkeypatch):
+    """LD score regression's "auto" jackknife is "refit" at any number of blocks: one Newton
+    step made its enrichment SEs 0.68 of their spread on 12 loci, and half the solved ones on
+    160 blocks, where a few blocks of strong associations carry the variance (docs "Standard
+    errors"); the likelihood's stays "pseudo"."""
     st = data["flanked"]
     est = deepwas.ConstantPrior(alpha=0.0, solver="ldsr", random_state=0).fit(st)
     n = len(st)
@@ -325,14 +323,28 @@ def test_ldsr_auto_jackknife_solves_its_leave_outs_with_few_blocks(data, monkeyp
     assert auto.attrs["jackknife"] == "refit" and auto.attrs["n_blocks"] == n
     assert auto.attrs["h2_std_error"] == refit.attrs["h2_std_error"]
     assert abs(pseudo.attrs["h2_std_error"] / refit.attrs["h2_std_error"] - 1) > 0.01
-    monkeypatch.setattr(her, "LDSR_REFIT_MAX_BLOCKS", n)      # n blocks: no longer fewer
-    with pytest.warns(UserWarning, match="one block per window"):
-        assert est.partitioned_h2(st, n_blocks=40).attrs["jackknife"] == "pseudo"
-    monkeypatch.setattr(her, "LDSR_REFIT_MAX_BLOCKS", n + 1)
-    with pytest.warns(UserWarning, match="one block per window"):
-        assert est.partitioned_h2(st, n_blocks=40).attrs["jackknife"] == "refit"
-    # the likelihood keeps the one-step pseudo-jackknife at any number of blocks
-    assert data["est"].partitioned_h2(data["no_flank"]).attrs["jackknife"] == "pseudo"
+    # and with many blocks (S-LDSC takes 200): 10-kb windows, 60 blocks of them (what the
+    # leave-outs would be asked for is recorded, not run: 60 solved leave-outs take 20 s)
+    import deepwas.heritability as her
+
+    many = data["stats"](window_bp=10_000, flank_bp=200_000)
+    assert len(many) >= 60
+    est = deepwas.ConstantPrior(alpha=0.0, solver="ldsr", random_state=0).fit(many)
+
+    class Asked(Exception):
+        pass
+
+    def asked(est, stats, labels, n_blocks, method, unit):
+        raise Asked(n_blocks, method, unit)
+
+    monkeypatch.setattr(her, "_leave_outs", asked)
+    with pytest.raises(Asked) as what:
+        est.partitioned_h2(many, n_blocks=60)
+    assert what.value.args == (60, "refit", "windows")
+    # the likelihood keeps the one-step pseudo-jackknife (here on blocks of variants)
+    with pytest.raises(Asked) as what, pytest.warns(UserWarning, match="blocks"):
+        data["est"].partitioned_h2(data["no_flank"])
+    assert what.value.args == (200, "pseudo", "variants")
 
 
 def test_refit_starts_from_the_fit_where_the_newton_step_went_far(data):

@@ -96,6 +96,9 @@ def test_replace_cells_keeps_places_and_pairing(study):
     assert shipped["h2"].tolist() == [1.0, 2.0, 3.0, 4.0, 5.0, 6.0]   # not in place
     other = rerun.assign(h2_true=0.05)
     assert len(study.replace_cells(shipped, other)) == 9
+    # both at once, as read from two CSVs (their row labels repeat)
+    both = study.replace_cells(shipped, pd.concat([rerun, other]))
+    assert both["h2"].tolist()[:6] == out["h2"].tolist() and len(both) == 9
     with pytest.raises(ValueError, match="replicates"):
         study.replace_cells(shipped, rerun.iloc[:2])
     with pytest.raises(ValueError, match="replicates"):

@@ -15,7 +15,7 @@ import pandas as pd
 
 from .._version import __version__
 from ..estimators import load_model
-from ..heritability import LDSR_REFIT_MAX_BLOCKS, RESULTS_COLUMNS
+from ..heritability import RESULTS_COLUMNS
 from ..io.variant_names import user_id_columns
 from ..utils.chrom import sort_chroms
 from ._common import add_command, positive_int
@@ -310,8 +310,7 @@ def register(subparsers):
                     help="pseudo: one-Newton-step pseudo-jackknife (graphREML); refit: each "
                          "leave-one-block-out optimum solved (from the Newton step for a "
                          "small prior; else K warm-started fits); none: no SEs; auto: pseudo "
-                         "for constant/GLM priors (refit for LD score regression with fewer "
-                         f"than {LDSR_REFIT_MAX_BLOCKS} blocks, where one step is short), none "
-                         "for neural ones")
+                         "for constant/GLM priors (refit for LD score regression, for which "
+                         "one step is short), none for neural ones")
     hh.add_argument("--out", required=True, metavar="PREFIX", help="output prefix")
     hh.set_defaults(func=cmd_h2)

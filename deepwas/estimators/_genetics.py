@@ -66,9 +66,8 @@ class GeneticsMixin:
             Joined on ``SNP`` or aligned with ``stats.variants``; None: the model's features.
         n_blocks : int, default=200
         jackknife : {"auto", "pseudo", "refit", "none"}, default="auto"
-            "auto": "pseudo" for the constant and GLM priors ("refit" for LD score regression
-            with fewer than :data:`deepwas.heritability.LDSR_REFIT_MAX_BLOCKS` blocks), "none"
-            for a neural prior.
+            "auto": "pseudo" for the constant and GLM priors ("refit" for LD score
+            regression), "none" for a neural prior.
 
         Returns
         -------
