@@ -420,27 +420,33 @@ def newton_leave_outs(x0, g, H, gk, Hk):
         (the infinitesimal jackknife), which is what ``H - Hk[b]`` is for a block of average
         size; the count is logged.
     """
-    n = len(gk)
+    return _newton_steps(x0, g, gk, _leave_out_hessians(H, Hk))
+
+
+def _leave_out_hessians(H, Hk):
+    """Each block's leave-out Hessian ``H - Hk[b]``, or ``(n - 1) / n H`` where its smallest
+    curvature is below half of ``(n - 1) / n`` times the full data's (see
+    :func:`newton_leave_outs`): shape (n, P, P), with the count of blocks that took the
+    fallback logged."""
+    n = len(Hk)
+    floor = 0.5 * (1.0 - 1.0 / n) * np.linalg.eigvalsh(H)[0]
     out, fallback = [], 0
-    for b in range(n):
-        Hb, own = _leave_out_hessian(H, Hk[b], n)
-        fallback += not own
-        out.append(x0 - np.linalg.lstsq(Hb, g - gk[b], rcond=None)[0])
+    for Hk_b in Hk:
+        Hb = H - Hk_b
+        if not (floor > 0 and np.linalg.eigvalsh(Hb)[0] > floor):
+            Hb = (1.0 - 1.0 / n) * H
+            fallback += 1
+        out.append(Hb)
     if fallback:
         log.info("jackknife: %d of %d blocks' Newton steps took the full-data curvature "
                  "(their own left the rest nearly singular)", fallback, n)
     return np.array(out)
 
 
-def _leave_out_hessian(H, Hk_b, n):
-    """``(H - Hk_b, True)``, or ``((n - 1) / n H, False)`` where ``H - Hk_b``'s smallest
-    curvature is below half of ``(n - 1) / n`` times the full data's (see
-    :func:`newton_leave_outs`)."""
-    floor = 0.5 * (1.0 - 1.0 / n) * np.linalg.eigvalsh(H)[0]
-    Hb = H - Hk_b
-    if floor > 0 and np.linalg.eigvalsh(Hb)[0] > floor:
-        return Hb, True
-    return (1.0 - 1.0 / n) * H, False
+def _newton_steps(x0, g, gk, Hbs):
+    """``x0 - Hbs[b]^-1 (g - gk[b])`` for each block ``b``."""
+    return np.array([x0 - np.linalg.lstsq(Hb, g - gk_b, rcond=None)[0]
+                     for Hb, gk_b in zip(Hbs, gk)])
 
 
 #: "refit" solves each leave-out by quasi-Newton iterations from its Newton step when the prior
@@ -472,11 +478,11 @@ def _refit(prior, obj, labels, n_blocks, step):
         out = np.array([_refit_block(prior, obj, labels, b, x0) for b in range(n_blocks)])
     else:
         x0, g, H, gk, Hk = _curvature(prior, obj, labels, n_blocks, step, "windows")
-        start = newton_leave_outs(x0, g, H, gk, Hk)
+        Hbs = _leave_out_hessians(H, Hk)      # the Newton steps' and the iterations' first
+        start = _newton_steps(x0, g, gk, Hbs)
         pen = ridge_mask(prior) if obj.ridge else None
         out = np.array([_solve_leave_out(prior, obj, labels, b, x0, g - gk[b], start[b],
-                                         _leave_out_hessian(H, Hk[b], n_blocks)[0], pen)
-                        for b in range(n_blocks)])
+                                         Hbs[b], pen) for b in range(n_blocks)])
     set_parameters(prior, x0)
     return out
 
@@ -507,7 +513,7 @@ def _solve_leave_out(prior, obj, labels, b, x0, g0, x, Hb, pen):
     larger, as a step into a barely identified direction can).
 
     BFGS iterations whose first Hessian ``Hb`` is the leave-out objective's own at the fit
-    (:func:`_leave_out_hessian`), each step halved until it lowers the gradient's size in that
+    (:func:`_leave_out_hessians`), each step halved until it lowers the gradient's size in that
     Hessian's metric without raising the loss beyond its rounding, until no parameter moves
     by more than :data:`REFIT_XTOL` or no step lowers the gradient while it is under
     :data:`REFIT_GTOL` of the block's own (its rounding reached). One Newton step is the

@@ -351,7 +351,7 @@ def test_refit_starts_from_the_fit_where_the_newton_step_went_far(data):
     """A Newton step that made the leave-out gradient larger (a step into a barely identified
     direction, as above) is not where "refit" starts: from a step spoiled by hand it reaches
     the same optimum as from the unspoiled one; and steps never raise the loss."""
-    from deepwas.jackknife import _curvature, _leave_out_hessian, _solve_leave_out
+    from deepwas.jackknife import _curvature, _leave_out_hessians, _solve_leave_out
 
     st = data["flanked"]
     est = deepwas.ConstantPrior(alpha=0.0, solver="ldsr", random_state=0).fit(st)
@@ -360,17 +360,16 @@ def test_refit_starts_from_the_fit_where_the_newton_step_went_far(data):
     obj = _Objective(est, st)
     try:
         _, g, H, gk, Hk = _curvature(prior, obj, labels, n, 1e-3, "windows")
-        solve = [_solve_leave_out(prior, obj, labels, 1, x0, g - gk[1], start,
-                                  _leave_out_hessian(H, Hk[1], n)[0], None)
+        Hbs, flat_Hbs = _leave_out_hessians(H, Hk), _leave_out_hessians(1e-3 * H, 1e-3 * Hk)
+        solve = [_solve_leave_out(prior, obj, labels, 1, x0, g - gk[1], start, Hbs[1], None)
                  for start in (newton[1], x0 + 3.0, x0 - 3.0)]
         # a first Hessian far too flat: its full steps would leave for where every f -> 0
         # and the gradient vanishes too (the loss far above its optimum), which the loss
         # check refuses (measured without it: -144 and -138 for blocks 1 and 3)
-        flat = [_solve_leave_out(prior, obj, labels, b, x0, g - gk[b], x0,
-                                 _leave_out_hessian(1e-3 * H, 1e-3 * Hk[b], n)[0], None)
+        flat = [_solve_leave_out(prior, obj, labels, b, x0, g - gk[b], x0, flat_Hbs[b], None)
                 for b in (1, 3)]
-        good = [_solve_leave_out(prior, obj, labels, b, x0, g - gk[b], newton[b],
-                                 _leave_out_hessian(H, Hk[b], n)[0], None) for b in (1, 3)]
+        good = [_solve_leave_out(prior, obj, labels, b, x0, g - gk[b], newton[b], Hbs[b], None)
+                for b in (1, 3)]
     finally:
         obj.close()
     np.testing.assert_allclose(solve[1], solve[0], atol=1e-5)
