@@ -309,7 +309,8 @@ def test_refit_falls_back_to_lbfgs_when_its_iterations_do_not_converge(data, mon
 
 
 def test_ldsr_auto_jackknife_solves_its_leave_outs(data, monkeypatch):
-    """LD score regression's "auto" jackknife is "refit" at any number of blocks: one Newton
+    """LD score regression's "auto" jackknife is "refit" at any number of blocks (for a prior
+    of at most REFIT_NEWTON_MAX_PARAMS parameters): one Newton
     step made its enrichment SEs 0.68 of their spread on 12 loci, and half the solved ones on
     160 blocks, where a few blocks of strong associations carry the variance (docs "Standard
     errors"); the likelihood's stays "pseudo"."""
@@ -341,6 +342,14 @@ def test_ldsr_auto_jackknife_solves_its_leave_outs(data, monkeypatch):
     with pytest.raises(Asked) as what:
         est.partitioned_h2(many, n_blocks=60)
     assert what.value.args == (60, "refit", "windows")
+    # ... but not for a prior of more parameters than the quasi-Newton path takes (a GLM of
+    # baseline-LD's 97 annotations), whose leave-outs would be 60 L-BFGS fits
+    monkeypatch.setattr(her, "REFIT_NEWTON_MAX_PARAMS", 0)
+    with pytest.raises(Asked) as what:
+        est.partitioned_h2(many, n_blocks=60)
+    assert what.value.args == (60, "pseudo", "windows")
+    monkeypatch.undo()
+    monkeypatch.setattr(her, "_leave_outs", asked)
     # the likelihood keeps the one-step pseudo-jackknife (here on blocks of variants)
     with pytest.raises(Asked) as what, pytest.warns(UserWarning, match="blocks"):
         data["est"].partitioned_h2(data["no_flank"])

@@ -310,7 +310,7 @@ def register(subparsers):
                     help="pseudo: one-Newton-step pseudo-jackknife (graphREML); refit: each "
                          "leave-one-block-out optimum solved (from the Newton step for a "
                          "small prior; else K warm-started fits); none: no SEs; auto: pseudo "
-                         "for constant/GLM priors (refit for LD score regression, for which "
-                         "one step is short), none for neural ones")
+                         "for constant/GLM priors (refit for LD score regression with at most "
+                         "64 parameters, for which one step is short), none for neural ones")
     hh.add_argument("--out", required=True, metavar="PREFIX", help="output prefix")
     hh.set_defaults(func=cmd_h2)

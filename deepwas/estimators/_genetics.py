@@ -67,7 +67,7 @@ class GeneticsMixin:
         n_blocks : int, default=200
         jackknife : {"auto", "pseudo", "refit", "none"}, default="auto"
             "auto": "pseudo" for the constant and GLM priors ("refit" for LD score
-            regression), "none" for a neural prior.
+            regression with at most 64 parameters), "none" for a neural prior.
 
         Returns
         -------
