@@ -48,8 +48,8 @@ from scipy import stats as sps
 
 from .annotation_table import align_annotations, read_annotations
 from .fitting._features import features_to_tensors, freq_array
-from .jackknife import (JACKKNIFE_METHODS, REFIT_NEWTON_MAX_PARAMS, jackknife_cov,
-                        leave_out_priors, plan_blocks)
+from .jackknife import (JACKKNIFE_METHODS, jackknife_cov, leave_out_priors, plan_blocks,
+                        refit_from_newton)
 from .utils.collinearity import redundant_columns
 
 log = logging.getLogger(__name__)
@@ -97,10 +97,9 @@ def _auto_jackknife(est):
         return "none"
     if est.solver != "ldsr":
         return "pseudo"
-    n_params = sum(p.numel() for p in est.prior_.parameters())
-    if n_params > REFIT_NEWTON_MAX_PARAMS:
-        log.info("jackknife='auto': 'pseudo' for this LD score regression prior of %d "
-                 "parameters (solving its leave-outs would take one fit per block)", n_params)
+    if not refit_from_newton(est.prior_):
+        log.info("jackknife='auto': 'pseudo' for this LD score regression prior, too large "
+                 "for the quasi-Newton leave-outs (solving them would take one fit per block)")
         return "pseudo"
     return "refit"
 

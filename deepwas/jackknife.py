@@ -56,8 +56,8 @@ from .fitting._ldsr import LDSRBlocks
 from .fitting._objective import WindowObjective
 
 __all__ = ["jackknife_blocks", "variant_blocks", "plan_blocks", "jackknife_cov",
-           "leave_out_priors", "newton_leave_outs", "flat_parameters", "set_parameters",
-           "JACKKNIFE_METHODS"]
+           "leave_out_priors", "newton_leave_outs", "refit_from_newton", "flat_parameters",
+           "set_parameters", "JACKKNIFE_METHODS"]
 
 JACKKNIFE_METHODS = ("pseudo", "refit", "none")
 
@@ -469,12 +469,19 @@ REFIT_LOSS_ROUNDING = 1e-6
 REFIT_GTOL = 1e-6
 
 
+def refit_from_newton(prior):
+    """Whether "refit" solves ``prior``'s leave-outs by quasi-Newton iterations from the Newton
+    step (a prior of at most :data:`REFIT_NEWTON_MAX_PARAMS` parameters: a few passes per
+    block) rather than by one warm-started L-BFGS fit per block."""
+    return sum(p.numel() for p in _params(prior)) <= REFIT_NEWTON_MAX_PARAMS
+
+
 def _refit(prior, obj, labels, n_blocks, step):
     """Each block's leave-out optimum: quasi-Newton from the one Newton step of the
     pseudo-jackknife for a small prior (:func:`_solve_leave_out`), L-BFGS from the fitted
     parameters otherwise (:func:`_refit_block`)."""
     x0 = flat_parameters(prior)
-    if x0.size > REFIT_NEWTON_MAX_PARAMS:
+    if not refit_from_newton(prior):
         out = np.array([_refit_block(prior, obj, labels, b, x0) for b in range(n_blocks)])
     else:
         x0, g, H, gk, Hk = _curvature(prior, obj, labels, n_blocks, step, "windows")

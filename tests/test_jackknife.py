@@ -344,12 +344,12 @@ def test_ldsr_auto_jackknife_solves_its_leave_outs(data, monkeypatch):
     assert what.value.args == (60, "refit", "windows")
     # ... but not for a prior of more parameters than the quasi-Newton path takes (a GLM of
     # baseline-LD's 97 annotations), whose leave-outs would be 60 L-BFGS fits
-    monkeypatch.setattr(her, "REFIT_NEWTON_MAX_PARAMS", 0)
-    with pytest.raises(Asked) as what:
+    import deepwas.jackknife as jk
+
+    with monkeypatch.context() as m, pytest.raises(Asked) as what:
+        m.setattr(jk, "REFIT_NEWTON_MAX_PARAMS", 0)
         est.partitioned_h2(many, n_blocks=60)
     assert what.value.args == (60, "pseudo", "windows")
-    monkeypatch.undo()
-    monkeypatch.setattr(her, "_leave_outs", asked)
     # the likelihood keeps the one-step pseudo-jackknife (here on blocks of variants)
     with pytest.raises(Asked) as what, pytest.warns(UserWarning, match="blocks"):
         data["est"].partitioned_h2(data["no_flank"])
