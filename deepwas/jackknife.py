@@ -460,8 +460,9 @@ REFIT_XTOL = 1e-6
 #: that has not converged by then, or whose iterates leave the finite numbers, is refitted by
 #: L-BFGS instead
 REFIT_MAX_ITER = 30
-#: a step may raise the leave-out loss by this share of it, its rounding: LD score
-#: regression sums its loss in float32
+#: a step may raise the leave-out loss by this share of it, its rounding: set when LD score
+#: regression summed its loss in float32 (1e-7 of it); its float64 loss now rounds far below,
+#: and the allowance, kept, only lets through steps a quadratic model calls gains
 REFIT_LOSS_ROUNDING = 1e-6
 #: where no step lowers the gradient's size (its rounding) while it is above this share of
 #: the size of the block's own gradient at the fit (a gradient a thousandth of it), the
@@ -536,8 +537,9 @@ def _solve_leave_out(prior, obj, labels, b, x0, g0, x, Hb, pen):
     ids = np.flatnonzero(labels != b)
     x = np.array(x, dtype=np.float64)
     # progress is measured by the gradient in the metric of the first Hessian (the Newton
-    # decrement), not by the loss: LD score regression's loss is summed in float32, whose
-    # rounding (1e-7 of it) hides the last steps' gains while its gradient still shows them
+    # decrement), not by the loss: near the optimum a step's gain is the square of the
+    # gradient's size and falls below the loss's rounding while the gradient still shows it
+    # (in float32, as LD score regression's loss was until it was made float64, at 1e-7)
     metric = np.linalg.pinv(Hb)
     size0 = float(g0 @ metric @ g0)
     value, g = _summed_loss(prior, obj, ids, x, pen)

@@ -157,7 +157,7 @@ def run_demo(settings=None, *, cache_dir=None, out_dir=None, progress=True, plot
             elif not issubclass(w.category, RuntimeWarning):
                 warnings.showwarning(w.message, w.category, w.filename, w.lineno)
         fit_time[(model, solver)] += time.perf_counter() - t0
-        budget[(model, solver)] += est.stopped_on_ == "budget"
+        budget[(model, solver)] += est.stopped_on_ in ("budget", "stalled")
         scores[(model, solver)] += est.score(te)
         pos = pos_of_row[te.variants["row"].to_numpy()].to_numpy()
         heldout[(model, solver)][pos] = est.predict_f(te)
@@ -243,7 +243,7 @@ def run_demo(settings=None, *, cache_dir=None, out_dir=None, progress=True, plot
 def stop_label(n_budget, n_folds):
     """"criterion" when every fold's fit stopped on its criterion (gradient tolerance, loss
     plateau, validation loss), else "budget k/K": k of K folds ran out of epochs or
-    iterations."""
+    iterations (or L-BFGS stalled short of its tolerance, ``stopped_on_ == "stalled"``)."""
     return "criterion" if n_budget == 0 else f"budget {n_budget}/{n_folds}"
 
 

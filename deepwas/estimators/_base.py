@@ -305,12 +305,16 @@ class FunctionalPrior(GeneticsMixin, PanelCorrectionMixin, BaseEstimator):
     n_steps_ : int
         Optimizer steps taken.
     converged_ : bool
-        L-BFGS: reached ``tol``. AdamW: the training loss stopped falling (or early stopping
-        on the validation loss ended training). False comes with a ``ConvergenceWarning``.
+        L-BFGS: reached ``tol`` (or ten times it where a step no longer lowered the loss:
+        the optimum to the loss's digits). AdamW: the training loss stopped falling (or early
+        stopping on the validation loss ended training). False comes with a
+        ``ConvergenceWarning``.
     stopped_on_ : str
         What ended the fit: "tolerance" (L-BFGS reached ``tol``), "plateau" (AdamW's
         training loss stopped falling), "validation" (early stopping, ``patience``) -- each a
-        criterion -- or "budget" (``max_iter`` or ``max_epochs`` ran out).
+        criterion -- "budget" (``max_iter`` or ``max_epochs`` ran out) or "stalled" (L-BFGS:
+        a step no longer lowered the loss while the gradient was still more than ten times
+        ``tol``).
     flexible_kept_ : bool
         Residual transformer only: False when its transformer part did not raise the
         validation windows' log-likelihood by more than 3 nats over the GLM part's, so the

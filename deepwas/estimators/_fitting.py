@@ -309,7 +309,9 @@ def _train_lbfgs(est, prior, objective, fetch, train_ids, valid_ids, chunk, grou
                                            chunk_size=chunk, group=group, costs=costs,
                                            ridge=ridge)
     return dict(prior=prior, history_=history, n_iter_=n_iter, n_steps_=n_iter,
-                converged_=converged, stopped_on_="tolerance" if converged else "budget",
+                converged_=converged,
+                stopped_on_=("tolerance" if converged else
+                             "budget" if n_iter >= int(est.max_iter) else "stalled"),
                 lr_=float("nan"), accumulate_=None, warmup_steps_=0, max_epochs_=None,
                 checkpoint_path_=None, resumed_step_=None)
 

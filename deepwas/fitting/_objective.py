@@ -77,5 +77,6 @@ class WindowObjective:
                 self.step += 1
                 self.last_info = info[-1]
             return -gain / self.mean_core
-        f = torch.exp(log_f.float())
+        # float64, as the LDSR loss is (fitting/_ldsr.py: a float32 loss stalls L-BFGS)
+        f = torch.exp(log_f.double())
         return self.blocks.loss(k, f, self.sigma2, self.ldsr_h2, self.n_variants) / self.mean_core
