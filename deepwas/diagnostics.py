@@ -49,11 +49,8 @@ PANEL_NOISE_WARN = 0.3
 
 
 def _ldsr_h2(stats):
-    blocks = LDSRBlocks(stats)
-    try:
-        h2, _ = ldsr_regression(blocks, np.arange(len(stats)), float(stats.n_variants))
-    finally:
-        blocks.free()
+    # the blocks stay in the pool for an LD score regression fit that follows (fitting/_ldsr.py)
+    h2, _ = ldsr_regression(LDSRBlocks(stats), np.arange(len(stats)), float(stats.n_variants))
     return h2
 
 

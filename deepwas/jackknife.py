@@ -243,9 +243,9 @@ class _Objective:
         self.ridge = float(getattr(est, "ridge_", 0.0)) / self.objective.mean_core
 
     def close(self):
+        # LD score regression's blocks stay in the pool (fitting/_ldsr.py): the fit left them
+        # there for this jackknife, and a next one on the same windows reuses them
         self.fetch.clear()
-        if self.blocks is not None:
-            self.blocks.free()
 
 
 def _params(prior):

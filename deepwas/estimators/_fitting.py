@@ -121,8 +121,10 @@ def fit_prior(est, stats):
         blocks = None
         out["ldsr_h2_"] = out["ldsr_intercept_"] = float("nan")
         if est.solver == "ldsr":
+            # not freed at the end: the pool keeps the blocks, as it keeps window factors, for
+            # the next fit or jackknife on these windows (the demo's three LD score regression
+            # fits per fold built the same blocks three times) until its budget evicts them
             blocks = LDSRBlocks(stats, device=device)
-            cleanup.callback(blocks.free)      # also when initialisation fails
             out["ldsr_h2_"], out["ldsr_intercept_"] = ldsr_regression(blocks, train_ids,
                                                                       float(len(train_rows)))
         sigma2 = _resolve_sigma2(est, stats, out)

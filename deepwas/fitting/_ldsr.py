@@ -40,7 +40,9 @@ which the pool bounds (the demo's LD score regression fits, 22 windows: 3.2 agai
 resident, 10.4 against 9.3 s for the GLM, 8 against 6 s for the constant prior).
 
 The blocks are computed lazily and kept in the memory pool (:mod:`deepwas.memory_pool`,
-bounded by ``factor_memory``) under the window's content key; a fit frees them at its end.
+bounded by ``factor_memory``) under the window's content key. Fits, the jackknife and the LD
+check leave them there, as window factors are left, for whatever next runs on the same
+windows; the pool's budget evicts them (:meth:`LDSRBlocks.free` drops them at once).
 """
 from __future__ import annotations
 
