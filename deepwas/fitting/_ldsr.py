@@ -101,7 +101,15 @@ class LDSRBlocks:
     def __init__(self, stats, device="cpu"):
         self.stats = stats
         self.device = torch.device(device)
-        self._part = ("ldsr", str(self.device))
+        # the panel sizes whose noise the r^2 are corrected for: none for in-sample LD
+        # (declared, or ld_regularisation="none"), the sample's own, whose r^2, noise
+        # included, is what the statistics carry
+        in_sample = stats.ld_in_sample or stats.ld_model.regularisation == "none"
+        self._panels = () if in_sample else tuple(int(n) for n in stats.ld.noise_panel_sizes)
+        # the window's content key covers its LD, beta-hats and LD model, not N nor those
+        # sizes: blocks left in the pool by one data set must not serve another that differs
+        # only in them (chi2 = N beta-hat^2, the corrected r^2)
+        self._part = ("ldsr", str(self.device), float(stats.n), self._panels)
         self._keys = set()
         self._beta = stats._variant_table()["beta_hat"].to_numpy(dtype=np.float64)
         self._windows = stats.windows
@@ -112,9 +120,6 @@ class LDSRBlocks:
         if hit is None:
             core, _ = self._windows[k]
             R_EI = self.stats.ld_ext_core(k)
-            # in-sample LD (declared, or ld_regularisation="none") is the sample's own: its
-            # r^2, noise included, is what the statistics carry, so it is used as is
-            in_sample = self.stats.ld_in_sample or self.stats.ld_model.regularisation == "none"
             # (m, n) in R_EI's transposed layout: copying it to row-major took longer than
             # computing R_EI (a strided transpose of a few hundred MB), and the matrix-vector
             # products of the loss read either layout (see ``loss``). Squared into a new array
@@ -123,7 +128,7 @@ class LDSRBlocks:
             # a pseudo-panel's r^2 carries its own noise on top of its panel's: corrected for
             # each layer (the corrections commute), or the refits of the panel correction
             # read LD scores inflated by about m / n (a block of m variants): h2 -25 %
-            for n_ref in () if in_sample else self.stats.ld.noise_panel_sizes:
+            for n_ref in self._panels:
                 unbiased_r2(R2, n_ref)
             ld_scores = R2.sum(1)
             chi2 = self.stats.n * self._beta[core] ** 2

@@ -1,5 +1,6 @@
-"""LD score regression's L-BFGS fits reach their gradient tolerance, and a fit that stalls
-short of it says so (fitting/_ldsr.py "Everything is float64", fitting/_full_batch.py).
+"""LD score regression's fits: L-BFGS reaches its gradient tolerance, a fit that stalls short
+of it says so (fitting/_ldsr.py "Everything is float64", fitting/_full_batch.py), and the
+blocks fits leave in the memory pool serve only the data they were made from.
 
 Data: chromosome 1 of the shipped 1000 Genomes panel with the S-LDSC test GWAS, a GLM of 40
 random 20 % annotations (ridge 0.1). Measured: in float64 198 L-BFGS iterations to the
@@ -55,3 +56,26 @@ def test_a_loss_too_coarse_for_the_steps_is_a_stall(stats, monkeypatch):
     assert not est.converged_ and est.stopped_on_ == "stalled" and est.n_iter_ < est.max_iter
     assert est.history_[-1, "grad_max"] > 10 * est.tol
     assert len(caught) == 1 and "without reaching the gradient tolerance" in str(caught[0].message)
+
+
+def test_blocks_left_in_the_pool_serve_only_their_own_data():
+    """Fits leave their blocks in the memory pool (fitting/_ldsr.py); the window's content key
+    does not hold N or the panel's size, which the blocks read (chi2 = N beta-hat^2, the
+    unbiased r^2), so data that differ only in those must get their own blocks."""
+    m = 300
+    idx = np.arange(m)
+    R = 0.9 ** np.abs(idx[:, None] - idx[None, :])
+    beta = np.random.default_rng(1).normal(0, 0.01, m)
+
+    def blocks(n, **kw):
+        st = deepwas.SummaryStats.from_arrays(beta, n, np.ones(m, int), 1000 + 100 * idx, R,
+                                              ld_blocks="none", **kw)
+        return _ldsr.LDSRBlocks(st).get(0)
+
+    R2, _, _, chi2 = blocks(100_000)
+    np.testing.assert_allclose(blocks(200_000)[3], 2 * chi2, rtol=1e-12)
+    np.testing.assert_allclose(R2, R ** 2, rtol=1e-12)
+    for n_ref in (300, 400):
+        c = 1 / (n_ref - 2)
+        np.testing.assert_allclose(blocks(100_000, n_ref=n_ref)[0], R ** 2 * (1 + c) - c,
+                                   rtol=1e-12, atol=1e-15)
