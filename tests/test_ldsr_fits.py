@@ -27,8 +27,8 @@ SUMSTATS = os.path.join(TEST_DATA, "ldsc_reference", "sim.sumstats.gz")
 def stats():
     kw = dict(keep_ambiguous=True, window_bp=100_000, flank_bp=1_000_000,
               ld_regularisation="none", ld_blocks="none")
-    n_ref = deepwas.SummaryStats.from_plink([bfile(1)], SUMSTATS, **kw).n_variants
-    annotations = (np.random.default_rng(0).random((n_ref, 40)) < 0.2).astype(float)
+    n_variants = deepwas.SummaryStats.from_plink([bfile(1)], SUMSTATS, **kw).n_variants
+    annotations = (np.random.default_rng(0).random((n_variants, 40)) < 0.2).astype(float)
     return deepwas.SummaryStats.from_plink([bfile(1)], SUMSTATS, features=annotations, **kw)
 
 

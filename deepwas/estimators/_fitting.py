@@ -26,7 +26,7 @@ from sklearn.utils import check_random_state
 from ..distributed import process_group
 from ..fitting._chunking import resolve_chunk_size
 from ..fitting._features import WindowFeatures, feature_sizes, freq_array
-from ..fitting._full_batch import fit_lbfgs, mean_loss
+from ..fitting._full_batch import fit_lbfgs, lbfgs_stop, mean_loss
 from ..fitting._ldsr import LDSRBlocks, ldsr_regression
 from ..fitting._objective import WindowObjective
 from ..fitting._sharding import prior_flops_per_variant, window_costs
@@ -116,7 +116,8 @@ def fit_prior(est, stats):
         folder = (fit_folder(est.checkpoint_dir, fp), fp)
         group.on_main(check_writable, est.checkpoint_dir)
 
-    # blocks and features are released on every exit, a failed fit included
+    # features are released on every exit, a failed fit included (LD score regression's
+    # blocks stay in the pool, below)
     with contextlib.ExitStack() as cleanup:
         blocks = None
         out["ldsr_h2_"] = out["ldsr_intercept_"] = float("nan")
@@ -312,8 +313,7 @@ def _train_lbfgs(est, prior, objective, fetch, train_ids, valid_ids, chunk, grou
                                            ridge=ridge)
     return dict(prior=prior, history_=history, n_iter_=n_iter, n_steps_=n_iter,
                 converged_=converged,
-                stopped_on_=("tolerance" if converged else
-                             "budget" if n_iter >= int(est.max_iter) else "stalled"),
+                stopped_on_=lbfgs_stop(converged, n_iter, int(est.max_iter)),
                 lr_=float("nan"), accumulate_=None, warmup_steps_=0, max_epochs_=None,
                 checkpoint_path_=None, resumed_step_=None)
 

@@ -24,7 +24,7 @@ from ..distributed import SINGLE
 from ._chunking import chunked_backward, chunked_forward
 from ._sharding import balance
 
-__all__ = ["fit_lbfgs", "ridge_mask", "LBFGS_FTOL", "STALL_SLACK"]
+__all__ = ["fit_lbfgs", "lbfgs_stop", "ridge_mask", "LBFGS_FTOL", "STALL_SLACK"]
 
 #: relative decrease of the loss below which L-BFGS may also stop (far below float64 noise of
 #: a sum over windows; the gradient tolerance ``tol`` is the criterion that matters)
@@ -32,6 +32,12 @@ LBFGS_FTOL = 1e-13
 #: ... which counts as converged while the largest gradient component is within this many
 #: times ``tol``; beyond it the fit has stalled (a ``ConvergenceWarning``)
 STALL_SLACK = 10.0
+
+
+def lbfgs_stop(converged, n_iter, max_iter):
+    """What ended an L-BFGS fit: "tolerance" (converged), "budget" (``max_iter`` ran out) or
+    "stalled" (stopped short of the tolerance before that: see :data:`STALL_SLACK`)."""
+    return "tolerance" if converged else "budget" if n_iter >= max_iter else "stalled"
 
 
 def _trainable(prior):
@@ -231,9 +237,9 @@ def fit_lbfgs(prior, objective, fetch, train_ids, valid_ids, *, tol, max_iter, v
     # float32 loss: 750 tol, fitting/_ldsr.py)
     converged = bool(res.success) and grad_max <= STALL_SLACK * tol
     if not converged:
-        advice = ("raise max_iter" if res.nit >= max_iter else
-                  "the loss did not resolve the steps: check the data for near-duplicate "
-                  "predictors, or raise ridge")
+        advice = ("raise max_iter" if lbfgs_stop(converged, res.nit, max_iter) == "budget"
+                  else "the loss did not resolve the steps: check the data for "
+                  "near-duplicate predictors, or raise ridge")
         warnings.warn(f"L-BFGS stopped after {res.nit} iterations without reaching the gradient "
                       f"tolerance tol={tol:g} (largest gradient component {grad_max:.3g}; "
                       f"{res.message}); the fit may be short of the maximum likelihood: "

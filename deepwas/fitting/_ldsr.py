@@ -29,15 +29,15 @@ the enrichment of a 3x annotation -70 % with ldsc's weights; +0.1 % and -27 % wi
 Everything is float64. L-BFGS needs a loss that resolves its later steps, and in float32 it
 does not: a GLM of 82 annotations (S-LDSC's test data, chromosomes 1-4, exp link, ridge 1)
 stopped after 8 iterations when a step no longer changed the float32 loss and was reported
-converged, with its largest gradient component 750 times the tolerance and a loss 49 %
-above the optimum found in float64 (0.0269 against
-0.0181, 223 iterations; that GLM of 80 random annotations has several optima, and 1 or 2
-threads reach different ones). On chromosome 1 with 40 random annotations (ridge 0.1) float32
-stalled at 74 iterations, gradient 444 times the tolerance, loss 7 % high. Fits of a few
-parameters agree to about 1e-6 either way. ``R2`` is kept in float64 too: widening a float32
-``R2`` window by window cost 2-3 times the fit's time, while float64 costs twice its memory,
-which the pool bounds (the demo's LD score regression fits, 22 windows: 3.2 against 2.0 GB
-resident, 10.4 against 9.3 s for the GLM, 8 against 6 s for the constant prior).
+converged, with its largest gradient component 750 times the tolerance and a loss 49 % above
+the optimum found in float64 (0.0269 against 0.0181, 223 iterations; that GLM of 80 random
+annotations has several optima, and 1 or 2 threads reach different ones). On chromosome 1 with
+40 random annotations (ridge 0.1) float32 stalled at 74 iterations, gradient 444 times the
+tolerance, loss 7 % high. Fits of a few parameters agree to about 1e-6 either way. ``R2`` is
+kept in float64 too: widening a float32 ``R2`` window by window cost 2-3 times the fit's time,
+while float64 costs twice its memory, which the pool bounds (the demo's LD score regression
+fits, 22 windows: 3.2 against 2.0 GB resident, 10.4 against 9.3 s for the GLM, 8 against 6 s
+for the constant prior).
 
 The blocks are computed lazily and kept in the memory pool (:mod:`deepwas.memory_pool`,
 bounded by ``factor_memory``) under the window's content key. Fits, the jackknife and the LD
