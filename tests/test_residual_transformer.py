@@ -21,10 +21,7 @@ MICRO = dict(dim=8, depth=1, heads=2, pooled_len=4)
 
 @pytest.fixture(scope="module")
 def small():
-    sim, _ = sd.simulated("glm", chroms=(1, 2, 3, 4), thin=8)
-    keep = np.concatenate([np.flatnonzero(sim.groups == c)[[0, 4, 8]]
-                           for c in ("1", "2", "3", "4")])
-    return sim[keep]
+    return sd.contract_set()
 
 
 def test_residual_prior_at_initialisation_is_its_glm():

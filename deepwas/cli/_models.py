@@ -67,6 +67,10 @@ def add_train_args(p):
                    help="AdamW steps of linear learning-rate warm-up")
     g.add_argument("--transformer-size", choices=tuple(TRANSFORMER_PRESETS), default=DEFAULT_SIZE,
                    help="size preset of --model transformer")
+    g.add_argument("--transformer-members", type=positive_int, default=1, metavar="K",
+                   help="--model transformer: the mean of K transformers on its GLM part, "
+                        "each trained from its own start and kept on its validation gain "
+                        "(about K times the transformer part's training time)")
     g.add_argument("--panel-correction", choices=("auto", "simex", "none"), default="auto",
                    help="correct the noise of a reference panel's LD by refitting on two "
                         "pseudo-panels and extrapolating (simex; constant and glm on thinned "
@@ -113,6 +117,8 @@ def estimator_from_args(args, verbose=0):
         params["lr"] = args.lr
     if args.model == "transformer":
         params["model_params"] = {"size": args.transformer_size}
+        if args.transformer_members > 1:
+            params["model_params"]["members"] = args.transformer_members
     if args.sigma2_estimate:
         params["sigma2"] = "estimate"
     return FunctionalPrior(**params)

@@ -66,7 +66,13 @@ class FunctionalPrior(GeneticsMixin, PanelCorrectionMixin, BaseEstimator):
         log-likelihood of the validation windows by more than 3 nats (``flexible_kept_``,
         ``flexible_gain_``); otherwise the prior is the GLM, refitted on all the training
         windows. ``{"residual": False}``: the transformer alone, trained from its
-        initialisation.
+        initialisation. ``{"members": k}`` (residual only; default 1): the transformer part
+        is the mean of ``k`` transformers (:class:`deepwas.priors.MemberMean`), trained one
+        after the other on the frozen GLM part, each from its own initialisation, with its
+        own seed and early stopping, and each kept only if alone on the GLM part it raises
+        the validation log-likelihood by more than 3 nats; a dropped member counts as 0 in
+        the mean (``members_``). About ``k`` times the transformer part's training time
+        (docs: "Benchmarks", the transformer against the GLM).
     alpha : float, default=0.7
         Exponent of the frequency term (paper default).
     learn_alpha : bool, default=False
@@ -320,7 +326,13 @@ class FunctionalPrior(GeneticsMixin, PanelCorrectionMixin, BaseEstimator):
         validation windows' log-likelihood by more than 3 nats over the GLM part's, so the
         prior is that GLM, refitted on the training and validation windows together.
     flexible_gain_ : float
-        Residual transformer only: that gain in nats (NaN without validation windows).
+        Residual transformer only: that gain in nats (NaN without validation windows); with
+        ``members`` > 1, the mean's gain when a member was kept, else the best member's.
+    members_ : list of dict
+        Residual transformer with ``members`` > 1 only: per member, its ``epochs``, ``steps``,
+        ``stopped_on``, ``validation_gain`` (nats, alone on the GLM part) and whether it was
+        ``kept``. ``history_`` and the schedule attributes are member 0's; ``n_iter_`` and
+        ``n_steps_`` count all members', ``stopped_on_`` is "budget" if any member's was.
     glm_n_iter_, glm_converged_ : int, bool
         Residual transformer only: L-BFGS iterations of its GLM part and whether they
         reached ``tol``.

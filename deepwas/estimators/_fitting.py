@@ -30,7 +30,8 @@ from ..fitting._full_batch import fit_lbfgs, lbfgs_stop, mean_loss
 from ..fitting._ldsr import LDSRBlocks, ldsr_regression
 from ..fitting._objective import WindowObjective
 from ..fitting._sharding import prior_flops_per_variant, window_costs
-from ..priors import GLMNet, ResidualNet, build_prior, count_parameters, transformer_size
+from ..priors import (GLMNet, MemberMean, ResidualNet, build_prior, count_parameters,
+                      transformer_size)
 from ..utils.chrom import normalise_chrom, sort_chroms
 from ..utils.validation import SIGMA2_MAX
 from ._design import dropped_features, feature_moments, warn_dropped
@@ -369,22 +370,35 @@ def _train_residual(est, prior, objective, fetch, train_ids, valid_ids, seed, de
     prior.train()
     prior.to(dtype)    # fit_lbfgs hands the prior back in float32 whatever it was built in
     glm_state = copy.deepcopy(prior.state_dict())
-    trained = _train_adamw(est, prior, objective, fetch, train_ids, valid_ids, seed, device,
-                           name, chunk, folder, group, costs)
-    kept, gain = True, float("nan")
-    if len(valid_ids):
+
+    def validation_gain(trained_prior):
         # exact float64 validation losses, the GLM's and the trained prior's, on one scale
         # (the mean over the validation windows of nats per training core variant)
-        glm_valid = float(glm_history[-1, "valid_loss"])
-        check = copy.deepcopy(trained["prior"]).double().eval()
+        check = copy.deepcopy(trained_prior).double().eval()
         valid = mean_loss(check, exact, fetch, valid_ids, chunk, group)
-        gain = (glm_valid - valid) * len(valid_ids) * exact.mean_core
-        kept = gain > KEEP_MIN_GAIN_NATS
+        return (float(glm_history[-1, "valid_loss"]) - valid) * len(valid_ids) * exact.mean_core
+
+    if isinstance(net.flexible, MemberMean):
+        trained = _train_members(est, prior, objective, fetch, train_ids, valid_ids, seed,
+                                 device, name, chunk, folder, group, costs, glm_state,
+                                 validation_gain)
+        kept, gain = trained.pop("kept"), trained.pop("gain")
+    else:
+        trained = _train_adamw(est, prior, objective, fetch, train_ids, valid_ids, seed,
+                               device, name, chunk, folder, group, costs)
+        kept, gain = True, float("nan")
+        if len(valid_ids):
+            gain = validation_gain(trained["prior"])
+            kept = gain > KEEP_MIN_GAIN_NATS
+    if len(valid_ids):
         if not kept:
             # the validation windows have made their choice; as training data now, they
             # refit the GLM (from where it stands), so that the prior is the GLM a
             # model="glm" fit on the same windows would give, not one fitted on fewer
             prior.load_state_dict(glm_state)
+            if isinstance(net.flexible, MemberMean):
+                for j in range(len(net.flexible)):    # none is evaluated any more
+                    net.flexible.drop(j)
             for p in net.linear.parameters():
                 p.requires_grad_(True)
             every = np.sort(np.concatenate([train_ids, valid_ids]))
@@ -400,6 +414,54 @@ def _train_residual(est, prior, objective, fetch, train_ids, valid_ids, seed, de
     trained.update(glm_n_iter_=glm_iter, glm_converged_=bool(glm_converged),
                    flexible_kept_=bool(kept), flexible_gain_=float(gain))
     return trained
+
+
+def _member_seed(seed, j):
+    """Member ``j``'s training seed: member 0 trains as a one-member prior does."""
+    return (seed + 7919 * j) % (2**31 - 1)
+
+
+def _train_members(est, prior, objective, fetch, train_ids, valid_ids, seed, device, name,
+                   chunk, folder, group, costs, glm_state, validation_gain):
+    """The members of a :class:`~deepwas.priors.MemberMean` flexible part, one at a time on
+    the frozen linear part: each by AdamW from its own initialisation with its own seed and
+    early stopping, and, with validation windows, dropped (its start restored) unless alone on
+    the linear part it raises the validation log-likelihood by more than
+    :data:`KEEP_MIN_GAIN_NATS`. The prior's ``flexible_gain_`` is the mean's validation gain;
+    the history and schedule reported are member 0's, the epochs and steps all members'."""
+    flex = prior.network.flexible
+    runs = []
+    for j in range(len(flex)):
+        where = None if folder is None else (f"{folder[0]}-member{j}" if j else folder[0],
+                                             f"{folder[1]}-member{j}" if j else folder[1])
+        with flex.only(j):
+            run = _train_adamw(est, prior, objective, fetch, train_ids, valid_ids,
+                               _member_seed(seed, j), device, name, chunk, where, group, costs)
+            gain = validation_gain(prior) if len(valid_ids) else float("nan")
+        if len(valid_ids) and not gain > KEEP_MIN_GAIN_NATS:
+            start = f"network.flexible.members.{j}."
+            prior.load_state_dict({k: v for k, v in glm_state.items() if k.startswith(start)},
+                                  strict=False)
+            flex.drop(j)
+        runs.append(dict(run, member_gain=gain, member_kept=bool(flex.kept[j])))
+    out = dict(runs[0])
+    out.update(prior=prior, n_iter_=sum(r["n_iter_"] for r in runs),
+               n_steps_=sum(r["n_steps_"] for r in runs),
+               converged_=all(r["converged_"] for r in runs),
+               stopped_on_=next((r["stopped_on_"] for r in runs if r["stopped_on_"] == "budget"),
+                                runs[0]["stopped_on_"]),
+               members_=[dict(epochs=r["n_iter_"], steps=r["n_steps_"],
+                              stopped_on=r["stopped_on_"], validation_gain=r["member_gain"],
+                              kept=r["member_kept"]) for r in runs])
+    for r in runs[1:]:
+        if r["resumed_step_"] is not None and out["resumed_step_"] is None:
+            out["resumed_step_"] = r["resumed_step_"]
+    kept = bool(flex.kept.any())
+    gain = validation_gain(prior) if len(valid_ids) and kept else float("nan")
+    if len(valid_ids) and not kept:
+        gain = max(r["member_gain"] for r in runs)
+    out.update(kept=kept if len(valid_ids) else True, gain=gain)
+    return out
 
 
 def _train_adamw(est, prior, objective, fetch, train_ids, valid_ids, seed, device, name, chunk,
