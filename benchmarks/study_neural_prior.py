@@ -15,6 +15,7 @@ Usage::
     python benchmarks/study_neural_prior.py --seeds 10 --truths glm network threshold
     python benchmarks/study_neural_prior.py --seeds 2 --chromosomes 1-8    # a short run
     python benchmarks/study_neural_prior.py --seeds 5 --size small --ldsr --out small.tsv
+    python benchmarks/study_neural_prior.py --seeds 10 --members 3 --out members3.tsv
 
 Writes ``study_neural_prior.tsv`` (one row per truth and seed) next to this file unless
 ``--out`` says otherwise. ``--summarise A.tsv B.tsv ...`` prints the summary of earlier runs
@@ -51,19 +52,22 @@ def _chromosomes(text):
     return tuple(int(x) for x in text.split(","))
 
 
-def one_run(truth, seed, chromosomes, cache_dir=None, size=None, ldsr=False):
+def one_run(truth, seed, chromosomes, cache_dir=None, size=None, ldsr=False, members=1):
     """One row: the demo's GLM-DeepWAS and Transformer-DeepWAS on one truth and seed (and
-    Transformer-LDSR with ``ldsr``); ``size``: the transformer's, None for the default."""
+    Transformer-LDSR with ``ldsr``); ``size``: the transformer's, None for the default;
+    ``members``: transformers averaged on its GLM part (``model_params["members"]``)."""
+    params = ((("size", size),) if size else ()) + \
+        ((("members", members),) if members > 1 else ())
     s = DemoSettings(truth=truth, seed=seed, chromosomes=chromosomes,
                      models=("glm", "transformer"),
                      solvers=("deepwas", "ldsr") if ldsr else ("deepwas",),
-                     transformer_params=(("size", size),) if size else ())
+                     transformer_params=params)
     t0 = time.perf_counter()
     res, _ = run_demo(s, cache_dir=cache_dir, progress=False, plots=False,
                       printer=lambda *a: None)
     by = res.set_index(["model", "solver"])
     glm, tr = by.loc[("GLM", "DeepWAS")], by.loc[("Transformer", "DeepWAS")]
-    row = dict(truth=truth, seed=seed, size=size or DEFAULT_SIZE,
+    row = dict(truth=truth, seed=seed, size=size or DEFAULT_SIZE, members=members,
                diff_x1e3=(tr.score - glm.score) * 1e3,
                score_glm=glm.score, score_transformer=tr.score,
                rmse_glm=glm.rmse_log_f, rmse_transformer=tr.rmse_log_f,
@@ -83,11 +87,14 @@ def summary(df):
     count, RMSEs, time ratio, the held-out % likelihood increase of each model (and
     Transformer-DeepWAS against Transformer-LDSR)."""
     rows = []
-    for (truth, size), d in df.groupby(["truth", "size"], sort=False):
+    if "members" not in df:         # runs recorded before the option
+        df = df.assign(members=1)
+    for (truth, size, members), d in df.groupby(["truth", "size", "members"], sort=False):
         diff = d["diff_x1e3"].to_numpy()
         ok = (diff >= -SCORE_MARGIN_X1E3) & \
             (d["rmse_transformer"] <= d["rmse_glm"] + RMSE_MARGIN).to_numpy()
-        rows.append(dict(truth=truth, size=size, seeds=len(d), wins=int((diff > TIE_X1E3).sum()),
+        rows.append(dict(truth=truth, size=size, members=int(members), seeds=len(d),
+                         wins=int((diff > TIE_X1E3).sum()),
                          ties=int((np.abs(diff) <= TIE_X1E3).sum()),
                          within_noise=int(ok.sum()), mean_diff_x1e3=diff.mean(),
                          se_diff_x1e3=diff.std(ddof=1) / np.sqrt(len(d)) if len(d) > 1
@@ -166,6 +173,8 @@ def main(argv=None):
     ap.add_argument("--cache-dir", default=None)
     ap.add_argument("--size", choices=tuple(TRANSFORMER_PRESETS),
                     help=f"transformer size (default: the estimator's, {DEFAULT_SIZE!r})")
+    ap.add_argument("--members", type=int, default=1,
+                    help="transformers averaged on the GLM part (model_params['members'])")
     ap.add_argument("--ldsr", action="store_true",
                     help="also fit Transformer-LDSR (the paper's DeepWAS vs LDSR comparison)")
     ap.add_argument("--out", default=os.path.join(os.path.dirname(__file__),
@@ -185,7 +194,8 @@ def main(argv=None):
     rows = []
     for truth in args.truths:
         for seed in range(args.first_seed, args.first_seed + args.seeds):
-            r = one_run(truth, seed, args.chromosomes, args.cache_dir, args.size, args.ldsr)
+            r = one_run(truth, seed, args.chromosomes, args.cache_dir, args.size, args.ldsr,
+                        args.members)
             rows.append(r)
             print(f"{truth:<10} seed {seed:>2}: transformer - GLM {r['diff_x1e3']:+.3f} x1e-3 "
                   f"nats/person; RMSE log f {r['rmse_transformer']:.3f} vs {r['rmse_glm']:.3f}; "
