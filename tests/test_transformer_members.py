@@ -93,3 +93,20 @@ def test_members_train_one_by_one_and_the_mean_survives_saving(small, tmp_path):
     save_model(two, tmp_path / "m")
     loaded, _ = load_model(tmp_path / "m")
     np.testing.assert_array_equal(loaded.predict_f(small), two.predict_f(small))
+
+
+def test_cli_transformer_members():
+    """``deepwas fit --transformer-members K`` sets ``model_params["members"]``; absent, the
+    model parameters are those of a one-member prior, as before the option."""
+    from deepwas.cli._models import estimator_from_args
+    from deepwas.cli._parser import build_parser
+
+    parser = build_parser()
+    base = ["fit", "--sumstats", "s.tsv", "--ld-dir", "ld", "--out", "o", "--model",
+            "transformer"]
+    args, _ = parser.parse_known_args(base + ["--transformer-members", "3"])
+    assert estimator_from_args(args).model_params == {"size": "tiny", "members": 3}
+    args, _ = parser.parse_known_args(base)
+    assert estimator_from_args(args).model_params == {"size": "tiny"}
+    with pytest.raises(SystemExit):
+        parser.parse_known_args(base + ["--transformer-members", "0"])
