@@ -67,6 +67,13 @@ def test_members_are_checked(params):
         build_prior("transformer", 3, 16, 2, **MICRO, **params)
 
 
+def test_members_are_not_fitted_by_lbfgs(small):
+    """L-BFGS would fit the members' mean as one network, without their keep decisions."""
+    est = TransformerPrior(model_params={**MICRO, "members": 2}, optimizer="lbfgs")
+    with pytest.raises(ValueError, match="one by one by AdamW"):
+        est.fit(small)
+
+
 def test_members_train_one_by_one_and_the_mean_survives_saving(small, tmp_path):
     """Two members, seeded: member 0 is bit for bit the one-member fit's transformer (same
     start, same seed), member 1 trains from its own start; ``members_`` records what each

@@ -72,7 +72,8 @@ class FunctionalPrior(GeneticsMixin, PanelCorrectionMixin, BaseEstimator):
         own seed and early stopping, and each kept only if alone on the GLM part it raises
         the validation log-likelihood by more than 3 nats; a dropped member counts as 0 in
         the mean (``members_``). About ``k`` times the transformer part's training time
-        (docs: "Benchmarks", the transformer against the GLM).
+        (docs: "Benchmarks", the transformer against the GLM); AdamW only
+        (``optimizer="lbfgs"`` with ``members`` > 1 is an error).
     alpha : float, default=0.7
         Exponent of the frequency term (paper default).
     learn_alpha : bool, default=False

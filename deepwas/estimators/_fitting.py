@@ -176,6 +176,11 @@ def fit_prior(est, stats):
                 raise ValueError(f"mixed_precision={est.mixed_precision!r} applies to AdamW "
                                  "training; L-BFGS needs exact float64 gradients: pass "
                                  "optimizer='adamw' or mixed_precision=None")
+            if how == "lbfgs" and isinstance(getattr(prior.network, "flexible", None),
+                                             MemberMean):
+                raise ValueError("model_params['members'] > 1 trains its members one by one "
+                                 "by AdamW, each kept on its validation gain; L-BFGS would fit "
+                                 "their mean as one network: pass optimizer='auto' or 'adamw'")
             chunk = resolve_chunk_size(est.chunk_size, prior, sizes, device)
             costs = None
             if group.distributed:
