@@ -58,6 +58,9 @@ def test_member_mean_counts_dropped_members_as_zero():
         assert all(p.requires_grad for p in flex.members[2].parameters())
         assert not any(p.requires_grad for j in (0, 1) for p in flex.members[j].parameters())
     assert all(p.requires_grad for p in flex.parameters())
+    for j in (0, 2):         # every member dropped: the linear part alone
+        flex.drop(j)
+    assert torch.equal(flex(func, pred), torch.zeros(len(func), dtype=torch.float64))
 
 
 @pytest.mark.parametrize("params", [dict(members=0), dict(members=2.5), dict(members="x"),

@@ -437,8 +437,8 @@ def _train_members(est, prior, objective, fetch, train_ids, valid_ids, seed, dev
     flex = prior.network.flexible
     runs = []
     for j in range(len(flex)):
-        where = None if folder is None else (f"{folder[0]}-member{j}" if j else folder[0],
-                                             f"{folder[1]}-member{j}" if j else folder[1])
+        suffix = f"-member{j}" if j else ""        # member 0 checkpoints as a one-member fit
+        where = None if folder is None else (folder[0] + suffix, folder[1] + suffix)
         with flex.only(j):
             run = _train_adamw(est, prior, objective, fetch, train_ids, valid_ids,
                                _member_seed(seed, j), device, name, chunk, where, group, costs)
@@ -457,15 +457,18 @@ def _train_members(est, prior, objective, fetch, train_ids, valid_ids, seed, dev
                                 runs[0]["stopped_on_"]),
                members_=[dict(epochs=r["n_iter_"], steps=r["n_steps_"],
                               stopped_on=r["stopped_on_"], validation_gain=r["member_gain"],
-                              kept=r["member_kept"]) for r in runs])
-    for r in runs[1:]:
-        if r["resumed_step_"] is not None and out["resumed_step_"] is None:
-            out["resumed_step_"] = r["resumed_step_"]
+                              kept=r["member_kept"]) for r in runs],
+               resumed_step_=next((r["resumed_step_"] for r in runs
+                                   if r["resumed_step_"] is not None), None))
+    # without validation windows no member is dropped: kept, and the gain is NaN
     kept = bool(flex.kept.any())
-    gain = validation_gain(prior) if len(valid_ids) and kept else float("nan")
-    if len(valid_ids) and not kept:
+    if not len(valid_ids):
+        gain = float("nan")
+    elif kept:
+        gain = validation_gain(prior)
+    else:
         gain = max(r["member_gain"] for r in runs)
-    out.update(kept=kept if len(valid_ids) else True, gain=gain)
+    out.update(kept=kept, gain=gain)
     return out
 
 

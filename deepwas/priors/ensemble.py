@@ -61,8 +61,7 @@ class MemberMean(nn.Module):
 
     def drop(self, j):
         """Leave member ``j`` out of the mean (it still counts in ``k``)."""
-        with torch.no_grad():
-            self.kept[j] = 0.0
+        self.kept[j] = 0.0
 
     def forward(self, func=None, pred=None, n=None):
         if self.active is not None:
@@ -72,9 +71,7 @@ class MemberMean(nn.Module):
             if w:           # a dropped member is not evaluated
                 y = m(func, pred) * w
                 out = y if out is None else out + y
-        if out is None:
-            dtype = func.dtype if func is not None else pred.dtype
-            device = func.device if func is not None else pred.device
-            n_rows = (func if func is not None else pred).shape[0]
-            return torch.zeros(n_rows, dtype=dtype, device=device)
+        if out is None:     # every member dropped: the linear part alone
+            x = func if func is not None else pred
+            return x.new_zeros(x.shape[0])
         return out / len(self.members)
