@@ -24,21 +24,13 @@ import os
 import numpy as np
 import pandas as pd
 
-from .features.annot import BedAnnotations, expand_chrom_pattern
+from .features.annot import BedAnnotations, expand_chrom_pattern, is_bed_path
 from .features.base import FeatureProvider
 from .utils.text import listed_twice
 
 __all__ = ["read_annotations", "align_annotations", "is_bed_path"]
 
 _ID = ("CHR", "BP", "SNP", "CM")
-#: file names read as BED files
-BED_SUFFIXES = (".bed", ".bed.gz")
-
-
-def is_bed_path(path):
-    """Whether ``path`` names a BED file (by its suffix)."""
-    return isinstance(path, (str, os.PathLike)) and \
-        os.fspath(path).lower().endswith(BED_SUFFIXES)
 
 
 def _read_one(path):

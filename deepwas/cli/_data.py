@@ -2,10 +2,12 @@
 from __future__ import annotations
 
 import argparse
+import logging
 import os
 
 from ..diagnostics import diagnostics_summary, needs_warning
-from ..features import BasicPredictors, BigWigTracks, FeatureSet
+from ..features import AnnotFeatures, BasicPredictors, BedAnnotations, BigWigTracks, FeatureSet, \
+    annotation_features
 from ..features.liftover import HG19_TO_HG38_CHAIN, HG38_TO_HG19_CHAIN, load_chain
 from ..io.formats import FORMAT_NAMES
 from ..io.sumstats import SumstatsError, read_sumstats
@@ -18,7 +20,10 @@ SHIPPED_CHAINS = (f"the package ships hg19 -> hg38 ({HG19_TO_HG38_CHAIN}) and hg
 
 __all__ = ["UserError", "add_data_args", "add_ld_blocks_arg", "ld_blocks_arg", "check_file",
            "feature_provider", "feature_spec", "column_map", "read_sumstats_args", "load_stats",
-           "split_chroms", "model_features", "lift_once", "join"]
+           "split_chroms", "model_features", "lift_once", "join", "annotation_spec",
+           "annotation_provider", "check_annotation_coverage"]
+
+log = logging.getLogger("deepwas.cli")
 
 
 class UserError(Exception):
@@ -110,6 +115,22 @@ def add_data_args(p, sumstats_required=True, with_features=True):
         f.add_argument("--bin-size", type=int, metavar="BP", default=500, help="bp per bin")
         f.add_argument("--no-freq-predictors", action="store_true",
                        help="do not use allele frequency and MAF as scalar predictors")
+        f.add_argument("--annot-features", nargs="+", metavar="FILE",
+                       help="annotations as scalar predictors of the prior (as S-LDSC's "
+                            "baseline-LD model): S-LDSC .annot[.gz] files (CHR BP SNP CM + "
+                            "annotation columns; '@' stands for the chromosome; files with the "
+                            "same columns are one set), joined on SNP, then on CHR:BP, a "
+                            "variant they do not list taken as 0 in every annotation; and/or "
+                            "BED files (.bed[.gz]: one 0/1 predictor per file, named by it); "
+                            "on the LD's genome build. Later commands on the saved model read "
+                            "the same files unless given others")
+        f.add_argument("--annot-bim", metavar="BIM",
+                       help="with --annot-features: the PLINK .bim file(s) ('@' for the "
+                            "chromosome) whose rows thin .annot files (ldsc --thin-annot) "
+                            "follow")
+        f.add_argument("--bed-window", type=int, metavar="BP", default=0,
+                       help="with --annot-features: widen each BED interval by BP on each "
+                            "side (ldsc make_annot.py's --windowsize)")
 
 
 def add_ld_blocks_arg(group):
@@ -155,7 +176,71 @@ def check_file(path, what):
         raise UserError(f"{what} not found: {path}")
 
 
-def feature_provider(tracks, chain, width, bin_size, freq_predictors, names=None):
+#: share of the variants below which annotation files are warned as not covering them
+ANNOT_COVERAGE_WARN = 0.95
+
+
+def annotation_spec(args):
+    """``--annot-features`` and its options as the saved model's JSON keeps them (None when
+    not given)."""
+    if not getattr(args, "annot_features", None):
+        return None
+    if args.bed_window < 0:
+        raise UserError(f"--bed-window must be >= 0, got {args.bed_window}")
+    bim = args.annot_bim
+    return dict(paths=[os.path.abspath(p) for p in args.annot_features],
+                bim=None if bim is None else os.path.abspath(bim),
+                bed_window=int(args.bed_window))
+
+
+def annotation_provider(spec):
+    """The ``--annot-features`` files of ``spec`` (:func:`annotation_spec`) as one feature
+    provider; a missing or unreadable file is a :class:`UserError`."""
+    for p in spec["paths"]:
+        if "@" not in p:
+            check_file(p, "annotation file (--annot-features)")
+    try:
+        return annotation_features(spec["paths"], bim=spec.get("bim"),
+                                   bed_window=spec.get("bed_window", 0))
+    except FileNotFoundError as e:
+        raise UserError(f"--annot-features: {e}") from e
+    except ValueError as e:
+        raise UserError(f"--annot-features: {e}") from e
+
+
+def check_annotation_coverage(features, variants):
+    """Say how many ``variants`` the annotation files list; warn when they miss more than
+    :data:`ANNOT_COVERAGE_WARN` of them (each such variant gets 0 in every annotation, which
+    is right for a variant outside all annotations and wrong for one the files name
+    otherwise: another build, other rsIDs); an error when they list none, and a warning for
+    a BED file that marks no variant (its column is constant: the fit drops it)."""
+    for p in getattr(features, "providers", [features]):
+        if isinstance(p, AnnotFeatures):
+            found = p.found(variants)
+            n, k = len(found), int(found.sum())
+            files = join(p.paths[:2]) + (" ..." if len(p.paths) > 2 else "")
+            if n and k == 0:
+                raise UserError(f"--annot-features: none of the {n} variants is in {files} "
+                                "(matched by SNP, then by CHR:BP): are the files on the LD's "
+                                "genome build, with the same variant names?")
+            line = (f"annotations {join(p.pred_names[:3])}"
+                    f"{' ...' if p.d_pred > 3 else ''}: {k} of {n} variants found in {files}")
+            if k < ANNOT_COVERAGE_WARN * n:
+                log.warning("%s; the other %d (%.1f %%) get 0 in every annotation: check "
+                            "the files' genome build and variant names", line, n - k,
+                            100.0 * (n - k) / n)
+            else:
+                print(line, flush=True)
+        elif isinstance(p, BedAnnotations):
+            marked = p.get(variants).pred.sum(axis=0)
+            for name, m in zip(p.pred_names, marked):
+                if m == 0:
+                    log.warning("--annot-features: BED file %s marks none of the %d variants "
+                                "(its predictor is constant and the fit drops it): check its "
+                                "chromosome names and genome build", name, len(variants))
+
+
+def feature_provider(tracks, chain, width, bin_size, freq_predictors, names=None, annot=None):
     parts = []
     if tracks:
         for t in tracks:
@@ -171,16 +256,20 @@ def feature_provider(tracks, chain, width, bin_size, freq_predictors, names=None
                                   liftover_chain=chain, unmapped="nearest"))
     if freq_predictors:
         parts.append(BasicPredictors())
+    if annot is not None:
+        parts += annotation_provider(annot).providers
     return FeatureSet(parts) if parts else None
 
 
 def feature_spec(args):
-    if not getattr(args, "tracks", None) and getattr(args, "no_freq_predictors", True):
+    annot = annotation_spec(args)
+    if not getattr(args, "tracks", None) and getattr(args, "no_freq_predictors", True) \
+            and annot is None:
         return None
     return dict(tracks=[os.path.abspath(t) for t in (args.tracks or [])],
                 chain=None if args.chain is None else os.path.abspath(args.chain),
                 width=int(args.width), bin_size=int(args.bin_size),
-                freq_predictors=not args.no_freq_predictors)
+                freq_predictors=not args.no_freq_predictors, annot=annot)
 
 
 def column_map(pairs):
@@ -261,6 +350,7 @@ def load_stats(args, features=None):
         raise UserError(e.cli) from e
     if features is not None:
         lift_once(features, stats.variants)
+        check_annotation_coverage(features, stats.variants)
     return stats
 
 
@@ -298,5 +388,13 @@ def model_features(args, cfg):
         raise UserError(f"the model was trained on {fit['n_func']} tracks; got {len(tracks)} "
                         "(pass --tracks in the training order)")
     chain = args.chain if args.chain is not None else spec.get("chain")
-    return feature_provider(tracks, chain, spec["width"], spec["bin_size"],
-                            spec["freq_predictors"])
+    annot = annotation_spec(args) or spec.get("annot")
+    feats = feature_provider(tracks, chain, spec["width"], spec["bin_size"],
+                             spec["freq_predictors"], annot=annot)
+    trained = spec.get("pred_names")
+    got = [] if feats is None else list(feats.pred_names)
+    if trained is not None and got != list(trained):
+        raise UserError(f"the model was trained on the scalar predictors {join(trained)}; the "
+                        f"features given make {join(got) or 'none'} (pass --annot-features "
+                        "with the training files, in the training order)")
+    return feats

@@ -168,16 +168,20 @@ def held_out(args, stats):
 
 
 def cmd_fit(args):
-    if args.model != "constant" and not args.tracks and args.no_freq_predictors:
-        raise UserError(f"--model {args.model} needs features: pass --tracks (or drop "
-                        "--no-freq-predictors)")
+    if args.model != "constant" and not (args.tracks or args.annot_features) \
+            and args.no_freq_predictors:
+        raise UserError(f"--model {args.model} needs features: pass --tracks or "
+                        "--annot-features (or drop --no-freq-predictors)")
     if args.model == "transformer" and not args.tracks:
         raise UserError("--model transformer needs --tracks (bigWig files)")
     group = process_group(args.device)      # under torchrun: rank 0 prints and writes
     say = print if group.is_main else (lambda *a, **k: None)
     spec = feature_spec(args) if args.model != "constant" else None
     feats = None if spec is None else feature_provider(
-        spec["tracks"], spec["chain"], spec["width"], spec["bin_size"], spec["freq_predictors"])
+        spec["tracks"], spec["chain"], spec["width"], spec["bin_size"], spec["freq_predictors"],
+        annot=spec["annot"])
+    if feats is not None:       # later commands check that their features are the same
+        spec["pred_names"] = list(feats.pred_names)
     stats = load_stats(args, features=feats)
     test, near, label = held_out(args, stats)
     train = stats[np.flatnonzero(~test & ~near)]

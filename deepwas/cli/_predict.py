@@ -9,7 +9,8 @@ import pandas as pd
 from ..estimators import load_model
 from ..io.variant_names import user_id_columns
 from ..utils.chrom import normalise_chrom
-from ._data import UserError, lift_once, load_stats, model_features, read_sumstats_args
+from ._data import UserError, check_annotation_coverage, lift_once, load_stats, model_features, \
+    read_sumstats_args
 from ._reports import write_table
 
 __all__ = ["predicted_f", "cmd_predict"]
@@ -37,6 +38,7 @@ def predicted_f(args):
     v["row"] = np.arange(len(v))
     if feats is not None:
         lift_once(feats, v)
+        check_annotation_coverage(feats, v)
     f = est.predict_f(v, features=feats) if feats is not None else est.predict_f(v)
     return v, f, ss["Z"].to_numpy(np.float64), ss["N"].to_numpy(np.float64)
 

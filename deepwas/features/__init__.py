@@ -1,5 +1,5 @@
 """Per-variant features for the priors: bigWig tracks, coding scores, annotations, liftover."""
-from .annot import AnnotFeatures, BedAnnotations, read_bed
+from .annot import AnnotFeatures, BedAnnotations, annotation_features, read_bed
 from .base import ArrayFeatures, FeatureProvider, Features, FeatureSet
 from .bigwig import BigWigTracks
 from .coding import BasicPredictors, CodingScores
@@ -8,6 +8,6 @@ from .liftover import HG19_TO_HG38_CHAIN, HG38_TO_HG19_CHAIN, apply_liftover_pol
 
 __all__ = ["ArrayFeatures", "FeatureProvider", "Features", "FeatureSet",
            "BigWigTracks", "CodingScores", "BasicPredictors", "AnnotFeatures", "BedAnnotations",
-           "read_bed",
+           "annotation_features", "read_bed",
            "liftover", "apply_liftover_policy", "liftover_summary", "HG19_TO_HG38_CHAIN",
            "HG38_TO_HG19_CHAIN"]

@@ -27,13 +27,16 @@ import pandas as pd
 
 from ..utils.chrom import normalise_chrom
 from ..utils.text import listed_twice
-from .base import FeatureProvider, Features
+from .base import FeatureProvider, Features, FeatureSet
 
-__all__ = ["AnnotFeatures", "BedAnnotations", "read_bed", "expand_chrom_pattern"]
+__all__ = ["AnnotFeatures", "BedAnnotations", "annotation_features", "read_bed",
+           "expand_chrom_pattern", "is_bed_path", "BED_SUFFIXES"]
 
 log = logging.getLogger(__name__)
 
 _ID_COLUMNS = ("CHR", "BP", "SNP", "CM")
+#: file names read as BED files
+BED_SUFFIXES = (".bed", ".bed.gz")
 #: chromosomes tried for an ``@`` placeholder, in ldsc's order
 _CHROMS = [str(c) for c in range(1, 23)] + ["X", "Y"]
 
@@ -59,6 +62,21 @@ def expand_chrom_pattern(path, chromosomes=None):
         raise FileNotFoundError(f"no file matches {path} ('@' = chromosome "
                                 f"{', '.join(chroms[:3])} ...)")
     return out
+
+
+def is_bed_path(path):
+    """Whether ``path`` names a BED file (by its suffix)."""
+    return isinstance(path, (str, os.PathLike)) and \
+        os.fspath(path).lower().endswith(BED_SUFFIXES)
+
+
+def _annotation_columns(path):
+    """The annotation columns of an ``.annot`` path (its first file for an ``@`` pattern)."""
+    first = next(iter(expand_chrom_pattern(path).values()))
+    if not os.path.isfile(first):
+        raise FileNotFoundError(f"annotation file not found: {first}")
+    header = pd.read_csv(first, sep=r"\s+", nrows=0, compression="infer").columns
+    return tuple(c for c in header if c not in _ID_COLUMNS)
 
 
 def _read_bim(path):
@@ -171,6 +189,20 @@ class AnnotFeatures(FeatureProvider):
         return self._loaded[path]
 
     def get(self, variants):
+        pred, found = self._match(variants)
+        log.info("annotations: %d of %d variants found", int(found.sum()), len(found))
+        return Features(pred=pred, pred_names=self.pred_names)
+
+    def found(self, variants):
+        """Boolean mask of the ``variants`` the files list (the others get 0 from :meth:`get`)."""
+        return self._match(variants)[1]
+
+    @property
+    def paths(self):
+        """The annotation files, as given (``@`` patterns expanded to the files found)."""
+        return [f for _, f, _ in self._files]
+
+    def _match(self, variants):
         n = len(variants)
         pred = np.zeros((n, self.d_pred), dtype=np.float32)
         found = np.zeros(n, dtype=bool)
@@ -194,8 +226,7 @@ class AnnotFeatures(FeatureProvider):
             ok = at >= 0
             pred[rows[ok]] = vals[at[ok]]
             found[rows[ok]] = True
-        log.info("annotations: %d of %d variants found", int(found.sum()), n)
-        return Features(pred=pred, pred_names=self.pred_names)
+        return pred, found
 
 
 def read_bed(path, window_bp=0):
@@ -282,3 +313,49 @@ class BedAnnotations(FeatureProvider):
             rows = pd.unique(hit["index"].to_numpy(dtype=np.int64))
             pred[rows, k] = 1.0
         return Features(pred=pred, pred_names=self.pred_names)
+
+
+def annotation_features(paths, bim=None, bed_window=0):
+    """Annotation files as scalar predictors: one provider for S-LDSC ``.annot`` files and
+    BED files side by side, as a prior's features.
+
+    ``.annot(.gz)`` paths with the same annotation columns (one per chromosome, or one ``@``
+    pattern) make one :class:`AnnotFeatures`, in the order first given; BED files
+    (:data:`BED_SUFFIXES`) one :class:`BedAnnotations` after them (one 0/1 column per file).
+
+    Parameters
+    ----------
+    paths : sequence of str
+        ``.annot(.gz)`` files or patterns and/or BED files.
+    bim : str, optional
+        The PLINK ``.bim`` file(s) thin ``.annot`` files follow (:class:`AnnotFeatures`).
+    bed_window : int, default 0
+        Widen every BED interval by this many bp on each side.
+
+    Returns
+    -------
+    FeatureSet
+
+    Raises
+    ------
+    FileNotFoundError
+        For a file (or an ``@`` pattern matching none) that does not exist.
+    ValueError
+        When two files give an annotation of the same name: the fitted coefficients and the
+        heritability table could not tell them apart.
+    """
+    paths = [os.fspath(p) for p in ([paths] if isinstance(paths, (str, os.PathLike))
+                                    else paths)]
+    groups = {}                                 # annotation columns -> paths, in given order
+    for p in paths:
+        if not is_bed_path(p):
+            groups.setdefault(_annotation_columns(p), []).append(p)
+    parts = [AnnotFeatures(ps, bim=bim) for ps in groups.values()]
+    beds = [p for p in paths if is_bed_path(p)]
+    if beds:
+        parts.append(BedAnnotations(beds, window_bp=bed_window))
+    msg = listed_twice([n for part in parts for n in part.pred_names], what="annotation names")
+    if msg:
+        raise ValueError(f"annotations must have names unique across the files: {msg} "
+                         f"({', '.join(paths)})")
+    return FeatureSet(parts)

@@ -1,0 +1,158 @@
+"""deepwas fit --annot-features: S-LDSC .annot and BED files as the prior's predictors, on a
+small real data set (one 1000 Genomes region, chr15, 1,551 variants in 4 windows of 300 kb).
+
+The statistics are drawn with a truth on a binary annotation A (30 % of the variants, true
+enrichment 2.71); the CLI's GLM must recover it from an .annot file, agree with the same fit
+in Python, read the file by SNP (not by row), carry the files over to later commands, and
+say so when the files miss the variants. About 30 s.
+"""
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from deepwas import FunctionalPrior, SummaryStats
+from deepwas.cli import main
+from deepwas.datasets import demo_bfiles
+from deepwas.features import AnnotFeatures, ArrayFeatures, BasicPredictors, FeatureSet
+from deepwas.ld import read_plink_reference
+from deepwas.simulate import semi_synthetic
+
+WINDOWS = ["--window-bp", "300000", "--flank-bp", "200000", "--ld-blocks", "none"]
+N = 300_000
+H2 = 0.05
+
+
+def _annot_table(v, a):
+    return pd.DataFrame({"CHR": v["chrom"], "BP": v["pos"], "SNP": v["snp"], "CM": 0.0,
+                         "A": a.astype(int)})
+
+
+@pytest.fixture(scope="module")
+def toy(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("annot_features")
+    bfiles = demo_bfiles([15])
+    source = read_plink_reference(bfiles)
+    ref = source.variants
+    a = np.random.default_rng(0).random(len(ref)) < 0.3
+    table = pd.DataFrame({"SNP": ref["snp"], "A1": ref["a1"], "A2": ref["a2"], "Z": 0.0,
+                          "N": N})
+    stats = SummaryStats.from_ld_source(source, table, n=N, keep_ambiguous=True,
+                                        features=ArrayFeatures(pred=a[:, None].astype(float)),
+                                        window_bp=300_000, flank_bp=200_000, ld_blocks="none")
+    # truth "glm" on the one predictor A: seed 0 gives A 2.71 times the mean variance
+    sim, f_true = semi_synthetic(stats, truth="glm", h2=H2, n=N, random_state=0)
+    v = sim.variants
+    a = a[v["row"].to_numpy()] if "row" in v else a
+    enrichment = f_true[a].mean() / f_true.mean()
+    assert enrichment == pytest.approx(2.71, abs=0.01)
+    ss = tmp / "sim.tsv"
+    pd.DataFrame({"SNP": v["snp"], "CHR": v["chrom"], "BP": v["pos"], "A1": v["a1"],
+                  "A2": v["a2"], "FREQ": v["freq"], "Z": v["beta_hat"] * np.sqrt(N),
+                  "N": N}).to_csv(ss, sep="\t", index=False)
+    # the .annot file in shuffled row order: it must be joined by SNP
+    annot = _annot_table(v, a).sample(frac=1.0, random_state=1)
+    annot.to_csv(tmp / "toy.15.annot.gz", sep="\t", index=False)
+    data = ["--bfile", *bfiles, "--sumstats", str(ss), "--sigma2", str(1 - H2),
+            "--keep-ambiguous", *WINDOWS, "--cache-dir", str(tmp / "cache")]
+    model = str(tmp / "model")
+    pattern = str(tmp / "toy.@.annot.gz")
+    assert main(["fit", *data, "--model", "glm", "--annot-features", pattern, "-q",
+                 "--out", model]) == 0
+    return dict(tmp=tmp, data=data, model=model, pattern=pattern, a=a, v=v,
+                enrichment=enrichment, bfiles=bfiles, ss=str(ss))
+
+
+def test_fit_recovers_the_annotation_and_saves_its_files(toy, tmp_path, capsys):
+    cfg = json.load(open(f"{toy['model']}/model.json"))
+    spec = cfg["features"]
+    assert spec["annot"] == dict(paths=[toy["pattern"]], bim=None, bed_window=0)
+    assert spec["pred_names"] == ["freq", "maf", "A"] and cfg["fitted"]["n_pred"] == 3
+    # the h2 table of the model's own features (no --annot): the files of the fit, read again
+    prefix = str(tmp_path / "h2")
+    assert main(["h2", "--model", toy["model"], *toy["data"], "--n-blocks", "4",
+                 "--out", prefix]) == 0
+    res = pd.read_csv(prefix + ".results", sep="\t").set_index("Category")
+    assert "A" in res.index
+    # the fitted prior's enrichment of A: the truth's 2.71 within 25 %
+    assert res.loc["A", "Enrichment"] == pytest.approx(toy["enrichment"], rel=0.25)
+    assert "1551 of 1551 variants found" in capsys.readouterr().out
+
+
+@pytest.mark.filterwarnings("ignore:1 feature dropped before the fit")
+def test_cli_fit_is_the_python_fit(toy, tmp_path):
+    from deepwas import load_model
+
+    out = str(tmp_path / "f.tsv")
+    assert main(["predict", "--model", toy["model"], *toy["data"], "--out", out]) == 0
+    cli = pd.read_csv(out, sep="\t").set_index("SNP")
+    sumstats = pd.read_csv(toy["ss"], sep="\t")
+    feats = FeatureSet([BasicPredictors(), AnnotFeatures(toy["pattern"])])
+    stats = SummaryStats.from_plink(toy["bfiles"], sumstats, features=feats, sigma2=1 - H2,
+                                    keep_ambiguous=True, window_bp=300_000, flank_bp=200_000,
+                                    ld_blocks="none")
+    est = FunctionalPrior(model="glm").fit(stats)
+    f = pd.Series(est.predict_f(stats), index=stats.variants["snp"].to_numpy())
+    np.testing.assert_allclose(cli.loc[f.index, "F"], f, rtol=1e-5)
+    # and the saved model, loaded in Python, predicts the same on the same features
+    saved, _ = load_model(toy["model"])
+    np.testing.assert_allclose(saved.predict_f(stats), f, rtol=1e-6)
+
+
+def test_bed_file_as_a_predictor(toy, tmp_path, capsys):
+    """A BED file is one 0/1 predictor named by the file; one that marks no variant warns."""
+    v = toy["v"]
+    lo, hi = int(v["pos"].iloc[200]), int(v["pos"].iloc[900])
+    (tmp_path / "region.bed").write_text(f"chr15\t{lo - 1}\t{hi}\n")
+    (tmp_path / "elsewhere.bed").write_text("chr2\t0\t1000000\n")
+    model = str(tmp_path / "m")
+    assert main(["fit", *toy["data"], "--model", "glm", "--max-iter", "20", "--annot-features",
+                 str(tmp_path / "region.bed"), str(tmp_path / "elsewhere.bed"), "-q",
+                 "--out", model]) == 0
+    err = capsys.readouterr().err
+    assert "elsewhere marks none of the 1551 variants" in err
+    cfg = json.load(open(f"{model}/model.json"))
+    assert cfg["features"]["pred_names"] == ["freq", "maf", "region", "elsewhere"]
+    assert cfg["fitted"]["dropped_features"] == {"maf": cfg["fitted"]["dropped_features"]["maf"],
+                                                 "elsewhere": "constant"}
+
+
+def test_files_that_miss_the_variants(toy, tmp_path, capsys):
+    v, a = toy["v"], toy["a"]
+    # none of the variants: another naming and another build -> an error, not a zero column
+    t = _annot_table(v, a)
+    t["SNP"] = "x" + t["SNP"]
+    t["BP"] += 10**9
+    t.to_csv(tmp_path / "other.15.annot", sep="\t", index=False)
+    rc = main(["fit", *toy["data"], "--model", "glm", "--annot-features",
+               str(tmp_path / "other.@.annot"), "-q", "--out", str(tmp_path / "m0")])
+    assert rc == 2
+    assert "none of the 1551 variants is in" in capsys.readouterr().err
+    # half of them: fitted, with a warning that names the share
+    _annot_table(v, a).iloc[::2].to_csv(tmp_path / "half.15.annot", sep="\t", index=False)
+    assert main(["fit", *toy["data"], "--model", "glm", "--max-iter", "5", "--annot-features",
+                 str(tmp_path / "half.@.annot"), "-q", "--out", str(tmp_path / "m1")]) == 0
+    assert "776 of 1551 variants found" in capsys.readouterr().err
+    # a file that does not exist, and one whose columns repeat another's
+    rc = main(["fit", *toy["data"], "--model", "glm", "--annot-features",
+               str(tmp_path / "nope.annot"), "-q", "--out", str(tmp_path / "m2")])
+    assert rc == 2 and "annotation file (--annot-features) not found" in capsys.readouterr().err
+    t = _annot_table(v, a)
+    t.to_csv(tmp_path / "copy.annot", sep="\t", index=False)
+    clash = t.rename(columns={"A": "B"}).assign(A=0)
+    clash.to_csv(tmp_path / "clash.annot", sep="\t", index=False)
+    rc = main(["fit", *toy["data"], "--model", "glm", "--annot-features",
+               str(tmp_path / "copy.annot"), str(tmp_path / "clash.annot"), "-q",
+               "--out", str(tmp_path / "m3")])
+    assert rc == 2 and "names unique across the files" in capsys.readouterr().err
+
+
+def test_later_commands_need_the_training_annotations(toy, tmp_path, capsys):
+    t = _annot_table(toy["v"], toy["a"]).rename(columns={"A": "B"})
+    t.to_csv(tmp_path / "b.annot", sep="\t", index=False)
+    rc = main(["score", "--model", toy["model"], *toy["data"], "--annot-features",
+               str(tmp_path / "b.annot"), "--out", str(tmp_path / "s")])
+    assert rc == 2
+    assert "trained on the scalar predictors freq, maf, A; the features given make freq, " \
+           "maf, B" in capsys.readouterr().err
