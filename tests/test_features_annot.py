@@ -57,6 +57,23 @@ def test_at_placeholder_reads_only_the_chromosomes_needed(raw, per_chrom):
         AnnotFeatures(str(d / "nothing.@.annot.gz"))
 
 
+def test_restrict_keeps_only_the_rows_of_the_data(raw, per_chrom):
+    """found(restrict=True): the same values for the variants asked about, matched by rsID or
+    by position, and only their rows kept in memory; other variants are then not found."""
+    d, two = per_chrom
+    af = AnnotFeatures(str(d / "baselineLD.@.annot.gz"))
+    full = AnnotFeatures(str(d / "baselineLD.@.annot.gz"))
+    v = _variants([("1", raw.BP[k], raw.SNP[k], "A", "G", 0.3) for k in (900, 4, 250)]
+                  + [("1", raw.BP[600], "rs_renamed", "A", "G", 0.3),    # by position
+                     ("2", two.BP[7], two.SNP[7], "A", "G", 0.3),
+                     ("3", 5, "rs3", "A", "G", 0.3)])
+    assert list(af.found(v, restrict=True)) == [True] * 5 + [False]
+    np.testing.assert_array_equal(af.get(v).pred, full.get(v).pred)
+    assert sorted(len(vals) for _, _, vals in af._loaded.values()) == [1, 4]
+    other = _variants([("1", raw.BP[5], raw.SNP[5], "A", "G", 0.3)])
+    assert not af.found(other)[0] and full.found(other)[0]
+
+
 def test_thin_annotations_follow_their_bim(raw, per_chrom):
     d, two = per_chrom
     full = AnnotFeatures(str(d / "baselineLD.@.annot.gz"))

@@ -216,7 +216,8 @@ def check_annotation_coverage(features, variants):
     a BED file that marks no variant (its column is constant: the fit drops it)."""
     for p in getattr(features, "providers", [features]):
         if isinstance(p, AnnotFeatures):
-            found = p.found(variants)
+            # only these variants are asked for later: keep only their rows in memory
+            found = p.found(variants, restrict=True)
             n, k = len(found), int(found.sum())
             files = join(p.paths[:2]) + (" ..." if len(p.paths) > 2 else "")
             if n and k == 0:

@@ -193,16 +193,23 @@ class AnnotFeatures(FeatureProvider):
         log.info("annotations: %d of %d variants found", int(found.sum()), len(found))
         return Features(pred=pred, pred_names=self.pred_names)
 
-    def found(self, variants):
-        """Boolean mask of the ``variants`` the files list (the others get 0 from :meth:`get`)."""
-        return self._match(variants)[1]
+    def found(self, variants, restrict=False):
+        """Boolean mask of the ``variants`` the files list (the others get 0 from :meth:`get`).
+
+        With ``restrict=True`` the rows of the files that match none of ``variants`` are
+        then dropped from memory, file by file as each is read: a genome's annotation files
+        (baselineLD lists ~10 million SNPs, 4 GB as float32) then take the memory of the
+        data's variants. Only for a provider that will be asked about these variants alone:
+        any other variant of a file already read is then not found (0).
+        """
+        return self._match(variants, restrict=restrict)[1]
 
     @property
     def paths(self):
         """The annotation files, as given (``@`` patterns expanded to the files found)."""
         return [f for _, f, _ in self._files]
 
-    def _match(self, variants):
+    def _match(self, variants, restrict=False):
         n = len(variants)
         pred = np.zeros((n, self.d_pred), dtype=np.float32)
         found = np.zeros(n, dtype=bool)
@@ -226,7 +233,19 @@ class AnnotFeatures(FeatureProvider):
             ok = at >= 0
             pred[rows[ok]] = vals[at[ok]]
             found[rows[ok]] = True
+            if restrict:
+                self._keep_rows(f, np.unique(at[ok]))
         return pred, found
+
+    def _keep_rows(self, path, keep):
+        """Keep only rows ``keep`` (sorted) of a loaded file."""
+        snp_index, pos_index, vals = self._loaded[path]
+        if pos_index is not None:
+            keys, rows = pos_index
+            at = np.searchsorted(keep, rows)
+            hit = (at < len(keep)) & (keep[np.minimum(at, len(keep) - 1)] == rows)
+            pos_index = (keys[hit], at[hit])
+        self._loaded[path] = (snp_index[keep], pos_index, vals[keep])
 
 
 def read_bed(path, window_bp=0):
