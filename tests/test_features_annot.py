@@ -72,6 +72,10 @@ def test_restrict_keeps_only_the_rows_of_the_data(raw, per_chrom):
     assert sorted(len(vals) for _, _, vals in af._loaded.values()) == [1, 4]
     other = _variants([("1", raw.BP[5], raw.SNP[5], "A", "G", 0.3)])
     assert not af.found(other)[0] and full.found(other)[0]
+    # a file none of whose rows is asked about keeps none
+    none = AnnotFeatures(str(d / "baselineLD.@.annot.gz"))
+    assert not none.found(_variants([("1", 5, "rs_none", "A", "G", 0.3)]), restrict=True)[0]
+    assert [len(vals) for _, _, vals in none._loaded.values()] == [0]
 
 
 def test_thin_annotations_follow_their_bim(raw, per_chrom):

@@ -242,8 +242,8 @@ class AnnotFeatures(FeatureProvider):
         snp_index, pos_index, vals = self._loaded[path]
         if pos_index is not None:
             keys, rows = pos_index
-            at = np.searchsorted(keep, rows)
-            hit = (at < len(keep)) & (keep[np.minimum(at, len(keep) - 1)] == rows)
+            at = np.minimum(np.searchsorted(keep, rows), max(len(keep) - 1, 0))
+            hit = keep[at] == rows if len(keep) else np.zeros(len(rows), dtype=bool)
             pos_index = (keys[hit], at[hit])
         self._loaded[path] = (snp_index[keep], pos_index, vals[keep])
 
