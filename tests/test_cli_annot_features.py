@@ -155,3 +155,37 @@ def test_later_commands_need_the_training_annotations(toy, tmp_path, capsys):
     assert rc == 2
     assert "trained on the scalar predictors freq, maf, A; the features given make freq, " \
            "maf, B" in capsys.readouterr().err
+
+
+def test_identity_link_is_sldsc_model(toy, tmp_path, capsys):
+    """--link identity with the annotations alone: S-LDSC's f = tau_0 + tau_A A, whose
+    coefficients are the h2 table's (A's tau: the h2 per SNP it adds) and the Python fit's."""
+    from deepwas import GLMPrior, load_model
+
+    model = str(tmp_path / "ident")
+    assert main(["fit", *toy["data"], "--model", "glm", "--link", "identity",
+                 "--no-freq-predictors", "--annot-features", toy["pattern"], "-q",
+                 "--out", model]) == 0
+    cfg = json.load(open(f"{model}/model.json"))
+    assert cfg["params"]["model_params"] == {"link": "identity"}
+    prefix = str(tmp_path / "h2")
+    assert main(["h2", "--model", model, *toy["data"], "--out", prefix]) == 0
+    res = pd.read_csv(prefix + ".results", sep="\t").set_index("Category")
+    est, _ = load_model(model)
+    sumstats = pd.read_csv(toy["ss"], sep="\t")
+    stats = SummaryStats.from_plink(toy["bfiles"], sumstats, sigma2=1 - H2,
+                                    features=AnnotFeatures(toy["pattern"]),
+                                    keep_ambiguous=True, ld_in_sample=True)
+    f = est.predict_f(stats)
+    a = stats.get_features().pred[:, 0] == 1
+    # f takes two values, tau_0 and tau_0 + tau_A: no frequency term
+    assert np.ptp(f[a]) < 1e-12 and np.ptp(f[~a]) < 1e-12
+    tau = f[a][0] - f[~a][0]
+    assert tau > 0 and res.loc["A", "Coefficient"] == pytest.approx(tau, rel=1e-4)
+    # the same fit in Python
+    py = GLMPrior(model_params={"link": "identity"}).fit(stats)
+    np.testing.assert_allclose(f, py.predict_f(stats), rtol=1e-5)
+    assert res.loc["A", "Enrichment"] == pytest.approx(toy["enrichment"], rel=0.15)
+    rc = main(["fit", *toy["data"], "--model", "constant", "--link", "identity", "-q",
+               "--out", str(tmp_path / "c")])
+    assert rc == 2 and "--link identity is for --model glm" in capsys.readouterr().err

@@ -37,6 +37,11 @@ def add_train_args(p):
                    help="the prior: one value for all variants (constant), a linear model of "
                         "window-averaged tracks and predictors (glm), or an Enformer-style "
                         "network of the track windows (transformer, needs --tracks)")
+    g.add_argument("--link", choices=("exp", "softplus", "identity"), default="exp",
+                   help="--model glm: how the linear predictor gives f: exp (the paper's), "
+                        "softplus (graphREML's) or identity (S-LDSC's f = sum_c tau_c a_c: no "
+                        "frequency term, features not standardised, the coefficients S-LDSC's "
+                        "tau; with --annot-features and --no-freq-predictors)")
     g.add_argument("--solver", choices=("deepwas", "ldsr"), default="deepwas",
                    help="objective: the exact windowed marginal likelihood (deepwas) or LD "
                         "score regression (ldsr)")
@@ -115,6 +120,10 @@ def estimator_from_args(args, verbose=0):
                   panel_correction=args.panel_correction, pseudo_panels=args.pseudo_panels)
     if args.lr is not None:
         params["lr"] = args.lr
+    if args.link != "exp":
+        if args.model != "glm":
+            raise UserError(f"--link {args.link} is for --model glm (got --model {args.model})")
+        params["model_params"] = {"link": args.link}
     if args.model == "transformer":
         params["model_params"] = {"size": args.transformer_size}
         if args.transformer_members > 1:
