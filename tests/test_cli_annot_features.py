@@ -1,6 +1,6 @@
 """deepwas fit --annot-features: S-LDSC .annot and BED files as the prior's predictors, on a
-small real data set (one 1000 Genomes region, chr15, 1,551 variants; the default windows, one
-per LD block detected in the panel: 63).
+small real data set (one 1000 Genomes region, chr15, 1,551 variants; with the LD declared
+in-sample the default windows are the LD blocks detected in the panel, 3, one window each).
 
 The statistics are drawn through the panel's LD, block by block, with a truth on a binary
 annotation A (30 % of the variants, true enrichment 2.71) and declared in-sample; the CLI's
@@ -105,16 +105,19 @@ def test_bed_file_as_a_predictor(toy, tmp_path, capsys):
     lo, hi = int(v["pos"].iloc[200]), int(v["pos"].iloc[900])
     (tmp_path / "region.bed").write_text(f"chr15\t{lo - 1}\t{hi}\n")
     (tmp_path / "elsewhere.bed").write_text("chr2\t0\t1000000\n")
+    (tmp_path / "everywhere.bed").write_text("chr15\t0\t100000000\n")
     model = str(tmp_path / "m")
     assert main(["fit", *toy["data"], "--model", "glm", "--max-iter", "20", "--annot-features",
-                 str(tmp_path / "region.bed"), str(tmp_path / "elsewhere.bed"), "-q",
-                 "--out", model]) == 0
+                 str(tmp_path / "region.bed"), str(tmp_path / "elsewhere.bed"),
+                 str(tmp_path / "everywhere.bed"), "-q", "--out", model]) == 0
     err = capsys.readouterr().err
-    assert "elsewhere marks none of the 1551 variants" in err
+    assert "BED file elsewhere marks none of the 1551 variants" in err
+    assert "BED file everywhere marks all of the 1551 variants" in err
+    assert "region marks" not in err
     cfg = json.load(open(f"{model}/model.json"))
-    assert cfg["features"]["pred_names"] == ["freq", "maf", "region", "elsewhere"]
-    assert cfg["fitted"]["dropped_features"] == {"maf": cfg["fitted"]["dropped_features"]["maf"],
-                                                 "elsewhere": "constant"}
+    assert cfg["features"]["pred_names"] == ["freq", "maf", "region", "elsewhere", "everywhere"]
+    dropped = cfg["fitted"]["dropped_features"]
+    assert dropped["elsewhere"] == dropped["everywhere"] == "constant" and "region" not in dropped
 
 
 def test_files_that_miss_the_variants(toy, tmp_path, capsys):

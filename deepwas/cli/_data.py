@@ -213,7 +213,8 @@ def check_annotation_coverage(features, variants):
     :data:`ANNOT_COVERAGE_WARN` of them (each such variant gets 0 in every annotation, which
     is right for a variant outside all annotations and wrong for one the files name
     otherwise: another build, other rsIDs); an error when they list none, and a warning for
-    a BED file that marks no variant (its column is constant: the fit drops it)."""
+    a BED file that marks no variant, or all of them (its column is constant: the fit drops
+    it)."""
     for p in getattr(features, "providers", [features]):
         if isinstance(p, AnnotFeatures):
             # only these variants are asked for later: keep only their rows in memory
@@ -235,10 +236,11 @@ def check_annotation_coverage(features, variants):
         elif isinstance(p, BedAnnotations):
             marked = p.get(variants).pred.sum(axis=0)
             for name, m in zip(p.pred_names, marked):
-                if m == 0:
-                    log.warning("--annot-features: BED file %s marks none of the %d variants "
+                if m in (0, len(variants)):
+                    log.warning("--annot-features: BED file %s marks %s of the %d variants "
                                 "(its predictor is constant and the fit drops it): check its "
-                                "chromosome names and genome build", name, len(variants))
+                                "chromosome names and genome build", name,
+                                "none" if m == 0 else "all", len(variants))
 
 
 def feature_provider(tracks, chain, width, bin_size, freq_predictors, names=None, annot=None):
