@@ -60,10 +60,9 @@ last variant off as a block of its own (the panels whose blocks numbered 13 for 
 variant that swamped LD score regression; the table marks their cells "[e]".
 ``jackknife`` is the method ``partitioned_h2`` took: LD score regression's default became
 "refit" (leave-outs solved) on 2026-12-07 (with fewer than 50 blocks that day, as the
-study's 12); the rows rerun then say "refit" (the 20-panel cells of "LDSR" and "LDSR,
-uncorrected", and ``realistic-in-sample``'s "LDSR"), the study's other LD score regression
-rows (one panel, the small designs) are from the one-step "pseudo" (filled in), and
-S-LDSC's have none.
+study's 12); every LD score regression row was rerun with it that day (the 20-panel cells
+of "LDSR" and "LDSR, uncorrected" and ``realistic-in-sample``'s "LDSR" first, then the one-
+panel cells and the small designs: all say "refit"), and S-LDSC's have none.
 
 S-LDSC itself (ldsc 2.0.1, ``--ldsc PYTHON``: an environment of its own, see
 ``benchmarks/sldsc_runner.py``) runs beside them on the same statistics: LD scores of the
