@@ -202,9 +202,7 @@ def annotation_provider(spec):
     try:
         return annotation_features(spec["paths"], bim=spec.get("bim"),
                                    bed_window=spec.get("bed_window", 0))
-    except FileNotFoundError as e:
-        raise UserError(f"--annot-features: {e}") from e
-    except ValueError as e:
+    except (FileNotFoundError, ValueError) as e:
         raise UserError(f"--annot-features: {e}") from e
 
 

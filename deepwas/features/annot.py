@@ -133,9 +133,7 @@ class AnnotFeatures(FeatureProvider):
                         raise FileNotFoundError(f"no .bim for chromosome {c} ({bim})")
                 self._files.append((c, f, b))
         self._bim_table = bim if isinstance(bim, pd.DataFrame) else None
-        first = self._files[0][1]
-        header = list(pd.read_csv(first, sep=r"\s+", nrows=0, compression="infer").columns)
-        names = [c for c in header if c not in _ID_COLUMNS]
+        names = list(_annotation_columns(self._files[0][1]))
         if columns is not None:
             missing = [c for c in columns if c not in names]
             if missing:
@@ -189,7 +187,7 @@ class AnnotFeatures(FeatureProvider):
         return self._loaded[path]
 
     def get(self, variants):
-        pred, found = self._match(variants)
+        pred, found = self._match(variants, values=True)
         log.info("annotations: %d of %d variants found", int(found.sum()), len(found))
         return Features(pred=pred, pred_names=self.pred_names)
 
@@ -202,16 +200,18 @@ class AnnotFeatures(FeatureProvider):
         data's variants. Only for a provider that will be asked about these variants alone:
         any other variant of a file already read is then not found (0).
         """
-        return self._match(variants, restrict=restrict)[1]
+        return self._match(variants, values=False, restrict=restrict)[1]
 
     @property
     def paths(self):
         """The annotation files, as given (``@`` patterns expanded to the files found)."""
         return [f for _, f, _ in self._files]
 
-    def _match(self, variants, restrict=False):
+    def _match(self, variants, values, restrict=False):
+        """``(pred, found)``: the annotation values of ``variants`` (None unless ``values``:
+        a genome's variants x annotations is not built to count them) and which were found."""
         n = len(variants)
-        pred = np.zeros((n, self.d_pred), dtype=np.float32)
+        pred = np.zeros((n, self.d_pred), dtype=np.float32) if values else None
         found = np.zeros(n, dtype=bool)
         chrom = normalise_chrom(pd.Series(variants["chrom"]).astype(str))
         snp = pd.Series(variants["snp"]).astype(str).to_numpy()
@@ -231,7 +231,8 @@ class AnnotFeatures(FeatureProvider):
                 at[miss] = np.where(j >= 0, pos_index[1][np.maximum(j, 0)], -1)
             rows = np.flatnonzero(sel)
             ok = at >= 0
-            pred[rows[ok]] = vals[at[ok]]
+            if values:
+                pred[rows[ok]] = vals[at[ok]]
             found[rows[ok]] = True
             if restrict:
                 self._keep_rows(f, np.unique(at[ok]))
