@@ -65,7 +65,9 @@ class FunctionalPrior(GeneticsMixin, PanelCorrectionMixin, BaseEstimator):
         With validation windows the transformer part is kept only if it raises the exact
         log-likelihood of the validation windows by more than 3 nats (``flexible_kept_``,
         ``flexible_gain_``); otherwise the prior is the GLM, refitted on all the training
-        windows. ``{"residual": False}``: the transformer alone, trained from its
+        windows. A kept transformer part has the GLM part refitted under it the same way (the
+        transformer part frozen), so that the linear part is fitted on as many windows as
+        ``model="glm"``'s. ``{"residual": False}``: the transformer alone, trained from its
         initialisation. ``{"members": k}`` (residual only; default 1): the transformer part
         is the mean of ``k`` transformers (:class:`deepwas.priors.MemberMean`), trained one
         after the other on the frozen GLM part, each from its own initialisation, with its
@@ -325,7 +327,8 @@ class FunctionalPrior(GeneticsMixin, PanelCorrectionMixin, BaseEstimator):
     flexible_kept_ : bool
         Residual transformer only: False when its transformer part did not raise the
         validation windows' log-likelihood by more than 3 nats over the GLM part's, so the
-        prior is that GLM, refitted on the training and validation windows together.
+        prior is that GLM, refitted on the training and validation windows together (True:
+        the GLM part is refitted on them under the frozen transformer part).
     flexible_gain_ : float
         Residual transformer only: that gain in nats (NaN without validation windows); with
         ``members`` > 1, the mean's gain when a member was kept, else the best member's.

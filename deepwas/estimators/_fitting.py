@@ -36,6 +36,7 @@ from ..utils.chrom import normalise_chrom, sort_chroms
 from ..utils.validation import SIGMA2_MAX
 from ._design import dropped_features, feature_moments, warn_dropped
 from ._fit_checks import check_fit
+from ._frozen_flexible import FrozenFlexibleFetch
 from ._initialisation import (ConstantPriorLikelihood, init_window_ids, initial_h2, log_sum_pq,
                               ml_h2_mismatch, ml_h2_sigma2)
 from ._resume import Resumer, check_writable, fingerprint, fit_folder, restore
@@ -353,8 +354,9 @@ def _train_residual(est, prior, objective, fetch, train_ids, valid_ids, seed, de
     GLM fit: same objective, ridge and start), then frozen while AdamW trains the flexible
     part, whose output starts at 0. With validation windows, the flexible part is kept only
     when it raises the exact validation log-likelihood by more than
-    :data:`KEEP_MIN_GAIN_NATS`; otherwise the prior is the GLM, refitted on the training and
-    validation windows together (``flexible_kept_`` False)."""
+    :data:`KEEP_MIN_GAIN_NATS`; otherwise the prior is the GLM (``flexible_kept_`` False).
+    Either way the linear part is then refitted on the training and validation windows
+    together (under the kept flexible part, frozen)."""
     stats = objective.stats
     exact = _exact_objective(est, stats, train_ids, n_variants, sigma2, blocks, ldsr_h2,
                              mismatch)
@@ -396,26 +398,31 @@ def _train_residual(est, prior, objective, fetch, train_ids, valid_ids, seed, de
             gain = validation_gain(trained["prior"])
             kept = gain > KEEP_MIN_GAIN_NATS
     if len(valid_ids):
+        # the validation windows have made their choice; as training data now, they refit
+        # the linear part (from where it stands) on the training and validation windows
+        # together, so that it is fitted on as many windows as a model="glm" fit on the same
+        # data: when the flexible part is dropped the prior is that GLM; when it is kept, the
+        # linear part is refitted under it (the flexible part frozen), not left fitted on fewer
         if not kept:
-            # the validation windows have made their choice; as training data now, they
-            # refit the GLM (from where it stands), so that the prior is the GLM a
-            # model="glm" fit on the same windows would give, not one fitted on fewer
             prior.load_state_dict(glm_state)
             if isinstance(net.flexible, MemberMean):
                 for j in range(len(net.flexible)):    # none is evaluated any more
                     net.flexible.drop(j)
-            for p in net.linear.parameters():
-                p.requires_grad_(True)
-            every = np.sort(np.concatenate([train_ids, valid_ids]))
-            with net.linear_only():
-                _, more, glm_converged = fit_lbfgs(
-                    prior, _exact_objective(est, stats, every,
-                                            len(_extended_rows(stats, every)), sigma2,
-                                            blocks, ldsr_h2, mismatch),
-                    fetch, every, [], **lbfgs)
-            glm_iter += more
-            prior.to(dtype)
-            trained["prior"] = prior
+        every = np.sort(np.concatenate([train_ids, valid_ids]))
+        refit = _exact_objective(est, stats, every, len(_extended_rows(stats, every)), sigma2,
+                                 blocks, ldsr_h2, mismatch)
+        if kept:
+            prior.double().eval()     # as fit_lbfgs evaluates it
+            features = FrozenFlexibleFetch(prior, fetch, every, stats.window_units, chunk)
+        with net.linear_trainable(), (contextlib.nullcontext() if kept
+                                      else net.linear_only()):
+            _, more, refit_converged = fit_lbfgs(prior, refit, features if kept else fetch,
+                                                 every, [], **lbfgs)
+        net.flexible_output = None
+        glm_iter += more
+        glm_converged = glm_converged and refit_converged
+        prior.to(dtype)
+        trained["prior"] = prior
     trained.update(glm_n_iter_=glm_iter, glm_converged_=bool(glm_converged),
                    flexible_kept_=bool(kept), flexible_gain_=float(gain))
     return trained
