@@ -178,6 +178,13 @@ def true_log_f(truth, features, freq, *, alpha=0.7, log_f_sd=1.0, sparsity=0.1,
         else:
             raise ValueError("the threshold truth needs features")
         cut = np.quantile(x, 1.0 - sparsity)
+        if not np.any(x > cut):
+            # e.g. a 0/1 annotation on more than `sparsity` of the variants: no value lies
+            # above the quantile, and the truth would silently be the constant one
+            raise ValueError(f"the threshold truth marks no variant: its feature ("
+                             f"{'the first track' if func is not None else 'the last predictor'}"
+                             f") has no value above its {1 - sparsity:.0%} quantile ({cut:g}); "
+                             "use another truth or feature")
         return base + np.where(x > cut, np.log(1000.0), 0.0)
     sd = h.std()
     h = (h - h.mean()) * (log_f_sd / sd if sd > 0 else 0.0)

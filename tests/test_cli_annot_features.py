@@ -192,3 +192,57 @@ def test_identity_link_is_sldsc_model(toy, tmp_path, capsys):
     rc = main(["fit", *toy["data"], "--model", "constant", "--link", "identity", "-q",
                "--out", str(tmp_path / "c")])
     assert rc == 2 and "--link identity is for --model glm" in capsys.readouterr().err
+
+
+def test_coverage_line_only_from_rank_0(toy, monkeypatch, capsys):
+    """Under torchrun only rank 0 prints the coverage line (the others would repeat it)."""
+    from deepwas.cli._data import check_annotation_coverage
+
+    v = toy["v"]
+    for rank, shown in (("0", True), ("1", False)):
+        monkeypatch.setenv("RANK", rank)
+        feats = AnnotFeatures(str(toy["tmp"] / "toy.@.annot.gz"))
+        check_annotation_coverage(feats, v)
+        assert ("1551 of 1551 variants found" in capsys.readouterr().out) == shown
+
+
+def test_simulate_on_annotation_files(toy, tmp_path, capsys):
+    """deepwas simulate --annot-features draws the truth on the annotations and prints each
+    one's true enrichment (checked against F_TRUE and the file: the S-LDSC definition); the
+    statistics fitted with the same files recover it (declared in-sample, as the simulation's
+    note says). The threshold truth on a 0/1 annotation of 30 % of the variants would mark
+    none of them: an error, not a constant truth."""
+    bfiles, pattern = toy["bfiles"], toy["pattern"]
+    out = str(tmp_path / "sim.tsv")
+    assert main(["simulate", "--bfile", *bfiles, "--annot-features", pattern,
+                 "--no-freq-predictors", "--h2", "0.05", "--n", str(N), "--seed", "0",
+                 "--out", out]) == 0
+    printed = capsys.readouterr().out
+    assert "1551 of 1551 variants found" in printed
+    sim = pd.read_csv(out, sep="\t")
+    meta = json.load(open(str(tmp_path / "sim.json")))
+    ann = pd.read_csv(pattern.replace("@", "15"), sep="\t").set_index("SNP")["A"]
+    a = ann.reindex(sim["SNP"]).to_numpy(dtype=float)
+    f = sim["F_TRUE"].to_numpy()
+    want = (f[a == 1].sum() / f.sum()) / a.mean()
+    # (the TSV keeps F_TRUE to about 8 digits)
+    assert meta["true_enrichment"]["A"] == pytest.approx(want, rel=1e-6)
+    assert f"true enrichment of A: {want:.4g}" in printed
+    assert meta["annot"]["paths"] == [pattern]
+    model = str(tmp_path / "model")
+    assert main(["fit", "--bfile", *bfiles, "--sumstats", out, "--sigma2", str(1 - 0.05),
+                 "--keep-ambiguous", "--ld-in-sample", "--model", "glm",
+                 "--no-freq-predictors", "--annot-features", pattern, "-q",
+                 "--out", model]) == 0
+    assert main(["h2", "--model", model, "--bfile", *bfiles, "--sumstats", out,
+                 "--keep-ambiguous", "--ld-in-sample", "--out",
+                 str(tmp_path / "h2")]) == 0
+    got = pd.read_csv(str(tmp_path / "h2.results"), sep="\t").set_index("Category")
+    with capsys.disabled():
+        print("simulate -> fit: enrichment", got.loc["A", "Enrichment"], "truth", want,
+              "SE", got.loc["A", "Enrichment_std_error"])
+    assert abs(got.loc["A", "Enrichment"] - want) < 3 * got.loc["A", "Enrichment_std_error"]
+    rc = main(["simulate", "--bfile", *bfiles, "--annot-features", pattern,
+               "--no-freq-predictors", "--truth", "threshold", "--out",
+               str(tmp_path / "t.tsv")])
+    assert rc == 2 and "marks no variant" in capsys.readouterr().err

@@ -6,6 +6,7 @@ import logging
 import os
 
 from ..diagnostics import diagnostics_summary, needs_warning
+from ..distributed import is_main_process
 from ..features import AnnotFeatures, BasicPredictors, BedAnnotations, BigWigTracks, FeatureSet, \
     annotation_features
 from ..features.liftover import HG19_TO_HG38_CHAIN, HG38_TO_HG19_CHAIN, load_chain
@@ -115,7 +116,13 @@ def add_data_args(p, sumstats_required=True, with_features=True):
         f.add_argument("--bin-size", type=int, metavar="BP", default=500, help="bp per bin")
         f.add_argument("--no-freq-predictors", action="store_true",
                        help="do not use allele frequency and MAF as scalar predictors")
-        f.add_argument("--annot-features", nargs="+", metavar="FILE",
+        add_annotation_args(f)
+
+
+def add_annotation_args(group):
+    """``--annot-features``, ``--annot-bim`` and ``--bed-window`` (the data commands and
+    ``simulate``)."""
+    group.add_argument("--annot-features", nargs="+", metavar="FILE",
                        help="annotations as scalar predictors of the prior (as S-LDSC's "
                             "baseline-LD model): S-LDSC .annot[.gz] files (CHR BP SNP CM + "
                             "annotation columns; '@' stands for the chromosome; files with the "
@@ -124,11 +131,11 @@ def add_data_args(p, sumstats_required=True, with_features=True):
                             "BED files (.bed[.gz]: one 0/1 predictor per file, named by it); "
                             "on the LD's genome build. Later commands on the saved model read "
                             "the same files unless given others")
-        f.add_argument("--annot-bim", metavar="BIM",
+    group.add_argument("--annot-bim", metavar="BIM",
                        help="with --annot-features: the PLINK .bim file(s) ('@' for the "
                             "chromosome) whose rows thin .annot files (ldsc --thin-annot) "
                             "follow")
-        f.add_argument("--bed-window", type=int, metavar="BP", default=0,
+    group.add_argument("--bed-window", type=int, metavar="BP", default=0,
                        help="with --annot-features: widen each BED interval by BP on each "
                             "side (ldsc make_annot.py's --windowsize)")
 
@@ -229,7 +236,7 @@ def check_annotation_coverage(features, variants):
                 log.warning("%s; the other %d (%.1f %%) get 0 in every annotation: check "
                             "the files' genome build and variant names", line, n - k,
                             100.0 * (n - k) / n)
-            else:
+            elif is_main_process():     # rank 0 speaks for a torchrun fit's processes
                 print(line, flush=True)
         elif isinstance(p, BedAnnotations):
             marked = p.get(variants).pred.sum(axis=0)

@@ -11,8 +11,9 @@ from ..ld import read_plink_reference
 from ..simulate import semi_synthetic
 from ..stats import SummaryStats
 from ._common import add_command
-from ._data import SHIPPED_CHAINS, UserError, add_ld_blocks_arg, check_file, feature_provider, \
-    ld_blocks_arg
+from ..features import AnnotFeatures, BedAnnotations
+from ._data import SHIPPED_CHAINS, UserError, add_annotation_args, add_ld_blocks_arg, \
+    annotation_spec, check_annotation_coverage, check_file, feature_provider, ld_blocks_arg
 from ._reports import write_table
 
 __all__ = ["register", "cmd_simulate"]
@@ -40,10 +41,14 @@ def cmd_simulate(args):
         raise UserError(f"--h2 must lie in (0, 1), got {args.h2}")
     if args.n <= 0:
         raise UserError(f"--n must be positive, got {args.n}")
+    annot = annotation_spec(args)
     feats = feature_provider(args.tracks, args.chain, args.width, args.bin_size,
-                             not args.no_freq_predictors) if args.tracks else None
+                             not args.no_freq_predictors,
+                             annot=annot) if args.tracks or annot else None
     source = read_plink_reference(args.bfile)
     ref = source.variants
+    if annot is not None:
+        check_annotation_coverage(feats, ref)
     table = pd.DataFrame({"SNP": ref["snp"], "A1": ref["a1"], "A2": ref["a2"], "Z": 0.0,
                           "N": args.n})
     stats = SummaryStats.from_ld_source(source, table, n=args.n, features=feats,
@@ -60,10 +65,12 @@ def cmd_simulate(args):
                         "A2": v["a2"], "FREQ": v["freq"],
                         "Z": v["beta_hat"].to_numpy() * np.sqrt(args.n), "N": args.n,
                         "F_TRUE": f_true})
+    enrichment = true_enrichment(feats, v, f_true)
     paths = write_table(out, args.out)
     meta = dict(truth=args.truth, h2=args.h2, sigma2=1.0 - args.h2, n=args.n, seed=args.seed,
                 gwas_ld=args.gwas_ld, block_bp=args.block_bp,
                 n_variants=len(out), tracks=args.tracks or [], chain=args.chain,
+                annot=annot, true_enrichment=enrichment,
                 ld_in_sample=True, note=_fit_note(args))
     base = paths[0][:-3] if paths[0].endswith(".gz") else paths[0]
     meta_path = (base[:-4] if base.endswith(".tsv") else base) + ".json"
@@ -71,7 +78,26 @@ def cmd_simulate(args):
         json.dump(meta, fh, indent=1)
     print(f"simulated {len(out)} variants (truth={args.truth}, h2={args.h2:g}, N={args.n:g}); "
           f"wrote {' and '.join(paths)} and {meta_path}")
+    for name, e in enrichment.items():
+        print(f"true enrichment of {name}: {e:.4g}")
     return 0
+
+
+def true_enrichment(features, variants, f_true):
+    """Per ``--annot-features`` annotation, its true enrichment as S-LDSC and ``deepwas h2``
+    define it: (share of sum f_true in the annotation) / (share of the variants in it), with
+    a continuous annotation weighting each variant by its value; NaN for one that is 0 on
+    every variant. An empty dict without annotation files."""
+    out = {}
+    for p in getattr(features, "providers", []):
+        if isinstance(p, (AnnotFeatures, BedAnnotations)):
+            A = np.asarray(p.get(variants).pred, dtype=np.float64)
+            size = A.sum(axis=0)
+            share = (A.T @ f_true) / f_true.sum()
+            with np.errstate(invalid="ignore", divide="ignore"):
+                e = np.where(size != 0, share / (size / len(f_true)), np.nan)
+            out.update(zip(p.pred_names, (float(x) for x in e)))
+    return out
 
 
 def register(subparsers):
@@ -106,7 +132,9 @@ def register(subparsers):
                     help="core window size (bp)")
     sm.add_argument("--flank-bp", type=int, metavar="BP", default=1_000_000,
                     help="flank of the extended set (bp)")
-    g = sm.add_argument_group("features (synthetic ones are drawn when no --tracks)")
+    g = sm.add_argument_group("features (synthetic ones are drawn when neither --tracks nor "
+                              "--annot-features is given; the truth's weights are drawn on "
+                              "them and the annotations' true enrichments printed)")
     g.add_argument("--tracks", nargs="+", metavar="BIGWIG", help="bigWig signal tracks")
     g.add_argument("--chain", metavar="FILE",
                    help="UCSC liftover chain file from the genotypes' build to the tracks' "
@@ -115,5 +143,6 @@ def register(subparsers):
     g.add_argument("--bin-size", type=int, metavar="BP", default=500, help="bp per bin")
     g.add_argument("--no-freq-predictors", action="store_true",
                    help="do not use allele frequency and MAF as scalar predictors")
+    add_annotation_args(g)
     sm.add_argument("--out", required=True, metavar="FILE", help="output table (.tsv[.gz])")
     sm.set_defaults(func=cmd_simulate)
