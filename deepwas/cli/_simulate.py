@@ -7,11 +7,11 @@ from functools import partial
 import numpy as np
 import pandas as pd
 
+from ..features import AnnotFeatures, BedAnnotations
 from ..ld import read_plink_reference
 from ..simulate import semi_synthetic
 from ..stats import SummaryStats
 from ._common import add_command
-from ..features import AnnotFeatures, BedAnnotations
 from ._data import SHIPPED_CHAINS, UserError, add_annotation_args, add_ld_blocks_arg, \
     annotation_spec, check_annotation_coverage, check_file, feature_provider, ld_blocks_arg
 from ._reports import write_table

@@ -86,7 +86,8 @@ class ResidualNet(nn.Module):
     def forward(self, func=None, pred=None, n=None):
         out = self.linear(func, pred, n=n)
         if self.flexible_on:
-            given, self.flexible_output = self.flexible_output, None
+            # (getattr: a ResidualNet pickled before the attribute existed has none)
+            given, self.flexible_output = getattr(self, "flexible_output", None), None
             if given is None:
                 out = out + self.flexible(func, pred)
             elif given.shape != out.shape:
