@@ -411,13 +411,13 @@ def _train_residual(est, prior, objective, fetch, train_ids, valid_ids, seed, de
         every = np.sort(np.concatenate([train_ids, valid_ids]))
         refit = _exact_objective(est, stats, every, len(_extended_rows(stats, every)), sigma2,
                                  blocks, ldsr_h2, mismatch)
+        features = fetch
         if kept:
             prior.double().eval()     # as fit_lbfgs evaluates it
             features = FrozenFlexibleFetch(prior, fetch, every, stats.window_units, chunk)
         with net.linear_trainable(), (contextlib.nullcontext() if kept
                                       else net.linear_only()):
-            _, more, refit_converged = fit_lbfgs(prior, refit, features if kept else fetch,
-                                                 every, [], **lbfgs)
+            _, more, refit_converged = fit_lbfgs(prior, refit, features, every, [], **lbfgs)
         net.flexible_output = None
         glm_iter += more
         glm_converged = glm_converged and refit_converged

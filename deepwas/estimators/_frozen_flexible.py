@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import torch
 
+from ..fitting._chunking import chunked_forward
+
 __all__ = ["FrozenFlexibleFetch"]
 
 
@@ -36,21 +38,21 @@ class FrozenFlexibleFetch:
 
     def __init__(self, prior, fetch, ids, units, chunk=None):
         self.fetch, self.net, self.units = fetch, prior.network, units
+
+        def flexible(func, pred, freq=None, n=None):    # the prior's signature, its part
+            return self.net.flexible(*prior.standardise(func, pred))
+
         self.out = {}
         with torch.no_grad():
             for k in ids:
                 u = int(units[k])
                 if u in self.out:
                     continue
-                n = fetch.size(k)
-                step = n if chunk is None else max(int(chunk), 1)
-                parts = []
-                for lo in range(0, n, step):
-                    func, pred, _, _ = (fetch(k) if step >= n
-                                        else fetch.chunk(k, lo, min(lo + step, n)))
-                    func, pred = prior.standardise(func, pred)
-                    parts.append(self.net.flexible(func, pred))
-                self.out[u] = torch.cat(parts)
+                if chunk is not None and fetch.size(k) > chunk:   # as the fit evaluates it
+                    self.out[u] = chunked_forward(flexible, lambda lo, hi: fetch.chunk(k, lo, hi),
+                                                  fetch.size(k), chunk)
+                else:
+                    self.out[u] = flexible(*fetch(k))
 
     def __call__(self, k):
         self.net.flexible_output = self.out[int(self.units[k])]

@@ -53,7 +53,9 @@ def chunked_forward(prior, fetch_chunk, n, chunk):
 
     Parameters
     ----------
-    prior : PriorModule
+    prior : PriorModule or callable
+        Called as a prior is, ``prior(func, pred, freq, n=m)`` (a callable: e.g. one part of
+        the prior's network).
     fetch_chunk : callable
         ``fetch_chunk(lo, hi) -> (func, pred, freq, m)`` of variants ``lo:hi``.
     n, chunk : int
