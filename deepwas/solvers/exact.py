@@ -15,7 +15,7 @@ first subtracts two numbers that agree to ~4 digits on real windows (at f/s ~ 5 
 
     d gain / d f_k = 1/2 * [ (g_k . t / s)^2 - g_k^T C^{-1} g_k / s ]
 
-which costs one triangular solve with ``G^T`` -- cheaper and lighter on memory than letting
+which costs one triangular solve with ``G`` -- cheaper and lighter on memory than letting
 autograd differentiate through the Cholesky factorisation.
 """
 from __future__ import annotations
@@ -78,9 +78,11 @@ class _ExactGain(torch.autograd.Function):
         G, L, t = ctx.saved_tensors
         s = ctx.s
         u = (G @ t) / s
-        # diag(G C^{-1} G^T) = column norms of L^{-1} G^T
-        Linv_Gt = torch.linalg.solve_triangular(L, G.T, upper=False)
-        h = (Linv_Gt * Linv_Gt).sum(0)
+        # diag(G C^{-1} G^T) = row norms of X = G L^{-T}, solved from the right (X L^T = G):
+        # the transpose of L^{-1} G^T, but BLAS reads G in its own row-major layout (float32,
+        # m 3,900, r 488, one core: 15 ms against 23 ms; float64 the same)
+        X = torch.linalg.solve_triangular(L.mT, G, upper=True, left=False)
+        h = (X * X).sum(1)
         grad_f = 0.5 * (u * u - h / s)
         return grad_out * grad_f, None, None, None
 
