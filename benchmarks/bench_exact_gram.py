@@ -1,11 +1,13 @@
-"""The exact likelihood's r x r matrix C = I + G^T F G / s: BLAS ``?syrk`` against the general
-product it replaced, on the demo's real 1000 Genomes LD, in one run.
+"""The exact likelihood's r x r matrix C = I + G^T F G / s by its lower triangle in blocks
+(:func:`deepwas.solvers.exact._gram`) against the general product it replaced, on the demo's
+real 1000 Genomes LD, in one run.
 
 Prints, for float32 and float64: the time of ``G^T diag(w) G`` for one demo window (3,895
 variants, rank of a 489-person panel), of one window's gain and gradient
 (:func:`deepwas.solvers.exact.exact_gain`, forward and backward), and of a GLM fit on demo
 chromosomes 1-8 (L-BFGS, float64) -- each with the general product ("gemm", forced by
-emptying ``exact._SYRK``) and with ``syrk``, their ratio, and how far the answers differ.
+``exact.GRAM_DEPTH = 0``) and in blocks ("blocks"), their ratio, and how far the answers
+differ.
 
 Usage::
 
@@ -30,13 +32,12 @@ from deepwas.solvers import exact
 
 @contextlib.contextmanager
 def general_product():
-    """The general product everywhere, as before ``syrk``."""
-    saved = dict(exact._SYRK)
-    exact._SYRK.clear()
+    """The general product everywhere, as before the blocks."""
+    saved, exact.GRAM_DEPTH = exact.GRAM_DEPTH, 0
     try:
         yield
     finally:
-        exact._SYRK.update(saved)
+        exact.GRAM_DEPTH = saved
 
 
 def best_of(fn, repeat):
@@ -84,26 +85,26 @@ def main():
                 t_gemm = best_of(lambda: exact._gram(G, w), args.repeat)
                 g_gemm, d_gemm = gain_and_grad(G, y, f, s)
                 t_ggemm = best_of(lambda: gain_and_grad(G, y, f, s), args.repeat)
-            t_syrk = best_of(lambda: exact._gram(G, w), args.repeat)
-            g_syrk, d_syrk = gain_and_grad(G, y, f, s)
-            t_gsyrk = best_of(lambda: gain_and_grad(G, y, f, s), args.repeat)
+            t_blocks = best_of(lambda: exact._gram(G, w), args.repeat)
+            g_blocks, d_blocks = gain_and_grad(G, y, f, s)
+            t_gblocks = best_of(lambda: gain_and_grad(G, y, f, s), args.repeat)
             name = str(dtype).replace("torch.", "")
-            print(f"  {name}: G^T F G  gemm {t_gemm * 1e3:6.1f} ms  syrk {t_syrk * 1e3:6.1f} ms"
-                  f"  ratio {t_syrk / t_gemm:.2f}")
-            print(f"  {name}: gain+grad gemm {t_ggemm * 1e3:6.1f} ms  syrk "
-                  f"{t_gsyrk * 1e3:6.1f} ms  ratio {t_gsyrk / t_ggemm:.2f}; gain differs by "
-                  f"{abs(g_syrk - g_gemm) / abs(g_gemm):.1e} (relative), gradient by "
-                  f"{float((d_syrk - d_gemm).abs().max() / d_gemm.abs().max()):.1e}")
+            print(f"  {name}: G^T F G  gemm {t_gemm * 1e3:6.1f} ms  blocks "
+                  f"{t_blocks * 1e3:6.1f} ms  ratio {t_blocks / t_gemm:.2f}")
+            print(f"  {name}: gain+grad gemm {t_ggemm * 1e3:6.1f} ms  blocks "
+                  f"{t_gblocks * 1e3:6.1f} ms  ratio {t_gblocks / t_ggemm:.2f}; gain differs by "
+                  f"{abs(g_blocks - g_gemm) / abs(g_gemm):.1e} (relative), gradient by "
+                  f"{float((d_blocks - d_gemm).abs().max() / d_gemm.abs().max()):.1e}")
         fits = {}
-        for label, ctx in (("gemm", general_product), ("syrk", contextlib.nullcontext)):
+        for label, ctx in (("gemm", general_product), ("blocks", contextlib.nullcontext)):
             est = FunctionalPrior(model="glm", random_state=0, init_windows=4)
             with ctx(), warnings.catch_warnings():
                 warnings.simplefilter("ignore")
                 t = time.perf_counter()
                 est.fit(stats)
                 fits[label] = (time.perf_counter() - t, est.score(stats), est.n_iter_)
-        (tg, sg, ng), (ts, ss, ns) = fits["gemm"], fits["syrk"]
-        print(f"  GLM fit, {len(stats)} windows: gemm {tg:.1f} s ({ng} iterations)  syrk "
+        (tg, sg, ng), (ts, ss, ns) = fits["gemm"], fits["blocks"]
+        print(f"  GLM fit, {len(stats)} windows: gemm {tg:.1f} s ({ng} iterations)  blocks "
               f"{ts:.1f} s ({ns})  ratio {ts / tg:.2f}; score differs by "
               f"{abs(ss - sg) / abs(sg):.1e} (relative)")
 

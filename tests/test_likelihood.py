@@ -181,16 +181,17 @@ def test_public_names():
     assert deepwas.SummaryStats is SummaryStats and deepwas.marginal_loglik is marginal_loglik
 
 
-def test_gram_by_syrk_equals_the_general_product(sim22):
-    """C's Gram matrix G^T diag(w) G by BLAS syrk (one triangle, mirrored) equals the general
-    product on a real rank-deficient window: float64 to 1e-13 of its largest entry, float32
-    to 1e-5, exactly symmetric; zero weights allowed; a column-major G gives the same; a
-    negative weight (no square root) takes the general product."""
-    from deepwas.solvers.exact import _gram
+def test_gram_in_blocks_equals_the_general_product(sim22, monkeypatch):
+    """C's Gram matrix G^T diag(w) G by its lower triangle in blocks equals the general
+    product on a real rank-deficient window (r above two splits): float64 to 1e-13 of its
+    largest entry, float32 to 1e-5, exactly symmetric; zero weights allowed; a column-major G
+    gives the same; a negative weight (no square root) takes the general product."""
+    from deepwas.solvers import exact
     stats = make_stats(sim22, window_bp=400_000, flank_bp=100_000)
-    k = int(np.argmax([len(e) for _, e in stats.windows]))
+    k = int(np.argmax([stats.window_factors(j).rank for j in range(len(stats))]))
     wt = stats.window_factors(k)
     assert wt.rank < len(stats.windows[k][0])      # rank-deficient core
+    assert wt.rank >= 2 * exact.GRAM_MIN_SPLIT      # the blocks split twice
     rng = np.random.default_rng(3)
     w = np.exp(rng.normal(size=wt.G.shape[0]) * 2)
     w[::7] = 0.0
@@ -198,11 +199,14 @@ def test_gram_by_syrk_equals_the_general_product(sim22):
         G, wt_ = torch.as_tensor(wt.G, dtype=dtype), torch.as_tensor(w, dtype=dtype)
         general = (G.double() * wt_.double().unsqueeze(1)).T @ G.double()
         for g in (G, G.T.contiguous().T):           # row- and column-major storage
-            ours = _gram(g, wt_)
+            ours = exact._gram(g, wt_)
             assert ours.dtype == dtype and torch.equal(ours, ours.T)
             err = float((ours.double() - general).abs().max() / general.abs().max())
             assert err <= tol, (dtype, err)
     G = torch.as_tensor(wt.G)
     neg = torch.as_tensor(w).clone()
     neg[3] = -1e-3
-    assert torch.equal(_gram(G, neg), (G * neg.unsqueeze(1)).T @ G)
+    general = (G * neg.unsqueeze(1)).T @ G
+    ours = exact._gram(G, neg)
+    assert torch.equal(ours, ours.T)
+    assert float((ours - general).abs().max() / general.abs().max()) <= 1e-15

@@ -15,37 +15,53 @@ first subtracts two numbers that agree to ~4 digits on real windows (at f/s ~ 5 
 
     d gain / d f_k = 1/2 * [ (g_k . t / s)^2 - g_k^T C^{-1} g_k / s ]
 
-which costs one triangular solve with ``G`` -- cheaper and lighter on memory than letting
+which costs one triangular solve with ``G^T`` -- cheaper and lighter on memory than letting
 autograd differentiate through the Cholesky factorisation.
 """
 from __future__ import annotations
 
 import torch
-from scipy.linalg import blas
 
 __all__ = ["exact_gain"]
 
-#: BLAS's symmetric rank-k update by dtype, for :func:`_gram` on the CPU
-_SYRK = {torch.float32: blas.ssyrk, torch.float64: blas.dsyrk}
+#: :func:`_gram` splits a block of at least this many columns (below, the extra products
+#: cost more than the multiplications they save) ...
+GRAM_MIN_SPLIT = 128
+#: ... at most this many times (two: 0.70-0.76x the general product's time at r 488, m
+#: 3,900, float32 and float64, one or two threads; 0.85-0.9x at r 200; a third level saved
+#: nothing more)
+GRAM_DEPTH = 2
 
 
 def _gram(G, w):
-    """``G^T diag(w) G`` (r x r), symmetric to the last bit.
+    """``G^T diag(w) G`` (r x r) for ``w >= 0``, exactly symmetric.
 
-    On the CPU, for ``w >= 0``, as ``A^T A`` with ``A = G diag(sqrt(w))`` by BLAS's symmetric
-    rank-k update (``?syrk``, which computes one triangle): half the multiplications of the
-    general product, and the largest single cost of an exact likelihood evaluation (an
-    m x r x r product for m variants and rank r; float64, m 3,900, r 488: 26 ms against 43 ms
-    on one core, ``benchmarks/bench_likelihood.py``). torch exposes no ``syrk``; elsewhere
-    (GPU, or a negative weight, whose square root does not exist) the general product.
+    As ``A^T A``, ``A = G diag(sqrt(w))``, by its lower triangle: with the columns split in
+    halves, the two diagonal blocks recursively and the one block below them, in place of
+    the general product's four blocks; then mirrored. This is the largest single cost of an
+    exact likelihood evaluation (an m x r x r product). BLAS's symmetric rank-k update
+    (``?syrk``) does the same but torch does not expose it, and scipy's, beside torch's
+    OpenMP threads, ran 2-25 times slower than the general product on two cores. A negative
+    weight, which has no square root, takes the general product.
     """
-    syrk = _SYRK.get(G.dtype)
-    if syrk is None or G.device.type != "cpu" or not bool((w >= 0).all()):
-        return (G * w.unsqueeze(1)).T @ G
-    A = (G.detach() * torch.sqrt(w.detach()).unsqueeze(1)).contiguous()
-    # A (m x r, row-major) is A^T in BLAS's column-major view: "no transpose" then gives A^T A
-    lower = torch.from_numpy(syrk(1.0, A.numpy().T, trans=0, lower=1))
-    return torch.tril(lower) + torch.tril(lower, -1).mT
+    if bool((w >= 0).all()):
+        C = _lower_ata(G * torch.sqrt(w).unsqueeze(1), GRAM_DEPTH)
+    else:
+        C = (G * w.unsqueeze(1)).T @ G
+    return torch.tril(C) + torch.tril(C, -1).mT
+
+
+def _lower_ata(A, depth):
+    """``A^T A`` correct on and below the diagonal (above it: whatever the blocks hold)."""
+    r = A.shape[1]
+    if depth == 0 or r < GRAM_MIN_SPLIT:
+        return A.T @ A
+    h = r // 2
+    C = A.new_empty(r, r)
+    C[:h, :h] = _lower_ata(A[:, :h], depth - 1)
+    C[h:, h:] = _lower_ata(A[:, h:], depth - 1)
+    torch.matmul(A[:, h:].T, A[:, :h], out=C[h:, :h])
+    return C
 
 
 def _factor(G, f, s):
@@ -78,11 +94,16 @@ class _ExactGain(torch.autograd.Function):
         G, L, t = ctx.saved_tensors
         s = ctx.s
         u = (G @ t) / s
-        # diag(G C^{-1} G^T) = row norms of X = G L^{-T}, solved from the right (X L^T = G):
-        # the transpose of L^{-1} G^T, but BLAS reads G in its own row-major layout (float32,
-        # m 3,900, r 488, one core: 15 ms against 23 ms; float64 the same)
-        X = torch.linalg.solve_triangular(L.mT, G, upper=True, left=False)
-        h = (X * X).sum(1)
+        # diag(G C^{-1} G^T): row norms of X = G L^{-T} (X L^T = G), or column norms of its
+        # transpose L^{-1} G^T. The same solve; in float32 the first, which reads G in its own
+        # row-major layout, is 0.5-0.7x the time (m 3,900, r 488: 10 ms against 15 ms on two
+        # threads), in float64 the second (the first up to 1.5x slower at small r)
+        if G.dtype == torch.float32:
+            X = torch.linalg.solve_triangular(L.mT, G, upper=True, left=False)
+            h = (X * X).sum(1)
+        else:
+            X = torch.linalg.solve_triangular(L, G.T, upper=False)
+            h = (X * X).sum(0)
         grad_f = 0.5 * (u * u - h / s)
         return grad_out * grad_f, None, None, None
 
