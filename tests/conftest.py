@@ -1,4 +1,5 @@
 """Shared fixtures: real 1000 Genomes EUR genotypes shipped with the package."""
+import importlib.util
 import os
 
 import numpy as np
@@ -80,3 +81,13 @@ def ldgm_block(tmp_path_factory):
         else:
             shutil.copy(path, out / name)
     return out
+
+
+def load_benchmark(name):
+    """The module ``benchmarks/<name>.py`` (benchmarks are scripts, not a package)."""
+    path = os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "benchmarks",
+                        name + ".py")
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module

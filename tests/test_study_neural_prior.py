@@ -1,22 +1,15 @@
 """The neural-prior study's summary: what the true prior leaves to win, and the wins that
 count against it (``benchmarks/study_neural_prior.py``)."""
-import importlib.util
-import os
-
 import numpy as np
 import pandas as pd
 import pytest
 
-HERE = os.path.dirname(__file__)
+from conftest import load_benchmark
 
 
 @pytest.fixture(scope="module")
 def study():
-    path = os.path.join(HERE, "..", "benchmarks", "study_neural_prior.py")
-    spec = importlib.util.spec_from_file_location("study_neural_prior", path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_benchmark("study_neural_prior")
 
 
 def _runs(diff, head):

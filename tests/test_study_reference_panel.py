@@ -1,28 +1,20 @@
 """The reference-panel study's own bookkeeping (benchmarks/study_reference_panel.py): its
 results decide the default, so the panels a cell's replicates cycle through, and the bias
 and its SE it reports, must be what the docs say they are."""
-import importlib.util
 import os
 
 import numpy as np
 import pandas as pd
 import pytest
 
+from conftest import load_benchmark
+
 HERE = os.path.dirname(os.path.abspath(__file__))
-
-
-def _benchmark(name):
-    """The module ``benchmarks/<name>.py`` (benchmarks are scripts, not a package)."""
-    path = os.path.join(HERE, "..", "benchmarks", name + ".py")
-    spec = importlib.util.spec_from_file_location(name, path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 @pytest.fixture(scope="module")
 def study():
-    return _benchmark("study_reference_panel")
+    return load_benchmark("study_reference_panel")
 
 
 def test_disjoint_panels_know_every_variant(study):
@@ -108,7 +100,7 @@ def test_replace_cells_keeps_places_and_pairing(study):
 def test_sldsc_runner_writes_the_panel_it_was_given(tmp_path):
     """S-LDSC computes its LD scores from these PLINK files: they must hold the panel's own
     genotypes, variant for variant (an allele or a transpose wrong would give ldsc other LD)."""
-    write_plink = _benchmark("sldsc_runner").write_plink
+    write_plink = load_benchmark("sldsc_runner").write_plink
     from deepwas.ld import GenotypeLD, read_plink_reference
     rng = np.random.default_rng(3)
     dos = rng.integers(0, 3, size=(7, 40)).astype(np.int8)   # 7 variants, 40 people
@@ -127,7 +119,7 @@ def ldsr_study():
     pytest.importorskip("msprime")
     import sys
     sys.path.insert(0, os.path.join(HERE, "..", "benchmarks"))   # its own imports
-    return _benchmark("study_ldsr_enrichment")
+    return load_benchmark("study_ldsr_enrichment")
 
 
 @pytest.fixture(scope="module")
