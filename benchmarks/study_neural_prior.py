@@ -35,7 +35,7 @@ import time
 import numpy as np
 import pandas as pd
 
-from deepwas.datasets._demo_run import DemoSettings, run_demo
+from deepwas.datasets._demo_run import TRUTH_LABEL, DemoSettings, run_demo
 from deepwas.estimators import likelihood_increase_percent
 from deepwas.priors import DEFAULT_SIZE, TRANSFORMER_PRESETS
 
@@ -46,9 +46,6 @@ RMSE_MARGIN = 0.05
 #: part is dropped, its prior is the GLM refitted from another start, which lands within
 #: L-BFGS's tolerance of the GLM's (at most 0.0004 on the linear truth)
 TIE_X1E3 = 0.001
-#: the demo's row of the true prior f_true, scored held out exactly like the models: how far
-#: above the GLM any prior can score on a seed (its "headroom")
-TRUTH_ROW = "truth (f_true)"
 
 
 def _chromosomes(text):
@@ -73,7 +70,9 @@ def one_run(truth, seed, chromosomes, cache_dir=None, size=None, ldsr=False, mem
                       printer=lambda *a: None)
     by = res.set_index(["model", "solver"])
     glm, tr = by.loc[("GLM", "DeepWAS")], by.loc[("Transformer", "DeepWAS")]
-    truth_score = float(res.loc[res["model"] == TRUTH_ROW, "score"].iloc[0])
+    # the true prior, scored held out exactly like the models: how far above the GLM any
+    # prior can score on this seed (its "headroom")
+    truth_score = float(res.loc[res["model"] == TRUTH_LABEL, "score"].iloc[0])
     row = dict(truth=truth, seed=seed, size=size or DEFAULT_SIZE, members=members,
                diff_x1e3=(tr.score - glm.score) * 1e3,
                headroom_x1e3=(truth_score - glm.score) * 1e3,

@@ -28,6 +28,8 @@ __all__ = ["run_demo", "DemoSettings", "plot_gains", "plot_enrichment", "format_
 
 log = logging.getLogger(__name__)
 
+#: the model column of the row that scores the true prior f_true like the models
+TRUTH_LABEL = "truth (f_true)"
 MODEL_LABEL = {"constant": "Constant", "glm": "GLM", "transformer": "Transformer"}
 SOLVER_LABEL = {"deepwas": "DeepWAS", "ldsr": "LDSR"}
 
@@ -174,7 +176,7 @@ def run_demo(settings=None, *, cache_dir=None, out_dir=None, progress=True, plot
                          rmse_log_f=_rmse_log(heldout[(model, solver)], f_true),
                          fit_s=fit_time[(model, solver)],
                          stopped=stop_label(budget[(model, solver)], len(splits))))
-    recs.append(dict(model="truth (f_true)", solver="-", score=float(oracle), rmse_log_f=0.0,
+    recs.append(dict(model=TRUTH_LABEL, solver="-", score=float(oracle), rmse_log_f=0.0,
                      fit_s=np.nan, stopped=""))
     res = pd.DataFrame(recs)
     res["pct_increase"] = likelihood_increase_percent(res["score"].to_numpy())
@@ -288,7 +290,7 @@ def plot_gains(res, path):
     fig, axes = plt.subplots(1, 2, figsize=(11, 4.2))
     x = np.arange(len(models))
     w = 0.8 / max(1, len(solvers))
-    oracle = res.loc[res.model == "truth (f_true)"]
+    oracle = res.loc[res.model == TRUTH_LABEL]
     for j, sv in enumerate(solvers):
         sub = res[res.solver == sv].set_index("model").reindex(models)
         xs = x + (j - (len(solvers) - 1) / 2) * w
