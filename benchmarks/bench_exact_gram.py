@@ -19,6 +19,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import time
+import timeit
 import warnings
 
 import numpy as np
@@ -41,13 +42,8 @@ def general_product():
 
 
 def best_of(fn, repeat):
-    fn()
-    times = []
-    for _ in range(repeat):
-        t = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t)
-    return min(times)
+    fn()                # warm-up: the first call allocates
+    return min(timeit.repeat(fn, number=1, repeat=repeat))
 
 
 def window_parts(stats, dtype):

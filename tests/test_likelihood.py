@@ -181,7 +181,7 @@ def test_public_names():
     assert deepwas.SummaryStats is SummaryStats and deepwas.marginal_loglik is marginal_loglik
 
 
-def test_gram_in_blocks_equals_the_general_product(sim22, monkeypatch):
+def test_gram_in_blocks_equals_the_general_product(sim22):
     """C's Gram matrix G^T diag(w) G by its lower triangle in blocks equals the general
     product on a real rank-deficient window (r above two splits): float64 to 1e-13 of its
     largest entry, float32 to 1e-5, exactly symmetric; zero weights allowed; a column-major G
